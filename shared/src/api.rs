@@ -1,0 +1,270 @@
+//! The HTTP API's request and response bodies (DESIGN.md section 4), shared with clients.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::job::{ArtifactInfo, DesignStatus, Geometry, JobRecord, OutputFormat, Usage};
+
+pub const PROMPT_MAX_CHARS: usize = 5000;
+pub const MAX_ITERATIONS_RANGE: std::ops::RangeInclusive<u32> = 1..=10;
+const DEFAULT_MAX_ITERATIONS: u32 = 5;
+
+/// Body of `POST /api/v1/design`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DesignCreateRequest {
+    /// What to design, in plain English (1 to 5000 characters).
+    pub prompt: String,
+    /// Generator/validator rounds at most (1 to 10).
+    #[serde(default = "default_max_iterations")]
+    pub max_iterations: u32,
+    /// `false` stops after the FreeCAD script is generated.
+    #[serde(default = "default_true")]
+    pub enable_execution: bool,
+    /// Formats to export; all of them by default.
+    #[serde(default = "default_output_formats")]
+    pub output_formats: Vec<OutputFormat>,
+    /// `provider/model` for every agent of this job, e.g. `builtin/offline`.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Called when the job ends (stored; delivery comes with webhooks).
+    #[serde(default)]
+    pub callback_url: Option<String>,
+}
+
+fn default_max_iterations() -> u32 {
+    DEFAULT_MAX_ITERATIONS
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_output_formats() -> Vec<OutputFormat> {
+    OutputFormat::ALL.to_vec()
+}
+
+/// One field that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl DesignCreateRequest {
+    /// Checks the ranges of DESIGN.md section 4; trims the prompt and removes duplicate formats.
+    pub fn validate(mut self) -> Result<Self, FieldError> {
+        self.prompt = self.prompt.trim().to_owned();
+        let chars = self.prompt.chars().count();
+        if chars == 0 {
+            return Err(FieldError {
+                field: "prompt",
+                message: "must not be empty".to_owned(),
+            });
+        }
+        if chars > PROMPT_MAX_CHARS {
+            return Err(FieldError {
+                field: "prompt",
+                message: format!("has {chars} characters; at most {PROMPT_MAX_CHARS} are allowed"),
+            });
+        }
+        if !MAX_ITERATIONS_RANGE.contains(&self.max_iterations) {
+            return Err(FieldError {
+                field: "max_iterations",
+                message: format!(
+                    "is {}; it must be from {} to {}",
+                    self.max_iterations,
+                    MAX_ITERATIONS_RANGE.start(),
+                    MAX_ITERATIONS_RANGE.end()
+                ),
+            });
+        }
+        let mut formats = Vec::with_capacity(self.output_formats.len());
+        for format in self.output_formats {
+            if !formats.contains(&format) {
+                formats.push(format);
+            }
+        }
+        if formats.is_empty() {
+            return Err(FieldError {
+                field: "output_formats",
+                message: "must name at least one of step, stl, fcstd".to_owned(),
+            });
+        }
+        self.output_formats = formats;
+        if let Some(model) = &self.model {
+            let valid = model
+                .split_once('/')
+                .is_some_and(|(provider, name)| !provider.is_empty() && !name.is_empty());
+            if !valid {
+                return Err(FieldError {
+                    field: "model",
+                    message: format!("'{model}' is not of the form provider/model"),
+                });
+            }
+        }
+        if let Some(url) = &self.callback_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(FieldError {
+                field: "callback_url",
+                message: "must be an http:// or https:// URL".to_owned(),
+            });
+        }
+        Ok(self)
+    }
+}
+
+/// Links to a job's resources.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DesignLinks {
+    #[serde(rename = "self")]
+    pub self_: String,
+    pub events: String,
+    pub websocket: String,
+}
+
+impl DesignLinks {
+    pub fn for_job(request_id: Uuid) -> Self {
+        Self {
+            self_: format!("/api/v1/design/{request_id}"),
+            events: format!("/api/v1/design/{request_id}/events"),
+            websocket: format!("/ws/{request_id}"),
+        }
+    }
+}
+
+/// The `202 Accepted` answer to a new design.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DesignResponse {
+    pub request_id: Uuid,
+    pub status: DesignStatus,
+    pub message: String,
+    pub created_at: DateTime<Utc>,
+    pub links: DesignLinks,
+}
+
+/// A job's state, as `GET /api/v1/design/{request_id}` answers it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DesignStatusResponse {
+    pub request_id: Uuid,
+    pub status: DesignStatus,
+    pub prompt: String,
+    pub current_iteration: u32,
+    pub max_iterations: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub plan_summary: Option<String>,
+    pub generated_script: Option<String>,
+    pub execution_result: Option<serde_json::Value>,
+    /// 0..1
+    pub validation_score: Option<f64>,
+    pub error_message: Option<String>,
+    /// Machine-readable reason of a failure, e.g. `unsupported_prompt`.
+    pub error_code: Option<String>,
+    /// 0..1
+    pub progress: f64,
+    pub artifacts: Vec<ArtifactInfo>,
+    pub geometry: Option<Geometry>,
+    pub usage: Usage,
+}
+
+impl From<JobRecord> for DesignStatusResponse {
+    fn from(record: JobRecord) -> Self {
+        Self {
+            request_id: record.request_id,
+            status: record.status,
+            prompt: record.prompt,
+            current_iteration: record.current_iteration,
+            max_iterations: record.max_iterations,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            plan_summary: record.plan_summary,
+            generated_script: record.generated_script,
+            execution_result: record.execution_result,
+            validation_score: record.validation_score,
+            error_message: record.error_message,
+            error_code: record.error_code,
+            progress: record.progress,
+            artifacts: record.artifacts,
+            geometry: record.geometry,
+            usage: record.usage,
+        }
+    }
+}
+
+/// One format's entry in the answer of `GET /api/v1/design/{request_id}/export`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ExportResult {
+    pub success: bool,
+    pub format: OutputFormat,
+    pub file_size_bytes: Option<u64>,
+    pub url: Option<String>,
+    pub error: Option<String>,
+}
+
+/// The body of every error answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// snake_case, stable: clients branch on it.
+    pub code: String,
+    pub message: String,
+    /// The id of the HTTP request (the `x-request-id` header), for support.
+    pub request_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(json: &str) -> DesignCreateRequest {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn defaults_fill_the_optional_fields() {
+        let r = request(r#"{"prompt":"  a box 10x10x10  "}"#).validate().unwrap();
+        assert_eq!(r.prompt, "a box 10x10x10");
+        assert_eq!(r.max_iterations, 5);
+        assert!(r.enable_execution);
+        assert_eq!(r.output_formats, OutputFormat::ALL.to_vec());
+    }
+
+    #[test]
+    fn out_of_range_fields_are_named() {
+        for (json, field) in [
+            (r#"{"prompt":"   "}"#, "prompt"),
+            (r#"{"prompt":"a","max_iterations":0}"#, "max_iterations"),
+            (r#"{"prompt":"a","max_iterations":11}"#, "max_iterations"),
+            (r#"{"prompt":"a","output_formats":[]}"#, "output_formats"),
+            (r#"{"prompt":"a","model":"gpt-4o"}"#, "model"),
+            (r#"{"prompt":"a","callback_url":"ftp://x"}"#, "callback_url"),
+        ] {
+            assert_eq!(request(json).validate().unwrap_err().field, field, "{json}");
+        }
+        let long = format!(r#"{{"prompt":"{}"}}"#, "x".repeat(PROMPT_MAX_CHARS + 1));
+        assert_eq!(request(&long).validate().unwrap_err().field, "prompt");
+        let longest = format!(r#"{{"prompt":"{}"}}"#, "é".repeat(PROMPT_MAX_CHARS));
+        assert!(request(&longest).validate().is_ok(), "characters, not bytes");
+    }
+
+    #[test]
+    fn duplicate_formats_are_folded() {
+        let r = request(r#"{"prompt":"a","output_formats":["stl","stl","step"]}"#)
+            .validate()
+            .unwrap();
+        assert_eq!(r.output_formats, vec![OutputFormat::Stl, OutputFormat::Step]);
+    }
+}

@@ -1,0 +1,176 @@
+//! The job records in Redis, and the atomic enqueue of a job onto the apalis-redis queue.
+//!
+//! A record is one hash per job (`Keys::job`), one JSON value per field, so that a worker can
+//! change one field without reading the others. Records expire after the job TTL.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use chrono::Utc;
+use redis::{Script, aio::ConnectionLike};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::job::{DesignJob, JobPatch, JobRecord};
+use crate::keys::Keys;
+
+/// Stores the record, the task and its metadata, and appends the task to the active list.
+///
+/// apalis-redis 1.0's own `push` puts every task into the scheduled set, whose promotion
+/// script fails with "too many results to unpack" past about 8,000 due tasks and stops every
+/// worker. This script writes the task exactly as apalis-redis's `batch_push.lua` does for a
+/// task with no run time, so workers fetch it from the active list directly.
+static ENQUEUE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS: 1 job record, 2 queue data hash, 3 active list, 4 signal list, 5 task metadata hash
+-- ARGV: 1 record TTL (s), 2 task id, 3 task payload, 4 max attempts, 5 wake-up channel,
+--       6.. record field/value pairs
+if redis.call('EXISTS', KEYS[1]) == 1 then
+    return 0
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[5], 'attempts', 0, 'max_attempts', ARGV[4], 'status', 'Pending',
+    'idempotency_key', '')
+redis.call('RPUSH', KEYS[3], ARGV[2])
+redis.call('PUBLISH', ARGV[5], ARGV[2])
+redis.call('DEL', KEYS[4])
+redis.call('LPUSH', KEYS[4], 1)
+return 1
+",
+    )
+});
+
+/// Writes fields of a record that still exists; never brings an expired record back as a stub.
+static UPDATE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    return 0
+end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+",
+    )
+});
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("job record {key} is unreadable: {reason}")]
+    Corrupt { key: String, reason: String },
+    #[error("a job record for {0} exists already")]
+    Duplicate(String),
+}
+
+/// Reads and writes job records.
+#[derive(Debug, Clone)]
+pub struct JobStore {
+    keys: Keys,
+    ttl: Duration,
+}
+
+impl JobStore {
+    pub fn new(keys: Keys, ttl: Duration) -> Self {
+        Self { keys, ttl }
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// Creates the record and queues the job in one atomic step: a job is never queued without
+    /// its record, nor recorded without being queued.
+    pub async fn enqueue<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        record: &JobRecord,
+        job: &DesignJob,
+        max_attempts: u32,
+    ) -> Result<(), StoreError> {
+        let record_key = self.keys.job(&record.request_id.to_string());
+        let payload = serde_json::to_vec(job).map_err(|e| StoreError::Corrupt {
+            key: record_key.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut invocation = ENQUEUE_SCRIPT.prepare_invoke();
+        invocation
+            .key(&record_key)
+            .key(self.keys.queue_data())
+            .key(self.keys.queue_active())
+            .key(self.keys.queue_signal())
+            .key(format!("{}:{}", self.keys.queue_meta_prefix(), record.task_id))
+            .arg(self.ttl.as_secs())
+            .arg(&record.task_id)
+            .arg(payload)
+            .arg(max_attempts)
+            .arg(self.keys.queue_available_channel());
+        for (field, value) in to_fields(record) {
+            invocation.arg(field).arg(value);
+        }
+        let created: i64 = invocation.invoke_async(conn).await?;
+        if created == 0 {
+            return Err(StoreError::Duplicate(record_key));
+        }
+        Ok(())
+    }
+
+    /// The record of a job, or `None` when there is none (never created, or expired).
+    pub async fn get<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        request_id: &str,
+    ) -> Result<Option<JobRecord>, StoreError> {
+        let key = self.keys.job(request_id);
+        let fields: Vec<(String, String)> =
+            redis::cmd("HGETALL").arg(&key).query_async(conn).await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let mut object = serde_json::Map::with_capacity(fields.len());
+        for (field, raw) in fields {
+            let value: Value = serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt {
+                key: key.clone(),
+                reason: format!("field {field}: {e}"),
+            })?;
+            object.insert(field, value);
+        }
+        serde_json::from_value(Value::Object(object))
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                key,
+                reason: e.to_string(),
+            })
+    }
+
+    /// Applies a patch and stamps `updated_at`; `false` when the record no longer exists.
+    pub async fn update<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        request_id: &str,
+        patch: &JobPatch,
+    ) -> Result<bool, StoreError> {
+        let mut invocation = UPDATE_SCRIPT.prepare_invoke();
+        invocation.key(self.keys.job(request_id));
+        for (field, value) in to_fields(patch) {
+            invocation.arg(field).arg(value);
+        }
+        invocation
+            .arg("updated_at")
+            .arg(Value::String(Utc::now().to_rfc3339()).to_string());
+        let updated: i64 = invocation.invoke_async(conn).await?;
+        Ok(updated == 1)
+    }
+}
+
+/// A struct's top-level fields as (name, JSON text) pairs.
+fn to_fields<T: Serialize>(value: &T) -> Vec<(String, String)> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => map.into_iter().map(|(k, v)| (k, v.to_string())).collect(),
+        // Records and patches are structs with named fields: anything else is a bug here.
+        other => panic!("job records must serialise to JSON objects, got {other:?}"),
+    }
+}

@@ -1,0 +1,99 @@
+//! Every Redis key and channel name the project uses, built in one place.
+//!
+//! Our own keys start with the configurable prefix (`designer:` by default). The job queue
+//! lives under apalis-redis's own key layout for the queue [`QUEUE_NAME`]; the functions that
+//! name those keys mirror `apalis_redis::Config` 1.0 (the worker's tests check that they agree),
+//! because the gateway enqueues through its own Lua script instead of apalis-redis's `push`.
+
+/// The apalis-redis queue that carries design jobs. It must not contain `:`, because
+/// apalis-redis parses its wake-up channel names by splitting on `:`.
+pub const QUEUE_NAME: &str = "designs";
+
+/// Builds key names for one deployment (one prefix).
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Hash holding one design job's record (status, plan, results); expires with the job TTL.
+    pub fn job(&self, request_id: &str) -> String {
+        format!("{}job:{request_id}", self.prefix)
+    }
+
+    /// apalis-redis: hash of task id -> encoded `DesignJob`.
+    pub fn queue_data(&self) -> String {
+        format!("{QUEUE_NAME}:data")
+    }
+
+    /// apalis-redis: list of task ids ready to be fetched (FIFO).
+    pub fn queue_active(&self) -> String {
+        format!("{QUEUE_NAME}:active")
+    }
+
+    /// apalis-redis: list used as a "work is available" flag.
+    pub fn queue_signal(&self) -> String {
+        format!("{QUEUE_NAME}:signal")
+    }
+
+    /// apalis-redis: prefix of the per-task metadata hashes (`{prefix}:{task_id}`).
+    pub fn queue_meta_prefix(&self) -> String {
+        format!("{QUEUE_NAME}:meta")
+    }
+
+    /// apalis-redis: sorted set of tasks waiting for a future run time (retries, delays).
+    pub fn queue_scheduled(&self) -> String {
+        format!("{QUEUE_NAME}:scheduled")
+    }
+
+    /// apalis-redis: sorted set of worker names scored by their last heartbeat.
+    pub fn queue_workers(&self) -> String {
+        format!("{QUEUE_NAME}:workers")
+    }
+
+    /// apalis-redis: set of task ids that finished successfully.
+    pub fn queue_done(&self) -> String {
+        format!("{QUEUE_NAME}:done")
+    }
+
+    /// apalis-redis: set of task ids that were given up on.
+    pub fn queue_dead(&self) -> String {
+        format!("{QUEUE_NAME}:dead")
+    }
+
+    /// apalis-redis: the pub/sub channel on which it announces newly available tasks.
+    pub fn queue_available_channel(&self) -> String {
+        format!("tasks:{}:available", self.queue_active())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_keys_carry_the_prefix() {
+        let keys = Keys::new("designer:");
+        assert_eq!(keys.job("abc"), "designer:job:abc");
+        assert_eq!(Keys::new("t1:").job("x"), "t1:job:x");
+    }
+
+    #[test]
+    fn queue_name_has_no_colon() {
+        assert!(!QUEUE_NAME.contains(':'));
+        assert_eq!(
+            Keys::new("x").queue_available_channel(),
+            "tasks:designs:active:available"
+        );
+    }
+}

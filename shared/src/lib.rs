@@ -1,0 +1,18 @@
+//! What crosses a process boundary between the gateway, the workers and clients.
+//!
+//! # Layout
+//! - [`settings`]: layered configuration (defaults, `config/*.toml`, environment).
+//! - [`telemetry`]: log subscriber set-up, pretty or JSON.
+//! - [`api`]: HTTP request and response bodies, with their validation.
+//! - [`job`]: the queue payload, job status and the job record.
+//! - [`keys`]: every Redis key name, built in one place.
+//! - [`job_store`]: job records in Redis and the atomic enqueue onto the apalis-redis queue.
+//! - [`redis_conn`]: opening Redis connections with our timeouts.
+
+pub mod api;
+pub mod job;
+pub mod job_store;
+pub mod keys;
+pub mod redis_conn;
+pub mod settings;
+pub mod telemetry;
