@@ -235,7 +235,9 @@ mod tests {
 
     #[test]
     fn defaults_fill_the_optional_fields() {
-        let r = request(r#"{"prompt":"  a box 10x10x10  "}"#).validate().unwrap();
+        let r = request(r#"{"prompt":"  a box 10x10x10  "}"#)
+            .validate()
+            .unwrap();
         assert_eq!(r.prompt, "a box 10x10x10");
         assert_eq!(r.max_iterations, 5);
         assert!(r.enable_execution);
@@ -257,7 +259,10 @@ mod tests {
         let long = format!(r#"{{"prompt":"{}"}}"#, "x".repeat(PROMPT_MAX_CHARS + 1));
         assert_eq!(request(&long).validate().unwrap_err().field, "prompt");
         let longest = format!(r#"{{"prompt":"{}"}}"#, "é".repeat(PROMPT_MAX_CHARS));
-        assert!(request(&longest).validate().is_ok(), "characters, not bytes");
+        assert!(
+            request(&longest).validate().is_ok(),
+            "characters, not bytes"
+        );
     }
 
     #[test]
@@ -265,6 +270,9 @@ mod tests {
         let r = request(r#"{"prompt":"a","output_formats":["stl","stl","step"]}"#)
             .validate()
             .unwrap();
-        assert_eq!(r.output_formats, vec![OutputFormat::Stl, OutputFormat::Step]);
+        assert_eq!(
+            r.output_formats,
+            vec![OutputFormat::Stl, OutputFormat::Step]
+        );
     }
 }

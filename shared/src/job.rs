@@ -63,6 +63,17 @@ impl OutputFormat {
         }
     }
 
+    /// Where a job's artifact of this format lives: `{artifact_dir}/{request_id}/{file_name}`.
+    pub fn artifact_path(
+        self,
+        artifact_dir: &std::path::Path,
+        request_id: Uuid,
+    ) -> std::path::PathBuf {
+        artifact_dir
+            .join(request_id.to_string())
+            .join(self.file_name())
+    }
+
     pub fn content_type(self) -> &'static str {
         match self {
             Self::Step => "application/step",

@@ -102,7 +102,11 @@ impl JobStore {
             .key(self.keys.queue_data())
             .key(self.keys.queue_active())
             .key(self.keys.queue_signal())
-            .key(format!("{}:{}", self.keys.queue_meta_prefix(), record.task_id))
+            .key(format!(
+                "{}:{}",
+                self.keys.queue_meta_prefix(),
+                record.task_id
+            ))
             .arg(self.ttl.as_secs())
             .arg(&record.task_id)
             .arg(payload)

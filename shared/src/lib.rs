@@ -8,6 +8,7 @@
 //! - [`keys`]: every Redis key name, built in one place.
 //! - [`job_store`]: job records in Redis and the atomic enqueue onto the apalis-redis queue.
 //! - [`redis_conn`]: opening Redis connections with our timeouts.
+//! - [`shutdown`]: the SIGTERM / Ctrl-C signal both binaries stop on.
 
 pub mod api;
 pub mod job;
@@ -15,4 +16,5 @@ pub mod job_store;
 pub mod keys;
 pub mod redis_conn;
 pub mod settings;
+pub mod shutdown;
 pub mod telemetry;

@@ -54,6 +54,8 @@ pub struct Settings {
     pub freecad_path: Option<String>,
     /// A FreeCAD AppImage, run with `--console`.
     pub freecad_appimage_path: Option<String>,
+    /// The process's `PATH`, searched for `freecadcmd` when nothing above names it.
+    pub path: Option<String>,
 }
 
 /// Defaults that hold when neither a file nor the environment says otherwise.
@@ -129,7 +131,10 @@ impl Settings {
             ("JOB_MAX_ATTEMPTS", u64::from(self.job_max_attempts)),
             ("MAX_BODY_BYTES", self.max_body_bytes as u64),
             ("WORKER_HEARTBEAT_SECONDS", self.worker_heartbeat_seconds),
-            ("WORKER_MISSED_HEARTBEATS", u64::from(self.worker_missed_heartbeats)),
+            (
+                "WORKER_MISSED_HEARTBEATS",
+                u64::from(self.worker_missed_heartbeats),
+            ),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -215,10 +220,7 @@ mod tests {
         assert_eq!(s.log_format, LogFormat::Pretty);
         assert_eq!(s.redis_key_prefix, "designer:");
         assert_eq!(s.artifact_dir, PathBuf::from("./data/artifacts"));
-        assert_eq!(
-            s.redis_url().expose_secret(),
-            "redis://127.0.0.1:6379/0"
-        );
+        assert_eq!(s.redis_url().expose_secret(), "redis://127.0.0.1:6379/0");
         assert!(s.effective_worker_concurrency() >= 1);
     }
 
@@ -241,10 +243,12 @@ mod tests {
         assert_eq!(only_files.max_body_bytes, 1000);
         assert_eq!(only_files.worker_concurrency, 0, "staging.toml not chosen");
 
-        let staged =
-            Settings::load_from(dir.path(), env(&[("APP_ENV", "staging")])).unwrap();
+        let staged = Settings::load_from(dir.path(), env(&[("APP_ENV", "staging")])).unwrap();
         assert_eq!(staged.job_timeout_seconds, 100, "from default.toml");
-        assert_eq!(staged.max_body_bytes, 2000, "staging.toml wins over default.toml");
+        assert_eq!(
+            staged.max_body_bytes, 2000,
+            "staging.toml wins over default.toml"
+        );
         assert_eq!(staged.worker_concurrency, 7);
         assert_eq!(staged.log_format, LogFormat::Json);
 

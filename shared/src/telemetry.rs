@@ -25,7 +25,9 @@ where
                     .with_writer(sink),
             ),
         ),
-        LogFormat::Pretty => Box::new(registry.with(tracing_subscriber::fmt::layer().with_writer(sink))),
+        LogFormat::Pretty => {
+            Box::new(registry.with(tracing_subscriber::fmt::layer().with_writer(sink)))
+        }
     }
 }
 

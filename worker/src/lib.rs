@@ -1,1 +1,15 @@
+//! The worker: takes design jobs from the Redis queue and runs the agent pipeline.
+//!
+//! # Layout
+//! - [`startup`]: `Application::build` (Redis, FreeCAD, artifact dir) and the supervised
+//!   apalis worker loop.
+//! - [`jobs`]: the design job handler: status updates, pipeline stages, final state.
+//! - [`planner`]: the built-in offline planner (plain English to a `DesignPlan`).
+//! - [`agents`]: the generator (plan to FreeCAD script) and the validator (score a result).
+//! - [`freecad`]: finding `freecadcmd`, running a script in it, measuring and exporting.
 
+pub mod agents;
+pub mod freecad;
+pub mod jobs;
+pub mod planner;
+pub mod startup;

@@ -1,0 +1,167 @@
+//! The design job handler: runs the pipeline stages and keeps the job record up to date.
+//!
+//! A failure that the job itself caused (a prompt the planner cannot plan, a script that
+//! fails, a result that does not validate) is final: it is written to the record and the
+//! handler returns `Ok`, so the queue does not run it again. Only infrastructure failures
+//! (Redis, the file system) return `Err` and are retried.
+
+mod artifacts;
+
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::FutureExt;
+
+use apalis::prelude::{BoxDynError, Data};
+use redis::aio::ConnectionManager;
+use shared::job::{DesignJob, DesignStatus, JobPatch};
+use shared::job_store::JobStore;
+use tracing::{info, instrument, warn};
+
+use crate::agents::{generator, validator};
+use crate::freecad::FreecadRunner;
+use crate::planner::OfflinePlanner;
+
+/// What every job needs, shared by all jobs of a worker process.
+#[derive(Clone)]
+pub struct JobContext {
+    pub store: JobStore,
+    pub conn: ConnectionManager,
+    pub runner: Arc<FreecadRunner>,
+    pub artifact_dir: PathBuf,
+    pub planner: OfflinePlanner,
+}
+
+/// Progress reported at the start of each stage.
+mod progress {
+    pub const PLANNING: f64 = 0.1;
+    pub const GENERATING: f64 = 0.3;
+    pub const EXECUTING: f64 = 0.5;
+    pub const VALIDATING: f64 = 0.8;
+    pub const DONE: f64 = 1.0;
+}
+
+/// The apalis handler. A panic anywhere in the pipeline becomes a final `internal_error`
+/// failure of this job instead of a record stuck in a running state.
+#[instrument(skip_all, fields(request_id = %job.request_id))]
+pub async fn run_design_job(job: DesignJob, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
+    let ctx: &JobContext = &ctx;
+    match AssertUnwindSafe(run_pipeline(&job, ctx))
+        .catch_unwind()
+        .await
+    {
+        Ok(result) => result,
+        Err(panic) => {
+            let reason = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            tracing::error!(%reason, "the pipeline panicked");
+            let mut conn = ctx.conn.clone();
+            let patch = JobPatch::failed(
+                "internal_error",
+                "The worker hit an internal error; the job was stopped.",
+            );
+            ctx.store
+                .update(&mut conn, &job.request_id.to_string(), &patch)
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynError> {
+    let id = job.request_id.to_string();
+    let mut conn = ctx.conn.clone();
+    let Some(record) = ctx.store.get(&mut conn, &id).await? else {
+        warn!("the job's record is gone (expired?); nothing to do");
+        return Ok(());
+    };
+    if record.status.is_terminal() {
+        info!(status = ?record.status, "the job has ended already; not running it again");
+        return Ok(());
+    }
+    let update = |patch: JobPatch| {
+        let mut conn = ctx.conn.clone();
+        let store = ctx.store.clone();
+        let id = id.clone();
+        async move { store.update(&mut conn, &id, &patch).await }
+    };
+
+    update(JobPatch::status(DesignStatus::Planning, progress::PLANNING)).await?;
+    let offline = match ctx.planner.plan(&job.prompt) {
+        Ok(offline) => offline,
+        Err(error) => {
+            info!(code = error.code, "the planner refused the prompt");
+            update(JobPatch::failed(error.code, error.message)).await?;
+            return Ok(());
+        }
+    };
+    update(JobPatch {
+        plan_summary: Some(offline.plan.summary.clone()),
+        current_iteration: Some(1),
+        ..JobPatch::status(DesignStatus::Generating, progress::GENERATING)
+    })
+    .await?;
+
+    let script = generator::script_for(&offline.part);
+    if !job.enable_execution {
+        update(JobPatch {
+            generated_script: Some(script),
+            ..JobPatch::status(DesignStatus::Completed, progress::DONE)
+        })
+        .await?;
+        return Ok(());
+    }
+    update(JobPatch {
+        generated_script: Some(script.clone()),
+        ..JobPatch::status(DesignStatus::Executing, progress::EXECUTING)
+    })
+    .await?;
+
+    let outcome = match ctx.runner.run(&script, &job.output_formats).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            warn!(%error, "FreeCAD execution failed");
+            update(JobPatch::failed(error.code(), error.to_string())).await?;
+            return Ok(());
+        }
+    };
+    info!(
+        duration_ms = outcome.duration.as_millis() as u64,
+        "FreeCAD execution finished"
+    );
+    update(JobPatch {
+        geometry: Some(outcome.geometry.clone()),
+        execution_result: Some(outcome.report.clone()),
+        ..JobPatch::status(DesignStatus::Validating, progress::VALIDATING)
+    })
+    .await?;
+
+    let validation = validator::validate(&outcome.geometry, &offline.plan.expected);
+    if !validation.approved {
+        update(JobPatch {
+            validation_score: Some(validation.score),
+            ..JobPatch::failed(
+                "validation_failed",
+                format!(
+                    "The result does not match the plan: {}",
+                    validation.feedback.join("; ")
+                ),
+            )
+        })
+        .await?;
+        return Ok(());
+    }
+    let artifacts = artifacts::publish(&ctx.artifact_dir, job.request_id, &outcome.files).await?;
+    update(JobPatch {
+        validation_score: Some(validation.score),
+        artifacts: Some(artifacts),
+        ..JobPatch::status(DesignStatus::Completed, progress::DONE)
+    })
+    .await?;
+    info!("design completed");
+    Ok(())
+}

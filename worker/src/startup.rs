@@ -1,0 +1,203 @@
+//! Builds the worker (Redis, FreeCAD, artifact directory) and runs the apalis worker loop
+//! under a supervisor that restarts it when its stream dies.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use apalis::prelude::*;
+use apalis_redis::{Config as QueueConfig, RedisStorage};
+use futures::StreamExt;
+use futures::channel::mpsc;
+use redis::aio::ConnectionManager;
+use shared::job::DesignJob;
+use shared::job_store::JobStore;
+use shared::keys::{Keys, QUEUE_NAME};
+use shared::redis_conn;
+use shared::settings::Settings;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::freecad::{FreecadCommand, FreecadRunner};
+use crate::jobs::{JobContext, run_design_job};
+use crate::planner::OfflinePlanner;
+
+/// An idle worker looks for work at least this often, even if a wake-up message was lost.
+const IDLE_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// The supervisor's pause before restarting a failed worker loop, doubling up to the maximum.
+const RESTART_DELAY: Duration = Duration::from_millis(200);
+const MAX_RESTART_DELAY: Duration = Duration::from_secs(10);
+
+pub struct Application {
+    settings: Settings,
+    client: redis::Client,
+    conn: ConnectionManager,
+    context: JobContext,
+    worker_id: String,
+    freecad: FreecadCommand,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let freecad = FreecadCommand::locate(&settings, settings.path.as_deref())?;
+        let client = redis_conn::client(&settings.redis_url()).context("parsing the Redis URL")?;
+        let conn = redis_conn::connection_manager(&client)
+            .await
+            .context("connecting to Redis")?;
+        tokio::fs::create_dir_all(&settings.artifact_dir)
+            .await
+            .with_context(|| {
+                format!("creating ARTIFACT_DIR {}", settings.artifact_dir.display())
+            })?;
+        let context = JobContext {
+            store: JobStore::new(Keys::new(&settings.redis_key_prefix), settings.job_ttl()),
+            conn: conn.clone(),
+            runner: Arc::new(FreecadRunner::new(freecad.clone(), settings.job_timeout())),
+            artifact_dir: settings.artifact_dir.clone(),
+            planner: OfflinePlanner,
+        };
+        Ok(Self {
+            worker_id: unique_worker_id(),
+            settings,
+            client,
+            conn,
+            context,
+            freecad,
+        })
+    }
+
+    /// This process's worker name; every process needs its own (apalis #504).
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    fn queue_config(&self) -> QueueConfig {
+        QueueConfig::default()
+            .queue(QUEUE_NAME)
+            .batch_size(self.settings.effective_worker_concurrency())
+            .heartbeat_interval(self.settings.worker_heartbeat())
+            // Set explicitly: apalis-redis's Default (10) and serde default (2) disagree.
+            .missed_heartbeats(self.settings.worker_missed_heartbeats as usize)
+    }
+
+    /// Runs until `shutdown` is cancelled. Jobs in flight then get
+    /// `WORKER_SHUTDOWN_GRACE_SECONDS` to finish.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let concurrency = self.settings.effective_worker_concurrency();
+        info!(
+            worker = %self.worker_id,
+            concurrency,
+            freecad = %self.freecad.program.display(),
+            "worker started"
+        );
+        let wake_up = Arc::new(Mutex::new(None::<mpsc::Sender<()>>));
+        let listener = tokio::spawn(forward_wake_ups(
+            self.client.clone(),
+            Keys::new(&self.settings.redis_key_prefix).queue_available_channel(),
+            wake_up.clone(),
+            shutdown.clone(),
+        ));
+
+        let mut restarts = 0u32;
+        let mut delay = RESTART_DELAY;
+        loop {
+            let (sender, receiver) = mpsc::channel(1);
+            *wake_up.lock().expect("wake-up lock") = Some(sender);
+            let strategy = Strategy::new()
+                .stream(receiver)
+                .interval(IDLE_POLL_INTERVAL);
+            let backend = RedisStorage::<DesignJob>::new(self.conn.clone())
+                .with_config(self.queue_config())
+                .poll_with_strategy(strategy);
+            // A fresh name per run: apalis-redis refuses to register a name that sent a
+            // heartbeat recently, and the previous run's name did.
+            let name = format!("{}-{restarts}", self.worker_id);
+            let worker = WorkerBuilder::new(name.as_str())
+                .backend(backend)
+                .concurrency(concurrency)
+                .data(self.context.clone())
+                .build(run_design_job);
+            let stop = shutdown.clone();
+            let run = worker.run_until(async move {
+                stop.cancelled().await;
+                Ok::<(), std::io::Error>(())
+            });
+            let grace = self.settings.worker_shutdown_grace();
+            let grace_over = async {
+                shutdown.cancelled().await;
+                tokio::time::sleep(grace).await;
+            };
+            let result = tokio::select! {
+                result = run => result,
+                () = grace_over => {
+                    warn!(?grace, "jobs still running after the shutdown grace; leaving them to be re-queued");
+                    break;
+                }
+            };
+            if shutdown.is_cancelled() {
+                break;
+            }
+            restarts += 1;
+            match result {
+                Ok(()) => warn!(worker = %name, "the worker loop ended by itself; restarting it"),
+                Err(error) => {
+                    error!(worker = %name, %error, "the worker loop failed; restarting it")
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = shutdown.cancelled() => break,
+            }
+            delay = (delay * 2).min(MAX_RESTART_DELAY);
+        }
+        listener.abort();
+        info!(worker = %self.worker_id, "worker stopped");
+        Ok(())
+    }
+}
+
+/// Relays apalis-redis's "task available" messages to the current worker loop, so an idle
+/// worker starts a new job at once instead of at its next poll. Reconnects when Redis drops.
+async fn forward_wake_ups(
+    client: redis::Client,
+    channel: String,
+    wake_up: Arc<Mutex<Option<mpsc::Sender<()>>>>,
+    shutdown: CancellationToken,
+) {
+    while !shutdown.is_cancelled() {
+        let subscribed = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        match subscribed.await {
+            Ok(mut pubsub) => {
+                let mut messages = pubsub.on_message();
+                while let Some(_message) = messages.next().await {
+                    if let Some(sender) = wake_up.lock().expect("wake-up lock").as_mut() {
+                        // A full channel already holds a wake-up; one is enough.
+                        let _ = sender.try_send(());
+                    }
+                }
+                warn!("the wake-up subscription ended; resubscribing");
+            }
+            Err(error) => {
+                warn!(%error, "cannot subscribe to wake-ups; polling until Redis answers")
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = shutdown.cancelled() => {}
+        }
+    }
+}
+
+fn unique_worker_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    format!("worker-{host}-{}-{}", std::process::id(), &nonce[..8])
+}
