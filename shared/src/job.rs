@@ -171,12 +171,13 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
-    /// The record of a job that has just been accepted.
-    pub fn new_pending(job: &DesignJob, task_id: String, callback_url: Option<String>) -> Self {
+    /// The record of a job that has just been accepted, with a new queue task id
+    /// (a ULID, the id type apalis-redis expects).
+    pub fn new_pending(job: &DesignJob, callback_url: Option<String>) -> Self {
         let now = Utc::now();
         Self {
             request_id: job.request_id,
-            task_id,
+            task_id: ulid::Ulid::generate().to_string(),
             status: DesignStatus::Pending,
             prompt: job.prompt.clone(),
             max_iterations: job.max_iterations,

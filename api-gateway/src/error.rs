@@ -1,0 +1,96 @@
+//! The gateway's one error type: each variant is what the client sees, and one
+//! `IntoResponse` turns it into the JSON error body of DESIGN.md section 4.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use shared::api::FieldError;
+use shared::job_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("Redis is unreachable: {0}")]
+    RedisUnavailable(#[source] redis::RedisError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn design_not_found(request_id: &str) -> Self {
+        Self::NotFound {
+            code: "design_not_found",
+            message: format!("There is no design with id '{request_id}'."),
+        }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_error"),
+            Self::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
+            Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::RedisUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "redis_unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        }
+    }
+}
+
+impl From<FieldError> for Error {
+    fn from(error: FieldError) -> Self {
+        Self::Unprocessable(error.to_string())
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Redis(error) => Self::RedisUnavailable(error),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+/// The error as it travels from a handler to `render_errors`, which knows the request id.
+#[derive(Debug, Clone)]
+pub struct ErrorReport {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = match &self {
+            // The cause is for the logs, not for the client.
+            Self::Internal(cause) => {
+                tracing::error!(error = ?cause, "internal error");
+                "Internal error; the request id identifies it in the logs.".to_owned()
+            }
+            Self::RedisUnavailable(cause) => {
+                tracing::warn!(error = %cause, "Redis is unavailable");
+                "The job store is unavailable; try again shortly.".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut response = status.into_response();
+        response
+            .extensions_mut()
+            .insert(ErrorReport { code, message });
+        response
+    }
+}

@@ -1,0 +1,228 @@
+//! Design jobs: create, read, export listing and download.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use shared::api::{
+    DesignCreateRequest, DesignLinks, DesignResponse, DesignStatusResponse, ExportResult,
+};
+use shared::job::{DesignJob, DesignStatus, JobRecord, OutputFormat};
+use tokio_util::io::ReaderStream;
+use uuid::Uuid;
+
+use crate::error::Error;
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/design", post(create_design))
+        .route("/api/v1/design/{request_id}", get(get_design))
+        .route("/api/v1/design/{request_id}/export", get(export_design))
+        .route(
+            "/api/v1/design/{request_id}/download/{format}",
+            get(download_artifact),
+        )
+}
+
+/// Submit a design job.
+#[utoipa::path(post, path = "/api/v1/design", tag = "design",
+    request_body = DesignCreateRequest,
+    responses(
+        (status = 202, description = "Accepted and queued", body = DesignResponse),
+        (status = 400, description = "Malformed JSON", body = shared::api::ErrorBody),
+        (status = 413, description = "Body over MAX_BODY_BYTES", body = shared::api::ErrorBody),
+        (status = 422, description = "A field out of range", body = shared::api::ErrorBody),
+        (status = 503, description = "Redis unreachable", body = shared::api::ErrorBody)))]
+pub async fn create_design(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<DesignCreateRequest>,
+) -> Result<Response, Error> {
+    let request = body.validate()?;
+    let job = DesignJob {
+        request_id: Uuid::new_v4(),
+        prompt: request.prompt,
+        max_iterations: request.max_iterations,
+        enable_execution: request.enable_execution,
+        output_formats: request.output_formats,
+        model: request.model,
+    };
+    let record = JobRecord::new_pending(&job, request.callback_url);
+    let mut conn = state.conn.clone();
+    state
+        .store
+        .enqueue(&mut conn, &record, &job, state.settings.job_max_attempts)
+        .await?;
+    tracing::info!(request_id = %job.request_id, "design job accepted");
+    let links = DesignLinks::for_job(job.request_id);
+    let location = links.self_.clone();
+    let response = DesignResponse {
+        request_id: job.request_id,
+        status: DesignStatus::Pending,
+        message: "Design job accepted; follow it at links.self or links.events.".to_owned(),
+        created_at: record.created_at,
+        links,
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(response),
+    )
+        .into_response())
+}
+
+/// Reads a job's record; a malformed id is simply an unknown job.
+async fn load_record(state: &AppState, request_id: &str) -> Result<JobRecord, Error> {
+    let id = Uuid::parse_str(request_id).map_err(|_| Error::design_not_found(request_id))?;
+    let mut conn = state.conn.clone();
+    state
+        .store
+        .get(&mut conn, &id.to_string())
+        .await?
+        .ok_or_else(|| Error::design_not_found(request_id))
+}
+
+/// A job's state.
+#[utoipa::path(get, path = "/api/v1/design/{request_id}", tag = "design",
+    params(("request_id" = String, Path, description = "The id from the 202 answer")),
+    responses(
+        (status = 200, body = DesignStatusResponse),
+        (status = 404, description = "No such job", body = shared::api::ErrorBody)))]
+pub async fn get_design(
+    State(state): State<AppState>,
+    Path(request_id): Path<String>,
+) -> Result<Json<DesignStatusResponse>, Error> {
+    let record = load_record(&state, &request_id).await?;
+    Ok(Json(record.into()))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ExportQuery {
+    /// Comma-separated formats (`step,stl,fcstd`); by default the ones the job asked for.
+    pub formats: Option<String>,
+}
+
+/// Which of a job's files can be downloaded, per format.
+#[utoipa::path(get, path = "/api/v1/design/{request_id}/export", tag = "design",
+    params(("request_id" = String, Path, description = "The job id"), ExportQuery),
+    responses(
+        (status = 200, body = Vec<ExportResult>),
+        (status = 404, description = "No such job", body = shared::api::ErrorBody),
+        (status = 422, description = "An unknown format", body = shared::api::ErrorBody)))]
+pub async fn export_design(
+    State(state): State<AppState>,
+    Path(request_id): Path<String>,
+    Query(query): Query<ExportQuery>,
+) -> Result<Json<Vec<ExportResult>>, Error> {
+    let formats = match query.formats.as_deref() {
+        None | Some("") => None,
+        Some(list) => Some(
+            list.split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(|name| {
+                    OutputFormat::parse(name).ok_or_else(|| {
+                        Error::Unprocessable(format!(
+                            "formats: '{name}' is not one of step, stl, fcstd"
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    let record = load_record(&state, &request_id).await?;
+    let formats = formats.unwrap_or_else(|| record.output_formats.clone());
+    let results = formats
+        .into_iter()
+        .map(|format| match record.artifact(format) {
+            Some(artifact) => ExportResult {
+                success: true,
+                format,
+                file_size_bytes: Some(artifact.bytes),
+                url: Some(artifact.url.clone()),
+                error: None,
+            },
+            None => ExportResult {
+                success: false,
+                format,
+                file_size_bytes: None,
+                url: None,
+                error: Some(missing_artifact_reason(&record, format)),
+            },
+        })
+        .collect();
+    Ok(Json(results))
+}
+
+fn missing_artifact_reason(record: &JobRecord, format: OutputFormat) -> String {
+    if record.status != DesignStatus::Completed {
+        format!("the design is {:?}, not completed", record.status).to_lowercase()
+    } else if !record.output_formats.contains(&format) {
+        format!(
+            "{} was not among the requested output_formats",
+            format.as_str()
+        )
+    } else {
+        format!(
+            "no {} file was produced (enable_execution was false?)",
+            format.as_str()
+        )
+    }
+}
+
+/// Downloads one of a completed job's files.
+#[utoipa::path(get, path = "/api/v1/design/{request_id}/download/{format}", tag = "design",
+    params(
+        ("request_id" = String, Path, description = "The job id"),
+        ("format" = String, Path, description = "step, stl or fcstd")),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream"),
+        (status = 404, description = "No such job, or no such file", body = shared::api::ErrorBody)))]
+pub async fn download_artifact(
+    State(state): State<AppState>,
+    Path((request_id, format_name)): Path<(String, String)>,
+) -> Result<Response, Error> {
+    let record = load_record(&state, &request_id).await?;
+    let not_found = |message: String| Error::NotFound {
+        code: "artifact_not_found",
+        message,
+    };
+    let format = OutputFormat::parse(&format_name).ok_or_else(|| {
+        not_found(format!(
+            "There is no format '{format_name}'; the formats are step, stl and fcstd."
+        ))
+    })?;
+    let artifact = record.artifact(format).ok_or_else(|| {
+        not_found(format!(
+            "Design {request_id} has no {} file: {}.",
+            format.as_str(),
+            missing_artifact_reason(&record, format)
+        ))
+    })?;
+    let path = format.artifact_path(&state.settings.artifact_dir, record.request_id);
+    let file = tokio::fs::File::open(&path).await.map_err(|error| {
+        tracing::warn!(%error, path = %path.display(), "a recorded artifact is missing from ARTIFACT_DIR");
+        not_found(format!(
+            "The {} file of design {request_id} is not in this gateway's ARTIFACT_DIR.",
+            format.as_str()
+        ))
+    })?;
+    let file_name = format!("design-{}.{}", record.request_id, format.as_str());
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_owned()),
+            (header::CONTENT_LENGTH, artifact.bytes.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+            (header::ETAG, format!("\"{}\"", artifact.sha256)),
+        ],
+        Body::from_stream(ReaderStream::new(file)),
+    )
+        .into_response())
+}

@@ -1,0 +1,5 @@
+//! The HTTP routes, one module per resource.
+
+pub mod design;
+pub mod health;
+pub mod openapi;

@@ -1,0 +1,130 @@
+//! Builds the gateway (binds first, so tests can use port 0) and serves it until stopped.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use shared::api::{ErrorBody, ErrorDetail};
+use shared::job_store::JobStore;
+use shared::keys::Keys;
+use shared::redis_conn;
+use shared::settings::Settings;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::error::{Error, ErrorReport};
+use crate::routes;
+use crate::state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let client = redis_conn::client(&settings.redis_url()).context("parsing the Redis URL")?;
+        let conn = redis_conn::connection_manager(&client)
+            .await
+            .context("connecting to Redis")?;
+        let listener = TcpListener::bind(settings.gateway_addr)
+            .await
+            .with_context(|| format!("binding GATEWAY_ADDR {}", settings.gateway_addr))?;
+        let state = AppState {
+            store: JobStore::new(Keys::new(&settings.redis_key_prefix), settings.job_ttl()),
+            settings: Arc::new(settings),
+            conn,
+        };
+        Ok(Self {
+            listener,
+            router: router(state),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    /// Serves until `shutdown` is cancelled, then finishes the requests in flight.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.local_addr(), "gateway listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+            .context("serving HTTP")
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.settings.max_body_bytes;
+    Router::new()
+        .merge(routes::design::router())
+        .merge(routes::health::router())
+        .merge(routes::openapi::router())
+        .fallback(|request: Request| async move {
+            Error::NotFound {
+                code: "route_not_found",
+                message: format!("There is no route {}.", request.uri().path()),
+            }
+        })
+        .method_not_allowed_fallback(|request: Request| async move {
+            Error::MethodNotAllowed(format!("{} is not allowed on {}", request.method(), request.uri().path()))
+        })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(render_errors))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let request_id = request
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("http", method = %request.method(), uri = %request.uri().path(), request_id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Writes the JSON error body for every error a handler or extractor reported, with the
+/// request's id in it, so that all errors look alike whatever produced them.
+async fn render_errors(request: Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let response = next.run(request).await;
+    let Some(report) = response.extensions().get::<ErrorReport>().cloned() else {
+        return response;
+    };
+    let (mut parts, _) = response.into_parts();
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: report.code.to_owned(),
+            message: report.message,
+            request_id,
+        },
+    };
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let json = serde_json::to_vec(&body).unwrap_or_default();
+    (parts, json).into_response()
+}
