@@ -1,15 +1,16 @@
 //! Extractors whose rejections use the JSON error body.
 
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
-use serde::de::DeserializeOwned;
+use axum::http::{StatusCode, header};
+use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::error::Error;
 use crate::state::AppState;
 
-/// `axum::Json`, with malformed JSON answered 400, wrong field types 422, an oversized
-/// body 413 and a missing JSON content type 415, all in our error format.
+/// A JSON body: a missing JSON content type is 415, a body over `MAX_BODY_BYTES` 413,
+/// anything that is not well-formed JSON (truncated included) 400, and well-formed JSON of
+/// the wrong shape or types 422; all in our error format.
 pub struct ApiJson<T>(pub T);
 
 impl<T> FromRequest<AppState> for ApiJson<T>
@@ -19,26 +20,64 @@ where
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let limit = state.settings.max_body_bytes;
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(match rejection {
-                JsonRejection::JsonDataError(e) => Error::Unprocessable(e.body_text()),
-                JsonRejection::JsonSyntaxError(e) => Error::BadRequest {
-                    code: "malformed_json",
-                    message: e.body_text(),
-                },
-                JsonRejection::MissingJsonContentType(e) => {
-                    Error::UnsupportedMediaType(e.body_text())
-                }
-                other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                    Error::PayloadTooLarge { limit }
-                }
-                other => Error::BadRequest {
-                    code: "bad_request",
-                    message: other.body_text(),
-                },
-            }),
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(is_json_content_type);
+        if !is_json {
+            return Err(Error::UnsupportedMediaType(
+                "Expected a request with `Content-Type: application/json`.".to_owned(),
+            ));
         }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Error::PayloadTooLarge {
+                    limit: state.settings.max_body_bytes,
+                }
+            } else {
+                Error::BadRequest {
+                    code: "bad_request",
+                    message: format!("The body could not be read: {rejection}"),
+                }
+            }
+        })?;
+        if let Err(error) = serde_json::from_slice::<IgnoredAny>(&bytes) {
+            return Err(Error::BadRequest {
+                code: "malformed_json",
+                message: format!("The body is not valid JSON: {error}"),
+            });
+        }
+        serde_json::from_slice::<T>(&bytes)
+            .map(Self)
+            .map_err(|error| {
+                Error::Unprocessable(format!("The body does not fit the schema: {error}"))
+            })
+    }
+}
+
+/// `application/json` and `application/*+json`, parameters (`; charset=utf-8`) ignored.
+fn is_json_content_type(value: &str) -> bool {
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json_content_type;
+
+    #[test]
+    fn json_content_types() {
+        assert!(is_json_content_type("application/json"));
+        assert!(is_json_content_type("Application/JSON; charset=utf-8"));
+        assert!(is_json_content_type("application/problem+json"));
+        assert!(!is_json_content_type("text/plain"));
+        assert!(!is_json_content_type("application/jsonx"));
     }
 }

@@ -1,6 +1,7 @@
 //! Builds the worker (Redis, FreeCAD, artifact directory) and runs the apalis worker loop
 //! under a supervisor that restarts it when its stream dies.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,6 +36,7 @@ pub struct Application {
     context: JobContext,
     worker_id: String,
     freecad: FreecadCommand,
+    restarts: Arc<AtomicU32>,
 }
 
 impl Application {
@@ -63,7 +65,13 @@ impl Application {
             conn,
             context,
             freecad,
+            restarts: Arc::default(),
         })
+    }
+
+    /// How often the supervisor has had to restart the worker loop (0 when all is well).
+    pub fn restart_counter(&self) -> Arc<AtomicU32> {
+        self.restarts.clone()
     }
 
     /// This process's worker name; every process needs its own (apalis #504).
@@ -138,6 +146,7 @@ impl Application {
                 break;
             }
             restarts += 1;
+            self.restarts.fetch_add(1, Ordering::Relaxed);
             match result {
                 Ok(()) => warn!(worker = %name, "the worker loop ended by itself; restarting it"),
                 Err(error) => {

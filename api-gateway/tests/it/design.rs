@@ -1,0 +1,242 @@
+//! Jobs from POST to their final state, with real FreeCAD files.
+
+use std::f64::consts::PI;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{error_code, spawn_app};
+
+const JOB_LIMIT: Duration = Duration::from_secs(90);
+
+fn assert_close(measured: f64, exact: f64, tolerance: f64) {
+    let error = ((measured - exact) / exact).abs();
+    assert!(
+        error <= tolerance,
+        "measured {measured}, exact {exact}: off by {:.4} %",
+        error * 100.0
+    );
+}
+
+async fn download(app: &crate::helpers::TestApp, id: &str, format: &str) -> (String, Vec<u8>) {
+    let response = app
+        .get(&format!("/api/v1/design/{id}/download/{format}"))
+        .await;
+    assert_eq!(response.status(), 200, "download {format}");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (content_type, response.bytes().await.unwrap().to_vec())
+}
+
+/// Every artifact the status lists can be downloaded and has the size and hash it claims.
+async fn assert_artifacts_match(app: &crate::helpers::TestApp, id: &str, status: &Value) {
+    let artifacts = status["artifacts"].as_array().expect("artifacts");
+    assert_eq!(artifacts.len(), 3, "{status}");
+    for artifact in artifacts {
+        let format = artifact["format"].as_str().unwrap();
+        let (_, bytes) = download(app, id, format).await;
+        assert_eq!(artifact["bytes"], bytes.len() as u64, "{format} size");
+        assert_eq!(
+            artifact["sha256"],
+            hex_sha256(&bytes).as_str(),
+            "{format} checksum"
+        );
+    }
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_box_goes_from_post_to_completed_with_real_cad_files() {
+    let app = spawn_app().await;
+    let id = app
+        .submit(&json!({ "prompt": "Create a simple box 100x50x30mm" }))
+        .await;
+
+    let status = app.wait_for_end(&id, JOB_LIMIT).await;
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["progress"], 1.0);
+    assert_eq!(status["validation_score"], 1.0);
+    assert_eq!(status["plan_summary"], "Box 100 x 50 x 30 mm");
+    let geometry = &status["geometry"];
+    assert_eq!(geometry["valid"], true);
+    assert_eq!(geometry["solids"], 1);
+    assert_close(
+        geometry["volume"].as_f64().unwrap(),
+        100.0 * 50.0 * 30.0,
+        0.001,
+    );
+    assert_eq!(geometry["bbox"], json!([100.0, 50.0, 30.0]));
+
+    let (content_type, step) = download(&app, &id, "step").await;
+    assert_eq!(content_type, "application/step");
+    assert!(step.starts_with(b"ISO-10303-21"), "a STEP file");
+    let (content_type, stl) = download(&app, &id, "stl").await;
+    assert_eq!(content_type, "model/stl");
+    assert!(stl.len() > 84, "an STL with triangles");
+    let (_, fcstd) = download(&app, &id, "fcstd").await;
+    assert!(fcstd.starts_with(b"PK"), "an FCStd file is a zip archive");
+    assert_artifacts_match(&app, &id, &status).await;
+    assert!(
+        app.artifact_dir().join(&id).join("design.step").is_file(),
+        "stored under ARTIFACT_DIR/{{request_id}}/"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cylinder_goes_from_post_to_completed() {
+    let app = spawn_app().await;
+    let id = app
+        .submit(&json!({ "prompt": "a cylinder 40 mm in diameter and 25 mm tall" }))
+        .await;
+
+    let status = app.wait_for_end(&id, JOB_LIMIT).await;
+    assert_eq!(status["status"], "completed", "{status}");
+    let geometry = &status["geometry"];
+    assert_close(
+        geometry["volume"].as_f64().unwrap(),
+        PI * 20.0 * 20.0 * 25.0,
+        0.001,
+    );
+    assert_close(
+        geometry["area"].as_f64().unwrap(),
+        2.0 * PI * 400.0 + PI * 40.0 * 25.0,
+        0.001,
+    );
+    let (_, step) = download(&app, &id, "step").await;
+    assert!(step.starts_with(b"ISO-10303-21"));
+    assert_artifacts_match(&app, &id, &status).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_move_forward_through_the_pipeline() {
+    let app = spawn_app().await;
+    let id = app.submit(&json!({ "prompt": "a 20 mm cube" })).await;
+    let order = [
+        "pending",
+        "planning",
+        "generating",
+        "executing",
+        "validating",
+        "completed",
+    ];
+    let mut last = 0;
+    loop {
+        let status = app.get_design(&id).await;
+        let name = status["status"].as_str().unwrap().to_owned();
+        let position = order
+            .iter()
+            .position(|s| *s == name)
+            .unwrap_or_else(|| panic!("unexpected status {name}: {status}"));
+        assert!(
+            position >= last,
+            "status went back from {} to {name}",
+            order[last]
+        );
+        last = position;
+        if name == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_execution_the_job_stops_after_the_script() {
+    let app = spawn_app().await;
+    let id = app
+        .submit(&json!({ "prompt": "box 10 by 20 by 30 cm", "enable_execution": false }))
+        .await;
+    let status = app.wait_for_end(&id, JOB_LIMIT).await;
+    assert_eq!(status["status"], "completed", "{status}");
+    let script = status["generated_script"].as_str().expect("a script");
+    assert!(script.contains("part.Length = 100.0"), "{script}");
+    assert!(script.contains("part.Height = 300.0"), "{script}");
+    assert_eq!(status["artifacts"], json!([]));
+
+    let code = error_code(
+        app.get(&format!("/api/v1/design/{id}/download/step")).await,
+        404,
+    )
+    .await;
+    assert_eq!(code, "artifact_not_found");
+    let export: Value = app
+        .get(&format!("/api/v1/design/{id}/export?formats=step"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(export[0]["success"], false);
+    assert!(export[0]["error"].as_str().unwrap().contains("step"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_requested_formats_are_produced() {
+    let app = spawn_app().await;
+    let id = app
+        .submit(&json!({ "prompt": "a box 10x10x10", "output_formats": ["stl"] }))
+        .await;
+    let status = app.wait_for_end(&id, JOB_LIMIT).await;
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["artifacts"].as_array().unwrap().len(), 1);
+    let code = error_code(
+        app.get(&format!("/api/v1/design/{id}/download/step")).await,
+        404,
+    )
+    .await;
+    assert_eq!(code, "artifact_not_found");
+
+    let export: Value = app
+        .get(&format!("/api/v1/design/{id}/export?formats=stl,step"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(export[0]["format"], "stl");
+    assert_eq!(export[0]["success"], true);
+    assert_eq!(
+        export[0]["url"],
+        format!("/api/v1/design/{id}/download/stl")
+    );
+    assert_eq!(export[1]["success"], false);
+    assert!(
+        export[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not among the requested")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsupported_prompt_fails_and_says_what_is_supported() {
+    let app = spawn_app().await;
+    let id = app
+        .submit(&json!({ "prompt": "a teapot with a curly spout" }))
+        .await;
+    let status = app.wait_for_end(&id, JOB_LIMIT).await;
+    assert_eq!(status["status"], "failed", "{status}");
+    assert_eq!(status["error_code"], "unsupported_prompt");
+    let message = status["error_message"].as_str().unwrap();
+    assert!(
+        message.contains("box") && message.contains("cylinder"),
+        "{message}"
+    );
+    assert_eq!(status["artifacts"], json!([]));
+
+    let id = app
+        .submit(&json!({ "prompt": "a box 100x50x30 with a 10 mm hole through the middle" }))
+        .await;
+    let status = app.wait_for_end(&id, JOB_LIMIT).await;
+    assert_eq!(
+        status["error_code"], "unsupported_prompt",
+        "never a plain box: {status}"
+    );
+}

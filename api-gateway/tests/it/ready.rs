@@ -1,0 +1,54 @@
+//! Readiness follows Redis, and comes back by itself.
+
+use std::time::{Duration, Instant};
+
+use crate::helpers::{TestApp, error_code, spawn_app};
+
+async fn wait_for_ready_status(app: &TestApp, expected: u16) -> reqwest::Response {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let response = app.get("/ready").await;
+        if response.status() == expected {
+            return response;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/ready stayed {} instead of {expected}",
+            response.status()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_follows_redis_without_a_restart() {
+    let mut app = spawn_app().await;
+    assert_eq!(app.get("/ready").await.status(), 200);
+
+    app.redis.stop();
+    let response = wait_for_ready_status(&app, 503).await;
+    assert_eq!(error_code(response, 503).await, "redis_unavailable");
+    assert_eq!(
+        app.get("/health").await.status(),
+        200,
+        "liveness does not need Redis"
+    );
+    let code = error_code(
+        app.post_design(&serde_json::json!({ "prompt": "a box 1x1x1" }))
+            .await,
+        503,
+    )
+    .await;
+    assert_eq!(code, "redis_unavailable");
+
+    app.redis.restart();
+    wait_for_ready_status(&app, 200).await;
+    let response = app
+        .post_design(&serde_json::json!({ "prompt": "a box 1x1x1", "enable_execution": false }))
+        .await;
+    assert_eq!(
+        response.status(),
+        202,
+        "accepts jobs again once Redis is back"
+    );
+}
