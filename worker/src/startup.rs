@@ -210,3 +210,33 @@ fn unique_worker_id() -> String {
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     format!("worker-{host}-{}-{}", std::process::id(), &nonce[..8])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The gateway enqueues with its own script, so its key names must be apalis-redis's.
+    #[test]
+    fn shared_queue_keys_are_the_ones_apalis_redis_uses() {
+        let ours = Keys::new("designer:");
+        let theirs = QueueConfig::default().queue(QUEUE_NAME);
+        assert_eq!(ours.queue_active(), theirs.active_jobs_list());
+        assert_eq!(ours.queue_data(), theirs.job_data_hash());
+        assert_eq!(ours.queue_meta_prefix(), theirs.job_meta_hash());
+        assert_eq!(ours.queue_signal(), theirs.signal_list());
+        assert_eq!(ours.queue_scheduled(), theirs.scheduled_jobs_set());
+        assert_eq!(ours.queue_workers(), theirs.workers_set());
+        assert_eq!(ours.queue_done(), theirs.done_jobs_set());
+        assert_eq!(ours.queue_dead(), theirs.dead_jobs_set());
+        assert_eq!(
+            ours.queue_available_channel(),
+            format!("tasks:{}:available", theirs.active_jobs_list())
+        );
+    }
+
+    #[test]
+    fn worker_ids_are_unique_per_process_start() {
+        assert_ne!(unique_worker_id(), unique_worker_id());
+        assert!(unique_worker_id().contains(&std::process::id().to_string()));
+    }
+}
