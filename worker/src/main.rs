@@ -1,8 +1,7 @@
 use anyhow::Context;
 use shared::settings::Settings;
-use shared::shutdown::shutdown_signal;
+use shared::shutdown::cancel_on_signal;
 use shared::telemetry::{get_subscriber, init_subscriber};
-use tokio_util::sync::CancellationToken;
 use worker::startup::Application;
 
 #[tokio::main]
@@ -16,11 +15,5 @@ async fn main() -> anyhow::Result<()> {
     let application = Application::build(settings)
         .await
         .context("starting the worker")?;
-    let shutdown = CancellationToken::new();
-    let trigger = shutdown.clone();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        trigger.cancel();
-    });
-    application.run_until_stopped(shutdown).await
+    application.run_until_stopped(cancel_on_signal()).await
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{error_code, spawn_app};
+use crate::helpers::spawn_app;
 
 const JOB_LIMIT: Duration = Duration::from_secs(90);
 
@@ -162,18 +162,8 @@ async fn without_execution_the_job_stops_after_the_script() {
     assert!(script.contains("part.Height = 300.0"), "{script}");
     assert_eq!(status["artifacts"], json!([]));
 
-    let code = error_code(
-        app.get(&format!("/api/v1/design/{id}/download/step")).await,
-        404,
-    )
-    .await;
-    assert_eq!(code, "artifact_not_found");
-    let export: Value = app
-        .get(&format!("/api/v1/design/{id}/export?formats=step"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(app.download_error(&id, "step").await, "artifact_not_found");
+    let export = app.export(&id, "step").await;
     assert_eq!(export[0]["success"], false);
     assert!(export[0]["error"].as_str().unwrap().contains("step"));
 }
@@ -187,19 +177,9 @@ async fn only_the_requested_formats_are_produced() {
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
     assert_eq!(status["status"], "completed", "{status}");
     assert_eq!(status["artifacts"].as_array().unwrap().len(), 1);
-    let code = error_code(
-        app.get(&format!("/api/v1/design/{id}/download/step")).await,
-        404,
-    )
-    .await;
-    assert_eq!(code, "artifact_not_found");
+    assert_eq!(app.download_error(&id, "step").await, "artifact_not_found");
 
-    let export: Value = app
-        .get(&format!("/api/v1/design/{id}/export?formats=stl,step"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let export = app.export(&id, "stl,step").await;
     assert_eq!(export[0]["format"], "stl");
     assert_eq!(export[0]["success"], true);
     assert_eq!(

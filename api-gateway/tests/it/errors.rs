@@ -92,12 +92,7 @@ async fn unknown_formats_are_refused() {
     let id = app
         .submit(&json!({ "prompt": "a box 1x1x1", "enable_execution": false }))
         .await;
-    let code = error_code(
-        app.get(&format!("/api/v1/design/{id}/download/obj")).await,
-        404,
-    )
-    .await;
-    assert_eq!(code, "artifact_not_found");
+    assert_eq!(app.download_error(&id, "obj").await, "artifact_not_found");
     let code = error_code(
         app.get(&format!("/api/v1/design/{id}/export?formats=step,obj"))
             .await,

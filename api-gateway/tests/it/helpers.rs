@@ -243,6 +243,23 @@ impl TestApp {
         response.json().await.expect("a JSON status")
     }
 
+    /// The answer of the export listing, which must be a 200.
+    pub async fn export(&self, id: &str, formats: &str) -> Value {
+        let response = self
+            .get(&format!("/api/v1/design/{id}/export?formats={formats}"))
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("a JSON export listing")
+    }
+
+    /// The error code of a download that must fail with 404.
+    pub async fn download_error(&self, id: &str, format: &str) -> String {
+        let response = self
+            .get(&format!("/api/v1/design/{id}/download/{format}"))
+            .await;
+        error_code(response, 404).await
+    }
+
     /// Polls the job until it reaches a final state.
     pub async fn wait_for_end(&self, id: &str, limit: Duration) -> Value {
         let deadline = Instant::now() + limit;

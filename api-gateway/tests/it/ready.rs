@@ -20,6 +20,8 @@ async fn wait_for_ready_status(app: &TestApp, expected: u16) -> reqwest::Respons
     }
 }
 
+/// Redis goes away and comes back empty: the gateway answers 503 meanwhile and recovers by
+/// itself; the worker's loop dies with its Redis stream, and the supervisor brings it back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_follows_redis_without_a_restart() {
     let mut app = spawn_app().await;

@@ -40,17 +40,29 @@ async fn a_generated_box_is_measured_and_exported() {
     assert!(step.starts_with(b"ISO-10303-21"));
     let work_dir = outcome.work_dir.path().to_owned();
     drop(outcome);
-    assert!(!work_dir.exists(), "the working directory is removed afterwards");
+    assert!(
+        !work_dir.exists(),
+        "the working directory is removed afterwards"
+    );
 }
 
 #[tokio::test]
 async fn a_failing_script_reports_the_python_error() {
     let error = runner(Duration::from_secs(60))
-        .run("raise ValueError('the part is impossible')\n", &[OutputFormat::Step])
+        .run(
+            "raise ValueError('the part is impossible')\n",
+            &[OutputFormat::Step],
+        )
         .await
         .unwrap_err();
-    assert!(matches!(error, ExecutionError::ScriptFailed { .. }), "{error}");
-    assert!(error.to_string().contains("the part is impossible"), "{error}");
+    assert!(
+        matches!(error, ExecutionError::ScriptFailed { .. }),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("the part is impossible"),
+        "{error}"
+    );
     assert_eq!(error.code(), "execution_failed");
 }
 
