@@ -63,7 +63,7 @@ pub async fn create_design(
     let response = DesignResponse {
         request_id: job.request_id,
         status: DesignStatus::Pending,
-        message: "Design job accepted; follow it at links.self or links.events.".to_owned(),
+        message: "Design job accepted; follow its status at links.self.".to_owned(),
         created_at: record.created_at,
         links,
     };
