@@ -5,10 +5,15 @@
 //! - [`state`]: `AppState`, shared by every handler.
 //! - [`error`]: the one `Error` type and the JSON error body.
 //! - [`extract`]: the JSON extractor whose rejections use that body.
-//! - [`routes`]: one module per resource (`design`, `health`, `openapi`).
+//! - [`event_hub`]: the one Redis subscriber, fanned out to local listeners per job.
+//! - [`relay`]: one job's events to one client: replay, then live, no gap, no duplicate.
+//! - [`routes`]: one module per resource (`design`, `events` for SSE and WebSocket,
+//!   `health`, `openapi`).
 
 pub mod error;
+pub mod event_hub;
 pub mod extract;
+pub mod relay;
 pub mod routes;
 pub mod startup;
 pub mod state;

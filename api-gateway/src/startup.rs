@@ -20,6 +20,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::error::{Error, ErrorReport};
+use crate::event_hub::EventHub;
 use crate::routes;
 use crate::state::AppState;
 
@@ -28,6 +29,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// Ends open event streams when the gateway drains.
+    streams_shutdown: CancellationToken,
 }
 
 impl Application {
@@ -39,14 +42,20 @@ impl Application {
         let listener = TcpListener::bind(settings.gateway_addr)
             .await
             .with_context(|| format!("binding GATEWAY_ADDR {}", settings.gateway_addr))?;
+        let streams_shutdown = CancellationToken::new();
+        let keys = Keys::new(&settings.redis_key_prefix);
         let state = AppState {
-            store: JobStore::new(Keys::new(&settings.redis_key_prefix), settings.job_ttl()),
+            store: JobStore::new(keys.clone(), settings.job_ttl()),
+            keys,
+            hub: EventHub::start(client, streams_shutdown.clone()),
+            shutdown: streams_shutdown.clone(),
             settings: Arc::new(settings),
             conn,
         };
         Ok(Self {
             listener,
             router: router(state),
+            streams_shutdown,
         })
     }
 
@@ -60,13 +69,21 @@ impl Application {
         self.local_addr().port()
     }
 
-    /// Serves until `shutdown` is cancelled, then finishes the requests in flight.
+    /// Serves until `shutdown` is cancelled, then ends the event streams and finishes the
+    /// requests in flight.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "gateway listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
+        let streams_shutdown = self.streams_shutdown.clone();
+        let drained = async move {
+            shutdown.cancelled().await;
+            streams_shutdown.cancel();
+        };
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(drained)
             .await
-            .context("serving HTTP")
+            .context("serving HTTP");
+        self.streams_shutdown.cancel();
+        served
     }
 }
 
@@ -74,6 +91,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.max_body_bytes;
     Router::new()
         .merge(routes::design::router())
+        .merge(routes::events::router())
         .merge(routes::health::router())
         .merge(routes::openapi::router())
         .fallback(|request: Request| async move {

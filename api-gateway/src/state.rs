@@ -4,7 +4,11 @@ use std::sync::Arc;
 
 use redis::aio::ConnectionManager;
 use shared::job_store::JobStore;
+use shared::keys::Keys;
 use shared::settings::Settings;
+use tokio_util::sync::CancellationToken;
+
+use crate::event_hub::EventHub;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -12,4 +16,8 @@ pub struct AppState {
     /// Multiplexed and self-reconnecting: one connection serves every request.
     pub conn: ConnectionManager,
     pub store: JobStore,
+    pub keys: Keys,
+    pub hub: EventHub,
+    /// Cancelled when the gateway drains, so that open streams end.
+    pub shutdown: CancellationToken,
 }

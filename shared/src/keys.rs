@@ -31,6 +31,11 @@ impl Keys {
         format!("{}job:{request_id}", self.prefix)
     }
 
+    /// Stream of one job's progress events, for replay; expires with the job TTL.
+    pub fn events(&self, request_id: &str) -> String {
+        format!("{}events:{request_id}", self.prefix)
+    }
+
     /// apalis-redis: hash of task id -> encoded `DesignJob`.
     pub fn queue_data(&self) -> String {
         format!("{QUEUE_NAME}:data")

@@ -5,12 +5,14 @@
 //! - [`telemetry`]: log subscriber set-up, pretty or JSON.
 //! - [`api`]: HTTP request and response bodies, with their validation.
 //! - [`job`]: the queue payload, job status and the job record.
+//! - [`events`]: progress events, their atomic publish and their replay.
 //! - [`keys`]: every Redis key name, built in one place.
 //! - [`job_store`]: job records in Redis and the atomic enqueue onto the apalis-redis queue.
 //! - [`redis_conn`]: opening Redis connections with our timeouts.
 //! - [`shutdown`]: the SIGTERM / Ctrl-C signal both binaries stop on.
 
 pub mod api;
+pub mod events;
 pub mod job;
 pub mod job_store;
 pub mod keys;

@@ -11,6 +11,7 @@ use apalis_redis::{Config as QueueConfig, RedisStorage};
 use futures::StreamExt;
 use futures::channel::mpsc;
 use redis::aio::ConnectionManager;
+use shared::events::EventPublisher;
 use shared::job::DesignJob;
 use shared::job_store::JobStore;
 use shared::keys::{Keys, QUEUE_NAME};
@@ -51,8 +52,10 @@ impl Application {
             .with_context(|| {
                 format!("creating ARTIFACT_DIR {}", settings.artifact_dir.display())
             })?;
+        let keys = Keys::new(&settings.redis_key_prefix);
         let context = JobContext {
-            store: JobStore::new(Keys::new(&settings.redis_key_prefix), settings.job_ttl()),
+            store: JobStore::new(keys.clone(), settings.job_ttl()),
+            events: EventPublisher::new(keys, settings.job_ttl()),
             conn: conn.clone(),
             runner: Arc::new(FreecadRunner::new(freecad.clone(), settings.job_timeout())),
             artifact_dir: settings.artifact_dir.clone(),

@@ -42,6 +42,21 @@ pub async fn create_design(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<DesignCreateRequest>,
 ) -> Result<Response, Error> {
+    let response = submit_design(&state, body).await?;
+    let location = response.links.self_.clone();
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(response),
+    )
+        .into_response())
+}
+
+/// Validates a design request, records and queues the job; shared by HTTP and WebSocket.
+pub async fn submit_design(
+    state: &AppState,
+    body: DesignCreateRequest,
+) -> Result<DesignResponse, Error> {
     let request = body.validate()?;
     let job = DesignJob {
         request_id: Uuid::new_v4(),
@@ -58,25 +73,17 @@ pub async fn create_design(
         .enqueue(&mut conn, &record, &job, state.settings.job_max_attempts)
         .await?;
     tracing::info!(request_id = %job.request_id, "design job accepted");
-    let links = DesignLinks::for_job(job.request_id);
-    let location = links.self_.clone();
-    let response = DesignResponse {
+    Ok(DesignResponse {
         request_id: job.request_id,
         status: DesignStatus::Pending,
-        message: "Design job accepted; follow its status at links.self.".to_owned(),
+        message: "Design job accepted; follow it at links.events or links.self.".to_owned(),
         created_at: record.created_at,
-        links,
-    };
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, location)],
-        Json(response),
-    )
-        .into_response())
+        links: DesignLinks::for_job(job.request_id),
+    })
 }
 
 /// Reads a job's record; a malformed id is simply an unknown job.
-async fn load_record(state: &AppState, request_id: &str) -> Result<JobRecord, Error> {
+pub async fn load_record(state: &AppState, request_id: &str) -> Result<JobRecord, Error> {
     let id = Uuid::parse_str(request_id).map_err(|_| Error::design_not_found(request_id))?;
     let mut conn = state.conn.clone();
     state

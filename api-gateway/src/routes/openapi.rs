@@ -15,9 +15,11 @@ use crate::state::AppState;
         super::design::get_design,
         super::design::export_design,
         super::design::download_artifact,
+        super::events::stream_design_events,
         super::health::health,
         super::health::ready,
     ),
+    components(schemas(shared::events::ProgressEvent, shared::events::EventType)),
     tags((name = "design", description = "Design jobs"), (name = "health", description = "Probes"))
 )]
 pub struct ApiDoc;

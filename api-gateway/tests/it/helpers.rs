@@ -111,6 +111,7 @@ fn init_test_logs() {
 
 pub struct TestApp {
     pub address: String,
+    pub port: u16,
     pub client: reqwest::Client,
     pub redis: TestRedis,
     pub settings: Settings,
@@ -170,7 +171,8 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let gateway = api_gateway::startup::Application::build(settings.clone())
         .await
         .expect("gateway builds");
-    let address = format!("http://127.0.0.1:{}", gateway.port());
+    let port = gateway.port();
+    let address = format!("http://127.0.0.1:{port}");
     tokio::spawn(gateway.run_until_stopped(shutdown.clone()));
 
     let mut worker_restarts = Vec::new();
@@ -184,6 +186,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
 
     TestApp {
         address,
+        port,
         client: reqwest::Client::new(),
         redis,
         settings,
@@ -194,6 +197,83 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
 }
 
 impl TestApp {
+    /// Stops the gateway and workers as SIGTERM would.
+    pub fn shut_down(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Another gateway on the same Redis (and the same shutdown); returns its base URL.
+    pub async fn spawn_another_gateway(&self) -> String {
+        let gateway = api_gateway::startup::Application::build(self.settings.clone())
+            .await
+            .expect("second gateway builds");
+        let address = format!("http://127.0.0.1:{}", gateway.port());
+        tokio::spawn(gateway.run_until_stopped(self.shutdown.clone()));
+        address
+    }
+
+    /// A pending job that no worker will run (for tests that publish its events themselves).
+    pub async fn create_idle_job(&self) -> uuid::Uuid {
+        let job = shared::job::DesignJob {
+            request_id: uuid::Uuid::new_v4(),
+            prompt: "a box 1x1x1".to_owned(),
+            max_iterations: 1,
+            enable_execution: false,
+            output_formats: vec![shared::job::OutputFormat::Step],
+            model: None,
+        };
+        let record = shared::job::JobRecord::new_pending(&job, None);
+        let mut conn = self.async_redis().await;
+        shared::job_store::JobStore::new(self.keys(), self.settings.job_ttl())
+            .enqueue(&mut conn, &record, &job, 1)
+            .await
+            .expect("enqueue");
+        job.request_id
+    }
+
+    pub fn keys(&self) -> shared::keys::Keys {
+        shared::keys::Keys::new(&self.settings.redis_key_prefix)
+    }
+
+    pub async fn async_redis(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.redis.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .expect("an async connection to the test Redis")
+    }
+
+    /// Publishes an event of a job as a worker would; returns its seq.
+    pub async fn publish(
+        &self,
+        conn: &mut redis::aio::MultiplexedConnection,
+        request_id: uuid::Uuid,
+        kind: shared::events::EventType,
+        data: Value,
+    ) -> u64 {
+        shared::events::EventPublisher::new(self.keys(), self.settings.job_ttl())
+            .publish(conn, request_id, kind, data)
+            .await
+            .expect("publish")
+            .expect("the job exists")
+    }
+
+    /// Opens the job's SSE stream on `base` (this gateway when `None`).
+    pub async fn sse(&self, base: Option<&str>, id: &str, last_event_id: Option<u64>) -> SseClient {
+        let base = base.unwrap_or(&self.address);
+        let mut request = self.client.get(format!("{base}/api/v1/design/{id}/events"));
+        if let Some(last) = last_event_id {
+            request = request.header("last-event-id", last.to_string());
+        }
+        let response = request.send().await.expect("GET events");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        SseClient {
+            response,
+            buffer: String::new(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -300,4 +380,72 @@ pub async fn error_code(response: reqwest::Response, status: u16) -> String {
     );
     assert_eq!(error["request_id"], header_id.as_str(), "{body}");
     error["code"].as_str().expect("an error code").to_owned()
+}
+
+/// One Server-Sent Event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseEvent {
+    pub id: u64,
+    pub event: String,
+    pub data: Value,
+}
+
+/// A minimal SSE reader over a streaming response.
+pub struct SseClient {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl SseClient {
+    /// The next event, or `None` when the server closed the stream. Comments (keep-alives)
+    /// are skipped.
+    pub async fn next(&mut self, limit: Duration) -> Option<SseEvent> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let (mut id, mut event, mut data) = (None, String::new(), String::new());
+                for line in frame.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        id = v.trim().parse().ok();
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                if let Some(id) = id {
+                    let data = serde_json::from_str(&data).expect("event data is JSON");
+                    return Some(SseEvent { id, event, data });
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(limit, self.response.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("no SSE data within {limit:?}"))
+                .expect("reading the SSE stream")?;
+            self.buffer
+                .push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+        }
+    }
+
+    /// Every event until the server ends the stream.
+    pub async fn collect_to_end(&mut self, limit: Duration) -> Vec<SseEvent> {
+        let mut events = Vec::new();
+        while let Some(event) = self.next(limit).await {
+            events.push(event);
+        }
+        events
+    }
+}
+
+/// Asserts that events are numbered `first, first+1, ...` with no gap or duplicate.
+pub fn assert_consecutive(events: &[SseEvent], first: u64) {
+    for (offset, event) in events.iter().enumerate() {
+        assert_eq!(
+            event.id,
+            first + offset as u64,
+            "events out of order: {events:?}"
+        );
+        assert_eq!(event.data["seq"], event.id, "the SSE id is the event's seq");
+    }
 }

@@ -3,5 +3,6 @@
 mod backlog;
 mod design;
 mod errors;
+mod events;
 mod helpers;
 mod ready;

@@ -6,6 +6,7 @@
 //! (Redis, the file system) return `Err` and are retried.
 
 mod artifacts;
+mod report;
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use futures::FutureExt;
 
 use apalis::prelude::{BoxDynError, Data};
 use redis::aio::ConnectionManager;
+use shared::events::EventPublisher;
 use shared::job::{DesignJob, DesignStatus, JobPatch};
 use shared::job_store::JobStore;
 use tracing::{info, instrument, warn};
@@ -22,15 +24,28 @@ use tracing::{info, instrument, warn};
 use crate::agents::{generator, validator};
 use crate::freecad::FreecadRunner;
 use crate::planner::OfflinePlanner;
+use report::JobReporter;
 
 /// What every job needs, shared by all jobs of a worker process.
 #[derive(Clone)]
 pub struct JobContext {
     pub store: JobStore,
+    pub events: EventPublisher,
     pub conn: ConnectionManager,
     pub runner: Arc<FreecadRunner>,
     pub artifact_dir: PathBuf,
     pub planner: OfflinePlanner,
+}
+
+impl JobContext {
+    fn reporter(&self, request_id: uuid::Uuid) -> JobReporter {
+        JobReporter::new(
+            self.store.clone(),
+            self.events.clone(),
+            self.conn.clone(),
+            request_id,
+        )
+    }
 }
 
 /// Progress reported at the start of each stage.
@@ -39,7 +54,6 @@ mod progress {
     pub const GENERATING: f64 = 0.3;
     pub const EXECUTING: f64 = 0.5;
     pub const VALIDATING: f64 = 0.8;
-    pub const DONE: f64 = 1.0;
 }
 
 /// The apalis handler. A panic anywhere in the pipeline becomes a final `internal_error`
@@ -59,13 +73,12 @@ pub async fn run_design_job(job: DesignJob, ctx: Data<JobContext>) -> Result<(),
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_owned());
             tracing::error!(%reason, "the pipeline panicked");
-            let mut conn = ctx.conn.clone();
-            let patch = JobPatch::failed(
-                "internal_error",
-                "The worker hit an internal error; the job was stopped.",
-            );
-            ctx.store
-                .update(&mut conn, &job.request_id.to_string(), &patch)
+            ctx.reporter(job.request_id)
+                .fail(
+                    "internal_error",
+                    "The worker hit an internal error; the job was stopped.",
+                    JobPatch::default(),
+                )
                 .await?;
             Ok(())
         }
@@ -83,49 +96,56 @@ async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynErr
         info!(status = ?record.status, "the job has ended already; not running it again");
         return Ok(());
     }
-    let update = |patch: JobPatch| {
-        let mut conn = ctx.conn.clone();
-        let store = ctx.store.clone();
-        let id = id.clone();
-        async move { store.update(&mut conn, &id, &patch).await }
-    };
+    let report = ctx.reporter(job.request_id);
 
-    update(JobPatch::status(DesignStatus::Planning, progress::PLANNING)).await?;
+    report
+        .stage(JobPatch::status(DesignStatus::Planning, progress::PLANNING))
+        .await?;
     let offline = match ctx.planner.plan(&job.prompt) {
         Ok(offline) => offline,
         Err(error) => {
             info!(code = error.code, "the planner refused the prompt");
-            update(JobPatch::failed(error.code, error.message)).await?;
+            report
+                .fail(error.code, error.message, JobPatch::default())
+                .await?;
             return Ok(());
         }
     };
-    update(JobPatch {
-        plan_summary: Some(offline.plan.summary.clone()),
-        current_iteration: Some(1),
-        ..JobPatch::status(DesignStatus::Generating, progress::GENERATING)
-    })
-    .await?;
+    report
+        .log(format!("Plan (builtin/offline): {}", offline.plan.summary))
+        .await?;
+    report
+        .stage(JobPatch {
+            plan_summary: Some(offline.plan.summary.clone()),
+            current_iteration: Some(1),
+            ..JobPatch::status(DesignStatus::Generating, progress::GENERATING)
+        })
+        .await?;
 
     let script = generator::script_for(&offline.part);
     if !job.enable_execution {
-        update(JobPatch {
-            generated_script: Some(script),
-            ..JobPatch::status(DesignStatus::Completed, progress::DONE)
-        })
-        .await?;
+        report
+            .complete(JobPatch {
+                generated_script: Some(script),
+                ..JobPatch::default()
+            })
+            .await?;
         return Ok(());
     }
-    update(JobPatch {
-        generated_script: Some(script.clone()),
-        ..JobPatch::status(DesignStatus::Executing, progress::EXECUTING)
-    })
-    .await?;
+    report
+        .stage(JobPatch {
+            generated_script: Some(script.clone()),
+            ..JobPatch::status(DesignStatus::Executing, progress::EXECUTING)
+        })
+        .await?;
 
     let outcome = match ctx.runner.run(&script, &job.output_formats).await {
         Ok(outcome) => outcome,
         Err(error) => {
             warn!(%error, "FreeCAD execution failed");
-            update(JobPatch::failed(error.code(), error.to_string())).await?;
+            report
+                .fail(error.code(), error.to_string(), JobPatch::default())
+                .await?;
             return Ok(());
         }
     };
@@ -133,35 +153,43 @@ async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynErr
         duration_ms = outcome.duration.as_millis() as u64,
         "FreeCAD execution finished"
     );
-    update(JobPatch {
-        geometry: Some(outcome.geometry.clone()),
-        execution_result: Some(outcome.report.clone()),
-        ..JobPatch::status(DesignStatus::Validating, progress::VALIDATING)
-    })
-    .await?;
+    report
+        .stage(JobPatch {
+            geometry: Some(outcome.geometry.clone()),
+            execution_result: Some(outcome.report.clone()),
+            ..JobPatch::status(DesignStatus::Validating, progress::VALIDATING)
+        })
+        .await?;
 
     let validation = validator::validate(&outcome.geometry, &offline.plan.expected);
+    report
+        .validation(validation.score, validation.approved, &validation.feedback)
+        .await?;
     if !validation.approved {
-        update(JobPatch {
-            validation_score: Some(validation.score),
-            ..JobPatch::failed(
+        report
+            .fail(
                 "validation_failed",
                 format!(
                     "The result does not match the plan: {}",
                     validation.feedback.join("; ")
                 ),
+                JobPatch {
+                    validation_score: Some(validation.score),
+                    ..JobPatch::default()
+                },
             )
-        })
-        .await?;
+            .await?;
         return Ok(());
     }
     let artifacts = artifacts::publish(&ctx.artifact_dir, job.request_id, &outcome.files).await?;
-    update(JobPatch {
-        validation_score: Some(validation.score),
-        artifacts: Some(artifacts),
-        ..JobPatch::status(DesignStatus::Completed, progress::DONE)
-    })
-    .await?;
+    report.artifacts(&artifacts).await?;
+    report
+        .complete(JobPatch {
+            validation_score: Some(validation.score),
+            artifacts: Some(artifacts),
+            ..JobPatch::default()
+        })
+        .await?;
     info!("design completed");
     Ok(())
 }

@@ -1,0 +1,289 @@
+//! Live progress: Server-Sent Events and WebSocket relays of a job's events.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use futures::channel::mpsc;
+use futures::{SinkExt, Stream, StreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shared::api::DesignCreateRequest;
+use shared::events::EventType;
+use tokio::task::JoinSet;
+
+use crate::error::Error;
+use crate::relay::{RelayedEvent, relay};
+use crate::routes::design::{load_record, submit_design};
+use crate::state::AppState;
+
+/// Events queued per client between the relay and the socket.
+const CLIENT_BUFFER: usize = 64;
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/design/{request_id}/events",
+            get(stream_design_events),
+        )
+        .route("/ws/{request_id}", get(relay_job_over_websocket))
+        .route("/ws", get(websocket_session))
+}
+
+/// Starts relaying a job's events after `after_seq` in a task of its own; the receiver ends
+/// after the terminal event, when the gateway drains, or never yields if the client left.
+fn start_relay(
+    state: &AppState,
+    request_id: String,
+    after_seq: u64,
+) -> mpsc::Receiver<RelayedEvent> {
+    let (sender, receiver) = mpsc::channel(CLIENT_BUFFER);
+    let state = state.clone();
+    tokio::spawn(async move {
+        let end = relay(
+            &state.hub,
+            state.conn.clone(),
+            &state.keys,
+            &request_id,
+            after_seq,
+            sender,
+            state.shutdown.clone(),
+        )
+        .await;
+        tracing::debug!(request_id, ?end, "relay ended");
+    });
+    receiver
+}
+
+/// The job's events as Server-Sent Events: replayed from the start (or after
+/// `Last-Event-ID`), then live; the stream ends after the `completed` event.
+#[utoipa::path(get, path = "/api/v1/design/{request_id}/events", tag = "design",
+    params(
+        ("request_id" = String, Path, description = "The job id"),
+        ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this seq")),
+    responses(
+        (status = 200, description = "text/event-stream of ProgressEvent", content_type = "text/event-stream"),
+        (status = 404, description = "No such job", body = shared::api::ErrorBody)))]
+pub async fn stream_design_events(
+    State(state): State<AppState>,
+    Path(request_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Error> {
+    let record = load_record(&state, &request_id).await?;
+    let after_seq = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let events = start_relay(&state, record.request_id.to_string(), after_seq).map(|event| {
+        Ok(Event::default()
+            .id(event.seq.to_string())
+            .event(event.kind.as_str())
+            .data(event.json.as_ref()))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+/// A WebSocket relaying one job's events as JSON messages, closed after `completed`.
+pub async fn relay_job_over_websocket(
+    State(state): State<AppState>,
+    Path(request_id): Path<String>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, Error> {
+    // An unknown job is a 404 whether or not the request is an upgrade.
+    let record = load_record(&state, &request_id).await?;
+    let upgrade = upgrade.map_err(upgrade_required)?;
+    let request_id = record.request_id.to_string();
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        let (mut sink, mut incoming) = socket.split();
+        let mut events = start_relay(&state, request_id, 0);
+        loop {
+            tokio::select! {
+                event = events.next() => match event {
+                    Some(event) => {
+                        if sink.send(Message::Text(event.json.as_ref().into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    None => break,
+                },
+                message = incoming.next() => match message {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => {}
+                },
+            }
+        }
+        let _ = sink.send(Message::Close(None)).await;
+    }))
+}
+
+/// `GET /ws`: a session that takes `stream_design` and `subscribe` requests.
+pub async fn websocket_session(
+    State(state): State<AppState>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, Error> {
+    let upgrade = upgrade.map_err(upgrade_required)?;
+    Ok(upgrade.on_upgrade(move |socket| serve_session(state, socket)))
+}
+
+fn upgrade_required(rejection: WebSocketUpgradeRejection) -> Error {
+    Error::BadRequest {
+        code: "websocket_upgrade_required",
+        message: format!("This route speaks WebSocket: {rejection}"),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum SessionRequest {
+    StreamDesign(DesignCreateRequest),
+    Subscribe { request_id: String },
+}
+
+fn error_message(code: &str, message: impl Into<String>) -> Value {
+    json!({ "type": "error", "code": code, "message": message.into() })
+}
+
+/// Runs one `/ws` session: every request gets its own task, all writing to one outbox, so a
+/// long stream does not keep the session from answering the next message.
+async fn serve_session(state: AppState, socket: WebSocket) {
+    let (mut sink, mut incoming) = socket.split();
+    let (outbox, mut outgoing) = mpsc::channel::<Value>(CLIENT_BUFFER);
+    let mut requests = JoinSet::new();
+    loop {
+        tokio::select! {
+            message = outgoing.next() => {
+                let Some(message) = message else { break };
+                if sink.send(Message::Text(message.to_string().into())).await.is_err() {
+                    break;
+                }
+            }
+            message = incoming.next() => match message {
+                Some(Ok(Message::Text(text))) => {
+                    requests.spawn(answer(state.clone(), text.to_string(), outbox.clone()));
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    requests.spawn(send_one(outbox.clone(), error_message("unsupported_message", "Send JSON text messages.")));
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+            () = state.shutdown.cancelled() => {
+                let _ = sink.send(Message::Close(None)).await;
+                break;
+            }
+        }
+    }
+    requests.abort_all();
+}
+
+async fn send_one(mut outbox: mpsc::Sender<Value>, message: Value) {
+    let _ = outbox.send(message).await;
+}
+
+/// Answers one session message.
+async fn answer(state: AppState, text: String, mut outbox: mpsc::Sender<Value>) {
+    let value: Value = match serde_json::from_str(&text) {
+        Ok(value) => value,
+        Err(error) => {
+            let _ = outbox
+                .send(error_message(
+                    "malformed_json",
+                    format!("Not valid JSON: {error}"),
+                ))
+                .await;
+            return;
+        }
+    };
+    let request = match serde_json::from_value::<SessionRequest>(value) {
+        Ok(request) => request,
+        Err(error) => {
+            let message = format!(
+                "Expected {{\"type\": \"stream_design\", \"prompt\": ...}} or \
+                 {{\"type\": \"subscribe\", \"request_id\": ...}}: {error}"
+            );
+            let _ = outbox.send(error_message("invalid_message", message)).await;
+            return;
+        }
+    };
+    let (request_id, as_chunks) = match request {
+        SessionRequest::StreamDesign(body) => match submit_design(&state, body).await {
+            Ok(response) => {
+                let id = response.request_id.to_string();
+                let ack = json!({ "type": "ack", "request_id": id, "status": response.status });
+                if outbox.send(ack).await.is_err() {
+                    return;
+                }
+                (id, true)
+            }
+            Err(error) => {
+                let _ = outbox.send(error_as_message(error)).await;
+                return;
+            }
+        },
+        SessionRequest::Subscribe { request_id } => match load_record(&state, &request_id).await {
+            Ok(record) => (record.request_id.to_string(), false),
+            Err(error) => {
+                let _ = outbox.send(error_as_message(error)).await;
+                return;
+            }
+        },
+    };
+    let mut events = start_relay(&state, request_id.clone(), 0);
+    let mut final_status = Value::Null;
+    while let Some(event) = events.next().await {
+        let parsed: Value = serde_json::from_str(&event.json).unwrap_or(Value::Null);
+        if event.kind == EventType::Completed {
+            final_status = parsed["data"]["status"].clone();
+        }
+        let message = if as_chunks {
+            json!({
+                "type": "stream_chunk",
+                "request_id": request_id,
+                "seq": event.seq,
+                "event_type": event.kind,
+                "content": chunk_text(event.kind, &parsed["data"]),
+            })
+        } else {
+            parsed
+        };
+        if outbox.send(message).await.is_err() {
+            return;
+        }
+    }
+    if state.shutdown.is_cancelled() && final_status.is_null() {
+        return;
+    }
+    let _ = outbox
+        .send(json!({ "type": "stream_done", "request_id": request_id, "status": final_status }))
+        .await;
+}
+
+/// The text a `stream_chunk` carries: the model's words for `llm_chunk`, a short line otherwise.
+fn chunk_text(kind: EventType, data: &Value) -> String {
+    let text = |key: &str| data[key].as_str().unwrap_or_default().to_owned();
+    match kind {
+        EventType::LlmChunk => text("content"),
+        EventType::Log => text("message"),
+        EventType::Status => format!("status: {}", data["status"].as_str().unwrap_or("?")),
+        EventType::Progress => text("message"),
+        EventType::Validation => format!("validation score: {}", data["score"]),
+        EventType::Artifact => format!("artifact: {}", text("name")),
+        EventType::Error => format!("error: {}", text("message")),
+        EventType::Completed => format!("completed: {}", data["status"].as_str().unwrap_or("?")),
+    }
+}
+
+/// An HTTP error as a session `error` message.
+fn error_as_message(error: Error) -> Value {
+    let code = error.code();
+    error_message(code, error.to_string())
+}

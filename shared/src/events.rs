@@ -1,0 +1,217 @@
+//! Progress events of a job (DESIGN.md section 5): their shape, and publishing them so that
+//! nothing is lost.
+//!
+//! One Lua script gives each event the job's next `seq`, appends it to the job's capped replay
+//! stream (a Redis stream whose entry ids are `0-{seq}`, so `Last-Event-ID` maps straight to a
+//! stream id) and PUBLISHes it on the predecessor's channel `design:{request_id}:events`. A
+//! client that connects late or reconnects reads the replay stream, then follows the channel.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use redis::{Script, aio::ConnectionLike};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::keys::Keys;
+
+/// Events kept per job for replay; a job that streams more model text than this keeps the last ones.
+pub const REPLAY_CAPACITY: usize = 10_000;
+
+/// What an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    /// A status change; `data.status`, `data.progress`.
+    Status,
+    /// Progress within a stage; `data.progress`, `data.message`.
+    Progress,
+    /// Streamed model text; `data.agent`, `data.content`.
+    LlmChunk,
+    /// A line for people; `data.message`.
+    Log,
+    /// A validator verdict; `data.score`, `data.approved`, `data.feedback`.
+    Validation,
+    /// A file is ready; the artifact's fields.
+    Artifact,
+    /// Something failed; `data.code`, `data.message`.
+    Error,
+    /// The last event of a job; `data.status` is final.
+    Completed,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Status => "status",
+            Self::Progress => "progress",
+            Self::LlmChunk => "llm_chunk",
+            Self::Log => "log",
+            Self::Validation => "validation",
+            Self::Artifact => "artifact",
+            Self::Error => "error",
+            Self::Completed => "completed",
+        }
+    }
+}
+
+/// One progress event, as published and as clients receive it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProgressEvent {
+    pub request_id: Uuid,
+    /// 1, 2, 3... per job, in publishing order.
+    pub seq: u64,
+    pub timestamp: DateTime<Utc>,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub data: serde_json::Value,
+}
+
+/// The few fields a relay needs to route an event without decoding its data.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct EventHeader {
+    pub seq: u64,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+}
+
+impl EventHeader {
+    pub fn parse(json: &str) -> Option<Self> {
+        serde_json::from_str(json).ok()
+    }
+}
+
+/// The predecessor's channel for a job's events.
+pub fn channel(request_id: &str) -> String {
+    format!("design:{request_id}:events")
+}
+
+/// The pattern that matches every job's channel.
+pub const CHANNEL_PATTERN: &str = "design:*:events";
+
+/// The job id inside a channel name, if it is one of ours.
+pub fn request_id_of_channel(channel: &str) -> Option<&str> {
+    channel.strip_prefix("design:")?.strip_suffix(":events")
+}
+
+/// Numbers the event, stores it for replay and publishes it, atomically. The event's JSON is
+/// passed in two halves around its `seq`, so Lua never re-encodes it (cjson would round floats).
+static PUBLISH_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS: 1 job record (holds the seq counter), 2 replay stream
+-- ARGV: 1 channel, 2 TTL (s), 3 replay capacity, 4 JSON before seq, 5 JSON after seq
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    return 0
+end
+local seq = redis.call('HINCRBY', KEYS[1], 'event_seq', 1)
+local event = ARGV[4] .. seq .. ARGV[5]
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '0-' .. seq, 'e', event)
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('PUBLISH', ARGV[1], event)
+return seq
+",
+    )
+});
+
+/// Publishes events of jobs.
+#[derive(Debug, Clone)]
+pub struct EventPublisher {
+    keys: Keys,
+    ttl: Duration,
+}
+
+impl EventPublisher {
+    pub fn new(keys: Keys, ttl: Duration) -> Self {
+        Self { keys, ttl }
+    }
+
+    /// Publishes one event; returns its `seq`, or `None` when the job's record is gone.
+    pub async fn publish<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        request_id: Uuid,
+        kind: EventType,
+        data: serde_json::Value,
+    ) -> Result<Option<u64>, redis::RedisError> {
+        let id = request_id.to_string();
+        // {"request_id":"…","seq":<seq>,"timestamp":…,"type":…,"data":…}
+        let head = format!("{{\"request_id\":\"{id}\",\"seq\":");
+        let tail = serde_json::json!({
+            "timestamp": Utc::now(),
+            "type": kind,
+            "data": data,
+        })
+        .to_string();
+        let tail = format!(",{}", &tail[1..]);
+        let seq: u64 = PUBLISH_SCRIPT
+            .key(self.keys.job(&id))
+            .key(self.keys.events(&id))
+            .arg(channel(&id))
+            .arg(self.ttl.as_secs())
+            .arg(REPLAY_CAPACITY)
+            .arg(head)
+            .arg(tail)
+            .invoke_async(conn)
+            .await?;
+        Ok((seq > 0).then_some(seq))
+    }
+}
+
+/// Reads a job's replay stream: the events after `after_seq`, in order, at most `limit`.
+pub async fn replay_after<C: ConnectionLike>(
+    conn: &mut C,
+    keys: &Keys,
+    request_id: &str,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<(u64, String)>, redis::RedisError> {
+    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(keys.events(request_id))
+        .arg(format!("(0-{after_seq}"))
+        .arg("+")
+        .arg("COUNT")
+        .arg(limit)
+        .query_async(conn)
+        .await?;
+    Ok(entries
+        .into_iter()
+        .filter_map(|(id, fields)| {
+            let seq = id.strip_prefix("0-")?.parse().ok()?;
+            let (_, event) = fields.into_iter().find(|(name, _)| name == "e")?;
+            Some((seq, event))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_are_the_predecessors() {
+        assert_eq!(channel("abc"), "design:abc:events");
+        assert_eq!(request_id_of_channel("design:abc:events"), Some("abc"));
+        assert_eq!(
+            request_id_of_channel("tasks:designs:active:available"),
+            None
+        );
+    }
+
+    #[test]
+    fn headers_parse_from_event_json() {
+        let event = ProgressEvent {
+            request_id: Uuid::nil(),
+            seq: 7,
+            timestamp: Utc::now(),
+            kind: EventType::LlmChunk,
+            data: serde_json::json!({ "content": "hi" }),
+        };
+        let json = serde_json::to_string(&event).unwrap();
+        let header = EventHeader::parse(&json).unwrap();
+        assert_eq!(header.seq, 7);
+        assert_eq!(header.kind, EventType::LlmChunk);
+        assert!(json.contains("\"type\":\"llm_chunk\""));
+    }
+}

@@ -1,0 +1,151 @@
+//! Everything a job tells the outside world: its record and its progress events, kept in step.
+
+use redis::aio::ConnectionManager;
+use serde_json::{Value, json};
+use shared::events::{EventPublisher, EventType};
+use shared::job::{ArtifactInfo, DesignStatus, JobPatch};
+use shared::job_store::{JobStore, StoreError};
+use uuid::Uuid;
+
+/// Reports one job's progress: each change goes into the record, then out as an event.
+pub struct JobReporter {
+    store: JobStore,
+    events: EventPublisher,
+    conn: ConnectionManager,
+    request_id: Uuid,
+    id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+impl JobReporter {
+    pub fn new(
+        store: JobStore,
+        events: EventPublisher,
+        conn: ConnectionManager,
+        request_id: Uuid,
+    ) -> Self {
+        Self {
+            store,
+            events,
+            conn,
+            request_id,
+            id: request_id.to_string(),
+        }
+    }
+
+    async fn event(&self, kind: EventType, data: Value) -> Result<(), ReportError> {
+        let mut conn = self.conn.clone();
+        self.events
+            .publish(&mut conn, self.request_id, kind, data)
+            .await?;
+        Ok(())
+    }
+
+    async fn patch(&self, patch: &JobPatch) -> Result<(), ReportError> {
+        let mut conn = self.conn.clone();
+        self.store.update(&mut conn, &self.id, patch).await?;
+        Ok(())
+    }
+
+    /// Enters a stage: the status and progress in `patch` (with any other fields) are recorded,
+    /// then announced.
+    pub async fn stage(&self, patch: JobPatch) -> Result<(), ReportError> {
+        self.patch(&patch).await?;
+        if let Some(status) = patch.status {
+            self.event(
+                EventType::Status,
+                json!({ "status": status, "progress": patch.progress }),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn log(&self, message: impl Into<String>) -> Result<(), ReportError> {
+        self.event(EventType::Log, json!({ "message": message.into() }))
+            .await
+    }
+
+    pub async fn validation(
+        &self,
+        score: f64,
+        approved: bool,
+        feedback: &[String],
+    ) -> Result<(), ReportError> {
+        self.event(
+            EventType::Validation,
+            json!({ "score": score, "approved": approved, "feedback": feedback }),
+        )
+        .await
+    }
+
+    pub async fn artifacts(&self, artifacts: &[ArtifactInfo]) -> Result<(), ReportError> {
+        for artifact in artifacts {
+            self.event(EventType::Artifact, json!(artifact)).await?;
+        }
+        Ok(())
+    }
+
+    /// The job's final failure: recorded, then `error` and `status` events and the terminal
+    /// `completed`.
+    pub async fn fail(
+        &self,
+        code: &str,
+        message: impl Into<String>,
+        extra: JobPatch,
+    ) -> Result<(), ReportError> {
+        let message = message.into();
+        let failed = JobPatch::failed(code, message.clone());
+        self.patch(&JobPatch {
+            status: failed.status,
+            progress: failed.progress,
+            error_code: failed.error_code,
+            error_message: failed.error_message,
+            ..extra
+        })
+        .await?;
+        self.event(
+            EventType::Error,
+            json!({ "code": code, "message": message }),
+        )
+        .await?;
+        self.event(
+            EventType::Status,
+            json!({ "status": DesignStatus::Failed, "progress": 1.0 }),
+        )
+        .await?;
+        self.event(
+            EventType::Completed,
+            json!({ "status": DesignStatus::Failed, "error_code": code, "error_message": message }),
+        )
+        .await
+    }
+
+    /// The job's success: recorded with `extra`, then the terminal `completed` event.
+    pub async fn complete(&self, extra: JobPatch) -> Result<(), ReportError> {
+        let done = JobPatch::status(DesignStatus::Completed, 1.0);
+        self.patch(&JobPatch {
+            status: done.status,
+            progress: done.progress,
+            ..extra
+        })
+        .await?;
+        self.event(
+            EventType::Status,
+            json!({ "status": DesignStatus::Completed, "progress": 1.0 }),
+        )
+        .await?;
+        self.event(
+            EventType::Completed,
+            json!({ "status": DesignStatus::Completed }),
+        )
+        .await
+    }
+}
