@@ -78,7 +78,9 @@ impl Application {
             shutdown.cancelled().await;
             streams_shutdown.cancel();
         };
-        let served = axum::serve(self.listener, self.router)
+        // `into_make_service` applies the state once; serving the bare `Router` would deep-clone
+        // every route (the docs page included) for each connection, ~20 KB per SSE client.
+        let served = axum::serve(self.listener, self.router.into_make_service())
             .with_graceful_shutdown(drained)
             .await
             .context("serving HTTP");
