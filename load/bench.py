@@ -3,14 +3,18 @@
 
 Starts its own redis-server on a free port (never the one on 6379), the gateway and workers,
 then measures: RSS at rest, the time from POST to `completed` for a box (10 runs, FreeCAD
-included), and the drain rate of a 20,000-job backlog (enable_execution false) through two
-workers. Standard library only. Usage: python3 load/bench.py [--jobs N]
+included), event delivery to 1k and 10k concurrent SSE clients (latency from PUBLISH to
+client, gateway RSS; the `sse_fanout` example), and the drain rate of a 20,000-job backlog
+(enable_execution false) through two workers. Standard library only.
+Usage: python3 load/bench.py [--jobs N] [--sse-clients 1000,10000]
 """
 
 import argparse
 import http.client
 import json
 import os
+import re
+import resource
 import socket
 import statistics
 import subprocess
@@ -22,6 +26,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GATEWAY = os.path.join(ROOT, "target", "release", "api-gateway")
 WORKER = os.path.join(ROOT, "target", "release", "worker")
+SSE_FANOUT = os.path.join(ROOT, "target", "release", "examples", "sse_fanout")
 
 
 def free_port():
@@ -69,7 +74,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--sse-clients", default="1000,10000")
     args = parser.parse_args()
+    # 10k SSE clients need 10k sockets in the gateway and in the client.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else max(soft, min(hard, 65536))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
     work = tempfile.mkdtemp(prefix="designer-bench-")
     redis_port, http_port = free_port(), free_port()
@@ -119,6 +129,19 @@ def main():
             assert state["status"] == "completed", state
             latencies.append(time.monotonic() - started)
 
+        sse_rows = []
+        for clients in [int(c) for c in args.sse_clients.split(",") if c]:
+            out = subprocess.run(
+                [SSE_FANOUT, "--gateway", f"http://127.0.0.1:{http_port}", "--redis", env["REDIS_URL"],
+                 "--clients", str(clients), "--gateway-pid", str(gateway.pid)],
+                capture_output=True, text=True, timeout=600,
+            )
+            if out.returncode != 0:
+                sys.exit(f"sse_fanout failed: {out.stderr[-2000:]}")
+            latency = re.search(r"p50=([\d.]+) p99=([\d.]+)", out.stdout)
+            rss = re.search(r"connected=([\d.]+)", out.stdout)
+            sse_rows.append((clients, float(latency[1]), float(latency[2]), float(rss[1])))
+
         # The backlog: enqueue with the workers stopped, then time two workers draining it.
         worker.terminate()
         worker.wait(timeout=60)
@@ -164,8 +187,10 @@ def main():
         print(f"| box, POST to completed, median of {len(ms)} | {statistics.median(ms):.0f} ms (min {ms[0]:.0f}, max {ms[-1]:.0f}) |")
         print(f"| enqueue of {args.jobs} jobs over HTTP (16 Python clients) | {args.jobs / enqueue_seconds:.0f} jobs/s ({enqueue_seconds:.1f} s; {queued} queued) |")
         print(f"| drain of {args.jobs} queued jobs, 2 workers, enable_execution false | {args.jobs / drain_seconds:.0f} jobs/s ({drain_seconds:.1f} s) |")
+        for clients, p50, p99, rss in sse_rows:
+            print(f"| {clients} SSE clients on one job: delivery latency PUBLISH to client | p50 {p50:.1f} ms, p99 {p99:.1f} ms; gateway RSS {rss:.1f} MiB |")
         print(f"| worker RSS right after the drain | {', '.join(f'{r:.1f}' for r in rss_drainers)} MiB |")
-        print(f"| gateway RSS after 20k requests | {rss_gateway_after:.1f} MiB |")
+        print(f"| gateway RSS at the end (after the SSE runs and 20k requests; freed memory stays with the allocator) | {rss_gateway_after:.1f} MiB |")
     finally:
         for process in processes:
             process.terminate()
