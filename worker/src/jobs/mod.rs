@@ -53,6 +53,7 @@ mod progress {
     pub const PLANNING: f64 = 0.1;
     pub const GENERATING: f64 = 0.3;
     pub const EXECUTING: f64 = 0.5;
+    pub const EXECUTED: f64 = 0.7;
     pub const VALIDATING: f64 = 0.8;
 }
 
@@ -149,10 +150,14 @@ async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynErr
             return Ok(());
         }
     };
-    info!(
-        duration_ms = outcome.duration.as_millis() as u64,
-        "FreeCAD execution finished"
-    );
+    let duration_ms = outcome.duration.as_millis() as u64;
+    info!(duration_ms, "FreeCAD execution finished");
+    report
+        .progress(
+            progress::EXECUTED,
+            format!("FreeCAD ran the script in {duration_ms} ms"),
+        )
+        .await?;
     report
         .stage(JobPatch {
             geometry: Some(outcome.geometry.clone()),

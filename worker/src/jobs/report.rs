@@ -68,6 +68,24 @@ impl JobReporter {
         Ok(())
     }
 
+    /// Progress within a stage, recorded and announced with a line for people.
+    pub async fn progress(
+        &self,
+        progress: f64,
+        message: impl Into<String>,
+    ) -> Result<(), ReportError> {
+        self.patch(&JobPatch {
+            progress: Some(progress),
+            ..JobPatch::default()
+        })
+        .await?;
+        self.event(
+            EventType::Progress,
+            json!({ "progress": progress, "message": message.into() }),
+        )
+        .await
+    }
+
     pub async fn log(&self, message: impl Into<String>) -> Result<(), ReportError> {
         self.event(EventType::Log, json!({ "message": message.into() }))
             .await
