@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing need, from Debian's packages, when missing:
-# redis-server, freecadcmd (freecad-python3), bwrap (bubblewrap), a C compiler for -sys crates.
+# redis-server, freecadcmd (freecad-python3), bwrap (bubblewrap), a C compiler for -sys crates,
+# openssl (the auth tests make their RSA keys with it).
 # Runs apt-get as root, or through sudo; says clearly what to do when neither works.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ declare -A package_for=(
   [cc]=gcc
   [python3]=python3
   [curl]=curl
+  [openssl]=openssl
 )
 
 missing=()

@@ -131,9 +131,9 @@ async fn main() {
         output_formats: vec![OutputFormat::Step],
         model: None,
     };
-    let record = JobRecord::new_pending(&job, None);
+    let record = JobRecord::new_pending(&job, "anonymous", None);
     JobStore::new(keys.clone(), ttl)
-        .enqueue(&mut conn, &record, &job, 1)
+        .enqueue(&mut conn, &record, &job, 1, 0)
         .await
         .expect("create the job");
     // Take it off the queue again so that a running worker cannot pick it up.

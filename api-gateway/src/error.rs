@@ -22,6 +22,14 @@ pub enum Error {
     MethodNotAllowed(String),
     #[error("Redis is unreachable: {0}")]
     RedisUnavailable(#[source] redis::RedisError),
+    #[error("{0}")]
+    Unauthorized(shared::auth::AuthError),
+    #[error("Too many requests; retry in {retry_after} s.")]
+    RateLimited { retry_after: u64 },
+    #[error("You already have {cap} designs pending or running; wait for one to end.")]
+    TooManyActiveJobs { cap: u32 },
+    #[error("The rate limiter cannot reach Redis: {0}")]
+    RateLimiterUnavailable(#[source] redis::RedisError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -50,6 +58,14 @@ impl Error {
             Self::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::RedisUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "redis_unavailable"),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::TooManyActiveJobs { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_active_jobs")
+            }
+            Self::RateLimiterUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "rate_limiter_unavailable")
+            }
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -65,6 +81,7 @@ impl From<StoreError> for Error {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Redis(error) => Self::RedisUnavailable(error),
+            StoreError::TooManyActiveJobs { cap, .. } => Self::TooManyActiveJobs { cap },
             other => Self::Internal(other.into()),
         }
     }
@@ -90,9 +107,21 @@ impl IntoResponse for Error {
                 tracing::warn!(error = %cause, "Redis is unavailable");
                 "The job store is unavailable; try again shortly.".to_owned()
             }
+            Self::RateLimiterUnavailable(cause) => {
+                tracing::warn!(error = %cause, "the rate limiter cannot reach Redis");
+                "The rate limiter is unavailable; try again shortly.".to_owned()
+            }
             other => other.to_string(),
         };
         let mut response = status.into_response();
+        if let Self::Unauthorized(_) = self {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static(
+                    "Bearer realm=\"freecad-ai-designer\", ApiKey header=\"X-API-Key\"",
+                ),
+            );
+        }
         response
             .extensions_mut()
             .insert(ErrorReport { code, message });

@@ -5,14 +5,17 @@
 //! - [`state`]: `AppState`, shared by every handler.
 //! - [`error`]: the one `Error` type and the JSON error body.
 //! - [`extract`]: the JSON extractor whose rejections use that body.
+//! - [`guard`]: authentication and the shared rate limit, in front of every route but the
+//!   probes and docs.
 //! - [`event_hub`]: the one Redis subscriber, fanned out to local listeners per job.
 //! - [`relay`]: one job's events to one client: replay, then live, no gap, no duplicate.
-//! - [`routes`]: one module per resource (`design`, `events` for SSE and WebSocket,
-//!   `health`, `openapi`).
+//! - [`routes`]: one module per resource (`auth` tokens, `design`, `events` for SSE and
+//!   WebSocket, `health`, `metrics`, `openapi`).
 
 pub mod error;
 pub mod event_hub;
 pub mod extract;
+pub mod guard;
 pub mod relay;
 pub mod routes;
 pub mod startup;

@@ -10,8 +10,10 @@ use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use shared::api::{ErrorBody, ErrorDetail};
+use shared::auth::Authenticator;
 use shared::job_store::JobStore;
 use shared::keys::Keys;
+use shared::rate_limit::RateLimiter;
 use shared::redis_conn;
 use shared::settings::Settings;
 use tokio::net::TcpListener;
@@ -21,6 +23,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::{Error, ErrorReport};
 use crate::event_hub::EventHub;
+use crate::guard::guard;
 use crate::routes;
 use crate::state::AppState;
 
@@ -35,6 +38,10 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let auth = Authenticator::from_settings(&settings).context("reading the auth settings")?;
+        if !auth.enabled() {
+            tracing::warn!("AUTH_ENABLED=false: every request is the anonymous principal");
+        }
         let client = redis_conn::client(&settings.redis_url()).context("parsing the Redis URL")?;
         let conn = redis_conn::connection_manager(&client)
             .await
@@ -46,8 +53,14 @@ impl Application {
         let keys = Keys::new(&settings.redis_key_prefix);
         let state = AppState {
             store: JobStore::new(keys.clone(), settings.job_ttl()),
+            limiter: RateLimiter::new(
+                keys.clone(),
+                settings.rate_limit_requests,
+                settings.rate_limit_window(),
+            ),
             keys,
             hub: EventHub::start(client, streams_shutdown.clone()),
+            auth: Arc::new(auth),
             shutdown: streams_shutdown.clone(),
             settings: Arc::new(settings),
             conn,
@@ -78,12 +91,16 @@ impl Application {
             shutdown.cancelled().await;
             streams_shutdown.cancel();
         };
-        // `into_make_service` applies the state once; serving the bare `Router` would deep-clone
+        // A make-service applies the state once; serving the bare `Router` would deep-clone
         // every route (the docs page included) for each connection, ~20 KB per SSE client.
-        let served = axum::serve(self.listener, self.router.into_make_service())
-            .with_graceful_shutdown(drained)
-            .await
-            .context("serving HTTP");
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(drained)
+        .await
+        .context("serving HTTP");
         self.streams_shutdown.cancel();
         served
     }
@@ -92,7 +109,9 @@ impl Application {
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.max_body_bytes;
     Router::new()
+        .merge(routes::auth::router())
         .merge(routes::design::router())
+        .merge(routes::metrics::router())
         .merge(routes::events::router())
         .merge(routes::health::router())
         .merge(routes::openapi::router())
@@ -106,6 +125,7 @@ pub fn router(state: AppState) -> Router {
             Error::MethodNotAllowed(format!("{} is not allowed on {}", request.method(), request.uri().path()))
         })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(middleware::from_fn(render_errors))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {

@@ -3,8 +3,10 @@
 use std::sync::Arc;
 
 use redis::aio::ConnectionManager;
+use shared::auth::Authenticator;
 use shared::job_store::JobStore;
 use shared::keys::Keys;
+use shared::rate_limit::RateLimiter;
 use shared::settings::Settings;
 use tokio_util::sync::CancellationToken;
 
@@ -18,6 +20,8 @@ pub struct AppState {
     pub store: JobStore,
     pub keys: Keys,
     pub hub: EventHub,
+    pub auth: Arc<Authenticator>,
+    pub limiter: RateLimiter,
     /// Cancelled when the gateway drains, so that open streams end.
     pub shutdown: CancellationToken,
 }

@@ -133,6 +133,9 @@ pub struct Usage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRecord {
     pub request_id: Uuid,
+    /// Who submitted it; only they can see it.
+    #[serde(default = "anonymous_principal")]
+    pub principal: String,
     /// The apalis task id of the current run.
     pub task_id: String,
     pub status: DesignStatus,
@@ -170,13 +173,18 @@ pub struct JobRecord {
     pub usage: Usage,
 }
 
+fn anonymous_principal() -> String {
+    crate::auth::Principal::ANONYMOUS.to_owned()
+}
+
 impl JobRecord {
-    /// The record of a job that has just been accepted, with a new queue task id
+    /// The record of a job that `principal` has just submitted, with a new queue task id
     /// (a ULID, the id type apalis-redis expects).
-    pub fn new_pending(job: &DesignJob, callback_url: Option<String>) -> Self {
+    pub fn new_pending(job: &DesignJob, principal: &str, callback_url: Option<String>) -> Self {
         let now = Utc::now();
         Self {
             request_id: job.request_id,
+            principal: principal.to_owned(),
             task_id: ulid::Ulid::generate().to_string(),
             status: DesignStatus::Pending,
             prompt: job.prompt.clone(),

@@ -23,13 +23,23 @@ use crate::keys::Keys;
 static ENQUEUE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
--- KEYS: 1 job record, 2 queue data hash, 3 active list, 4 signal list, 5 task metadata hash
+-- KEYS: 1 job record, 2 queue data hash, 3 active list, 4 signal list, 5 task metadata hash,
+--       6 the principal's jobs not yet ended (sorted by submission time)
 -- ARGV: 1 record TTL (s), 2 task id, 3 task payload, 4 max attempts, 5 wake-up channel,
---       6.. record field/value pairs
+--       6 cap of jobs not yet ended (0: none), 7 request id, 8.. record field/value pairs
 if redis.call('EXISTS', KEYS[1]) == 1 then
     return 0
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+local now = tonumber(redis.call('TIME')[1])
+-- Entries older than the TTL belong to records that have expired.
+redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - tonumber(ARGV[1]))
+local cap = tonumber(ARGV[6])
+if cap > 0 and redis.call('ZCARD', KEYS[6]) >= cap then
+    return -1
+end
+redis.call('ZADD', KEYS[6], now, ARGV[7])
+redis.call('EXPIRE', KEYS[6], ARGV[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 redis.call('HSET', KEYS[5], 'attempts', 0, 'max_attempts', ARGV[4], 'status', 'Pending',
@@ -43,14 +53,23 @@ return 1
     )
 });
 
-/// Writes fields of a record that still exists; never brings an expired record back as a stub.
+/// Writes fields of a record that still exists (never bringing an expired record back as a
+/// stub); when the job ends, it no longer counts against its principal's cap.
 static UPDATE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
+-- KEYS: 1 job record; ARGV: 1 prefix of the active-jobs sets, or '' when the job goes on,
+--       2 request id, 3.. field/value pairs
 if redis.call('EXISTS', KEYS[1]) == 0 then
     return 0
 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
+if ARGV[1] ~= '' then
+    local principal = redis.call('HGET', KEYS[1], 'principal')
+    if principal then
+        redis.call('ZREM', ARGV[1] .. cjson.decode(principal), ARGV[2])
+    end
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 return 1
 ",
     )
@@ -64,6 +83,8 @@ pub enum StoreError {
     Corrupt { key: String, reason: String },
     #[error("a job record for {0} exists already")]
     Duplicate(String),
+    #[error("{principal} already has {cap} jobs pending or running")]
+    TooManyActiveJobs { principal: String, cap: u32 },
 }
 
 /// Reads and writes job records.
@@ -83,13 +104,15 @@ impl JobStore {
     }
 
     /// Creates the record and queues the job in one atomic step: a job is never queued without
-    /// its record, nor recorded without being queued.
+    /// its record, nor recorded without being queued. `active_cap` (0: none) bounds the jobs
+    /// the record's principal may have pending or running.
     pub async fn enqueue<C: ConnectionLike>(
         &self,
         conn: &mut C,
         record: &JobRecord,
         job: &DesignJob,
         max_attempts: u32,
+        active_cap: u32,
     ) -> Result<(), StoreError> {
         let record_key = self.keys.job(&record.request_id.to_string());
         let payload = serde_json::to_vec(job).map_err(|e| StoreError::Corrupt {
@@ -107,19 +130,30 @@ impl JobStore {
                 self.keys.queue_meta_prefix(),
                 record.task_id
             ))
+            .key(format!(
+                "{}{}",
+                self.keys.active_jobs_prefix(),
+                record.principal
+            ))
             .arg(self.ttl.as_secs())
             .arg(&record.task_id)
             .arg(payload)
             .arg(max_attempts)
-            .arg(self.keys.queue_available_channel());
+            .arg(self.keys.queue_available_channel())
+            .arg(active_cap)
+            .arg(record.request_id.to_string());
         for (field, value) in to_fields(record) {
             invocation.arg(field).arg(value);
         }
         let created: i64 = invocation.invoke_async(conn).await?;
-        if created == 0 {
-            return Err(StoreError::Duplicate(record_key));
+        match created {
+            0 => Err(StoreError::Duplicate(record_key)),
+            -1 => Err(StoreError::TooManyActiveJobs {
+                principal: record.principal.clone(),
+                cap: active_cap,
+            }),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// The record of a job, or `None` when there is none (never created, or expired).
@@ -158,7 +192,15 @@ impl JobStore {
         patch: &JobPatch,
     ) -> Result<bool, StoreError> {
         let mut invocation = UPDATE_SCRIPT.prepare_invoke();
-        invocation.key(self.keys.job(request_id));
+        let ends = patch.status.is_some_and(|status| status.is_terminal());
+        invocation
+            .key(self.keys.job(request_id))
+            .arg(if ends {
+                self.keys.active_jobs_prefix()
+            } else {
+                String::new()
+            })
+            .arg(request_id);
         for (field, value) in to_fields(patch) {
             invocation.arg(field).arg(value);
         }

@@ -36,6 +36,17 @@ impl Keys {
         format!("{}events:{request_id}", self.prefix)
     }
 
+    /// Sorted set of one rate-limit bucket's recent requests (sliding-window log).
+    pub fn rate_limit(&self, bucket: &str) -> String {
+        format!("{}ratelimit:{bucket}", self.prefix)
+    }
+
+    /// Prefix of the per-principal sorted sets of jobs not yet ended (`{prefix}{principal}`);
+    /// the Lua scripts that maintain them append the principal.
+    pub fn active_jobs_prefix(&self) -> String {
+        format!("{}active:", self.prefix)
+    }
+
     /// apalis-redis: hash of task id -> encoded `DesignJob`.
     pub fn queue_data(&self) -> String {
         format!("{QUEUE_NAME}:data")

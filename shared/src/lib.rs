@@ -7,15 +7,19 @@
 //! - [`job`]: the queue payload, job status and the job record.
 //! - [`events`]: progress events, their atomic publish and their replay.
 //! - [`keys`]: every Redis key name, built in one place.
+//! - [`auth`]: API keys and JWTs: who is calling.
+//! - [`rate_limit`]: the sliding-window limit shared by every gateway replica.
 //! - [`job_store`]: job records in Redis and the atomic enqueue onto the apalis-redis queue.
 //! - [`redis_conn`]: opening Redis connections with our timeouts.
 //! - [`shutdown`]: the SIGTERM / Ctrl-C signal both binaries stop on.
 
 pub mod api;
+pub mod auth;
 pub mod events;
 pub mod job;
 pub mod job_store;
 pub mod keys;
+pub mod rate_limit;
 pub mod redis_conn;
 pub mod settings;
 pub mod shutdown;

@@ -56,6 +56,26 @@ pub struct Settings {
     pub freecad_appimage_path: Option<String>,
     /// The process's `PATH`, searched for `freecadcmd` when nothing above names it.
     pub path: Option<String>,
+
+    /// Off: every request is the `anonymous` principal.
+    pub auth_enabled: bool,
+    /// `name:key` or `name:sha256:<hex>` pairs, comma-separated.
+    pub auth_api_keys: Option<SecretString>,
+    /// HMAC secret for HS256/384/512 tokens.
+    pub jwt_secret_key: Option<SecretString>,
+    pub jwt_algorithm: String,
+    /// PEM public key that verifies RS*/ES* tokens.
+    pub jwt_public_key: Option<String>,
+    /// PEM private key that signs RS*/ES* tokens (only needed to issue them).
+    pub jwt_private_key: Option<SecretString>,
+    pub jwt_access_token_expire_minutes: u64,
+    /// Requests per principal (per client IP with auth off) per window.
+    pub rate_limit_requests: u32,
+    pub rate_limit_window_seconds: u64,
+    /// With Redis unreachable: let requests through (true) or answer 503 (false).
+    pub rate_limit_fail_open: bool,
+    /// Jobs one principal may have pending or running at once; 0 = no cap.
+    pub max_active_jobs_per_principal: u32,
 }
 
 /// Defaults that hold when neither a file nor the environment says otherwise.
@@ -77,6 +97,13 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("redis_port", "6379"),
     ("redis_db", "0"),
     ("redis_key_prefix", "designer:"),
+    ("auth_enabled", "false"),
+    ("jwt_algorithm", "HS256"),
+    ("jwt_access_token_expire_minutes", "15"),
+    ("rate_limit_requests", "100"),
+    ("rate_limit_window_seconds", "60"),
+    ("rate_limit_fail_open", "true"),
+    ("max_active_jobs_per_principal", "0"),
 ];
 
 impl Settings {
@@ -185,6 +212,10 @@ impl Settings {
         Duration::from_secs(self.worker_heartbeat_seconds)
     }
 
+    pub fn rate_limit_window(&self) -> Duration {
+        Duration::from_secs(self.rate_limit_window_seconds)
+    }
+
     pub fn worker_shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.worker_shutdown_grace_seconds)
     }
@@ -222,6 +253,43 @@ mod tests {
         assert_eq!(s.artifact_dir, PathBuf::from("./data/artifacts"));
         assert_eq!(s.redis_url().expose_secret(), "redis://127.0.0.1:6379/0");
         assert!(s.effective_worker_concurrency() >= 1);
+        assert!(!s.auth_enabled);
+        assert_eq!(s.jwt_algorithm, "HS256");
+        assert_eq!(s.jwt_access_token_expire_minutes, 15);
+        assert_eq!(s.rate_limit_requests, 100);
+        assert_eq!(s.rate_limit_window_seconds, 60);
+        assert!(s.rate_limit_fail_open);
+        assert_eq!(s.max_active_jobs_per_principal, 0);
+    }
+
+    #[test]
+    fn the_predecessors_auth_and_rate_limit_names_are_read() {
+        let dir = empty_dir();
+        let s = Settings::load_from(
+            dir.path(),
+            env(&[
+                ("AUTH_ENABLED", "true"),
+                ("AUTH_API_KEYS", "alice:key-1"),
+                ("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+                ("JWT_ALGORITHM", "HS512"),
+                ("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "5"),
+                ("RATE_LIMIT_REQUESTS", "7"),
+                ("RATE_LIMIT_WINDOW_SECONDS", "2"),
+                ("RATE_LIMIT_FAIL_OPEN", "false"),
+            ]),
+        )
+        .unwrap();
+        assert!(s.auth_enabled);
+        assert_eq!(s.jwt_algorithm, "HS512");
+        assert_eq!(s.jwt_access_token_expire_minutes, 5);
+        assert_eq!(s.rate_limit_requests, 7);
+        assert_eq!(s.rate_limit_window(), Duration::from_secs(2));
+        assert!(!s.rate_limit_fail_open);
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("key-1") && !shown.contains("0123456789abcdef"),
+            "{shown}"
+        );
     }
 
     #[test]

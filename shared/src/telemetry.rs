@@ -1,4 +1,9 @@
-//! Log set-up shared by both binaries: pretty lines locally, JSON lines in production.
+//! Log and metric set-up shared by both binaries: pretty lines locally, JSON lines in
+//! production; one Prometheus recorder per process.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use tracing::Subscriber;
 use tracing_subscriber::{EnvFilter, fmt::MakeWriter, layer::SubscriberExt};
@@ -34,4 +39,18 @@ where
 /// Installs the subscriber for the whole process; a second call is a no-op (tests call it often).
 pub fn init_subscriber(subscriber: Box<dyn Subscriber + Send + Sync>) {
     let _ = tracing::subscriber::set_global_default(subscriber);
+}
+
+/// The process's Prometheus recorder, installed on first use. Every component of a process
+/// (a gateway and workers share one in tests) records into it and renders `/metrics` from it.
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        // Fails only if another recorder was installed first; ours then renders an empty page,
+        // which the metrics tests would catch.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
 }

@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use shared::api::{
     DesignCreateRequest, DesignLinks, DesignResponse, DesignStatusResponse, ExportResult,
@@ -16,7 +16,9 @@ use uuid::Uuid;
 
 use crate::error::Error;
 use crate::extract::ApiJson;
+use crate::guard::CurrentPrincipal;
 use crate::state::AppState;
+use shared::auth::Principal;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -40,9 +42,10 @@ pub fn router() -> Router<AppState> {
         (status = 503, description = "Redis unreachable", body = shared::api::ErrorBody)))]
 pub async fn create_design(
     State(state): State<AppState>,
+    Extension(principal): CurrentPrincipal,
     ApiJson(body): ApiJson<DesignCreateRequest>,
 ) -> Result<Response, Error> {
-    let response = submit_design(&state, body).await?;
+    let response = submit_design(&state, &principal, body).await?;
     let location = response.links.self_.clone();
     Ok((
         StatusCode::ACCEPTED,
@@ -55,6 +58,7 @@ pub async fn create_design(
 /// Validates a design request, records and queues the job; shared by HTTP and WebSocket.
 pub async fn submit_design(
     state: &AppState,
+    principal: &Principal,
     body: DesignCreateRequest,
 ) -> Result<DesignResponse, Error> {
     let request = body.validate()?;
@@ -66,11 +70,17 @@ pub async fn submit_design(
         output_formats: request.output_formats,
         model: request.model,
     };
-    let record = JobRecord::new_pending(&job, request.callback_url);
+    let record = JobRecord::new_pending(&job, &principal.id, request.callback_url);
     let mut conn = state.conn.clone();
     state
         .store
-        .enqueue(&mut conn, &record, &job, state.settings.job_max_attempts)
+        .enqueue(
+            &mut conn,
+            &record,
+            &job,
+            state.settings.job_max_attempts,
+            state.settings.max_active_jobs_per_principal,
+        )
         .await?;
     tracing::info!(request_id = %job.request_id, "design job accepted");
     Ok(DesignResponse {
@@ -82,14 +92,20 @@ pub async fn submit_design(
     })
 }
 
-/// Reads a job's record; a malformed id is simply an unknown job.
-pub async fn load_record(state: &AppState, request_id: &str) -> Result<JobRecord, Error> {
+/// Reads a job's record for its owner. A malformed id, an unknown job and another
+/// principal's job all answer the same 404: nobody learns which ids exist.
+pub async fn load_record(
+    state: &AppState,
+    principal: &Principal,
+    request_id: &str,
+) -> Result<JobRecord, Error> {
     let id = Uuid::parse_str(request_id).map_err(|_| Error::design_not_found(request_id))?;
     let mut conn = state.conn.clone();
     state
         .store
         .get(&mut conn, &id.to_string())
         .await?
+        .filter(|record| record.principal == principal.id)
         .ok_or_else(|| Error::design_not_found(request_id))
 }
 
@@ -101,9 +117,10 @@ pub async fn load_record(state: &AppState, request_id: &str) -> Result<JobRecord
         (status = 404, description = "No such job", body = shared::api::ErrorBody)))]
 pub async fn get_design(
     State(state): State<AppState>,
+    Extension(principal): CurrentPrincipal,
     Path(request_id): Path<String>,
 ) -> Result<Json<DesignStatusResponse>, Error> {
-    let record = load_record(&state, &request_id).await?;
+    let record = load_record(&state, &principal, &request_id).await?;
     Ok(Json(record.into()))
 }
 
@@ -122,6 +139,7 @@ pub struct ExportQuery {
         (status = 422, description = "An unknown format", body = shared::api::ErrorBody)))]
 pub async fn export_design(
     State(state): State<AppState>,
+    Extension(principal): CurrentPrincipal,
     Path(request_id): Path<String>,
     Query(query): Query<ExportQuery>,
 ) -> Result<Json<Vec<ExportResult>>, Error> {
@@ -141,7 +159,7 @@ pub async fn export_design(
                 .collect::<Result<Vec<_>, _>>()?,
         ),
     };
-    let record = load_record(&state, &request_id).await?;
+    let record = load_record(&state, &principal, &request_id).await?;
     let formats = formats.unwrap_or_else(|| record.output_formats.clone());
     let results = formats
         .into_iter()
@@ -191,9 +209,10 @@ fn missing_artifact_reason(record: &JobRecord, format: OutputFormat) -> String {
         (status = 404, description = "No such job, or no such file", body = shared::api::ErrorBody)))]
 pub async fn download_artifact(
     State(state): State<AppState>,
+    Extension(principal): CurrentPrincipal,
     Path((request_id, format_name)): Path<(String, String)>,
 ) -> Result<Response, Error> {
-    let record = load_record(&state, &request_id).await?;
+    let record = load_record(&state, &principal, &request_id).await?;
     let not_found = |message: String| Error::NotFound {
         code: "artifact_not_found",
         message,

@@ -3,7 +3,6 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
@@ -11,6 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
+use axum::{Extension, Router};
 use futures::channel::mpsc;
 use futures::{SinkExt, Stream, StreamExt};
 use serde::Deserialize;
@@ -20,9 +20,11 @@ use shared::events::EventType;
 use tokio::task::JoinSet;
 
 use crate::error::Error;
+use crate::guard::CurrentPrincipal;
 use crate::relay::{RelayedEvent, relay};
 use crate::routes::design::{load_record, submit_design};
 use crate::state::AppState;
+use shared::auth::Principal;
 
 /// Events queued per client between the relay and the socket.
 const CLIENT_BUFFER: usize = 64;
@@ -74,10 +76,11 @@ fn start_relay(
         (status = 404, description = "No such job", body = shared::api::ErrorBody)))]
 pub async fn stream_design_events(
     State(state): State<AppState>,
+    Extension(principal): CurrentPrincipal,
     Path(request_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Error> {
-    let record = load_record(&state, &request_id).await?;
+    let record = load_record(&state, &principal, &request_id).await?;
     let after_seq = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -95,11 +98,12 @@ pub async fn stream_design_events(
 /// A WebSocket relaying one job's events as JSON messages, closed after `completed`.
 pub async fn relay_job_over_websocket(
     State(state): State<AppState>,
+    Extension(principal): CurrentPrincipal,
     Path(request_id): Path<String>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, Error> {
     // An unknown job is a 404 whether or not the request is an upgrade.
-    let record = load_record(&state, &request_id).await?;
+    let record = load_record(&state, &principal, &request_id).await?;
     let upgrade = upgrade.map_err(upgrade_required)?;
     let request_id = record.request_id.to_string();
     Ok(upgrade.on_upgrade(move |socket| async move {
@@ -128,10 +132,11 @@ pub async fn relay_job_over_websocket(
 /// `GET /ws`: a session that takes `stream_design` and `subscribe` requests.
 pub async fn websocket_session(
     State(state): State<AppState>,
+    Extension(principal): CurrentPrincipal,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, Error> {
     let upgrade = upgrade.map_err(upgrade_required)?;
-    Ok(upgrade.on_upgrade(move |socket| serve_session(state, socket)))
+    Ok(upgrade.on_upgrade(move |socket| serve_session(state, principal, socket)))
 }
 
 fn upgrade_required(rejection: WebSocketUpgradeRejection) -> Error {
@@ -154,7 +159,7 @@ fn error_message(code: &str, message: impl Into<String>) -> Value {
 
 /// Runs one `/ws` session: every request gets its own task, all writing to one outbox, so a
 /// long stream does not keep the session from answering the next message.
-async fn serve_session(state: AppState, socket: WebSocket) {
+async fn serve_session(state: AppState, principal: Principal, socket: WebSocket) {
     let (mut sink, mut incoming) = socket.split();
     let (outbox, mut outgoing) = mpsc::channel::<Value>(CLIENT_BUFFER);
     let mut requests = JoinSet::new();
@@ -168,7 +173,7 @@ async fn serve_session(state: AppState, socket: WebSocket) {
             }
             message = incoming.next() => match message {
                 Some(Ok(Message::Text(text))) => {
-                    requests.spawn(answer(state.clone(), text.to_string(), outbox.clone()));
+                    requests.spawn(answer(state.clone(), principal.clone(), text.to_string(), outbox.clone()));
                 }
                 Some(Ok(Message::Binary(_))) => {
                     requests.spawn(send_one(outbox.clone(), error_message("unsupported_message", "Send JSON text messages.")));
@@ -190,7 +195,12 @@ async fn send_one(mut outbox: mpsc::Sender<Value>, message: Value) {
 }
 
 /// Answers one session message.
-async fn answer(state: AppState, text: String, mut outbox: mpsc::Sender<Value>) {
+async fn answer(
+    state: AppState,
+    principal: Principal,
+    text: String,
+    mut outbox: mpsc::Sender<Value>,
+) {
     let value: Value = match serde_json::from_str(&text) {
         Ok(value) => value,
         Err(error) => {
@@ -215,7 +225,7 @@ async fn answer(state: AppState, text: String, mut outbox: mpsc::Sender<Value>) 
         }
     };
     let (request_id, as_chunks) = match request {
-        SessionRequest::StreamDesign(body) => match submit_design(&state, body).await {
+        SessionRequest::StreamDesign(body) => match submit_design(&state, &principal, body).await {
             Ok(response) => {
                 let id = response.request_id.to_string();
                 let ack = json!({ "type": "ack", "request_id": id, "status": response.status });
@@ -229,13 +239,15 @@ async fn answer(state: AppState, text: String, mut outbox: mpsc::Sender<Value>) 
                 return;
             }
         },
-        SessionRequest::Subscribe { request_id } => match load_record(&state, &request_id).await {
-            Ok(record) => (record.request_id.to_string(), false),
-            Err(error) => {
-                let _ = outbox.send(error_as_message(error)).await;
-                return;
+        SessionRequest::Subscribe { request_id } => {
+            match load_record(&state, &principal, &request_id).await {
+                Ok(record) => (record.request_id.to_string(), false),
+                Err(error) => {
+                    let _ = outbox.send(error_as_message(error)).await;
+                    return;
+                }
             }
-        },
+        }
     };
     let mut events = start_relay(&state, request_id.clone(), 0);
     let mut final_status = Value::Null;

@@ -1,6 +1,8 @@
 //! The HTTP routes, one module per resource.
 
+pub mod auth;
 pub mod design;
 pub mod events;
 pub mod health;
+pub mod metrics;
 pub mod openapi;

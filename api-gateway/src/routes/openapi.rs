@@ -16,11 +16,12 @@ use crate::state::AppState;
         super::design::export_design,
         super::design::download_artifact,
         super::events::stream_design_events,
+        super::auth::issue_token,
         super::health::health,
         super::health::ready,
     ),
     components(schemas(shared::events::ProgressEvent, shared::events::EventType)),
-    tags((name = "design", description = "Design jobs"), (name = "health", description = "Probes"))
+    tags((name = "design", description = "Design jobs"), (name = "auth", description = "Tokens"), (name = "health", description = "Probes"))
 )]
 pub struct ApiDoc;
 

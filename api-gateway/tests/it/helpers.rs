@@ -159,6 +159,8 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         ),
         ("WORKER_CONCURRENCY".to_owned(), "2".to_owned()),
         ("JOB_TIMEOUT_SECONDS".to_owned(), "120".to_owned()),
+        // Tests send many requests from one address; the limit has tests of its own.
+        ("RATE_LIMIT_REQUESTS".to_owned(), "1000000".to_owned()),
         ("PATH".to_owned(), std::env::var("PATH").unwrap_or_default()),
     ]);
     for (key, value) in options.env {
@@ -222,10 +224,10 @@ impl TestApp {
             output_formats: vec![shared::job::OutputFormat::Step],
             model: None,
         };
-        let record = shared::job::JobRecord::new_pending(&job, None);
+        let record = shared::job::JobRecord::new_pending(&job, "anonymous", None);
         let mut conn = self.async_redis().await;
         shared::job_store::JobStore::new(self.keys(), self.settings.job_ttl())
-            .enqueue(&mut conn, &record, &job, 1)
+            .enqueue(&mut conn, &record, &job, 1, 0)
             .await
             .expect("enqueue");
         job.request_id

@@ -1,0 +1,96 @@
+//! The gate every route but the probes and docs passes: who is calling, and may they now.
+//!
+//! Authentication comes first, so that the limit applies per principal (per client IP when
+//! auth is off). The verdict's `RateLimit-Policy` / `RateLimit` headers go on every answer of
+//! a limited route.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use shared::auth::Principal;
+use shared::rate_limit::Decision;
+
+use crate::error::Error;
+use crate::state::AppState;
+
+/// Paths open to everyone and never counted (the predecessor's list).
+pub const EXEMPT_PATHS: &[&str] = &["/health", "/ready", "/docs", "/openapi.json", "/metrics"];
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+pub async fn guard(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if EXEMPT_PATHS.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
+    let principal = match state.auth.authenticate(
+        header_str(request.headers(), "x-api-key"),
+        header_str(request.headers(), "authorization"),
+    ) {
+        Ok(principal) => principal,
+        Err(error) => return Error::Unauthorized(error).into_response(),
+    };
+    let bucket = if state.auth.enabled() {
+        format!("principal:{}", principal.id)
+    } else {
+        format!("ip:{}", peer.ip())
+    };
+    let mut conn = state.conn.clone();
+    let unique = uuid::Uuid::new_v4().to_string();
+    let decision = match state.limiter.check(&mut conn, &bucket, &unique).await {
+        Ok(decision) => Some(decision),
+        Err(error) if state.settings.rate_limit_fail_open => {
+            tracing::warn!(%error, "rate limiter unavailable; letting the request through");
+            metrics::counter!("rate_limit_fail_open_total").increment(1);
+            None
+        }
+        Err(error) => {
+            metrics::counter!("rate_limit_fail_closed_total").increment(1);
+            return Error::RateLimiterUnavailable(error).into_response();
+        }
+    };
+    if let Some(decision) = decision
+        && !decision.admitted
+    {
+        metrics::counter!("rate_limit_rejections_total").increment(1);
+        let mut response = Error::RateLimited {
+            retry_after: decision.retry_after_secs(),
+        }
+        .into_response();
+        add_rate_limit_headers(response.headers_mut(), &decision);
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(decision.retry_after_secs()),
+        );
+        return response;
+    }
+    request.extensions_mut().insert(principal);
+    let mut response = next.run(request).await;
+    if let Some(decision) = decision {
+        add_rate_limit_headers(response.headers_mut(), &decision);
+    }
+    response
+}
+
+fn add_rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {
+    for (name, value) in [
+        ("ratelimit-policy", decision.policy_header()),
+        ("ratelimit", decision.limit_header()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+}
+
+/// The caller, as the guard established it.
+pub type CurrentPrincipal = axum::Extension<Principal>;
