@@ -32,7 +32,7 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 
 bench: build
-	cargo build --release -p api-gateway --example sse_fanout
+	cargo build --release -p api-gateway --example sse_fanout --example enqueue_load
 	python3 load/bench.py
 
 clean:

@@ -4,7 +4,8 @@
 Starts its own redis-server on a free port (never the one on 6379), the gateway and workers,
 then measures: RSS at rest, the time from POST to `completed` for a box (10 runs, FreeCAD
 included), event delivery to 1k and 10k concurrent SSE clients (latency from PUBLISH to
-client, gateway RSS; the `sse_fanout` example), and the drain rate of a 20,000-job backlog
+client, gateway RSS; the `sse_fanout` example), enqueue throughput with authentication and rate
+limiting off and on (the `enqueue_load` example), and the drain rate of the backlog that leaves
 (enable_execution false) through two workers. Standard library only.
 Usage: python3 load/bench.py [--jobs N] [--sse-clients 1000,10000]
 """
@@ -27,6 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GATEWAY = os.path.join(ROOT, "target", "release", "api-gateway")
 WORKER = os.path.join(ROOT, "target", "release", "worker")
 SSE_FANOUT = os.path.join(ROOT, "target", "release", "examples", "sse_fanout")
+ENQUEUE_LOAD = os.path.join(ROOT, "target", "release", "examples", "enqueue_load")
 
 
 def free_port():
@@ -55,6 +57,14 @@ class Client:
         response = self.conn.getresponse()
         data = response.read()
         return response.status, json.loads(data) if data else None
+
+
+def answers(port, path):
+    """Whether the service on `port` answers `path` with 200 yet."""
+    try:
+        return Client(port).request("GET", path)[0] == 200
+    except OSError:
+        return False
 
 
 def wait_until(predicate, limit, what):
@@ -100,17 +110,13 @@ def main():
             GATEWAY_ADDR=f"127.0.0.1:{http_port}",
             ARTIFACT_DIR=os.path.join(work, "artifacts"),
             RUST_LOG="warn",
+            AUTH_ENABLED="false",
+            RATE_LIMIT_ENABLED="false",
         )
         gateway = start([GATEWAY], env)
         worker = start([WORKER], env)
 
-        def ready():
-            try:
-                return Client(http_port).request("GET", "/ready")[0] == 200
-            except OSError:
-                return False
-
-        wait_until(ready, 20, "the gateway")
+        wait_until(lambda: answers(http_port, "/ready"), 20, "the gateway")
         time.sleep(2)
         rss_gateway, rss_worker = rss_mib(gateway.pid), rss_mib(worker.pid)
 
@@ -129,6 +135,10 @@ def main():
             assert state["status"] == "completed", state
             latencies.append(time.monotonic() - started)
 
+        # Everything below needs the queue to itself: no worker may pick up its jobs.
+        worker.terminate()
+        worker.wait(timeout=60)
+
         sse_rows = []
         for clients in [int(c) for c in args.sse_clients.split(",") if c]:
             out = subprocess.run(
@@ -142,37 +152,38 @@ def main():
             rss = re.search(r"connected=([\d.]+)", out.stdout)
             sse_rows.append((clients, float(latency[1]), float(latency[2]), float(rss[1])))
 
-        # The backlog: enqueue with the workers stopped, then time two workers draining it.
-        worker.terminate()
-        worker.wait(timeout=60)
-        done_before = int(redis_cli(redis_port, "scard", "designs:done") or 0)
-        counter = iter(range(args.jobs))
-        lock = threading.Lock()
-
-        def submit_many():
-            c = Client(http_port)
-            while True:
-                with lock:
-                    i = next(counter, None)
-                if i is None:
-                    return
-                side = 1 + i % 50
-                status, body = c.request("POST", "/api/v1/design", {"prompt": f"a box {side}x{side}x{side} mm", "enable_execution": False})
-                assert status == 202, body
-
-        started = time.monotonic()
-        threads = [threading.Thread(target=submit_many) for _ in range(16)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        enqueue_seconds = time.monotonic() - started
+        # Enqueue throughput, workers stopped: a second gateway on the same Redis has
+        # authentication and rate limiting on (a limit that is never reached, so every request
+        # pays for the check); the two are loaded in turn, twice, in one run.
+        guarded_port = free_port()
+        guarded_env = dict(
+            env,
+            GATEWAY_ADDR=f"127.0.0.1:{guarded_port}",
+            AUTH_ENABLED="true",
+            AUTH_API_KEYS="bench:bench-key-not-a-secret",
+            RATE_LIMIT_ENABLED="true",
+            RATE_LIMIT_REQUESTS="1000000000",
+        )
+        start([GATEWAY], guarded_env)
+        wait_until(lambda: answers(guarded_port, "/ready"), 20, "the second gateway")
+        enqueue_rates = {"off": [], "on": []}
+        for _ in range(2):
+            for mode, port, key in (("off", http_port, None), ("on", guarded_port, "bench-key-not-a-secret")):
+                command = [ENQUEUE_LOAD, "--gateway", f"http://127.0.0.1:{port}", "--requests", str(args.jobs), "--concurrency", "64"]
+                if key:
+                    command += ["--api-key", key]
+                out = subprocess.run(command, capture_output=True, text=True, timeout=600)
+                if out.returncode != 0:
+                    sys.exit(f"enqueue_load failed: {out.stderr[-2000:]}")
+                enqueue_rates[mode].append(float(re.search(r"jobs_per_second=([\d.]+)", out.stdout)[1]))
         queued = int(redis_cli(redis_port, "llen", "designs:active"))
 
+        # The backlog those runs left: time two workers draining it.
+        done_before = int(redis_cli(redis_port, "scard", "designs:done") or 0)
         started = time.monotonic()
         drainers = [start([WORKER], env) for _ in range(2)]
-        target = done_before + args.jobs
-        wait_until(lambda: int(redis_cli(redis_port, "scard", "designs:done") or 0) >= target, 900, "the backlog to drain")
+        target = done_before + queued
+        wait_until(lambda: int(redis_cli(redis_port, "scard", "designs:done") or 0) >= target, 1800, "the backlog to drain")
         drain_seconds = time.monotonic() - started
         rss_drainers = [rss_mib(p.pid) for p in drainers]
         rss_gateway_after = rss_mib(gateway.pid)
@@ -185,12 +196,14 @@ def main():
         print(f"| worker RSS at rest | {rss_worker:.1f} MiB |")
         ms = sorted(x * 1000 for x in latencies)
         print(f"| box, POST to completed, median of {len(ms)} | {statistics.median(ms):.0f} ms (min {ms[0]:.0f}, max {ms[-1]:.0f}) |")
-        print(f"| enqueue of {args.jobs} jobs over HTTP (16 Python clients) | {args.jobs / enqueue_seconds:.0f} jobs/s ({enqueue_seconds:.1f} s; {queued} queued) |")
-        print(f"| drain of {args.jobs} queued jobs, 2 workers, enable_execution false | {args.jobs / drain_seconds:.0f} jobs/s ({drain_seconds:.1f} s) |")
+        for mode in ("off", "on"):
+            rates = ", ".join(f"{r:.0f}" for r in enqueue_rates[mode])
+            print(f"| enqueue of {args.jobs} jobs, 64 in flight, auth + rate limiting {mode} (two rounds) | {rates} jobs/s |")
+        print(f"| drain of the {queued} queued jobs, 2 workers, enable_execution false | {queued / drain_seconds:.0f} jobs/s ({drain_seconds:.1f} s) |")
         for clients, p50, p99, rss in sse_rows:
             print(f"| {clients} SSE clients on one job: delivery latency PUBLISH to client | p50 {p50:.1f} ms, p99 {p99:.1f} ms; gateway RSS {rss:.1f} MiB |")
         print(f"| worker RSS right after the drain | {', '.join(f'{r:.1f}' for r in rss_drainers)} MiB |")
-        print(f"| gateway RSS at the end (after the SSE runs and 20k requests; freed memory stays with the allocator) | {rss_gateway_after:.1f} MiB |")
+        print(f"| gateway RSS at the end (after the SSE runs and the enqueue rounds; freed memory stays with the allocator) | {rss_gateway_after:.1f} MiB |")
     finally:
         for process in processes:
             process.terminate()

@@ -5,7 +5,8 @@
 //! `cargo run --release -p api-gateway --example sse_fanout -- \
 //!     --gateway http://127.0.0.1:8080 --redis redis://127.0.0.1:6379/0 --clients 1000 \
 //!     [--events 20] [--gateway-pid PID]`
-//! (`make bench` runs it against a private Redis and gateway.)
+//! Run it with no worker on the queue. (`make bench` runs it against a private Redis and
+//! gateway.)
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -136,7 +137,8 @@ async fn main() {
         .enqueue(&mut conn, &record, &job, 1, 0)
         .await
         .expect("create the job");
-    // Take it off the queue again so that a running worker cannot pick it up.
+    // Take it off the queue again; run this with no worker on the queue, which could still
+    // fetch the job in between and end its stream early.
     let _: i64 = redis::cmd("LREM")
         .arg(keys.queue_active())
         .arg(0)

@@ -69,6 +69,8 @@ pub struct Settings {
     /// PEM private key that signs RS*/ES* tokens (only needed to issue them).
     pub jwt_private_key: Option<SecretString>,
     pub jwt_access_token_expire_minutes: u64,
+    /// Off: no request is counted or limited (the predecessor's self-disabling switch).
+    pub rate_limit_enabled: bool,
     /// Requests per principal (per client IP with auth off) per window.
     pub rate_limit_requests: u32,
     pub rate_limit_window_seconds: u64,
@@ -100,6 +102,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("auth_enabled", "false"),
     ("jwt_algorithm", "HS256"),
     ("jwt_access_token_expire_minutes", "15"),
+    ("rate_limit_enabled", "true"),
     ("rate_limit_requests", "100"),
     ("rate_limit_window_seconds", "60"),
     ("rate_limit_fail_open", "true"),
@@ -256,6 +259,7 @@ mod tests {
         assert!(!s.auth_enabled);
         assert_eq!(s.jwt_algorithm, "HS256");
         assert_eq!(s.jwt_access_token_expire_minutes, 15);
+        assert!(s.rate_limit_enabled);
         assert_eq!(s.rate_limit_requests, 100);
         assert_eq!(s.rate_limit_window_seconds, 60);
         assert!(s.rate_limit_fail_open);
