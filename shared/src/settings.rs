@@ -56,6 +56,23 @@ pub struct Settings {
     pub freecad_appimage_path: Option<String>,
     /// The process's `PATH`, searched for `freecadcmd` when nothing above names it.
     pub path: Option<String>,
+
+    /// Where a worker serves `/health`, `/ready` and `/metrics`.
+    pub worker_metrics_addr: SocketAddr,
+    /// Warm FreeCAD processes per worker; 0 starts a fresh process per job.
+    pub freecad_pool_size: usize,
+    /// Jobs a warm FreeCAD process runs before it is replaced.
+    pub freecad_pool_max_jobs: u32,
+    /// `auto` (bubblewrap if it works here), `bubblewrap` (required) or `rlimits_only`.
+    pub freecad_isolation: String,
+    /// CPU seconds one script may use.
+    pub freecad_cpu_seconds: u64,
+    /// Address space of a FreeCAD process, in MiB.
+    pub freecad_memory_mb: u64,
+    /// Largest file a FreeCAD process may write, in MiB.
+    pub freecad_file_size_mb: u64,
+    /// Processes and threads a FreeCAD sandbox may hold at once.
+    pub freecad_max_processes: u64,
 }
 
 /// Defaults that hold when neither a file nor the environment says otherwise.
@@ -77,7 +94,18 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("redis_port", "6379"),
     ("redis_db", "0"),
     ("redis_key_prefix", "designer:"),
+    ("worker_metrics_addr", "0.0.0.0:9091"),
+    ("freecad_pool_size", "2"),
+    ("freecad_pool_max_jobs", "200"),
+    ("freecad_isolation", "auto"),
+    ("freecad_cpu_seconds", "300"),
+    ("freecad_memory_mb", "4096"),
+    ("freecad_file_size_mb", "512"),
+    ("freecad_max_processes", "256"),
 ];
+
+/// The values `FREECAD_ISOLATION` accepts.
+pub const FREECAD_ISOLATION_VALUES: [&str; 3] = ["auto", "bubblewrap", "rlimits_only"];
 
 impl Settings {
     /// Loads the settings from `./config` and the process environment.
@@ -135,11 +163,26 @@ impl Settings {
                 "WORKER_MISSED_HEARTBEATS",
                 u64::from(self.worker_missed_heartbeats),
             ),
+            (
+                "FREECAD_POOL_MAX_JOBS",
+                u64::from(self.freecad_pool_max_jobs),
+            ),
+            ("FREECAD_CPU_SECONDS", self.freecad_cpu_seconds),
+            ("FREECAD_MEMORY_MB", self.freecad_memory_mb),
+            ("FREECAD_FILE_SIZE_MB", self.freecad_file_size_mb),
+            ("FREECAD_MAX_PROCESSES", self.freecad_max_processes),
         ];
         for (name, value) in positive {
             if value == 0 {
                 return Err(ConfigError::Message(format!("{name} must be above 0")));
             }
+        }
+        if !FREECAD_ISOLATION_VALUES.contains(&self.freecad_isolation.as_str()) {
+            return Err(ConfigError::Message(format!(
+                "FREECAD_ISOLATION must be one of {}, not {:?}",
+                FREECAD_ISOLATION_VALUES.join(", "),
+                self.freecad_isolation
+            )));
         }
         if self.redis_key_prefix.is_empty() {
             return Err(ConfigError::Message(
@@ -222,6 +265,29 @@ mod tests {
         assert_eq!(s.artifact_dir, PathBuf::from("./data/artifacts"));
         assert_eq!(s.redis_url().expose_secret(), "redis://127.0.0.1:6379/0");
         assert!(s.effective_worker_concurrency() >= 1);
+        assert_eq!(s.worker_metrics_addr.to_string(), "0.0.0.0:9091");
+        assert_eq!(s.freecad_pool_size, 2);
+        assert_eq!(s.freecad_pool_max_jobs, 200);
+        assert_eq!(s.freecad_isolation, "auto");
+    }
+
+    #[test]
+    fn freecad_isolation_accepts_only_known_modes() {
+        let dir = empty_dir();
+        for mode in FREECAD_ISOLATION_VALUES {
+            let s = Settings::load_from(dir.path(), env(&[("FREECAD_ISOLATION", mode)])).unwrap();
+            assert_eq!(s.freecad_isolation, mode);
+        }
+        let err = Settings::load_from(dir.path(), env(&[("FREECAD_ISOLATION", "none")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("FREECAD_ISOLATION"), "{err}");
+        let err = Settings::load_from(dir.path(), env(&[("FREECAD_POOL_MAX_JOBS", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("FREECAD_POOL_MAX_JOBS"), "{err}");
+        let cold = Settings::load_from(dir.path(), env(&[("FREECAD_POOL_SIZE", "0")])).unwrap();
+        assert_eq!(cold.freecad_pool_size, 0, "0 means a fresh process per job");
     }
 
     #[test]
