@@ -23,6 +23,10 @@ use crate::agents::{generator, validator};
 use crate::freecad::FreecadRunner;
 use crate::planner::OfflinePlanner;
 
+/// Test seam: maps a job to the script to run instead of the generator's (see
+/// `Application::override_generated_scripts`); `None` keeps the generator's script.
+pub type ScriptOverride = Arc<dyn Fn(&DesignJob) -> Option<String> + Send + Sync>;
+
 /// What every job needs, shared by all jobs of a worker process.
 #[derive(Clone)]
 pub struct JobContext {
@@ -31,6 +35,8 @@ pub struct JobContext {
     pub runner: Arc<FreecadRunner>,
     pub artifact_dir: PathBuf,
     pub planner: OfflinePlanner,
+    /// Set by tests only, never by configuration.
+    pub script_override: Option<ScriptOverride>,
 }
 
 /// Progress reported at the start of each stage.
@@ -106,7 +112,11 @@ async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynErr
     })
     .await?;
 
-    let script = generator::script_for(&offline.part);
+    let script = ctx
+        .script_override
+        .as_ref()
+        .and_then(|scripts| scripts(job))
+        .unwrap_or_else(|| generator::script_for(&offline.part));
     if !job.enable_execution {
         update(JobPatch {
             generated_script: Some(script),
