@@ -5,3 +5,4 @@ mod design;
 mod errors;
 mod helpers;
 mod ready;
+mod sandbox;
