@@ -90,6 +90,8 @@ def main():
             GATEWAY_ADDR=f"127.0.0.1:{http_port}",
             ARTIFACT_DIR=os.path.join(work, "artifacts"),
             RUST_LOG="warn",
+            # Several workers run side by side: each takes a free port for its metrics.
+            WORKER_METRICS_ADDR="127.0.0.1:0",
         )
         gateway = start([GATEWAY], env)
         worker = start([WORKER], env)
