@@ -33,6 +33,7 @@ lint:
 
 bench: build
 	python3 load/bench.py
+	cargo run --release -p worker --example freecad_timing
 
 clean:
 	cargo clean
