@@ -34,6 +34,7 @@ lint:
 bench: build
 	cargo build --release -p api-gateway --example sse_fanout --example enqueue_load
 	python3 load/bench.py
+	cargo run --release -p worker --example freecad_timing
 
 clean:
 	cargo clean

@@ -112,6 +112,8 @@ def main():
             RUST_LOG="warn",
             AUTH_ENABLED="false",
             RATE_LIMIT_ENABLED="false",
+            # Several workers run side by side: each takes a free port for its metrics.
+            WORKER_METRICS_ADDR="127.0.0.1:0",
         )
         gateway = start([GATEWAY], env)
         worker = start([WORKER], env)

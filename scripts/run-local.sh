@@ -44,11 +44,12 @@ fi
 
 target/release/api-gateway &
 pids+=($!)
-for _ in 1 2; do
-  target/release/worker &
+# Each worker needs its own metrics listener (/health, /ready, /metrics).
+for port in 9091 9092; do
+  WORKER_METRICS_ADDR="127.0.0.1:$port" target/release/worker &
   pids+=($!)
 done
 
-echo "Gateway on ${GATEWAY_ADDR:-0.0.0.0:8080}, two workers; Ctrl-C stops them."
+echo "Gateway on ${GATEWAY_ADDR:-0.0.0.0:8080}, two workers (metrics on :9091, :9092); Ctrl-C stops them."
 wait -n "${pids[@]}" || true
 echo "A process ended; stopping the others."

@@ -78,6 +78,22 @@ pub struct Settings {
     pub rate_limit_fail_open: bool,
     /// Jobs one principal may have pending or running at once; 0 = no cap.
     pub max_active_jobs_per_principal: u32,
+    /// Where a worker serves `/health`, `/ready` and `/metrics`.
+    pub worker_metrics_addr: SocketAddr,
+    /// Warm FreeCAD processes per worker; 0 starts a fresh process per job.
+    pub freecad_pool_size: usize,
+    /// Jobs a warm FreeCAD process runs before it is replaced.
+    pub freecad_pool_max_jobs: u32,
+    /// `auto` (bubblewrap if it works here), `bubblewrap` (required) or `rlimits_only`.
+    pub freecad_isolation: String,
+    /// CPU seconds one script may use.
+    pub freecad_cpu_seconds: u64,
+    /// Address space of a FreeCAD process, in MiB.
+    pub freecad_memory_mb: u64,
+    /// Largest file a FreeCAD process may write, in MiB.
+    pub freecad_file_size_mb: u64,
+    /// Processes and threads a FreeCAD sandbox may hold at once.
+    pub freecad_max_processes: u64,
 }
 
 /// Defaults that hold when neither a file nor the environment says otherwise.
@@ -107,7 +123,18 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("rate_limit_window_seconds", "60"),
     ("rate_limit_fail_open", "true"),
     ("max_active_jobs_per_principal", "0"),
+    ("worker_metrics_addr", "0.0.0.0:9091"),
+    ("freecad_pool_size", "2"),
+    ("freecad_pool_max_jobs", "200"),
+    ("freecad_isolation", "auto"),
+    ("freecad_cpu_seconds", "300"),
+    ("freecad_memory_mb", "4096"),
+    ("freecad_file_size_mb", "512"),
+    ("freecad_max_processes", "256"),
 ];
+
+/// The values `FREECAD_ISOLATION` accepts.
+pub const FREECAD_ISOLATION_VALUES: [&str; 3] = ["auto", "bubblewrap", "rlimits_only"];
 
 impl Settings {
     /// Loads the settings from `./config` and the process environment.
@@ -165,11 +192,26 @@ impl Settings {
                 "WORKER_MISSED_HEARTBEATS",
                 u64::from(self.worker_missed_heartbeats),
             ),
+            (
+                "FREECAD_POOL_MAX_JOBS",
+                u64::from(self.freecad_pool_max_jobs),
+            ),
+            ("FREECAD_CPU_SECONDS", self.freecad_cpu_seconds),
+            ("FREECAD_MEMORY_MB", self.freecad_memory_mb),
+            ("FREECAD_FILE_SIZE_MB", self.freecad_file_size_mb),
+            ("FREECAD_MAX_PROCESSES", self.freecad_max_processes),
         ];
         for (name, value) in positive {
             if value == 0 {
                 return Err(ConfigError::Message(format!("{name} must be above 0")));
             }
+        }
+        if !FREECAD_ISOLATION_VALUES.contains(&self.freecad_isolation.as_str()) {
+            return Err(ConfigError::Message(format!(
+                "FREECAD_ISOLATION must be one of {}, not {:?}",
+                FREECAD_ISOLATION_VALUES.join(", "),
+                self.freecad_isolation
+            )));
         }
         if self.redis_key_prefix.is_empty() {
             return Err(ConfigError::Message(
@@ -294,6 +336,29 @@ mod tests {
             !shown.contains("key-1") && !shown.contains("0123456789abcdef"),
             "{shown}"
         );
+        assert_eq!(s.worker_metrics_addr.to_string(), "0.0.0.0:9091");
+        assert_eq!(s.freecad_pool_size, 2);
+        assert_eq!(s.freecad_pool_max_jobs, 200);
+        assert_eq!(s.freecad_isolation, "auto");
+    }
+
+    #[test]
+    fn freecad_isolation_accepts_only_known_modes() {
+        let dir = empty_dir();
+        for mode in FREECAD_ISOLATION_VALUES {
+            let s = Settings::load_from(dir.path(), env(&[("FREECAD_ISOLATION", mode)])).unwrap();
+            assert_eq!(s.freecad_isolation, mode);
+        }
+        let err = Settings::load_from(dir.path(), env(&[("FREECAD_ISOLATION", "none")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("FREECAD_ISOLATION"), "{err}");
+        let err = Settings::load_from(dir.path(), env(&[("FREECAD_POOL_MAX_JOBS", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("FREECAD_POOL_MAX_JOBS"), "{err}");
+        let cold = Settings::load_from(dir.path(), env(&[("FREECAD_POOL_SIZE", "0")])).unwrap();
+        assert_eq!(cold.freecad_pool_size, 0, "0 means a fresh process per job");
     }
 
     #[test]

@@ -6,10 +6,13 @@
 //! - [`jobs`]: the design job handler: status updates, pipeline stages, final state.
 //! - [`planner`]: the built-in offline planner (plain English to a `DesignPlan`).
 //! - [`agents`]: the generator (plan to FreeCAD script) and the validator (score a result).
-//! - [`freecad`]: finding `freecadcmd`, running a script in it, measuring and exporting.
+//! - [`freecad`]: finding `freecadcmd`; the static check, the sandbox and the warm pool in
+//!   which every script runs; measuring and exporting.
+//! - [`metrics_server`]: the worker's `/health`, `/ready` and `/metrics` listener.
 
 pub mod agents;
 pub mod freecad;
 pub mod jobs;
+pub mod metrics_server;
 pub mod planner;
 pub mod startup;

@@ -1,5 +1,6 @@
-//! Builds the worker (Redis, FreeCAD, artifact directory) and runs the apalis worker loop
-//! under a supervisor that restarts it when its stream dies.
+//! Builds the worker (Redis, FreeCAD and its sandbox and pool, artifact directory, metrics
+//! listener) and runs the apalis worker loop under a supervisor that restarts it when its
+//! stream dies.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,8 +21,9 @@ use shared::settings::Settings;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::freecad::{FreecadCommand, FreecadRunner};
-use crate::jobs::{JobContext, run_design_job};
+use crate::freecad::{FreecadCommand, FreecadRunner, IsolationMode, RunnerConfig};
+use crate::jobs::{JobContext, ScriptOverride, run_design_job};
+use crate::metrics_server;
 use crate::planner::OfflinePlanner;
 
 /// An idle worker looks for work at least this often, even if a wake-up message was lost.
@@ -38,11 +40,25 @@ pub struct Application {
     worker_id: String,
     freecad: FreecadCommand,
     restarts: Arc<AtomicU32>,
+    /// Taken when the worker runs.
+    metrics_listener: Option<tokio::net::TcpListener>,
+    metrics_port: u16,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let freecad = FreecadCommand::locate(&settings, settings.path.as_deref())?;
+        // Before anything records a metric (the isolation gauge is set as the runner starts).
+        metrics_server::prometheus_handle();
+        let metrics_listener = tokio::net::TcpListener::bind(settings.worker_metrics_addr)
+            .await
+            .with_context(|| {
+                format!(
+                    "binding WORKER_METRICS_ADDR {}",
+                    settings.worker_metrics_addr
+                )
+            })?;
+        let metrics_port = metrics_listener.local_addr()?.port();
         let client = redis_conn::client(&settings.redis_url()).context("parsing the Redis URL")?;
         let conn = redis_conn::connection_manager(&client)
             .await
@@ -53,13 +69,33 @@ impl Application {
                 format!("creating ARTIFACT_DIR {}", settings.artifact_dir.display())
             })?;
         let keys = Keys::new(&settings.redis_key_prefix);
+        let runner = FreecadRunner::start(
+            freecad.clone(),
+            RunnerConfig::from_settings(&settings),
+            settings.path.as_deref(),
+        )
+        .await
+        .context("preparing the FreeCAD sandbox")?;
+        match runner.isolation() {
+            IsolationMode::Bubblewrap => info!(
+                isolation = runner.isolation().as_str(),
+                "FreeCAD scripts run in bubblewrap: no network, read-only system, private folder, rlimits"
+            ),
+            IsolationMode::RlimitsOnly => warn!(
+                isolation = runner.isolation().as_str(),
+                reason = runner.isolation_fallback_reason().unwrap_or("unknown"),
+                "!!! bubblewrap cannot run here: FreeCAD scripts run WITHOUT file-system or network \
+                 isolation, only with rlimits, an unprivileged user and the static check !!!"
+            ),
+        }
         let context = JobContext {
             store: JobStore::new(keys.clone(), settings.job_ttl()),
             events: EventPublisher::new(keys, settings.job_ttl()),
             conn: conn.clone(),
-            runner: Arc::new(FreecadRunner::new(freecad.clone(), settings.job_timeout())),
+            runner: Arc::new(runner),
             artifact_dir: settings.artifact_dir.clone(),
             planner: OfflinePlanner,
+            script_override: None,
         };
         Ok(Self {
             worker_id: unique_worker_id(),
@@ -69,7 +105,26 @@ impl Application {
             context,
             freecad,
             restarts: Arc::default(),
+            metrics_listener: Some(metrics_listener),
+            metrics_port,
         })
+    }
+
+    /// The port of the metrics listener (tests bind port 0).
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_port
+    }
+
+    /// The FreeCAD runner this worker's jobs use.
+    pub fn runner(&self) -> Arc<FreecadRunner> {
+        self.context.runner.clone()
+    }
+
+    /// Test seam: the scripts the pipeline runs come from `scripts` instead of the generator,
+    /// so tests can send hostile code down the whole job path. Only code can call this; no
+    /// HTTP route, setting or environment variable reaches it.
+    pub fn override_generated_scripts(&mut self, scripts: ScriptOverride) {
+        self.context.script_override = Some(scripts);
     }
 
     /// How often the supervisor has had to restart the worker loop (0 when all is well).
@@ -93,14 +148,25 @@ impl Application {
 
     /// Runs until `shutdown` is cancelled. Jobs in flight then get
     /// `WORKER_SHUTDOWN_GRACE_SECONDS` to finish.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let concurrency = self.settings.effective_worker_concurrency();
         info!(
             worker = %self.worker_id,
             concurrency,
             freecad = %self.freecad.program.display(),
+            isolation = self.context.runner.isolation().as_str(),
+            metrics_port = self.metrics_port,
             "worker started"
         );
+        let metrics_listener = self
+            .metrics_listener
+            .take()
+            .context("the worker runs only once")?;
+        let probes = tokio::spawn(metrics_server::serve(
+            metrics_listener,
+            metrics_server::router(self.conn.clone(), self.context.runner.clone()),
+            shutdown.clone(),
+        ));
         let wake_up = Arc::new(Mutex::new(None::<mpsc::Sender<()>>));
         let listener = tokio::spawn(forward_wake_ups(
             self.client.clone(),
@@ -163,6 +229,7 @@ impl Application {
             delay = (delay * 2).min(MAX_RESTART_DELAY);
         }
         listener.abort();
+        probes.abort();
         info!(worker = %self.worker_id, "worker stopped");
         Ok(())
     }

@@ -39,7 +39,12 @@ fn auth_env() -> Vec<(&'static str, String)> {
 async fn auth_app(workers: usize, extra: Vec<(&'static str, String)>) -> TestApp {
     let mut env = auth_env();
     env.extend(extra);
-    spawn_app_with(AppOptions { workers, env }).await
+    spawn_app_with(AppOptions {
+        workers,
+        env,
+        ..AppOptions::default()
+    })
+    .await
 }
 
 fn now() -> u64 {

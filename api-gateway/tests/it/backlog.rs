@@ -18,6 +18,7 @@ async fn a_backlog_of_20000_jobs_drains_through_two_workers() {
     let app = spawn_app_with(AppOptions {
         workers: 2,
         env: vec![("WORKER_CONCURRENCY", "16".to_owned())],
+        ..AppOptions::default()
     })
     .await;
 

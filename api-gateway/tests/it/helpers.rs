@@ -116,6 +116,10 @@ pub struct TestApp {
     pub redis: TestRedis,
     pub settings: Settings,
     pub worker_restarts: Vec<std::sync::Arc<std::sync::atomic::AtomicU32>>,
+    /// Each worker's metrics listener (`/health`, `/ready`, `/metrics`).
+    pub worker_metrics_ports: Vec<u16>,
+    /// Each worker's FreeCAD runner, to look at its pool.
+    pub worker_runners: Vec<std::sync::Arc<worker::freecad::FreecadRunner>>,
     shutdown: CancellationToken,
     _artifact_dir: TempDir,
 }
@@ -130,6 +134,8 @@ impl Drop for TestApp {
 pub struct AppOptions {
     pub workers: usize,
     pub env: Vec<(&'static str, String)>,
+    /// Scripts to run instead of the generator's (the worker's test seam).
+    pub scripts: Option<worker::jobs::ScriptOverride>,
 }
 
 impl Default for AppOptions {
@@ -137,6 +143,7 @@ impl Default for AppOptions {
         Self {
             workers: 1,
             env: Vec::new(),
+            scripts: None,
         }
     }
 }
@@ -161,6 +168,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         ("JOB_TIMEOUT_SECONDS".to_owned(), "120".to_owned()),
         // Tests send many requests from one address; the limit has tests of its own.
         ("RATE_LIMIT_REQUESTS".to_owned(), "1000000".to_owned()),
+        ("WORKER_METRICS_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
         ("PATH".to_owned(), std::env::var("PATH").unwrap_or_default()),
     ]);
     for (key, value) in options.env {
@@ -178,11 +186,18 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     tokio::spawn(gateway.run_until_stopped(shutdown.clone()));
 
     let mut worker_restarts = Vec::new();
+    let mut worker_metrics_ports = Vec::new();
+    let mut worker_runners = Vec::new();
     for _ in 0..options.workers {
-        let worker = worker::startup::Application::build(settings.clone())
+        let mut worker = worker::startup::Application::build(settings.clone())
             .await
             .expect("worker builds");
+        if let Some(scripts) = &options.scripts {
+            worker.override_generated_scripts(scripts.clone());
+        }
         worker_restarts.push(worker.restart_counter());
+        worker_metrics_ports.push(worker.metrics_port());
+        worker_runners.push(worker.runner());
         tokio::spawn(worker.run_until_stopped(shutdown.clone()));
     }
 
@@ -193,6 +208,8 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         redis,
         settings,
         worker_restarts,
+        worker_metrics_ports,
+        worker_runners,
         shutdown,
         _artifact_dir: artifact_dir,
     }

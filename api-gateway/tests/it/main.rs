@@ -7,3 +7,4 @@ mod errors;
 mod events;
 mod helpers;
 mod ready;
+mod sandbox;

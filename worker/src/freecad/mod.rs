@@ -1,10 +1,23 @@
-//! Running scripts in headless FreeCAD.
+//! Running model-written scripts in headless FreeCAD, safely and fast.
 //!
 //! - [`locate`]: finding `freecadcmd` from the settings and `PATH`.
-//! - [`runner`]: one script in a fresh working directory, with a timeout; measures and exports.
+//! - `check.py`: the static check (Python's `ast`) every script passes before it runs.
+//! - `runner.py`: the runner inside FreeCAD: check, run, measure, export, one job at a time.
+//! - [`sandbox`]: bubblewrap when the kernel allows it, rlimits and an unprivileged user always.
+//! - [`process`]: one runner process in its sandbox, spoken to line by line.
+//! - [`pool`]: the warm pool of runner processes, recycled and replaced.
+//! - [`state`]: the document's objects and the diff between iterations.
+//! - [`runner`]: `FreecadRunner::run`, the one entry point the job handler calls.
 
 mod locate;
+mod pool;
+mod process;
 mod runner;
+mod sandbox;
+mod state;
 
 pub use locate::{FreecadCommand, LocateError};
-pub use runner::{ExecutionError, ExecutionOutcome, FreecadRunner};
+pub use pool::PoolStatus;
+pub use runner::{ExecutionError, ExecutionOutcome, FreecadRunner, RunnerConfig};
+pub use sandbox::{IsolationMode, IsolationPreference, Limits, SandboxError};
+pub use state::{ObjectState, StateDiff};

@@ -1,33 +1,62 @@
-//! Runs one script in `freecadcmd` in a fresh working directory, with a wall-clock timeout,
-//! and reads back what the embedded `runner.py` measured and exported.
+//! `FreecadRunner::run`: one script, checked and sandboxed, in a warm pool process (or a fresh
+//! one with `FREECAD_POOL_SIZE=0`), under a wall-clock timeout; measured, exported and diffed.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use shared::job::{Geometry, OutputFormat};
+use shared::settings::Settings;
 use tempfile::TempDir;
 
 use super::FreecadCommand;
+use super::pool::{Lease, Pool, PoolStatus};
+use super::process::{FreecadProcess, ProcessFailure, RunnerAnswer};
+use super::sandbox::{IsolationMode, IsolationPreference, Limits, Sandbox, SandboxError};
+use super::state::{self, ObjectState};
 
-const RUNNER_PY: &str = include_str!("runner.py");
-/// How much of FreeCAD's console log goes into an error message.
-const LOG_TAIL_BYTES: usize = 2000;
-
+/// Everything that decides how scripts run.
 #[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Wall-clock limit of one script (and of a process start).
+    pub timeout: Duration,
+    /// Warm processes; 0 means a fresh process per job.
+    pub pool_size: usize,
+    /// Jobs a warm process runs before it is replaced.
+    pub pool_max_jobs: u32,
+    pub limits: Limits,
+    pub isolation: IsolationPreference,
+}
+
+impl RunnerConfig {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            timeout: settings.job_timeout(),
+            pool_size: settings.freecad_pool_size,
+            pool_max_jobs: settings.freecad_pool_max_jobs,
+            limits: Limits::from_settings(settings),
+            isolation: IsolationPreference::parse(&settings.freecad_isolation)
+                .unwrap_or(IsolationPreference::Auto),
+        }
+    }
+}
+
 pub struct FreecadRunner {
-    command: FreecadCommand,
+    sandbox: Arc<Sandbox>,
+    pool: Option<Pool>,
     timeout: Duration,
 }
 
-/// A script that ran and left a measurable shape.
+/// A script that ran and left a measurable solid.
 #[derive(Debug)]
 pub struct ExecutionOutcome {
     pub geometry: Geometry,
-    /// Everything the runner reported (faces, edges, objects...), for the job record.
+    /// Everything the runner reported (faces, edges, centre of mass, objects, the diff from
+    /// the previous iteration), for the job record's `execution_result`.
     pub report: serde_json::Value,
-    /// The exported files, still inside `work_dir`.
+    /// The document's objects, to diff the next iteration against.
+    pub objects: Vec<ObjectState>,
+    /// The exported files, inside `work_dir`.
     pub files: Vec<(OutputFormat, PathBuf)>,
     pub duration: Duration,
     /// Removed when the outcome is dropped.
@@ -38,129 +67,293 @@ pub struct ExecutionOutcome {
 pub enum ExecutionError {
     #[error("could not run FreeCAD: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{message}")]
+    Rejected { message: String },
     #[error("FreeCAD did not finish within {0:?} and was stopped")]
     Timeout(Duration),
     #[error("the script failed in FreeCAD: {message}")]
     ScriptFailed { message: String },
-    #[error("FreeCAD exited ({status}) without a result; its log ends with: {log_tail}")]
-    NoResult { status: String, log_tail: String },
+    #[error("{message}")]
+    NoGeometry { message: String },
+    #[error("{message}; its FreeCAD process was replaced")]
+    MemoryExceeded { message: String },
+    #[error("FreeCAD stopped without an answer ({status}); its log ends with: {log_tail}")]
+    Crashed { status: String, log_tail: String },
 }
 
 impl ExecutionError {
     /// The job's `error_code` for this failure.
     pub fn code(&self) -> &'static str {
         match self {
+            Self::Rejected { .. } => "script_rejected",
             Self::Timeout(_) => "execution_timeout",
-            _ => "execution_failed",
+            Self::NoGeometry { .. } => "no_geometry",
+            Self::MemoryExceeded { .. } => "memory_exceeded",
+            Self::Crashed { .. } => "execution_crashed",
+            Self::Io(_) | Self::ScriptFailed { .. } => "execution_failed",
+        }
+    }
+
+    /// The value of `freecad_executions_total{status}`.
+    fn metric_status(&self) -> &'static str {
+        match self {
+            Self::Timeout(_) => "timeout",
+            Self::Rejected { .. } => "rejected",
+            _ => "failure",
         }
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct RunnerResult {
-    ok: bool,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    geometry: Option<Geometry>,
+impl From<ProcessFailure> for ExecutionError {
+    fn from(failure: ProcessFailure) -> Self {
+        match failure {
+            ProcessFailure::Io(error) => Self::Io(error),
+            ProcessFailure::Died { status, log_tail } => Self::Crashed { status, log_tail },
+        }
+    }
 }
 
 impl FreecadRunner {
-    pub fn new(command: FreecadCommand, timeout: Duration) -> Self {
-        Self { command, timeout }
+    /// Decides the isolation (trying bubblewrap for real) and starts the warm pool.
+    pub async fn start(
+        command: FreecadCommand,
+        config: RunnerConfig,
+        search_path: Option<&str>,
+    ) -> Result<Self, SandboxError> {
+        let sandbox = Arc::new(
+            Sandbox::detect(
+                command,
+                config.limits,
+                config.pool_max_jobs,
+                config.isolation,
+                search_path,
+            )
+            .await?,
+        );
+        let pool = (config.pool_size > 0).then(|| {
+            Pool::start(
+                sandbox.clone(),
+                config.pool_size,
+                config.pool_max_jobs,
+                config.timeout,
+            )
+        });
+        metrics::gauge!("freecad_isolation_mode", "mode" => sandbox.mode().as_str()).set(1.0);
+        Ok(Self {
+            sandbox,
+            pool,
+            timeout: config.timeout,
+        })
     }
 
+    pub fn isolation(&self) -> IsolationMode {
+        self.sandbox.mode()
+    }
+
+    /// Why bubblewrap is not used (None when it is).
+    pub fn isolation_fallback_reason(&self) -> Option<&str> {
+        self.sandbox.fallback_reason()
+    }
+
+    /// The warm pool's state; `None` with `FREECAD_POOL_SIZE=0`.
+    pub fn pool_status(&self) -> Option<PoolStatus> {
+        self.pool.as_ref().map(Pool::status)
+    }
+
+    /// Runs the first iteration's script.
     pub async fn run(
         &self,
         script: &str,
         formats: &[OutputFormat],
     ) -> Result<ExecutionOutcome, ExecutionError> {
+        self.run_iteration(script, formats, None).await
+    }
+
+    /// Runs a script; the report's `diff` says what changed from `previous` (the objects of
+    /// the iteration before, if any).
+    pub async fn run_iteration(
+        &self,
+        script: &str,
+        formats: &[OutputFormat],
+        previous: Option<&[ObjectState]>,
+    ) -> Result<ExecutionOutcome, ExecutionError> {
         let started = Instant::now();
-        let work_dir = tempfile::Builder::new().prefix("designer-job-").tempdir()?;
-        let dir = work_dir.path();
+        let result = match &self.pool {
+            Some(pool) => self.run_warm(pool, script, formats).await,
+            None => self.run_cold(script, formats).await,
+        };
+        let duration = started.elapsed();
+        metrics::histogram!("freecad_execution_duration_seconds").record(duration.as_secs_f64());
+        let status = match &result {
+            Ok(_) => "success",
+            Err(error) => error.metric_status(),
+        };
+        metrics::counter!("freecad_executions_total", "status" => status).increment(1);
+        let (answer, work_dir) = result?;
+        finish(answer, work_dir, formats, previous, duration)
+    }
+
+    async fn run_warm(
+        &self,
+        pool: &Pool,
+        script: &str,
+        formats: &[OutputFormat],
+    ) -> Result<(RunnerAnswer, TempDir), ExecutionError> {
+        // Waiting for a free process counts against the same limit as the script.
+        let mut lease: Lease = tokio::time::timeout(self.timeout, pool.lease())
+            .await
+            .map_err(|_| ExecutionError::Timeout(self.timeout))?
+            .ok_or_else(|| std::io::Error::other("the FreeCAD pool is closed"))?;
+        match self.execute(lease.process(), script, formats).await {
+            Ok((answer, work_dir)) if !answer.fatal => {
+                lease.give_back();
+                Ok((answer, work_dir))
+            }
+            Ok(fatal) => {
+                lease.discard();
+                Ok(fatal)
+            }
+            Err(error) => {
+                lease.discard();
+                Err(error)
+            }
+        }
+    }
+
+    async fn run_cold(
+        &self,
+        script: &str,
+        formats: &[OutputFormat],
+    ) -> Result<(RunnerAnswer, TempDir), ExecutionError> {
+        let started = Instant::now();
+        let mut process = tokio::time::timeout(
+            self.timeout,
+            FreecadProcess::start(self.sandbox.clone(), self.timeout),
+        )
+        .await
+        .map_err(|_| ExecutionError::Timeout(self.timeout))??;
+        let remaining = self.timeout.saturating_sub(started.elapsed());
+        let result = self
+            .execute_within(&mut process, script, formats, remaining)
+            .await;
+        tokio::spawn(process.retire());
+        result
+    }
+
+    async fn execute(
+        &self,
+        process: &mut FreecadProcess,
+        script: &str,
+        formats: &[OutputFormat],
+    ) -> Result<(RunnerAnswer, TempDir), ExecutionError> {
+        self.execute_within(process, script, formats, self.timeout)
+            .await
+    }
+
+    /// One job in one process: fresh inputs in its folder, the answer, the files moved out.
+    async fn execute_within(
+        &self,
+        process: &mut FreecadProcess,
+        script: &str,
+        formats: &[OutputFormat],
+        limit: Duration,
+    ) -> Result<(RunnerAnswer, TempDir), ExecutionError> {
+        let host_dir = process.job_dir();
+        process.clear_job_dir()?;
+        tokio::fs::write(host_dir.join("design.py"), script).await?;
+        let inner_dir = process.sandbox().inner_job_dir(&host_dir);
         let outputs: serde_json::Map<String, serde_json::Value> = formats
             .iter()
             .map(|f| {
                 (
                     f.as_str().to_owned(),
-                    dir.join(f.file_name()).display().to_string().into(),
+                    inner_dir.join(f.file_name()).display().to_string().into(),
                 )
             })
             .collect();
-        tokio::fs::write(dir.join("design.py"), script).await?;
-        tokio::fs::write(dir.join("runner.py"), RUNNER_PY).await?;
-        let job = serde_json::json!({ "script": "design.py", "outputs": outputs });
-        tokio::fs::write(dir.join("job.json"), job.to_string()).await?;
-
-        let log = std::fs::File::create(dir.join("freecad.log"))?;
-        let mut child = tokio::process::Command::new(&self.command.program)
-            .args(&self.command.leading_args)
-            .arg("runner.py")
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log.try_clone()?))
-            .stderr(Stdio::from(log))
-            .kill_on_drop(true)
-            .spawn()?;
-        let status = match tokio::time::timeout(self.timeout, child.wait()).await {
-            Ok(status) => status?,
+        let job = serde_json::json!({
+            "dir": inner_dir.display().to_string(),
+            "script": "design.py",
+            "outputs": outputs,
+        });
+        let answer = match tokio::time::timeout(limit, process.run(&job)).await {
+            Ok(answer) => answer?,
             Err(_) => {
-                child.kill().await?;
+                process.kill();
                 return Err(ExecutionError::Timeout(self.timeout));
             }
         };
-
-        let raw = match tokio::fs::read(dir.join("result.json")).await {
-            Ok(raw) => raw,
-            Err(_) => {
-                return Err(ExecutionError::NoResult {
-                    status: status.to_string(),
-                    log_tail: log_tail(dir).await,
-                });
+        let work_dir = tempfile::Builder::new().prefix("designer-job-").tempdir()?;
+        if answer.ok {
+            for format in formats {
+                move_file(
+                    &host_dir.join(format.file_name()),
+                    &work_dir.path().join(format.file_name()),
+                )?;
             }
-        };
-        let report: serde_json::Value =
-            serde_json::from_slice(&raw).map_err(|e| ExecutionError::ScriptFailed {
-                message: format!("unreadable result from the runner: {e}"),
-            })?;
-        let result: RunnerResult =
-            serde_json::from_value(report.clone()).map_err(|e| ExecutionError::ScriptFailed {
-                message: format!("unexpected result from the runner: {e}"),
-            })?;
-        let geometry = match (result.ok, result.geometry) {
-            (true, Some(geometry)) => geometry,
-            _ => {
-                return Err(ExecutionError::ScriptFailed {
-                    message: result
-                        .error
-                        .unwrap_or_else(|| "no geometry reported".to_owned()),
-                });
-            }
-        };
-        let mut files = Vec::with_capacity(formats.len());
-        for &format in formats {
-            let path = dir.join(format.file_name());
-            if !path.is_file() {
-                return Err(ExecutionError::ScriptFailed {
-                    message: format!("FreeCAD did not write the {} file", format.as_str()),
-                });
-            }
-            files.push((format, path));
         }
-        Ok(ExecutionOutcome {
-            geometry,
-            report,
-            files,
-            duration: started.elapsed(),
-            work_dir,
-        })
+        process.clear_job_dir()?;
+        Ok((answer, work_dir))
     }
 }
 
-async fn log_tail(dir: &Path) -> String {
-    let log = tokio::fs::read(dir.join("freecad.log"))
-        .await
-        .unwrap_or_default();
-    let start = log.len().saturating_sub(LOG_TAIL_BYTES);
-    String::from_utf8_lossy(&log[start..]).trim().to_owned()
+/// Turns the runner's answer into an outcome or the error its code names.
+fn finish(
+    answer: RunnerAnswer,
+    work_dir: TempDir,
+    formats: &[OutputFormat],
+    previous: Option<&[ObjectState]>,
+    duration: Duration,
+) -> Result<ExecutionOutcome, ExecutionError> {
+    let message = answer
+        .error
+        .clone()
+        .unwrap_or_else(|| "the runner gave no reason".to_owned());
+    if !answer.ok {
+        return Err(match answer.code.as_deref() {
+            Some("script_rejected") => ExecutionError::Rejected { message },
+            Some("no_geometry") => ExecutionError::NoGeometry { message },
+            Some("memory_exceeded") => ExecutionError::MemoryExceeded { message },
+            _ => ExecutionError::ScriptFailed { message },
+        });
+    }
+    let mut report = answer.raw;
+    let geometry: Geometry = serde_json::from_value(report["geometry"].clone())
+        .map_err(|e| std::io::Error::other(format!("unexpected geometry from the runner: {e}")))?;
+    let objects: Vec<ObjectState> = serde_json::from_value(report["objects"].clone())
+        .map_err(|e| std::io::Error::other(format!("unexpected objects from the runner: {e}")))?;
+    report["diff"] = serde_json::to_value(state::diff(previous, &objects))
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut files = Vec::with_capacity(formats.len());
+    for &format in formats {
+        let path = work_dir.path().join(format.file_name());
+        if !path.is_file() {
+            return Err(ExecutionError::ScriptFailed {
+                message: format!("FreeCAD did not write the {} file", format.as_str()),
+            });
+        }
+        files.push((format, path));
+    }
+    Ok(ExecutionOutcome {
+        geometry,
+        report,
+        objects,
+        files,
+        duration,
+        work_dir,
+    })
+}
+
+/// Moves an exported file out of the sandbox's folder (a rename; a copy across file systems).
+fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
+    // Only a regular file: a symlink planted by the script could point at a host file.
+    let regular = std::fs::symlink_metadata(from).is_ok_and(|m| m.file_type().is_file());
+    if !regular {
+        // Reported as a missing format by `finish`.
+        return Ok(());
+    }
+    if std::fs::rename(from, to).is_err() {
+        std::fs::copy(from, to)?;
+    }
+    Ok(())
 }

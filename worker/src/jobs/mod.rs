@@ -26,6 +26,10 @@ use crate::freecad::FreecadRunner;
 use crate::planner::OfflinePlanner;
 use report::JobReporter;
 
+/// Test seam: maps a job to the script to run instead of the generator's (see
+/// `Application::override_generated_scripts`); `None` keeps the generator's script.
+pub type ScriptOverride = Arc<dyn Fn(&DesignJob) -> Option<String> + Send + Sync>;
+
 /// What every job needs, shared by all jobs of a worker process.
 #[derive(Clone)]
 pub struct JobContext {
@@ -35,6 +39,8 @@ pub struct JobContext {
     pub runner: Arc<FreecadRunner>,
     pub artifact_dir: PathBuf,
     pub planner: OfflinePlanner,
+    /// Set by tests only, never by configuration.
+    pub script_override: Option<ScriptOverride>,
 }
 
 impl JobContext {
@@ -123,7 +129,11 @@ async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynErr
         })
         .await?;
 
-    let script = generator::script_for(&offline.part);
+    let script = ctx
+        .script_override
+        .as_ref()
+        .and_then(|scripts| scripts(job))
+        .unwrap_or_else(|| generator::script_for(&offline.part));
     if !job.enable_execution {
         report
             .complete(JobPatch {

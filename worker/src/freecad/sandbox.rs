@@ -1,0 +1,386 @@
+//! Where a FreeCAD process runs: inside bubblewrap when the kernel allows it (no network,
+//! read-only system, one private writable folder, fresh `/tmp`), and in every mode as an
+//! unprivileged user, without new privileges, under rlimits set by the runner itself.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use shared::settings::Settings;
+use tempfile::TempDir;
+
+use super::FreecadCommand;
+
+const RUNNER_PY: &str = include_str!("runner.py");
+const CHECK_PY: &str = include_str!("check.py");
+/// Where the sandbox sees its writable folder and the runner's files (bubblewrap mode).
+const SANDBOX_JOB_DIR: &str = "/job";
+const SANDBOX_RUNNER_DIR: &str = "/runner";
+/// The account FreeCAD runs as when the worker itself is root (Debian's `nobody`).
+const UNPRIVILEGED_ID: u32 = 65534;
+/// How long the start-up probe of bubblewrap may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How model code is kept away from the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IsolationMode {
+    /// bubblewrap namespaces plus rlimits.
+    Bubblewrap,
+    /// rlimits, an unprivileged user and no new privileges, but the host's file system and network.
+    RlimitsOnly,
+}
+
+impl IsolationMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bubblewrap => "bubblewrap",
+            Self::RlimitsOnly => "rlimits_only",
+        }
+    }
+}
+
+/// `FREECAD_ISOLATION`: what the operator asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IsolationPreference {
+    /// bubblewrap if a probe run works, otherwise rlimits only (with a loud warning).
+    Auto,
+    /// bubblewrap or refuse to start.
+    Bubblewrap,
+    /// Never try bubblewrap.
+    RlimitsOnly,
+}
+
+impl IsolationPreference {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "auto" => Some(Self::Auto),
+            "bubblewrap" => Some(Self::Bubblewrap),
+            "rlimits_only" => Some(Self::RlimitsOnly),
+            _ => None,
+        }
+    }
+}
+
+/// The per-process limits the runner sets on itself before any model code runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Limits {
+    /// CPU seconds per job.
+    pub cpu_seconds: u64,
+    /// Address space of the FreeCAD process (and of each child it forks).
+    pub memory_bytes: u64,
+    /// Largest file the process may write.
+    pub file_size_bytes: u64,
+    /// Processes and threads the sandbox may hold at once.
+    pub processes: u64,
+}
+
+impl Limits {
+    pub fn from_settings(settings: &Settings) -> Self {
+        const MIB: u64 = 1024 * 1024;
+        Self {
+            cpu_seconds: settings.freecad_cpu_seconds,
+            memory_bytes: settings.freecad_memory_mb * MIB,
+            file_size_bytes: settings.freecad_file_size_mb * MIB,
+            processes: settings.freecad_max_processes,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("FREECAD_ISOLATION=bubblewrap, but bubblewrap cannot run here: {0}")]
+    BubblewrapRequired(String),
+    #[error("preparing the sandbox: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How every FreeCAD process of this worker is started.
+#[derive(Debug)]
+pub struct Sandbox {
+    mode: IsolationMode,
+    freecad: FreecadCommand,
+    limits: Limits,
+    max_jobs: u32,
+    bwrap: Option<PathBuf>,
+    setpriv: Option<PathBuf>,
+    /// `runner.py` and `check.py`, readable but not writable by the sandbox.
+    runner_dir: TempDir,
+    /// Set when the worker runs as root: FreeCAD runs as this user and group instead.
+    run_as: Option<u32>,
+    /// Why bubblewrap is not used, for the start-up warning and `/ready`.
+    fallback_reason: Option<String>,
+}
+
+impl Sandbox {
+    /// Prepares the runner files and decides the isolation mode by trying bubblewrap for real.
+    pub async fn detect(
+        freecad: FreecadCommand,
+        limits: Limits,
+        max_jobs: u32,
+        preference: IsolationPreference,
+        search_path: Option<&str>,
+    ) -> Result<Self, SandboxError> {
+        let runner_dir = tempfile::Builder::new()
+            .prefix("designer-runner-")
+            .tempdir()?;
+        for (name, text) in [("runner.py", RUNNER_PY), ("check.py", CHECK_PY)] {
+            let path = runner_dir.path().join(name);
+            std::fs::write(&path, text)?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
+        }
+        std::fs::set_permissions(runner_dir.path(), std::fs::Permissions::from_mode(0o755))?;
+        let run_as = (current_uid()? == 0).then_some(UNPRIVILEGED_ID);
+        let setpriv = find_program("setpriv", search_path);
+        let bwrap = find_program("bwrap", search_path);
+        let mut sandbox = Self {
+            mode: IsolationMode::RlimitsOnly,
+            freecad,
+            limits,
+            max_jobs: max_jobs.max(1),
+            bwrap: None,
+            setpriv,
+            runner_dir,
+            run_as,
+            fallback_reason: None,
+        };
+        if preference == IsolationPreference::RlimitsOnly {
+            sandbox.fallback_reason = Some("FREECAD_ISOLATION=rlimits_only".to_owned());
+            return Ok(sandbox);
+        }
+        let probe = match bwrap {
+            None => Err("bwrap is not installed (Debian: apt-get install bubblewrap)".to_owned()),
+            Some(bwrap) => sandbox.probe(bwrap).await,
+        };
+        match probe {
+            Ok(bwrap) => {
+                sandbox.bwrap = Some(bwrap);
+                sandbox.mode = IsolationMode::Bubblewrap;
+            }
+            Err(reason) if preference == IsolationPreference::Bubblewrap => {
+                return Err(SandboxError::BubblewrapRequired(reason));
+            }
+            Err(reason) => sandbox.fallback_reason = Some(reason),
+        }
+        Ok(sandbox)
+    }
+
+    /// Runs `true` in exactly the sandbox a FreeCAD process would get.
+    async fn probe(&self, bwrap: PathBuf) -> Result<PathBuf, String> {
+        let dir = self.private_dir().map_err(|e| e.to_string())?;
+        let mut command = self.wrapped(Some(&bwrap), &dir.path().join("job"));
+        command
+            .arg("true")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null());
+        let run = async {
+            let output = command.kill_on_drop(true).output().await?;
+            Ok::<_, std::io::Error>(output)
+        };
+        match tokio::time::timeout(PROBE_TIMEOUT, run).await {
+            Ok(Ok(output)) if output.status.success() => Ok(bwrap),
+            Ok(Ok(output)) => Err(format!(
+                "a probe run failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )),
+            Ok(Err(error)) => Err(format!("a probe run could not start: {error}")),
+            Err(_) => Err(format!("a probe run took more than {PROBE_TIMEOUT:?}")),
+        }
+    }
+
+    pub fn mode(&self) -> IsolationMode {
+        self.mode
+    }
+
+    /// Why bubblewrap is not in use (None when it is).
+    pub fn fallback_reason(&self) -> Option<&str> {
+        self.fallback_reason.as_deref()
+    }
+
+    /// A new process folder: `job/` is the only place the sandbox may write, the folder itself
+    /// (for the process's own log) is not even visible from inside bubblewrap.
+    pub fn private_dir(&self) -> std::io::Result<TempDir> {
+        let dir = tempfile::Builder::new()
+            .prefix("designer-freecad-")
+            .tempdir()?;
+        // Traversable, so that an unprivileged FreeCAD (and bwrap) can reach `job/`.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711))?;
+        let job = dir.path().join("job");
+        std::fs::create_dir(&job)?;
+        std::fs::set_permissions(&job, std::fs::Permissions::from_mode(0o755))?;
+        if let Some(id) = self.run_as {
+            std::os::unix::fs::chown(&job, Some(id), Some(id))?;
+        }
+        Ok(dir)
+    }
+
+    /// The job folder as the runner inside sees it.
+    pub fn inner_job_dir(&self, host_job_dir: &Path) -> PathBuf {
+        match self.mode {
+            IsolationMode::Bubblewrap => PathBuf::from(SANDBOX_JOB_DIR),
+            IsolationMode::RlimitsOnly => host_job_dir.to_owned(),
+        }
+    }
+
+    /// The command that starts the runner in FreeCAD, in its own process group, with nothing
+    /// of the worker's environment (no secrets) but what the runner needs.
+    pub fn runner_command(&self, host_job_dir: &Path) -> tokio::process::Command {
+        let mut command = self.wrapped(self.bwrap.as_deref(), host_job_dir);
+        let runner_dir = match self.mode {
+            IsolationMode::Bubblewrap => PathBuf::from(SANDBOX_RUNNER_DIR),
+            IsolationMode::RlimitsOnly => self.runner_dir.path().to_owned(),
+        };
+        command
+            .arg(&self.freecad.program)
+            .args(&self.freecad.leading_args)
+            .arg(runner_dir.join("runner.py"))
+            .env("DESIGNER_RUNNER_DIR", &runner_dir)
+            .env(
+                "DESIGNER_LIMITS",
+                serde_json::json!({
+                    "cpu_seconds": self.limits.cpu_seconds,
+                    "memory_bytes": self.limits.memory_bytes,
+                    "file_size_bytes": self.limits.file_size_bytes,
+                    "processes": self.limits.processes,
+                    "max_jobs": self.max_jobs,
+                })
+                .to_string(),
+            );
+        command
+    }
+
+    /// `[setpriv ...] [bwrap ... --]`, ready for the program and its arguments.
+    fn wrapped(&self, bwrap: Option<&Path>, host_job_dir: &Path) -> tokio::process::Command {
+        let mut parts: Vec<std::ffi::OsString> = Vec::new();
+        if let Some(setpriv) = &self.setpriv {
+            parts.push(setpriv.into());
+            if let Some(id) = self.run_as {
+                parts.push(format!("--reuid={id}").into());
+                parts.push(format!("--regid={id}").into());
+                parts.push("--clear-groups".into());
+            }
+            parts.push("--no-new-privs".into());
+        }
+        let home = match bwrap {
+            Some(bwrap) => {
+                parts.push(bwrap.into());
+                parts.extend(self.bwrap_args(host_job_dir));
+                PathBuf::from("/tmp")
+            }
+            None => host_job_dir.to_owned(),
+        };
+        let mut command = tokio::process::Command::new(&parts[0]);
+        command
+            .args(&parts[1..])
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", home)
+            .env("LANG", "C.UTF-8")
+            .current_dir(host_job_dir)
+            // The whole group is killed at a timeout, a crash or shutdown.
+            .process_group(0)
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        command
+    }
+
+    fn bwrap_args(&self, host_job_dir: &Path) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = [
+            "--unshare-user",
+            "--unshare-ipc",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--die-with-parent",
+            "--new-session",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--tmpfs",
+            "/tmp",
+        ]
+        .into_iter()
+        .map(Into::into)
+        .collect();
+        // The system, read-only; merged-/usr links stay links.
+        for dir in [
+            "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
+        ] {
+            let path = Path::new(dir);
+            match std::fs::symlink_metadata(path) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    if let Ok(target) = std::fs::read_link(path) {
+                        args.extend(["--symlink".into(), target.into(), dir.into()]);
+                    }
+                }
+                Ok(_) => args.extend(["--ro-bind".into(), dir.into(), dir.into()]),
+                Err(_) => {}
+            }
+        }
+        // A FreeCAD installed outside the system folders (FREECAD_PATH, an AppImage).
+        if let Some(install) = self.freecad.program.parent() {
+            let system = ["/usr", "/bin", "/sbin", "/etc"];
+            if !system.iter().any(|dir| install.starts_with(dir)) {
+                args.extend(["--ro-bind".into(), install.into(), install.into()]);
+            }
+        }
+        args.extend([
+            "--ro-bind".into(),
+            self.runner_dir.path().into(),
+            SANDBOX_RUNNER_DIR.into(),
+            "--bind".into(),
+            host_job_dir.into(),
+            SANDBOX_JOB_DIR.into(),
+            "--chdir".into(),
+            SANDBOX_JOB_DIR.into(),
+            "--remount-ro".into(),
+            "/".into(),
+            "--".into(),
+        ]);
+        args
+    }
+}
+
+/// The effective user of this process, read from `/proc/self` (no `unsafe` libc call).
+fn current_uid() -> std::io::Result<u32> {
+    Ok(std::fs::metadata("/proc/self")?.uid())
+}
+
+fn find_program(name: &str, search_path: Option<&str>) -> Option<PathBuf> {
+    let dirs = search_path.unwrap_or("/usr/local/bin:/usr/bin:/bin");
+    std::env::split_paths(dirs)
+        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/bin")])
+        .map(|dir| dir.join(name))
+        .find(|candidate| {
+            candidate
+                .metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn isolation_preferences_parse() {
+        assert_eq!(
+            IsolationPreference::parse("auto"),
+            Some(IsolationPreference::Auto)
+        );
+        assert_eq!(
+            IsolationPreference::parse("bubblewrap"),
+            Some(IsolationPreference::Bubblewrap)
+        );
+        assert_eq!(
+            IsolationPreference::parse("rlimits_only"),
+            Some(IsolationPreference::RlimitsOnly)
+        );
+        assert_eq!(IsolationPreference::parse("none"), None);
+        assert_eq!(IsolationMode::Bubblewrap.as_str(), "bubblewrap");
+        assert_eq!(IsolationMode::RlimitsOnly.as_str(), "rlimits_only");
+    }
+}

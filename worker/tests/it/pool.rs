@@ -1,0 +1,105 @@
+//! The warm pool: back to full size after a timeout or a crash, recycled after its share of
+//! jobs, and the same geometry as cold runs over 100 jobs.
+
+use std::path::Path;
+
+use shared::job::OutputFormat;
+use worker::agents::generator::script_for;
+use worker::freecad::FreecadRunner;
+use worker::planner::Part;
+
+use crate::helpers::{runner_with, through_freecad_importer, wait_until};
+
+async fn full_pool(runner: &FreecadRunner) -> Vec<u32> {
+    let size = runner.pool_status().unwrap().size;
+    wait_until("the pool is full", || {
+        let status = runner.pool_status().unwrap();
+        status.live == size && status.idle == size
+    })
+    .await;
+    runner.pool_status().unwrap().pids
+}
+
+fn box_script() -> String {
+    script_for(&Part::Box {
+        length: 10.0,
+        width: 20.0,
+        height: 30.0,
+    })
+}
+
+#[tokio::test]
+async fn after_a_timeout_or_a_crash_the_pool_is_back_to_full_size() {
+    let runner = runner_with(&[("FREECAD_POOL_SIZE", "2"), ("JOB_TIMEOUT_SECONDS", "5")]).await;
+    let mut pids = full_pool(&runner).await;
+    let hostile = [
+        ("while True:\n    pass\n".to_owned(), "execution_timeout"),
+        (through_freecad_importer("kill -9 0"), "execution_crashed"),
+        (
+            "x = bytearray(64 * 1024 ** 3)\n".to_owned(),
+            "memory_exceeded",
+        ),
+    ];
+    for (script, code) in hostile {
+        let error = runner
+            .run(&script, &[OutputFormat::Step])
+            .await
+            .expect_err(&script);
+        assert_eq!(error.code(), code, "{error}");
+        let before = pids.clone();
+        wait_until("the failed process is replaced", || {
+            let status = runner.pool_status().unwrap();
+            status.live == 2 && status.pids != before
+        })
+        .await;
+        pids = full_pool(&runner).await;
+        let replaced: Vec<_> = before.iter().filter(|p| !pids.contains(p)).collect();
+        assert_eq!(replaced.len(), 1, "{before:?} -> {pids:?}");
+        let gone = Path::new("/proc").join(replaced[0].to_string());
+        wait_until("the failed process is gone", || !gone.exists()).await;
+        runner
+            .run(&box_script(), &[OutputFormat::Step])
+            .await
+            .expect("the pool serves the next job");
+    }
+}
+
+#[tokio::test]
+async fn a_process_is_recycled_after_its_share_of_jobs() {
+    let runner = runner_with(&[("FREECAD_POOL_SIZE", "1"), ("FREECAD_POOL_MAX_JOBS", "3")]).await;
+    let first = full_pool(&runner).await;
+    for _ in 0..3 {
+        runner
+            .run(&box_script(), &[OutputFormat::Step])
+            .await
+            .unwrap();
+    }
+    wait_until("the process is recycled", || {
+        let status = runner.pool_status().unwrap();
+        status.live == 1 && status.pids != first
+    })
+    .await;
+    runner
+        .run(&box_script(), &[OutputFormat::Step])
+        .await
+        .expect("the new process serves jobs");
+}
+
+#[tokio::test]
+async fn a_hundred_jobs_through_a_pool_of_two_match_a_cold_run() {
+    let cold = runner_with(&[("FREECAD_POOL_SIZE", "0")]).await;
+    let expected = cold
+        .run(&box_script(), &OutputFormat::ALL)
+        .await
+        .expect("the cold run")
+        .geometry;
+    let warm = runner_with(&[("FREECAD_POOL_SIZE", "2")]).await;
+    for job in 0..100 {
+        let outcome = warm
+            .run(&box_script(), &OutputFormat::ALL)
+            .await
+            .unwrap_or_else(|e| panic!("job {job}: {e}"));
+        assert_eq!(outcome.geometry, expected, "job {job}");
+        assert_eq!(outcome.files.len(), 3, "job {job}");
+    }
+}
