@@ -9,7 +9,7 @@ use shared::job::OutputFormat;
 use shared::settings::Settings;
 use worker::agents::generator::script_for;
 use worker::freecad::{ExecutionError, FreecadCommand, FreecadRunner};
-use worker::planner::Part;
+use worker::planner::OfflinePlanner;
 
 fn runner(timeout: Duration) -> FreecadRunner {
     let env = HashMap::from([("PATH".to_owned(), std::env::var("PATH").unwrap_or_default())]);
@@ -21,11 +21,7 @@ fn runner(timeout: Duration) -> FreecadRunner {
 
 #[tokio::test]
 async fn a_generated_box_is_measured_and_exported() {
-    let script = script_for(&Part::Box {
-        length: 12.0,
-        width: 34.0,
-        height: 56.0,
-    });
+    let script = script_for(&OfflinePlanner.plan("a box 12 x 34 x 56 mm").unwrap().part);
     let outcome = runner(Duration::from_secs(60))
         .run(&script, &OutputFormat::ALL)
         .await
@@ -87,9 +83,11 @@ async fn a_hanging_script_is_stopped_at_the_timeout_and_the_runner_goes_on() {
     assert_eq!(error.code(), "execution_timeout");
     assert!(started.elapsed() < Duration::from_secs(30));
 
-    let script = script_for(&Part::Cylinder {
-        radius: 1.0,
-        height: 1.0,
-    });
+    let script = script_for(
+        &OfflinePlanner
+            .plan("a cylinder 2 mm in diameter, 1 mm tall")
+            .unwrap()
+            .part,
+    );
     assert!(runner.run(&script, &[OutputFormat::Stl]).await.is_ok());
 }
