@@ -745,14 +745,17 @@ fn counts_holes(items: &[Item], index: usize) -> bool {
         other => other,
     };
     // A size may sit between the count and the noun.
+    let mut after_sign = false;
     if let Some(kk) = k
         && items[kk] == Item::Diameter
     {
         k = next_meaningful(items, kk);
+        after_sign = true;
     }
+    let after_times = next.is_some_and(|n| items[n] == Item::Times);
     match k.map(|k| &items[k]) {
         Some(Item::Number { unit: Some(_), .. }) | Some(Item::Metric(_)) => {}
-        Some(Item::Number { unit: None, .. }) if next.is_some_and(|n| items[n] == Item::Times) => {}
+        Some(Item::Number { unit: None, .. }) if after_times || after_sign => {}
         _ => return false,
     }
     let after = k.and_then(|k| next_meaningful(items, k));
@@ -970,7 +973,12 @@ impl Reading {
     /// Takes every value of `quantity`; two different values are a conflict.
     pub fn take(&mut self, quantity: Quantity) -> Result<Option<f64>, PlanError> {
         let mut found: Option<f64> = None;
-        for (k, item) in self.found.iter().enumerate() {
+        for k in 0..self.found.len() {
+            if self.taken[k] {
+                continue;
+            }
+            // A copy, so that a conflict can be reported while the flags change.
+            let item = &self.found[k].clone();
             if let Found::Value(q, v) = item
                 && *q == quantity
             {
@@ -1039,7 +1047,12 @@ impl Reading {
     /// The hole count; several counts must agree.
     pub fn take_count(&mut self) -> Result<Option<f64>, PlanError> {
         let mut found = None;
-        for (k, item) in self.found.iter().enumerate() {
+        for k in 0..self.found.len() {
+            if self.taken[k] {
+                continue;
+            }
+            // A copy, so that a conflict can be reported while the flags change.
+            let item = &self.found[k].clone();
             if let Found::Count(n) = item {
                 if let Some(previous) = found
                     && previous != *n
@@ -1060,7 +1073,12 @@ impl Reading {
     /// Every hole count, in order ("four holes, one in each corner" gives 4 then 1).
     pub fn take_counts(&mut self) -> Vec<f64> {
         let mut counts = Vec::new();
-        for (k, item) in self.found.iter().enumerate() {
+        for k in 0..self.found.len() {
+            if self.taken[k] {
+                continue;
+            }
+            // A copy, so that a conflict can be reported while the flags change.
+            let item = &self.found[k].clone();
             if let Found::Count(n) = item {
                 counts.push(*n);
                 self.taken[k] = true;
@@ -1085,7 +1103,12 @@ impl Reading {
     /// The metric size for `feature` (or for the part itself, with None).
     pub fn take_metric(&mut self, feature: Option<Feature>) -> Result<Option<f64>, PlanError> {
         let mut found = None;
-        for (k, item) in self.found.iter().enumerate() {
+        for k in 0..self.found.len() {
+            if self.taken[k] {
+                continue;
+            }
+            // A copy, so that a conflict can be reported while the flags change.
+            let item = &self.found[k].clone();
             if let Found::Metric(m, f) = item
                 && *f == feature
             {

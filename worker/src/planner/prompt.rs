@@ -103,8 +103,13 @@ pub fn tokenize(prompt: &str) -> Vec<Token> {
     let chars: Vec<char> = lower.chars().collect();
     let mut tokens = Vec::new();
     let mut i = 0;
+    let mut last_was_digits = false;
     while i < chars.len() {
         let c = chars[i];
+        // Only a number in digits right before this one can take a fraction: "1 1/2", "1-1/2".
+        if !c.is_whitespace() && !c.is_ascii_digit() && c != '-' {
+            last_was_digits = false;
+        }
         let previous_is_alphanumeric = i > 0 && chars[i - 1].is_alphanumeric();
         let starts_number = |k: usize| {
             chars
@@ -114,12 +119,16 @@ pub fn tokenize(prompt: &str) -> Vec<Token> {
         if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
             let number = read_number(&chars, i);
             i = number.end;
-            push_number(&mut tokens, &number, 1.0);
+            push_number(&mut tokens, &number, 1.0, last_was_digits);
+            last_was_digits = true;
+            continue;
         } else if c == '-' && !previous_is_alphanumeric && starts_number(i + 1) {
             // A minus sign: "-10" must not read as 10.
             let number = read_number(&chars, i + 1);
             i = number.end;
-            push_number(&mut tokens, &number, -1.0);
+            push_number(&mut tokens, &number, -1.0, false);
+            last_was_digits = true;
+            continue;
         } else if c == 'm'
             && !previous_is_alphanumeric
             && chars.get(i + 1).is_some_and(char::is_ascii_digit)
@@ -199,9 +208,12 @@ fn read_number(chars: &[char], start: usize) -> ReadNumber {
     }
 }
 
-fn push_number(tokens: &mut Vec<Token>, number: &ReadNumber, sign: f64) {
+/// `after_digits`: the token before was a number written in digits, so "1 1/2" is one mixed
+/// number, while "two 1/4\" holes" stays a count and a size.
+fn push_number(tokens: &mut Vec<Token>, number: &ReadNumber, sign: f64, after_digits: bool) {
     // "1 1/2" or "1-1/2": a whole number followed by a proper fraction is one mixed number.
     if number.fraction
+        && after_digits
         && number.value < 1.0
         && sign > 0.0
         && let Some(Token::Number {
@@ -300,6 +312,10 @@ mod tests {
         assert_eq!(tokenize("1 1/2\""), vec![n(1.5, Some(25.4))]);
         assert_eq!(tokenize("1-1/2 inch"), vec![n(1.5, Some(25.4))]);
         assert_eq!(tokenize("3/4\" thick")[0], n(0.75, Some(25.4)));
+        assert_eq!(
+            tokenize("two 1/4\""),
+            vec![n(2.0, None), n(0.25, Some(25.4))]
+        );
     }
 
     #[test]

@@ -1,3 +1,6 @@
-//! The worker's integration tests: the FreeCAD runner against real `freecadcmd`.
+//! The worker's integration tests: the FreeCAD runner against real `freecadcmd`, the offline
+//! planner's phrasings and refusals, and every catalogue entry built in real FreeCAD.
 
+mod phrasings;
+mod refusals;
 mod runner;
