@@ -4,6 +4,9 @@
 //! Every number ends up as exactly one [`Found`] item; a catalogue entry takes the items it
 //! understands, and anything it leaves is reported, so a number is never silently ignored.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use super::prompt::{Token, tokenize};
 use super::{PlanError, fmt};
 
@@ -573,16 +576,32 @@ const PHRASES: &[(&str, Class)] = {
     ]
 };
 
+/// A phrase split into its words, with its class.
+type SplitPhrase = (Vec<&'static str>, Class);
+
+/// `PHRASES` split into words and grouped by first word, longest phrase first; built once.
+static PHRASE_INDEX: LazyLock<HashMap<&'static str, Vec<SplitPhrase>>> = LazyLock::new(|| {
+    let mut index: HashMap<&'static str, Vec<SplitPhrase>> = HashMap::new();
+    for (phrase, class) in PHRASES {
+        let words: Vec<&'static str> = phrase.split(' ').collect();
+        index.entry(words[0]).or_default().push((words, *class));
+    }
+    for phrases in index.values_mut() {
+        // Stable: among phrases of one length, the first listed wins.
+        phrases.sort_by_key(|(words, _)| std::cmp::Reverse(words.len()));
+    }
+    index
+});
+
 /// The longest phrase of `PHRASES` that starts at `words[0]`: (class, words consumed).
 fn match_phrase(words: &[&str]) -> Option<(Class, usize)> {
-    PHRASES
+    PHRASE_INDEX
+        .get(words.first()?)?
         .iter()
-        .filter_map(|(phrase, class)| {
-            let parts: Vec<&str> = phrase.split(' ').collect();
-            (parts.len() <= words.len() && parts[..] == words[..parts.len()])
-                .then_some((*class, parts.len()))
+        .find_map(|(phrase, class)| {
+            (phrase.len() <= words.len() && phrase[..] == words[..phrase.len()])
+                .then_some((*class, phrase.len()))
         })
-        .max_by_key(|(_, len)| *len)
 }
 
 /// A token after phrases are merged.
