@@ -33,6 +33,7 @@ lint:
 
 bench: build
 	python3 load/bench.py
+	cargo run --release -p worker --example planner_timing
 
 clean:
 	cargo clean
