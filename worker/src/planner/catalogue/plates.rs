@@ -216,9 +216,13 @@ fn plate_with_holes(reading: &mut Reading, cube: bool) -> Result<Design, PlanErr
                     .into_iter()
                     .map(|x| [x, width / 2.0])
                     .collect(),
-                match pitch {
-                    Some(p) => format!("in a row along the length, {} mm apart", fmt(p)),
-                    None => "evenly spaced in a row along the length".to_owned(),
+                match (pitch, margin) {
+                    (Some(p), _) => format!("in a row along the length, {} mm apart", fmt(p)),
+                    (None, Some(m)) => format!(
+                        "in a row along the length, the end ones {} mm from the ends",
+                        fmt(m)
+                    ),
+                    (None, None) => "evenly spaced in a row along the length".to_owned(),
                 },
             )
         }
@@ -242,7 +246,21 @@ fn plate_with_holes(reading: &mut Reading, cube: bool) -> Result<Design, PlanErr
                 ys.iter()
                     .flat_map(|&y| xs.iter().map(move |&x| [x, y]))
                     .collect(),
-                format!("in a {} x {} grid", fmt(columns), fmt(rows)),
+                match (pitch, margin) {
+                    (Some(p), _) => format!(
+                        "in a {} x {} grid, {} mm apart",
+                        fmt(columns),
+                        fmt(rows),
+                        fmt(p)
+                    ),
+                    (None, Some(m)) => format!(
+                        "in a {} x {} grid, outer centres {} mm from the edges",
+                        fmt(columns),
+                        fmt(rows),
+                        fmt(m)
+                    ),
+                    (None, None) => format!("in a {} x {} grid", fmt(columns), fmt(rows)),
+                },
             )
         }
     };
