@@ -35,6 +35,7 @@ bench: build
 	cargo build --release -p api-gateway --example sse_fanout --example enqueue_load
 	python3 load/bench.py
 	cargo run --release -p worker --example freecad_timing
+	cargo run --release -p worker --example planner_timing
 
 clean:
 	cargo clean

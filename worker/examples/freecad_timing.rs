@@ -11,7 +11,7 @@ use shared::job::OutputFormat;
 use shared::settings::Settings;
 use worker::agents::generator::script_for;
 use worker::freecad::{FreecadCommand, FreecadRunner, RunnerConfig};
-use worker::planner::Part;
+use worker::planner::OfflinePlanner;
 
 /// The bare baseline: the same document work as the runner (new document, exec, recompute,
 /// the three exports, close), timed inside one FreeCAD process.
@@ -108,11 +108,7 @@ async fn main() {
         .nth(1)
         .map(|n| n.parse().expect("a number of jobs"))
         .unwrap_or(100);
-    let script = script_for(&Part::Box {
-        length: 100.0,
-        width: 50.0,
-        height: 30.0,
-    });
+    let script = script_for(&OfflinePlanner.plan("a box 100x50x30 mm").unwrap().part);
 
     let cold = runner("0").await;
     let isolation = cold.isolation().as_str();

@@ -158,8 +158,10 @@ async fn without_execution_the_job_stops_after_the_script() {
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
     assert_eq!(status["status"], "completed", "{status}");
     let script = status["generated_script"].as_str().expect("a script");
-    assert!(script.contains("part.Length = 100.0"), "{script}");
-    assert!(script.contains("part.Height = 300.0"), "{script}");
+    assert!(
+        script.contains("Part.makeBox(100.0, 200.0, 300.0)"),
+        "10 by 20 by 30 cm in millimetres: {script}"
+    );
     assert_eq!(status["artifacts"], json!([]));
 
     assert_eq!(app.download_error(&id, "step").await, "artifact_not_found");
@@ -212,11 +214,24 @@ async fn an_unsupported_prompt_fails_and_says_what_is_supported() {
     assert_eq!(status["artifacts"], json!([]));
 
     let id = app
-        .submit(&json!({ "prompt": "a box 100x50x30 with a 10 mm hole through the middle" }))
+        .submit(&json!({ "prompt": "a box 100x50x30 with a 10 mm slot along the top" }))
         .await;
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
     assert_eq!(
         status["error_code"], "unsupported_prompt",
-        "never a plain box: {status}"
+        "a feature outside the catalogue, never a plain box: {status}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_with_a_hole_through_the_middle_is_made_exactly() {
+    let app = spawn_app().await;
+    let id = app
+        .submit(&json!({ "prompt": "a box 100x50x30 mm with a 10 mm hole through the middle" }))
+        .await;
+    let status = app.wait_for_end(&id, JOB_LIMIT).await;
+    assert_eq!(status["status"], "completed", "{status}");
+    let exact = 100.0 * 50.0 * 30.0 - PI * 5.0 * 5.0 * 30.0;
+    assert_close(status["geometry"]["volume"].as_f64().unwrap(), exact, 0.001);
+    assert_eq!(status["geometry"]["bbox"], json!([100.0, 50.0, 30.0]));
 }

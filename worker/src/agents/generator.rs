@@ -1,62 +1,50 @@
-//! FreeCAD scripts from templates, for the parts of the offline planner.
+//! FreeCAD scripts for the parts of the offline planner; the templates themselves live with
+//! the catalogue (`planner::catalogue::geometry`), next to the volume formulas they must match.
 //!
 //! A script works on `App.ActiveDocument`, which the runner creates before it runs the
-//! script; the runner measures and exports whatever top-level shapes the script leaves.
+//! script, and leaves the finished part as the document's only object, which the runner
+//! measures and exports.
 
 use crate::planner::Part;
 
 pub fn script_for(part: &Part) -> String {
-    let body = match *part {
-        Part::Box {
-            length,
-            width,
-            height,
-        } => format!(
-            "part = doc.addObject(\"Part::Box\", \"Box\")\n\
-             part.Length = {length:?}\n\
-             part.Width = {width:?}\n\
-             part.Height = {height:?}\n"
-        ),
-        Part::Cylinder { radius, height } => format!(
-            "part = doc.addObject(\"Part::Cylinder\", \"Cylinder\")\n\
-             part.Radius = {radius:?}\n\
-             part.Height = {height:?}\n"
-        ),
-    };
-    format!(
-        "import FreeCAD as App\n\
-         import Part\n\
-         \n\
-         doc = App.ActiveDocument\n\
-         {body}\
-         doc.recompute()\n"
-    )
+    part.script()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::planner::OfflinePlanner;
+
+    fn script(prompt: &str) -> String {
+        script_for(&OfflinePlanner.plan(prompt).unwrap().part)
+    }
 
     #[test]
     fn box_script_sets_every_dimension() {
-        let script = script_for(&Part::Box {
-            length: 100.0,
-            width: 50.0,
-            height: 30.5,
-        });
-        assert!(script.contains("part.Length = 100.0\n"), "{script}");
-        assert!(script.contains("part.Width = 50.0\n"));
-        assert!(script.contains("part.Height = 30.5\n"));
+        let script = script("a box 100 x 50 x 30.5 mm");
+        assert!(
+            script.contains("shape = Part.makeBox(100.0, 50.0, 30.5)\n"),
+            "{script}"
+        );
         assert!(script.ends_with("doc.recompute()\n"));
     }
 
     #[test]
+    fn scripts_only_import_freecad_and_part() {
+        let script = script("a plate 100x50x5 with four M6 holes and 2 mm fillets");
+        let imports: Vec<&str> = script
+            .lines()
+            .filter(|l| l.starts_with("import") || l.starts_with("from"))
+            .collect();
+        assert_eq!(imports, ["import FreeCAD as App", "import Part"]);
+        assert_eq!(script.matches("shape = shape.cut(").count(), 4, "{script}");
+        assert!(script.contains("makeFillet(2.0, shape.Edges)"), "{script}");
+    }
+
+    #[test]
     fn cylinder_script_uses_the_radius() {
-        let script = script_for(&Part::Cylinder {
-            radius: 20.0,
-            height: 25.0,
-        });
-        assert!(script.contains("\"Part::Cylinder\""));
-        assert!(script.contains("part.Radius = 20.0\n"));
+        let script = script("a cylinder 40 mm in diameter and 25 mm tall");
+        assert!(script.contains("Part.makeCylinder(20.0, 25.0)"), "{script}");
     }
 }

@@ -1,11 +1,21 @@
 //! The built-in offline planner (`builtin/offline`): plain English to a `DesignPlan`, no model.
+//!
+//! # Layout
+//! - `prompt`: tokens (numbers with units, fractions, word numbers, `M6`, `Ø`, `x` / `by`).
+//! - `parse`: quantities, labels and counts read from the tokens ("four 6 mm holes").
+//! - [`catalogue`]: the parametric parts, one file per family, with their parameters,
+//!   validation, exact expected geometry and FreeCAD template.
+//! - `offline`: [`OfflinePlanner`], which ties them together into an [`OfflinePlan`].
 
+pub mod catalogue;
 mod offline;
+mod parse;
 mod prompt;
 
 use serde::{Deserialize, Serialize};
 
-pub use offline::{OfflinePlan, OfflinePlanner, Part};
+pub use catalogue::{CATALOGUE, Entry, Part};
+pub use offline::{OfflinePlan, OfflinePlanner};
 
 /// What the planner expects the finished part to measure; the validator checks it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -31,4 +41,15 @@ pub struct DesignPlan {
 pub struct PlanError {
     pub code: &'static str,
     pub message: String,
+}
+
+/// A number without needless decimals: 100, 12.5, 0.125.
+pub(crate) fn fmt(value: f64) -> String {
+    let text = format!("{value:.4}");
+    let trimmed = text.trim_end_matches('0').trim_end_matches('.');
+    if trimmed == "-0" {
+        "0".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use shared::job::OutputFormat;
 use worker::agents::generator::script_for;
 use worker::freecad::FreecadRunner;
-use worker::planner::Part;
+use worker::planner::OfflinePlanner;
 
 use crate::helpers::{runner_with, through_freecad_importer, wait_until};
 
@@ -21,11 +21,7 @@ async fn full_pool(runner: &FreecadRunner) -> Vec<u32> {
 }
 
 fn box_script() -> String {
-    script_for(&Part::Box {
-        length: 10.0,
-        width: 20.0,
-        height: 30.0,
-    })
+    script_for(&OfflinePlanner.plan("a box 10x20x30 mm").unwrap().part)
 }
 
 #[tokio::test]

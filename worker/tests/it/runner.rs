@@ -6,17 +6,13 @@ use std::time::{Duration, Instant};
 use shared::job::OutputFormat;
 use worker::agents::generator::script_for;
 use worker::freecad::ExecutionError;
-use worker::planner::Part;
+use worker::planner::OfflinePlanner;
 
 use crate::helpers::runner_with;
 
 #[tokio::test]
 async fn a_generated_box_is_measured_and_exported_cold_and_warm() {
-    let script = script_for(&Part::Box {
-        length: 12.0,
-        width: 34.0,
-        height: 56.0,
-    });
+    let script = script_for(&OfflinePlanner.plan("a box 12 x 34 x 56 mm").unwrap().part);
     for pool_size in ["0", "1"] {
         let runner = runner_with(&[("FREECAD_POOL_SIZE", pool_size)]).await;
         let outcome = runner
@@ -137,10 +133,12 @@ async fn a_hanging_script_is_stopped_at_the_timeout_and_the_runner_goes_on() {
         assert_eq!(error.code(), "execution_timeout");
         assert!(started.elapsed() < Duration::from_secs(60));
 
-        let script = script_for(&Part::Cylinder {
-            radius: 1.0,
-            height: 1.0,
-        });
+        let script = script_for(
+            &OfflinePlanner
+                .plan("a cylinder 2 mm in diameter, 1 mm tall")
+                .unwrap()
+                .part,
+        );
         assert!(runner.run(&script, &[OutputFormat::Stl]).await.is_ok());
     }
 }

@@ -3,7 +3,7 @@
 use shared::job::OutputFormat;
 use worker::agents::generator::script_for;
 use worker::freecad::{ExecutionError, IsolationMode};
-use worker::planner::Part;
+use worker::planner::OfflinePlanner;
 
 use crate::helpers::{runner_with, through_freecad_importer};
 
@@ -19,11 +19,7 @@ async fn without_bubblewrap_rlimits_still_stop_cpu_memory_and_fork_bombs() {
     ])
     .await;
     assert_eq!(runner.isolation(), IsolationMode::RlimitsOnly);
-    let good = script_for(&Part::Box {
-        length: 1.0,
-        width: 2.0,
-        height: 3.0,
-    });
+    let good = script_for(&OfflinePlanner.plan("a box 1x2x3 mm").unwrap().part);
 
     let error = runner
         .run("while True:\n    pass\n", &[OutputFormat::Step])

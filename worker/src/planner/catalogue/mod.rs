@@ -1,0 +1,404 @@
+//! The catalogue of parametric parts: which entry a prompt names, and for each entry its
+//! parameters, defaults, validation, exact expected geometry and FreeCAD template.
+//!
+//! # Layout
+//! - [`geometry`]: bodies and cuts; exact volume and bounding box, fit checks, the script.
+//! - [`solids`]: box / cube, cylinder, sphere, cone and truncated cone, torus; edge finishes.
+//! - [`plates`]: plate or block with through-holes; block with a pocket or blind hole.
+//! - [`rings`]: tube, spacer / standoff, flange.
+//! - [`fasteners`]: washer (ISO 7089) and hex nut (ISO 4032), and their tables.
+//! - [`bracket`]: L-bracket with holes in its legs.
+
+mod bracket;
+mod fasteners;
+mod geometry;
+mod plates;
+mod rings;
+mod solids;
+
+use std::collections::BTreeMap;
+
+pub use geometry::{Axis, Body, Cut, EdgeFinish, MAX_SIZE_MM, MIN_WALL_MM, Part};
+
+use super::parse::{Feature, Quantity, Reading};
+use super::{PlanError, fmt};
+
+/// One entry of the catalogue, as the user sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub name: &'static str,
+    /// What it makes, in a few words.
+    pub what: &'static str,
+    /// A sentence the planner understands.
+    pub example: &'static str,
+}
+
+/// Every part the offline planner makes.
+pub const CATALOGUE: &[Entry] = &[
+    Entry {
+        name: "box",
+        what: "box, block, cuboid, plate or cube",
+        example: "a box 100 x 50 x 30 mm with 3 mm fillets",
+    },
+    Entry {
+        name: "cylinder",
+        what: "cylinder, rod, disc or puck",
+        example: "a cylinder 40 mm in diameter and 25 mm tall",
+    },
+    Entry {
+        name: "sphere",
+        what: "sphere or ball",
+        example: "a sphere of radius 15 mm",
+    },
+    Entry {
+        name: "cone",
+        what: "cone or truncated cone",
+        example: "a truncated cone, base diameter 40, top diameter 20, 30 mm high",
+    },
+    Entry {
+        name: "torus",
+        what: "torus, ring or O-ring",
+        example: "a torus with major radius 30 mm and minor radius 5 mm",
+    },
+    Entry {
+        name: "tube",
+        what: "tube, pipe, sleeve or bushing",
+        example: "a tube 30 mm OD with a 2 mm wall, 100 mm long",
+    },
+    Entry {
+        name: "plate_with_holes",
+        what: "plate or block with through-holes: centred, at the corners, in a row or a grid",
+        example: "a plate 100x60x5 mm with four 6 mm holes at the corners 8 mm from the edges",
+    },
+    Entry {
+        name: "block_with_pocket",
+        what: "block with a rectangular pocket or a blind hole",
+        example: "a block 60x40x30 mm with a 30x20x10 mm pocket",
+    },
+    Entry {
+        name: "l_bracket",
+        what: "L-bracket: two legs, a thickness, holes in each leg",
+        example: "an L-bracket 60x40x5 mm, 30 mm wide, with a 6 mm hole in each leg",
+    },
+    Entry {
+        name: "flange",
+        what: "flange: outer and inner diameter, thickness, bolt holes on a pitch circle",
+        example: "a flange 120 mm OD, 60 mm bore, 12 mm thick with 6 holes of 10 mm on a 90 mm pitch circle",
+    },
+    Entry {
+        name: "washer",
+        what: "flat washer, from an M size (ISO 7089) or its diameters",
+        example: "an M8 washer",
+    },
+    Entry {
+        name: "hex_nut",
+        what: "hex nut M3 to M24 (ISO 4032, plain bore, no thread)",
+        example: "a hex nut M10",
+    },
+    Entry {
+        name: "spacer",
+        what: "spacer or standoff, from an M size or its diameters",
+        example: "an M4 spacer 12 mm long",
+    },
+];
+
+/// A catalogue entry's answer: the part and what the planner understood.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Design {
+    pub entry: &'static str,
+    pub summary: String,
+    /// Every parameter the part was built from, in mm (counts are plain numbers).
+    pub parameters: BTreeMap<String, f64>,
+    pub part: Part,
+}
+
+impl Design {
+    fn new(entry: &'static str, summary: String, parameters: Params, part: Part) -> Self {
+        Self {
+            entry,
+            summary,
+            parameters: parameters.0,
+            part,
+        }
+    }
+}
+
+/// Parameters as they are understood, built up by an entry.
+#[derive(Debug, Clone, Default)]
+struct Params(BTreeMap<String, f64>);
+
+impl Params {
+    fn set(&mut self, name: &str, value: f64) -> &mut Self {
+        self.0.insert(name.to_owned(), value);
+        self
+    }
+}
+
+/// Nouns that may come with an entry's own noun without naming another part
+/// ("a pipe flange", "a cube-shaped block", "a spacer tube").
+fn companions(noun: &str) -> &'static [&'static str] {
+    match noun {
+        "bracket" => &["box"],
+        "flange" => &["tube", "cylinder", "ring"],
+        "washer" => &["ring", "cylinder"],
+        "spacer" => &["tube", "cylinder"],
+        "tube" => &["cylinder"],
+        "torus" => &["ring"],
+        "frustum" => &["cone"],
+        "cube" => &["box"],
+        _ => &[],
+    }
+}
+
+/// From the most specific noun to the most generic: the first one present names the part.
+const NOUN_PRIORITY: &[&str] = &[
+    "bracket", "flange", "nut", "washer", "spacer", "tube", "torus", "ring", "frustum", "cone",
+    "sphere", "cylinder", "cube", "box",
+];
+
+/// Chooses the entry a reading names and builds its part, or says why it cannot.
+pub fn design(reading: &mut Reading) -> Result<Design, PlanError> {
+    if !reading.unsupported.is_empty() {
+        return Err(unsupported(&format!(
+            "it asks for {}, which the offline planner cannot make",
+            quoted(&reading.unsupported)
+        )));
+    }
+    let Some(noun) = NOUN_PRIORITY
+        .iter()
+        .copied()
+        .find(|n| reading.nouns.contains(n))
+    else {
+        return Err(unsupported("it names no part the offline planner knows"));
+    };
+    let others: Vec<String> = reading
+        .nouns
+        .iter()
+        .filter(|n| **n != noun && !companions(noun).contains(n))
+        .map(|n| (*n).to_owned())
+        .collect();
+    if !others.is_empty() {
+        return Err(unsupported(&format!(
+            "it names more than one part ({} and {}); the offline planner makes one part at a time",
+            noun,
+            others.join(", ")
+        )));
+    }
+    let design = match noun {
+        "bracket" => bracket::l_bracket(reading)?,
+        "flange" => rings::flange(reading)?,
+        "nut" => fasteners::hex_nut(reading)?,
+        "washer" => fasteners::washer(reading)?,
+        "spacer" => rings::spacer(reading)?,
+        "tube" => rings::tube(reading)?,
+        "torus" => solids::torus(reading)?,
+        "ring" => rings::flat_ring_or_torus(reading)?,
+        "frustum" => solids::cone(reading, true)?,
+        "cone" => solids::cone(reading, false)?,
+        "sphere" => solids::sphere(reading)?,
+        "cylinder" => rings::cylinder_or_tube(reading)?,
+        "cube" => plates::box_family(reading, true)?,
+        _ => plates::box_family(reading, false)?,
+    };
+    let leftovers = reading.leftovers();
+    if !leftovers.is_empty() {
+        return Err(ambiguous(
+            reading,
+            &format!(
+                "could not tell what {} is for in a {}",
+                leftovers.join(", "),
+                design.entry.replace('_', " ")
+            ),
+        ));
+    }
+    design.part.check().map_err(|why| PlanError {
+        code: "invalid_dimensions",
+        message: format!(
+            "{} cannot be made: {why}. Understood: {}.",
+            design.summary,
+            describe_parameters(&design.parameters)
+        ),
+    })?;
+    Ok(design)
+}
+
+/// "length 100 mm, hole count 4, ..." for messages and plan steps.
+pub fn describe_parameters(parameters: &BTreeMap<String, f64>) -> String {
+    parameters
+        .iter()
+        .map(|(name, value)| {
+            let unit =
+                if name.ends_with("count") || name.ends_with("columns") || name.ends_with("rows") {
+                    ""
+                } else {
+                    " mm"
+                };
+            format!("{} {}{unit}", name.replace('_', " "), fmt(*value))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn quoted(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("'{w}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The list of known parts, for the `unsupported_prompt` message.
+pub fn known_parts() -> String {
+    CATALOGUE
+        .iter()
+        .map(|e| format!("{} (\"{}\")", e.what, e.example))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn unsupported(reason: &str) -> PlanError {
+    PlanError {
+        code: "unsupported_prompt",
+        message: format!(
+            "The offline planner could not plan this prompt: {reason}. It knows: {}. Sizes in mm \
+             (default), cm, m, inches or feet; fillets or chamfers on boxes, plates, blocks and \
+             cylinders.",
+            known_parts()
+        ),
+    }
+}
+
+fn ambiguous(reading: &Reading, needs: &str) -> PlanError {
+    PlanError {
+        code: "ambiguous_prompt",
+        message: format!(
+            "The offline planner read {}, but {needs}.",
+            reading.understood()
+        ),
+    }
+}
+
+/// The first of several ways to give a size: `Ok(None)` when none was given.
+fn take_first(reading: &mut Reading, quantities: &[Quantity]) -> Result<Option<f64>, PlanError> {
+    let mut found: Option<(Quantity, f64)> = None;
+    for &q in quantities {
+        if let Some(v) = reading.take(q)? {
+            match found {
+                Some((first, previous)) if (previous - v).abs() > 1e-9 * previous.max(1.0) => {
+                    return Err(ambiguous(
+                        reading,
+                        &format!(
+                            "the {} ({} mm) and the {} ({} mm) both seem to give one size",
+                            first.name(),
+                            fmt(previous),
+                            q.name(),
+                            fmt(v)
+                        ),
+                    ));
+                }
+                Some(_) => {}
+                None => found = Some((q, v)),
+            }
+        }
+    }
+    Ok(found.map(|(_, v)| v))
+}
+
+/// A size the entry cannot do without.
+fn required(reading: &Reading, value: Option<f64>, what: &str) -> Result<f64, PlanError> {
+    value.ok_or_else(|| ambiguous(reading, what))
+}
+
+/// Rounded or chamfered edges asked for ("with 2 mm fillets"); sharp when none.
+fn edge_finish(reading: &mut Reading) -> Result<EdgeFinish, PlanError> {
+    let fillet = reading.take(Quantity::Fillet)?;
+    let chamfer = reading.take(Quantity::Chamfer)?;
+    match (fillet, chamfer) {
+        (Some(_), Some(_)) => Err(ambiguous(
+            reading,
+            "the edges can be filleted or chamfered, not both",
+        )),
+        (Some(r), None) => Ok(EdgeFinish::Fillet(r)),
+        (None, Some(c)) => Ok(EdgeFinish::Chamfer(c)),
+        (None, None) if reading.has_feature(Feature::Fillet) => Err(ambiguous(
+            reading,
+            "rounded edges need a radius, e.g. \"with 2 mm fillets\"",
+        )),
+        (None, None) if reading.has_feature(Feature::Chamfer) => Err(ambiguous(
+            reading,
+            "chamfered edges need a size, e.g. \"with 1 mm chamfers\"",
+        )),
+        (None, None) => Ok(EdgeFinish::Sharp),
+    }
+}
+
+/// Parts whose edges the catalogue does not finish must not silently drop a fillet.
+fn no_edge_finish(reading: &Reading, entry: &str) -> Result<(), PlanError> {
+    if reading.has_feature(Feature::Fillet) || reading.has_feature(Feature::Chamfer) {
+        return Err(unsupported(&format!(
+            "it asks for rounded or chamfered edges on a {entry}; the offline planner finishes \
+             the edges of boxes, plates, blocks and cylinders only"
+        )));
+    }
+    Ok(())
+}
+
+/// Parts without holes must not silently drop one.
+fn no_holes(reading: &Reading, entry: &str) -> Result<(), PlanError> {
+    if [Feature::Hole, Feature::Bore, Feature::Pocket]
+        .iter()
+        .any(|f| reading.has_feature(*f))
+    {
+        return Err(unsupported(&format!(
+            "it asks for a hole or pocket in a {entry}, which the offline planner cannot make"
+        )));
+    }
+    Ok(())
+}
+
+/// A hole diameter given directly, as a radius, or as a metric clearance ("M6 holes").
+fn hole_diameter(reading: &mut Reading) -> Result<Option<f64>, PlanError> {
+    let given = reading.take_diameter(Quantity::HoleDiameter, Quantity::HoleRadius)?;
+    let metric = reading.take_metric(Some(Feature::Hole))?;
+    match (given, metric) {
+        (Some(_), Some(m)) => Err(ambiguous(
+            reading,
+            &format!(
+                "the holes have both a diameter and a metric size (M{})",
+                fmt(m)
+            ),
+        )),
+        (Some(d), None) => Ok(Some(d)),
+        (None, Some(m)) => fasteners::clearance_hole(m).map(Some).ok_or_else(|| {
+            unsupported(&format!(
+                "it asks for M{} clearance holes; the known sizes are {}",
+                fmt(m),
+                fasteners::clearance_sizes()
+            ))
+        }),
+        (None, None) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_entry_is_named_once() {
+        let mut names: Vec<&str> = CATALOGUE.iter().map(|e| e.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), CATALOGUE.len());
+    }
+
+    #[test]
+    fn parameters_read_as_words_and_millimetres() {
+        let mut params = Params::default();
+        params.set("hole_count", 4.0).set("length", 100.0);
+        assert_eq!(
+            describe_parameters(&params.0),
+            "hole count 4, length 100 mm"
+        );
+    }
+}

@@ -1,0 +1,1250 @@
+//! Quantities, labels and counts: what a prompt says ("100x50x5 mm", "four 6 mm holes",
+//! "40 mm in diameter", "M6"), read from its tokens before any catalogue entry is chosen.
+//!
+//! Every number ends up as exactly one [`Found`] item; a catalogue entry takes the items it
+//! understands, and anything it leaves is reported, so a number is never silently ignored.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use super::prompt::{Token, tokenize};
+use super::{PlanError, fmt};
+
+/// A size the prompt names, in millimetres.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantity {
+    Length,
+    Width,
+    Height,
+    Thickness,
+    Depth,
+    Diameter,
+    Radius,
+    OuterDiameter,
+    InnerDiameter,
+    OuterRadius,
+    InnerRadius,
+    Wall,
+    TopDiameter,
+    TopRadius,
+    BaseDiameter,
+    BaseRadius,
+    MajorDiameter,
+    MajorRadius,
+    MinorDiameter,
+    MinorRadius,
+    PitchCircleDiameter,
+    Pitch,
+    Margin,
+    AcrossFlats,
+    Side,
+    HoleDiameter,
+    HoleRadius,
+    PocketDiameter,
+    Fillet,
+    Chamfer,
+}
+
+impl Quantity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Length => "length",
+            Self::Width => "width",
+            Self::Height => "height",
+            Self::Thickness => "thickness",
+            Self::Depth => "depth",
+            Self::Diameter => "diameter",
+            Self::Radius => "radius",
+            Self::OuterDiameter => "outer diameter",
+            Self::InnerDiameter => "inner diameter",
+            Self::OuterRadius => "outer radius",
+            Self::InnerRadius => "inner radius",
+            Self::Wall => "wall thickness",
+            Self::TopDiameter => "top diameter",
+            Self::TopRadius => "top radius",
+            Self::BaseDiameter => "base diameter",
+            Self::BaseRadius => "base radius",
+            Self::MajorDiameter => "major diameter",
+            Self::MajorRadius => "major radius",
+            Self::MinorDiameter => "minor diameter",
+            Self::MinorRadius => "minor radius",
+            Self::PitchCircleDiameter => "pitch circle diameter",
+            Self::Pitch => "hole spacing",
+            Self::Margin => "edge margin",
+            Self::AcrossFlats => "width across flats",
+            Self::Side => "side",
+            Self::HoleDiameter => "hole diameter",
+            Self::HoleRadius => "hole radius",
+            Self::PocketDiameter => "pocket diameter",
+            Self::Fillet => "fillet radius",
+            Self::Chamfer => "chamfer size",
+        }
+    }
+}
+
+/// A feature cut into or finishing a part; it gives meaning to nearby sizes
+/// ("a hole, 6 mm in diameter" is the hole's diameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    Hole,
+    Bore,
+    Pocket,
+    Fillet,
+    Chamfer,
+}
+
+impl Feature {
+    /// What a bare size next to the feature means ("6 mm holes", "2 mm fillets").
+    fn primary(self) -> Option<Quantity> {
+        match self {
+            Self::Hole => Some(Quantity::HoleDiameter),
+            Self::Bore => Some(Quantity::InnerDiameter),
+            Self::Pocket => None,
+            Self::Fillet => Some(Quantity::Fillet),
+            Self::Chamfer => Some(Quantity::Chamfer),
+        }
+    }
+
+    /// A generic label read in the feature's context.
+    fn refine(self, quantity: Quantity) -> Quantity {
+        use Quantity as Q;
+        match (self, quantity) {
+            (Self::Hole, Q::Diameter) => Q::HoleDiameter,
+            (Self::Hole, Q::Radius) => Q::HoleRadius,
+            (Self::Bore, Q::Diameter) => Q::InnerDiameter,
+            (Self::Bore, Q::Radius) => Q::InnerRadius,
+            (Self::Pocket, Q::Diameter) => Q::PocketDiameter,
+            (Self::Fillet, Q::Radius | Q::Side) => Q::Fillet,
+            (Self::Chamfer, Q::Side | Q::Length | Q::Width) => Q::Chamfer,
+            (_, q) => q,
+        }
+    }
+}
+
+/// Where holes go, when the prompt says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrangement {
+    Centred,
+    Corners,
+    /// "in each corner": one hole (or the count given) per corner.
+    EachCorner,
+    Row,
+    Grid,
+    /// "in each leg", "per leg": counts are per leg of a bracket.
+    PerLeg,
+}
+
+/// One thing the prompt said about sizes or counts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Found {
+    /// A labelled size: "height 30", "40 mm in diameter", "6 mm holes".
+    Value(Quantity, f64),
+    /// Sizes joined by `x` / `by` ("100x50x30"), for the feature it belongs to, if any.
+    Group(Vec<f64>, Option<Feature>),
+    /// A size with no label ("a 20 mm cube"), for the feature it belongs to, if any.
+    Bare(f64, Option<Feature>),
+    /// How many holes ("four holes", "4x Ø6").
+    Count(f64),
+    /// A grid of holes, columns by rows ("a 3x2 grid").
+    Grid(f64, f64),
+    /// A metric size ("M6"), for the feature it belongs to, if any.
+    Metric(f64, Option<Feature>),
+}
+
+impl Found {
+    fn describe(&self) -> String {
+        match self {
+            Found::Value(q, v) => format!("{} {} mm", q.name(), fmt(*v)),
+            Found::Group(values, feature) => {
+                let sizes: Vec<String> = values.iter().map(|v| fmt(*v)).collect();
+                match feature {
+                    Some(f) => format!("{} mm for the {f:?}", sizes.join(" x ")).to_lowercase(),
+                    None => format!("{} mm", sizes.join(" x ")),
+                }
+            }
+            Found::Bare(v, _) => format!("{} mm", fmt(*v)),
+            Found::Count(n) => format!("{} holes", fmt(*n)),
+            Found::Grid(columns, rows) => format!("a {} x {} grid", fmt(*columns), fmt(*rows)),
+            Found::Metric(m, _) => format!("M{}", fmt(*m)),
+        }
+    }
+}
+
+/// Everything a prompt said, ready for a catalogue entry to take from.
+#[derive(Debug, Clone, Default)]
+pub struct Reading {
+    /// Canonical part nouns in the order they appear.
+    pub nouns: Vec<&'static str>,
+    pub features: Vec<Feature>,
+    /// "holes" rather than "hole": a count is needed.
+    pub plural_holes: bool,
+    /// "blind hole": a hole with a bottom.
+    pub blind: bool,
+    pub arrangements: Vec<Arrangement>,
+    /// Words naming something the catalogue cannot make ("thread", "gear", "slot").
+    pub unsupported: Vec<String>,
+    found: Vec<Found>,
+    taken: Vec<bool>,
+}
+
+/// The class of a canonical word.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Class {
+    Part(&'static str),
+    Feature(Feature, bool),
+    Label(Quantity),
+    Arrangement(Arrangement),
+    Blind,
+    Filler,
+    /// "with", "having", "plus": starts a new feature phrase.
+    With,
+    /// "and": a phrase boundary that keeps the feature context.
+    And,
+    Unsupported,
+    Other,
+}
+
+/// Multi-word phrases and synonyms, longest first where they overlap.
+const PHRASES: &[(&str, Class)] = {
+    use crate::planner::parse::Arrangement as A;
+    use crate::planner::parse::Feature as F;
+    use crate::planner::parse::Quantity as Q;
+    use Class::*;
+    &[
+        // parts
+        ("l shaped bracket", Part("bracket")),
+        ("l bracket", Part("bracket")),
+        ("angle bracket", Part("bracket")),
+        ("corner bracket", Part("bracket")),
+        ("bracket", Part("bracket")),
+        ("hexagon nut", Part("nut")),
+        ("hexagonal nut", Part("nut")),
+        ("hex nut", Part("nut")),
+        ("nut", Part("nut")),
+        ("flat washer", Part("washer")),
+        ("plain washer", Part("washer")),
+        ("washer", Part("washer")),
+        ("stand off", Part("spacer")),
+        ("standoff", Part("spacer")),
+        ("spacer", Part("spacer")),
+        ("flange", Part("flange")),
+        ("hollow cylinder", Part("tube")),
+        ("hollow rod", Part("tube")),
+        ("tube", Part("tube")),
+        ("pipe", Part("tube")),
+        ("sleeve", Part("tube")),
+        ("bushing", Part("tube")),
+        ("o ring", Part("torus")),
+        ("torus", Part("torus")),
+        ("donut", Part("torus")),
+        ("doughnut", Part("torus")),
+        ("ring", Part("ring")),
+        ("truncated cone", Part("frustum")),
+        ("cone frustum", Part("frustum")),
+        ("frustum", Part("frustum")),
+        ("cone", Part("cone")),
+        ("sphere", Part("sphere")),
+        ("ball", Part("sphere")),
+        ("round bar", Part("cylinder")),
+        ("cylinder", Part("cylinder")),
+        ("rod", Part("cylinder")),
+        ("disc", Part("cylinder")),
+        ("disk", Part("cylinder")),
+        ("puck", Part("cylinder")),
+        ("dowel", Part("cylinder")),
+        ("shaft", Part("cylinder")),
+        ("cube", Part("cube")),
+        ("rectangular prism", Part("box")),
+        ("box", Part("box")),
+        ("block", Part("box")),
+        ("cuboid", Part("box")),
+        ("brick", Part("box")),
+        ("plate", Part("box")),
+        ("slab", Part("box")),
+        ("bar", Part("box")),
+        // features
+        ("blind holes", Feature(F::Hole, true)),
+        ("blind hole", Feature(F::Hole, false)),
+        ("through holes", Feature(F::Hole, true)),
+        ("through hole", Feature(F::Hole, false)),
+        ("thru holes", Feature(F::Hole, true)),
+        ("thru hole", Feature(F::Hole, false)),
+        ("bolt holes", Feature(F::Hole, true)),
+        ("bolt hole", Feature(F::Hole, false)),
+        ("mounting holes", Feature(F::Hole, true)),
+        ("mounting hole", Feature(F::Hole, false)),
+        ("screw holes", Feature(F::Hole, true)),
+        ("screw hole", Feature(F::Hole, false)),
+        ("clearance holes", Feature(F::Hole, true)),
+        ("clearance hole", Feature(F::Hole, false)),
+        ("fixing holes", Feature(F::Hole, true)),
+        ("fixing hole", Feature(F::Hole, false)),
+        ("holes", Feature(F::Hole, true)),
+        ("hole", Feature(F::Hole, false)),
+        ("centre bore", Feature(F::Bore, false)),
+        ("center bore", Feature(F::Bore, false)),
+        ("bore", Feature(F::Bore, false)),
+        ("pocket", Feature(F::Pocket, false)),
+        ("recess", Feature(F::Pocket, false)),
+        ("cavity", Feature(F::Pocket, false)),
+        ("rounded edges", Feature(F::Fillet, false)),
+        ("rounded corners", Feature(F::Fillet, false)),
+        ("round edges", Feature(F::Fillet, false)),
+        ("radiused edges", Feature(F::Fillet, false)),
+        ("fillets", Feature(F::Fillet, false)),
+        ("fillet", Feature(F::Fillet, false)),
+        ("filleted", Feature(F::Fillet, false)),
+        ("rounded", Feature(F::Fillet, false)),
+        ("chamfers", Feature(F::Chamfer, false)),
+        ("chamfer", Feature(F::Chamfer, false)),
+        ("chamfered", Feature(F::Chamfer, false)),
+        ("bevelled", Feature(F::Chamfer, false)),
+        ("beveled", Feature(F::Chamfer, false)),
+        ("bevel", Feature(F::Chamfer, false)),
+        ("blind", Blind),
+        // labels
+        ("outer diameter", Label(Q::OuterDiameter)),
+        ("outside diameter", Label(Q::OuterDiameter)),
+        ("external diameter", Label(Q::OuterDiameter)),
+        ("outer dia", Label(Q::OuterDiameter)),
+        ("o d", Label(Q::OuterDiameter)),
+        ("od", Label(Q::OuterDiameter)),
+        ("inner diameter", Label(Q::InnerDiameter)),
+        ("inside diameter", Label(Q::InnerDiameter)),
+        ("internal diameter", Label(Q::InnerDiameter)),
+        ("inner dia", Label(Q::InnerDiameter)),
+        ("i d", Label(Q::InnerDiameter)),
+        ("id", Label(Q::InnerDiameter)),
+        ("outer radius", Label(Q::OuterRadius)),
+        ("outside radius", Label(Q::OuterRadius)),
+        ("inner radius", Label(Q::InnerRadius)),
+        ("inside radius", Label(Q::InnerRadius)),
+        ("wall thickness", Label(Q::Wall)),
+        ("walls", Label(Q::Wall)),
+        ("wall", Label(Q::Wall)),
+        ("top diameter", Label(Q::TopDiameter)),
+        ("tip diameter", Label(Q::TopDiameter)),
+        ("small diameter", Label(Q::TopDiameter)),
+        ("upper diameter", Label(Q::TopDiameter)),
+        ("top radius", Label(Q::TopRadius)),
+        ("bottom diameter", Label(Q::BaseDiameter)),
+        ("base diameter", Label(Q::BaseDiameter)),
+        ("large diameter", Label(Q::BaseDiameter)),
+        ("lower diameter", Label(Q::BaseDiameter)),
+        ("bottom radius", Label(Q::BaseRadius)),
+        ("base radius", Label(Q::BaseRadius)),
+        ("major diameter", Label(Q::MajorDiameter)),
+        ("major radius", Label(Q::MajorRadius)),
+        ("minor diameter", Label(Q::MinorDiameter)),
+        ("cross section diameter", Label(Q::MinorDiameter)),
+        ("cross section", Label(Q::MinorDiameter)),
+        ("section diameter", Label(Q::MinorDiameter)),
+        ("tube diameter", Label(Q::MinorDiameter)),
+        ("cord diameter", Label(Q::MinorDiameter)),
+        ("minor radius", Label(Q::MinorRadius)),
+        ("tube radius", Label(Q::MinorRadius)),
+        ("section radius", Label(Q::MinorRadius)),
+        ("pitch circle diameter", Label(Q::PitchCircleDiameter)),
+        ("pitch circle", Label(Q::PitchCircleDiameter)),
+        ("pitch diameter", Label(Q::PitchCircleDiameter)),
+        ("bolt circle diameter", Label(Q::PitchCircleDiameter)),
+        ("bolt circle", Label(Q::PitchCircleDiameter)),
+        ("bolt pattern", Label(Q::PitchCircleDiameter)),
+        ("p c d", Label(Q::PitchCircleDiameter)),
+        ("pcd", Label(Q::PitchCircleDiameter)),
+        ("centre to centre", Label(Q::Pitch)),
+        ("center to center", Label(Q::Pitch)),
+        ("apart", Label(Q::Pitch)),
+        ("spacing", Label(Q::Pitch)),
+        ("pitch", Label(Q::Pitch)),
+        ("centres", Label(Q::Pitch)),
+        ("centers", Label(Q::Pitch)),
+        ("in from the edges", Label(Q::Margin)),
+        ("from the edges", Label(Q::Margin)),
+        ("from the edge", Label(Q::Margin)),
+        ("from each edge", Label(Q::Margin)),
+        ("from the sides", Label(Q::Margin)),
+        ("from the side", Label(Q::Margin)),
+        ("from edges", Label(Q::Margin)),
+        ("from edge", Label(Q::Margin)),
+        ("edge distance", Label(Q::Margin)),
+        ("edge margin", Label(Q::Margin)),
+        ("margin", Label(Q::Margin)),
+        ("inset", Label(Q::Margin)),
+        ("across the flats", Label(Q::AcrossFlats)),
+        ("across flats", Label(Q::AcrossFlats)),
+        ("a f", Label(Q::AcrossFlats)),
+        ("af", Label(Q::AcrossFlats)),
+        ("wrench size", Label(Q::AcrossFlats)),
+        ("side length", Label(Q::Side)),
+        ("edge length", Label(Q::Side)),
+        ("side", Label(Q::Side)),
+        ("sides", Label(Q::Side)),
+        ("size", Label(Q::Side)),
+        ("length", Label(Q::Length)),
+        ("long", Label(Q::Length)),
+        ("len", Label(Q::Length)),
+        ("l", Label(Q::Length)),
+        ("width", Label(Q::Width)),
+        ("wide", Label(Q::Width)),
+        ("breadth", Label(Q::Width)),
+        ("w", Label(Q::Width)),
+        ("height", Label(Q::Height)),
+        ("high", Label(Q::Height)),
+        ("tall", Label(Q::Height)),
+        ("h", Label(Q::Height)),
+        ("thickness", Label(Q::Thickness)),
+        ("thick", Label(Q::Thickness)),
+        ("t", Label(Q::Thickness)),
+        ("depth", Label(Q::Depth)),
+        ("deep", Label(Q::Depth)),
+        ("diameter", Label(Q::Diameter)),
+        ("diam", Label(Q::Diameter)),
+        ("dia", Label(Q::Diameter)),
+        ("d", Label(Q::Diameter)),
+        ("across", Label(Q::Diameter)),
+        ("radius", Label(Q::Radius)),
+        ("rad", Label(Q::Radius)),
+        ("r", Label(Q::Radius)),
+        // arrangements
+        ("in each corner", Arrangement(A::EachCorner)),
+        ("at each corner", Arrangement(A::EachCorner)),
+        ("in every corner", Arrangement(A::EachCorner)),
+        ("each corner", Arrangement(A::EachCorner)),
+        ("at the corners", Arrangement(A::Corners)),
+        ("in the corners", Arrangement(A::Corners)),
+        ("near the corners", Arrangement(A::Corners)),
+        ("at the four corners", Arrangement(A::Corners)),
+        ("corners", Arrangement(A::Corners)),
+        ("in a row", Arrangement(A::Row)),
+        ("in a line", Arrangement(A::Row)),
+        ("in line", Arrangement(A::Row)),
+        ("inline", Arrangement(A::Row)),
+        ("along the length", Arrangement(A::Row)),
+        ("row", Arrangement(A::Row)),
+        ("grid", Arrangement(A::Grid)),
+        ("array", Arrangement(A::Grid)),
+        ("matrix", Arrangement(A::Grid)),
+        ("in the middle", Arrangement(A::Centred)),
+        ("in the centre", Arrangement(A::Centred)),
+        ("in the center", Arrangement(A::Centred)),
+        ("through the middle", Arrangement(A::Centred)),
+        ("through the centre", Arrangement(A::Centred)),
+        ("through the center", Arrangement(A::Centred)),
+        ("through its centre", Arrangement(A::Centred)),
+        ("through its center", Arrangement(A::Centred)),
+        ("through it", Arrangement(A::Centred)),
+        ("centred", Arrangement(A::Centred)),
+        ("centered", Arrangement(A::Centred)),
+        ("central", Arrangement(A::Centred)),
+        ("centre", Arrangement(A::Centred)),
+        ("center", Arrangement(A::Centred)),
+        ("middle", Arrangement(A::Centred)),
+        ("in each leg", Arrangement(A::PerLeg)),
+        ("on each leg", Arrangement(A::PerLeg)),
+        ("in both legs", Arrangement(A::PerLeg)),
+        ("on both legs", Arrangement(A::PerLeg)),
+        ("in each arm", Arrangement(A::PerLeg)),
+        ("per leg", Arrangement(A::PerLeg)),
+        ("each leg", Arrangement(A::PerLeg)),
+        ("both legs", Arrangement(A::PerLeg)),
+        // structure
+        ("with", With),
+        ("having", With),
+        ("plus", With),
+        ("featuring", With),
+        ("and", And),
+        // words that may sit between a number and what it measures
+        ("evenly spaced", Filler),
+        ("equally spaced", Filler),
+        ("spaced", Filler),
+        ("on all edges", Filler),
+        ("on the edges", Filler),
+        ("on the outer edges", Filler),
+        ("all edges", Filler),
+        ("edges", Filler),
+        ("in", Filler),
+        ("of", Filler),
+        ("is", Filler),
+        ("are", Filler),
+        ("a", Filler),
+        ("an", Filler),
+        ("the", Filler),
+        ("at", Filler),
+        ("on", Filler),
+        ("to", Filler),
+        ("for", Filler),
+        ("each", Filler),
+        ("all", Filler),
+        ("around", Filler),
+        ("about", Filler),
+        ("total", Filler),
+        ("overall", Filler),
+        ("its", Filler),
+        ("it", Filler),
+        ("that", Filler),
+        ("which", Filler),
+        ("mm", Filler),
+        ("through", Filler),
+        ("round", Filler),
+        ("circular", Filler),
+        ("plain", Filler),
+        ("flat", Filler),
+        ("metric", Filler),
+        ("solid", Filler),
+        ("simple", Filler),
+        ("outer", Filler),
+        // what the catalogue cannot make: naming one must never yield a simpler part
+        ("degrees", Unsupported),
+        ("degree", Unsupported),
+        ("hollow", Unsupported),
+        ("hex", Unsupported),
+        ("hexagon", Unsupported),
+        ("hexagonal", Unsupported),
+        ("thread", Unsupported),
+        ("threaded", Unsupported),
+        ("threads", Unsupported),
+        ("tapped", Unsupported),
+        ("countersunk", Unsupported),
+        ("countersink", Unsupported),
+        ("counterbore", Unsupported),
+        ("counterbored", Unsupported),
+        ("slot", Unsupported),
+        ("slots", Unsupported),
+        ("slotted", Unsupported),
+        ("groove", Unsupported),
+        ("grooves", Unsupported),
+        ("keyway", Unsupported),
+        ("spline", Unsupported),
+        ("knurled", Unsupported),
+        ("gear", Unsupported),
+        ("teeth", Unsupported),
+        ("tooth", Unsupported),
+        ("sprocket", Unsupported),
+        ("pulley", Unsupported),
+        ("wheel", Unsupported),
+        ("spring", Unsupported),
+        ("helix", Unsupported),
+        ("hinge", Unsupported),
+        ("bolt", Unsupported),
+        ("screw", Unsupported),
+        ("rivet", Unsupported),
+        ("wedge", Unsupported),
+        ("pyramid", Unsupported),
+        ("prism", Unsupported),
+        ("hemisphere", Unsupported),
+        ("dome", Unsupported),
+        ("ellipsoid", Unsupported),
+        ("star", Unsupported),
+        ("text", Unsupported),
+        ("letters", Unsupported),
+        ("logo", Unsupported),
+        ("engraved", Unsupported),
+        ("embossed", Unsupported),
+        ("rib", Unsupported),
+        ("ribs", Unsupported),
+        ("boss", Unsupported),
+        ("gusset", Unsupported),
+        ("lid", Unsupported),
+        ("open", Unsupported),
+        ("shell", Unsupported),
+        ("enclosure", Unsupported),
+        ("case", Unsupported),
+        ("handle", Unsupported),
+        ("hook", Unsupported),
+        ("knob", Unsupported),
+        ("clip", Unsupported),
+        ("tapered", Unsupported),
+        ("taper", Unsupported),
+        ("cutout", Unsupported),
+        ("notch", Unsupported),
+        ("step", Unsupported),
+        ("stepped", Unsupported),
+        ("sketch", Unsupported),
+        ("assembly", Unsupported),
+        ("car", Unsupported),
+        ("house", Unsupported),
+        ("vase", Unsupported),
+        ("cup", Unsupported),
+        ("mug", Unsupported),
+        ("bottle", Unsupported),
+        ("chair", Unsupported),
+        ("table", Unsupported),
+        ("phone", Unsupported),
+        ("teapot", Unsupported),
+        ("propeller", Unsupported),
+    ]
+};
+
+/// A phrase split into its words, with its class.
+type SplitPhrase = (Vec<&'static str>, Class);
+
+/// `PHRASES` split into words and grouped by first word, longest phrase first; built once.
+static PHRASE_INDEX: LazyLock<HashMap<&'static str, Vec<SplitPhrase>>> = LazyLock::new(|| {
+    let mut index: HashMap<&'static str, Vec<SplitPhrase>> = HashMap::new();
+    for (phrase, class) in PHRASES {
+        let words: Vec<&'static str> = phrase.split(' ').collect();
+        index.entry(words[0]).or_default().push((words, *class));
+    }
+    for phrases in index.values_mut() {
+        // Stable: among phrases of one length, the first listed wins.
+        phrases.sort_by_key(|(words, _)| std::cmp::Reverse(words.len()));
+    }
+    index
+});
+
+/// The longest phrase of `PHRASES` that starts at `words[0]`: (class, words consumed).
+fn match_phrase(words: &[&str]) -> Option<(Class, usize)> {
+    PHRASE_INDEX
+        .get(words.first()?)?
+        .iter()
+        .find_map(|(phrase, class)| {
+            (phrase.len() <= words.len() && phrase[..] == words[..phrase.len()])
+                .then_some((*class, phrase.len()))
+        })
+}
+
+/// A token after phrases are merged.
+#[derive(Debug, Clone, PartialEq)]
+enum Item {
+    Number { value: f64, unit: Option<f64> },
+    Times,
+    Diameter,
+    Metric(f64),
+    Break,
+    Word(Class),
+}
+
+fn items_of(tokens: &[Token]) -> (Vec<Item>, Vec<String>) {
+    let mut items = Vec::new();
+    let mut unknown = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        match &tokens[i] {
+            Token::Number { value, unit } => items.push(Item::Number {
+                value: *value,
+                unit: *unit,
+            }),
+            Token::Times => items.push(Item::Times),
+            Token::Diameter => items.push(Item::Diameter),
+            Token::Metric(m) => items.push(Item::Metric(*m)),
+            Token::Break => items.push(Item::Break),
+            Token::Word(_) => {
+                let words: Vec<&str> = tokens[i..]
+                    .iter()
+                    .map_while(|t| match t {
+                        Token::Word(w) => Some(w.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                match match_phrase(&words) {
+                    Some((class, len)) => {
+                        if class == Class::Unsupported {
+                            unknown.push(words[..len].join(" "));
+                        }
+                        items.push(Item::Word(class));
+                        i += len;
+                        continue;
+                    }
+                    None => items.push(Item::Word(Class::Other)),
+                }
+            }
+        }
+        i += 1;
+    }
+    (items, unknown)
+}
+
+fn is_filler(item: &Item) -> bool {
+    matches!(item, Item::Word(Class::Filler) | Item::Word(Class::Blind))
+}
+
+/// Whether the item ends the reach of a label.
+fn is_boundary(item: &Item) -> bool {
+    matches!(
+        item,
+        Item::Break | Item::Word(Class::With) | Item::Word(Class::And)
+    )
+}
+
+/// The index of the first item after `index` that is not a filler.
+fn next_meaningful(items: &[Item], index: usize) -> Option<usize> {
+    (index + 1..items.len()).find(|&k| !is_filler(&items[k]))
+}
+
+fn previous_meaningful(items: &[Item], index: usize) -> Option<usize> {
+    (0..index).rev().find(|&k| !is_filler(&items[k]))
+}
+
+fn feature_at(items: &[Item], k: Option<usize>) -> Option<Feature> {
+    match k.map(|k| &items[k]) {
+        Some(Item::Word(Class::Feature(f, _))) => Some(*f),
+        _ => None,
+    }
+}
+
+/// The feature each item's phrase is about.
+struct Contexts {
+    /// The nearest feature word before the item since the last "with" ("with a hole, 10 mm in
+    /// diameter": "and" and commas keep it).
+    preceding: Vec<Option<Feature>>,
+    /// The first feature word after the item up to the next comma, "and" or "with"
+    /// ("four 6 mm holes").
+    following: Vec<Option<Feature>>,
+}
+
+impl Contexts {
+    fn of(items: &[Item]) -> Self {
+        let mut preceding = vec![None; items.len()];
+        let mut current = None;
+        for (k, item) in items.iter().enumerate() {
+            match item {
+                Item::Word(Class::With) => current = None,
+                Item::Word(Class::Feature(f, _)) => current = Some(*f),
+                _ => {}
+            }
+            preceding[k] = current;
+        }
+        let mut following = vec![None; items.len()];
+        let mut next = None;
+        for (k, item) in items.iter().enumerate().rev() {
+            if is_boundary(item) {
+                next = None;
+            } else if let Item::Word(Class::Feature(f, _)) = item {
+                next = Some(*f);
+            }
+            following[k] = next;
+        }
+        Self {
+            preceding,
+            following,
+        }
+    }
+
+    /// The context of a single size: the feature before it, else the one after it.
+    fn of_single(&self, k: usize) -> Option<Feature> {
+        self.preceding[k].or(self.following[k])
+    }
+}
+
+fn is_count(value: f64, unit: Option<f64>) -> bool {
+    unit.is_none() && value >= 0.0 && value.fract() == 0.0
+}
+
+fn is_hole_word(items: &[Item], k: Option<usize>) -> bool {
+    feature_at(items, k) == Some(Feature::Hole)
+}
+
+/// "2 x 3 holes": a group of whole numbers right before plural holes is a grid.
+fn is_plural_holes(items: &[Item], k: Option<usize>) -> bool {
+    matches!(
+        k.map(|k| &items[k]),
+        Some(Item::Word(Class::Feature(Feature::Hole, true)))
+    )
+}
+
+fn is_per_location(items: &[Item], k: Option<usize>) -> bool {
+    matches!(
+        k.map(|k| &items[k]),
+        Some(Item::Word(Class::Arrangement(
+            Arrangement::EachCorner | Arrangement::PerLeg
+        )))
+    )
+}
+
+/// Whether the unitless whole number at `index` counts holes: "4 holes", "four 6 mm holes",
+/// "4 x Ø6 holes", "6 M8 bolt holes", "one in each corner".
+fn counts_holes(items: &[Item], index: usize) -> bool {
+    let next = next_meaningful(items, index);
+    if is_hole_word(items, next) || is_per_location(items, next) {
+        return true;
+    }
+    let mut k = match next {
+        Some(k) if items[k] == Item::Times => next_meaningful(items, k),
+        other => other,
+    };
+    // A size may sit between the count and the noun.
+    let mut after_sign = false;
+    if let Some(kk) = k
+        && items[kk] == Item::Diameter
+    {
+        k = next_meaningful(items, kk);
+        after_sign = true;
+    }
+    let after_times = next.is_some_and(|n| items[n] == Item::Times);
+    match k.map(|k| &items[k]) {
+        Some(Item::Number { unit: Some(_), .. }) | Some(Item::Metric(_)) => {}
+        Some(Item::Number { unit: None, .. }) if after_times || after_sign => {}
+        _ => return false,
+    }
+    let after = k.and_then(|k| next_meaningful(items, k));
+    is_hole_word(items, after)
+}
+
+/// What a label word next to a number means, with the feature it is about.
+fn label_at(items: &[Item], k: Option<usize>) -> Option<Quantity> {
+    match k.map(|k| &items[k]) {
+        Some(Item::Word(Class::Label(q))) => Some(*q),
+        _ => None,
+    }
+}
+
+/// Reads the prompt into a [`Reading`].
+pub fn read(prompt: &str) -> Reading {
+    let (items, unsupported) = items_of(&tokenize(prompt));
+    let contexts = Contexts::of(&items);
+    let mut reading = Reading {
+        unsupported,
+        ..Reading::default()
+    };
+    let mut used_labels: Vec<usize> = Vec::new();
+    let mut i = 0;
+    while i < items.len() {
+        match items[i] {
+            Item::Word(Class::Part(noun)) => reading.nouns.push(noun),
+            Item::Word(Class::Feature(feature, plural)) => {
+                reading.features.push(feature);
+                reading.plural_holes |= feature == Feature::Hole && plural;
+            }
+            Item::Word(Class::Arrangement(a)) => reading.arrangements.push(a),
+            Item::Word(Class::Blind) => reading.blind = true,
+            Item::Metric(m) => {
+                let after = feature_at(&items, next_meaningful(&items, i));
+                reading.push(Found::Metric(m, after.or(contexts.of_single(i))));
+            }
+            Item::Number { .. } => {
+                i = read_numbers(&items, &contexts, i, &mut used_labels, &mut reading);
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    reading
+}
+
+/// Reads the number (or `x`-joined group of numbers) at `start`; returns the index after it.
+fn read_numbers(
+    items: &[Item],
+    contexts: &Contexts,
+    start: usize,
+    used_labels: &mut Vec<usize>,
+    reading: &mut Reading,
+) -> usize {
+    let mut members = vec![start];
+    let mut end = start + 1;
+    while end + 1 < items.len()
+        && items[end] == Item::Times
+        && matches!(items[end + 1], Item::Number { .. })
+    {
+        members.push(end + 1);
+        end += 2;
+    }
+    let raw: Vec<(f64, Option<f64>)> = members
+        .iter()
+        .map(|&k| match items[k] {
+            Item::Number { value, unit } => (value, unit),
+            _ => unreachable!("members are numbers"),
+        })
+        .collect();
+    let after_group = next_meaningful(items, end - 1);
+
+    let after_diameter_sign = start > 0 && items[start - 1] == Item::Diameter;
+    if members.len() == 1
+        && !after_diameter_sign
+        && is_count(raw[0].0, raw[0].1)
+        && counts_holes(items, start)
+    {
+        reading.push(Found::Count(raw[0].0));
+        return end;
+    }
+    if members.len() == 2 && raw.iter().all(|&(v, u)| is_count(v, u)) {
+        let after = items.get(after_group.unwrap_or(items.len())).cloned();
+        if matches!(
+            after,
+            Some(Item::Word(Class::Arrangement(Arrangement::Grid)))
+        ) || is_plural_holes(items, after_group)
+        {
+            reading.push(Found::Grid(raw[0].0, raw[1].0));
+            return end;
+        }
+    }
+    if members.len() == 2 && is_count(raw[0].0, raw[0].1) && is_hole_word(items, after_group) {
+        // "4 x 6 mm holes": a count times a size.
+        reading.push(Found::Count(raw[0].0));
+        let value = raw[1].0 * raw[1].1.unwrap_or(1.0);
+        reading.push(Found::Value(Quantity::HoleDiameter, value));
+        return end;
+    }
+
+    // A unit written once applies to the whole group: "100 x 50 x 30 mm".
+    let group_unit = raw.iter().rev().find_map(|(_, unit)| *unit);
+    let values: Vec<f64> = raw
+        .iter()
+        .map(|&(value, unit)| value * unit.or(group_unit).unwrap_or(1.0))
+        .collect();
+
+    if members.len() == 1 {
+        let found = label_single(items, contexts, start, values[0], used_labels);
+        reading.push(found);
+        return end;
+    }
+    let after_feature = feature_at(items, after_group);
+    if let Some(feature) = after_feature {
+        reading.push(Found::Group(values, Some(feature)));
+        return end;
+    }
+    // "Ø40 x 25 mm high": members labelled one by one.
+    let before_first = previous_meaningful(items, start);
+    let first_label = match before_first.map(|k| &items[k]) {
+        Some(Item::Diameter) => Some(Quantity::Diameter),
+        _ => label_at(items, before_first).filter(|_| members.len() == 2),
+    };
+    let last_label = label_at(items, after_group).filter(|_| members.len() == 2);
+    if first_label.is_some() || last_label.is_some() {
+        let context = contexts.of_single(start);
+        let refine = |q: Quantity| context.map_or(q, |f| f.refine(q));
+        reading.push(match first_label {
+            Some(q) => Found::Value(refine(q), values[0]),
+            None => Found::Bare(values[0], context),
+        });
+        if let Some(k) = after_group.filter(|_| last_label.is_some()) {
+            used_labels.push(k);
+        }
+        reading.push(match last_label {
+            Some(q) => Found::Value(refine(q), values[1]),
+            None => Found::Bare(values[1], context),
+        });
+        return end;
+    }
+    // A group takes its feature only from before it: "a 100x50x5 plate, four holes".
+    reading.push(Found::Group(values, contexts.preceding[start]));
+    end
+}
+
+/// The meaning of a single number from the words around it.
+fn label_single(
+    items: &[Item],
+    contexts: &Contexts,
+    index: usize,
+    mm: f64,
+    used_labels: &mut Vec<usize>,
+) -> Found {
+    let before = previous_meaningful(items, index).filter(|&k| !is_boundary(&items[k]));
+    let after = next_meaningful(items, index).filter(|&k| !is_boundary(&items[k]));
+    // "10 mm diameter hole": the feature after a label word gives the label its meaning.
+    let after_label_feature = after
+        .filter(|&k| label_at(items, Some(k)).is_some())
+        .and_then(|k| feature_at(items, next_meaningful(items, k)));
+    let after_feature = feature_at(items, after).or(after_label_feature);
+    let context = after_feature.or(contexts.of_single(index));
+    let refine = |q: Quantity| context.map_or(q, |f| f.refine(q));
+
+    if before.is_some_and(|k| items[k] == Item::Diameter) {
+        return Found::Value(refine(Quantity::Diameter), mm);
+    }
+    if let Some(k) = before
+        && !used_labels.contains(&k)
+        && let Some(q) = label_at(items, Some(k))
+    {
+        used_labels.push(k);
+        return Found::Value(refine(q), mm);
+    }
+    if let Some(k) = after
+        && let Some(q) = label_at(items, Some(k))
+    {
+        used_labels.push(k);
+        return Found::Value(refine(q), mm);
+    }
+    if let Some(q) = feature_at(items, after).and_then(Feature::primary) {
+        return Found::Value(q, mm);
+    }
+    if let Some(q) = feature_at(items, before).and_then(Feature::primary) {
+        return Found::Value(q, mm);
+    }
+    match context.and_then(Feature::primary) {
+        Some(q) => Found::Value(q, mm),
+        None => Found::Bare(mm, context),
+    }
+}
+
+impl Reading {
+    fn push(&mut self, found: Found) {
+        self.found.push(found);
+        self.taken.push(false);
+    }
+
+    pub fn has_feature(&self, feature: Feature) -> bool {
+        self.features.contains(&feature)
+    }
+
+    /// Whether the prompt gave a value of `quantity` (without taking it).
+    pub fn has_value(&self, quantity: Quantity) -> bool {
+        self.found
+            .iter()
+            .any(|found| matches!(found, Found::Value(q, _) if *q == quantity))
+    }
+
+    pub fn has_arrangement(&self, arrangement: Arrangement) -> bool {
+        self.arrangements.contains(&arrangement)
+    }
+
+    /// Takes every value of `quantity`; two different values are a conflict.
+    pub fn take(&mut self, quantity: Quantity) -> Result<Option<f64>, PlanError> {
+        let mut found: Option<f64> = None;
+        for k in 0..self.found.len() {
+            if self.taken[k] {
+                continue;
+            }
+            // A copy, so that a conflict can be reported while the flags change.
+            let item = &self.found[k].clone();
+            if let Found::Value(q, v) = item
+                && *q == quantity
+            {
+                if let Some(previous) = found
+                    && !same(previous, *v)
+                {
+                    return Err(self.conflict(&format!(
+                        "two different values for the {} ({} and {} mm)",
+                        quantity.name(),
+                        fmt(previous),
+                        fmt(*v)
+                    )));
+                }
+                found = Some(*v);
+                self.taken[k] = true;
+            }
+        }
+        Ok(found)
+    }
+
+    /// A diameter given either as a diameter or as a radius; both must agree.
+    pub fn take_diameter(
+        &mut self,
+        diameter: Quantity,
+        radius: Quantity,
+    ) -> Result<Option<f64>, PlanError> {
+        let d = self.take(diameter)?;
+        let r = self.take(radius)?;
+        match (d, r) {
+            (Some(d), Some(r)) if !same(d, 2.0 * r) => Err(self.conflict(&format!(
+                "a {} of {} mm and a {} of {} mm, which disagree",
+                diameter.name(),
+                fmt(d),
+                radius.name(),
+                fmt(r)
+            ))),
+            (Some(d), _) => Ok(Some(d)),
+            (None, r) => Ok(r.map(|r| 2.0 * r)),
+        }
+    }
+
+    /// The first group of `len` sizes for `feature` (None: the part itself).
+    pub fn take_group(&mut self, len: usize, feature: Option<Feature>) -> Option<Vec<f64>> {
+        let k = self.found.iter().enumerate().position(|(k, item)| {
+            !self.taken[k] && matches!(item, Found::Group(v, f) if v.len() == len && *f == feature)
+        })?;
+        self.taken[k] = true;
+        match &self.found[k] {
+            Found::Group(values, _) => Some(values.clone()),
+            _ => None,
+        }
+    }
+
+    /// The next unlabelled size for `feature` (None: the part itself).
+    pub fn take_bare(&mut self, feature: Option<Feature>) -> Option<f64> {
+        let k = self.found.iter().enumerate().position(|(k, item)| {
+            !self.taken[k] && matches!(item, Found::Bare(_, f) if *f == feature)
+        })?;
+        self.taken[k] = true;
+        match self.found[k] {
+            Found::Bare(v, _) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The hole count; several counts must agree.
+    pub fn take_count(&mut self) -> Result<Option<f64>, PlanError> {
+        let mut found = None;
+        for k in 0..self.found.len() {
+            if self.taken[k] {
+                continue;
+            }
+            // A copy, so that a conflict can be reported while the flags change.
+            let item = &self.found[k].clone();
+            if let Found::Count(n) = item {
+                if let Some(previous) = found
+                    && previous != *n
+                {
+                    return Err(self.conflict(&format!(
+                        "two different hole counts ({} and {})",
+                        fmt(previous),
+                        fmt(*n)
+                    )));
+                }
+                found = Some(*n);
+                self.taken[k] = true;
+            }
+        }
+        Ok(found)
+    }
+
+    /// Every hole count, in order ("four holes, one in each corner" gives 4 then 1).
+    pub fn take_counts(&mut self) -> Vec<f64> {
+        let mut counts = Vec::new();
+        for k in 0..self.found.len() {
+            if self.taken[k] {
+                continue;
+            }
+            // A copy, so that a conflict can be reported while the flags change.
+            let item = &self.found[k].clone();
+            if let Found::Count(n) = item {
+                counts.push(*n);
+                self.taken[k] = true;
+            }
+        }
+        counts
+    }
+
+    pub fn take_grid(&mut self) -> Option<(f64, f64)> {
+        let k = self
+            .found
+            .iter()
+            .enumerate()
+            .position(|(k, item)| !self.taken[k] && matches!(item, Found::Grid(..)))?;
+        self.taken[k] = true;
+        match self.found[k] {
+            Found::Grid(columns, rows) => Some((columns, rows)),
+            _ => None,
+        }
+    }
+
+    /// The metric size for `feature` (or for the part itself, with None).
+    pub fn take_metric(&mut self, feature: Option<Feature>) -> Result<Option<f64>, PlanError> {
+        let mut found = None;
+        for k in 0..self.found.len() {
+            if self.taken[k] {
+                continue;
+            }
+            // A copy, so that a conflict can be reported while the flags change.
+            let item = &self.found[k].clone();
+            if let Found::Metric(m, f) = item
+                && *f == feature
+            {
+                if let Some(previous) = found
+                    && previous != *m
+                {
+                    return Err(self.conflict(&format!(
+                        "two different metric sizes (M{} and M{})",
+                        fmt(previous),
+                        fmt(*m)
+                    )));
+                }
+                found = Some(*m);
+                self.taken[k] = true;
+            }
+        }
+        Ok(found)
+    }
+
+    /// What was read, for messages: "100 x 50 x 5 mm, 4 holes, hole diameter 6 mm".
+    pub fn understood(&self) -> String {
+        let parts: Vec<String> = self.found.iter().map(Found::describe).collect();
+        if parts.is_empty() {
+            "no sizes".to_owned()
+        } else {
+            parts.join(", ")
+        }
+    }
+
+    /// What no catalogue entry took, for the "never ignore a number" check.
+    pub fn leftovers(&self) -> Vec<String> {
+        self.found
+            .iter()
+            .zip(&self.taken)
+            .filter(|(_, taken)| !**taken)
+            .map(|(found, _)| found.describe())
+            .collect()
+    }
+
+    fn conflict(&self, what: &str) -> PlanError {
+        PlanError {
+            code: "ambiguous_prompt",
+            message: format!(
+                "The offline planner read {} but found {what}; it needs one value for each size.",
+                self.understood()
+            ),
+        }
+    }
+}
+
+/// Two sizes the prompt gave that are the same size (allowing for unit round-off).
+fn same(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(prompt: &str) -> Vec<Found> {
+        read(prompt).found
+    }
+
+    #[test]
+    fn labels_before_and_after_numbers() {
+        assert_eq!(
+            found("a cylinder 40 mm in diameter and 25 mm tall"),
+            vec![
+                Found::Value(Quantity::Diameter, 40.0),
+                Found::Value(Quantity::Height, 25.0)
+            ]
+        );
+        assert_eq!(
+            found("diameter 40 height 25"),
+            vec![
+                Found::Value(Quantity::Diameter, 40.0),
+                Found::Value(Quantity::Height, 25.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn counts_and_hole_sizes() {
+        assert_eq!(
+            found("with four 6 mm holes 10 mm from the edges"),
+            vec![
+                Found::Count(4.0),
+                Found::Value(Quantity::HoleDiameter, 6.0),
+                Found::Value(Quantity::Margin, 10.0)
+            ]
+        );
+        assert_eq!(
+            found("4x Ø6 holes"),
+            vec![Found::Count(4.0), Found::Value(Quantity::HoleDiameter, 6.0)]
+        );
+        assert_eq!(
+            found("a 3x2 grid of 5 mm holes"),
+            vec![
+                Found::Grid(3.0, 2.0),
+                Found::Value(Quantity::HoleDiameter, 5.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn groups_take_one_unit_and_a_feature_after_them() {
+        assert_eq!(
+            found("100 x 50 x 3 cm with a 20x20x10 mm pocket"),
+            vec![
+                Found::Group(vec![1000.0, 500.0, 30.0], None),
+                Found::Group(vec![20.0, 20.0, 10.0], Some(Feature::Pocket))
+            ]
+        );
+    }
+
+    #[test]
+    fn unsupported_words_are_collected() {
+        assert_eq!(read("a gear with 20 teeth").unsupported, ["gear", "teeth"]);
+    }
+}

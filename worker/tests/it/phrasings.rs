@@ -1,0 +1,759 @@
+//! Plain-English phrasings of every catalogue entry and the exact parameters each must yield
+//! (in mm), including unit conversion, fractions and word numbers. Also planned in a loop by
+//! `examples/planner_timing.rs`.
+
+/// One phrasing: the prompt, the catalogue entry it names, and every parameter it yields.
+pub struct Phrasing {
+    pub prompt: &'static str,
+    pub entry: &'static str,
+    pub parameters: &'static [(&'static str, f64)],
+}
+
+const fn p(
+    prompt: &'static str,
+    entry: &'static str,
+    parameters: &'static [(&'static str, f64)],
+) -> Phrasing {
+    Phrasing {
+        prompt,
+        entry,
+        parameters,
+    }
+}
+
+const IN: f64 = 25.4;
+
+pub const PHRASINGS: &[Phrasing] = &[
+    // box / cube
+    p(
+        "Create a simple box 100x50x30mm",
+        "box",
+        &[("length", 100.0), ("width", 50.0), ("height", 30.0)],
+    ),
+    p(
+        "a block 100 x 50 x 30 mm",
+        "box",
+        &[("length", 100.0), ("width", 50.0), ("height", 30.0)],
+    ),
+    p(
+        "box 10 by 5 by 3 cm",
+        "box",
+        &[("length", 100.0), ("width", 50.0), ("height", 30.0)],
+    ),
+    p(
+        "a 2x1x0.5 in plate",
+        "box",
+        &[("length", 2.0 * IN), ("width", IN), ("height", 0.5 * IN)],
+    ),
+    p(
+        "a box, length 100, width 50, height 30",
+        "box",
+        &[("length", 100.0), ("width", 50.0), ("height", 30.0)],
+    ),
+    p(
+        "a cuboid 100 mm long, 50 mm wide and 30 mm tall",
+        "box",
+        &[("length", 100.0), ("width", 50.0), ("height", 30.0)],
+    ),
+    p(
+        "a plate 120 x 80 mm, 6 mm thick",
+        "box",
+        &[("length", 120.0), ("width", 80.0), ("height", 6.0)],
+    ),
+    p(
+        "a 20 mm cube",
+        "box",
+        &[("length", 20.0), ("width", 20.0), ("height", 20.0)],
+    ),
+    p(
+        "a cube with side 1 1/2\"",
+        "box",
+        &[
+            ("length", 1.5 * IN),
+            ("width", 1.5 * IN),
+            ("height", 1.5 * IN),
+        ],
+    ),
+    p(
+        "a two inch cube",
+        "box",
+        &[
+            ("length", 2.0 * IN),
+            ("width", 2.0 * IN),
+            ("height", 2.0 * IN),
+        ],
+    ),
+    p(
+        "a brick 0.2 x 0.1 x 0.05 m",
+        "box",
+        &[("length", 200.0), ("width", 100.0), ("height", 50.0)],
+    ),
+    p(
+        "a box 100x50x30 mm with 3 mm fillets",
+        "box",
+        &[
+            ("length", 100.0),
+            ("width", 50.0),
+            ("height", 30.0),
+            ("fillet_radius", 3.0),
+        ],
+    ),
+    p(
+        "a 40 mm cube with rounded edges of radius 4 mm",
+        "box",
+        &[
+            ("length", 40.0),
+            ("width", 40.0),
+            ("height", 40.0),
+            ("fillet_radius", 4.0),
+        ],
+    ),
+    p(
+        "a block 60 × 40 × 20 mm with 2 mm chamfers on all edges",
+        "box",
+        &[
+            ("length", 60.0),
+            ("width", 40.0),
+            ("height", 20.0),
+            ("chamfer", 2.0),
+        ],
+    ),
+    p(
+        "a box 4 x 3 x 2 inches, chamfered 1/8\"",
+        "box",
+        &[
+            ("length", 4.0 * IN),
+            ("width", 3.0 * IN),
+            ("height", 2.0 * IN),
+            ("chamfer", IN / 8.0),
+        ],
+    ),
+    // cylinder
+    p(
+        "a cylinder 40 mm in diameter and 25 mm tall",
+        "cylinder",
+        &[("diameter", 40.0), ("height", 25.0)],
+    ),
+    p(
+        "cylinder diameter 40 height 25",
+        "cylinder",
+        &[("diameter", 40.0), ("height", 25.0)],
+    ),
+    p(
+        "a rod with radius 20 mm and length 25 mm",
+        "cylinder",
+        &[("diameter", 40.0), ("height", 25.0)],
+    ),
+    p(
+        "cylinder Ø40 x 25 mm high",
+        "cylinder",
+        &[("diameter", 40.0), ("height", 25.0)],
+    ),
+    p(
+        "a disc 4 cm diameter, 2.5 cm thick",
+        "cylinder",
+        &[("diameter", 40.0), ("height", 25.0)],
+    ),
+    p(
+        "a puck 3 in across and 1 in thick",
+        "cylinder",
+        &[("diameter", 3.0 * IN), ("height", IN)],
+    ),
+    p(
+        "a dowel 3/8\" diameter, 2\" long",
+        "cylinder",
+        &[("diameter", 0.375 * IN), ("height", 2.0 * IN)],
+    ),
+    p(
+        "a cylinder Ø30 x 40 with 1 mm chamfers",
+        "cylinder",
+        &[("diameter", 30.0), ("height", 40.0), ("chamfer", 1.0)],
+    ),
+    p(
+        "a cylinder of radius 10 and height 30 with 2 mm fillets",
+        "cylinder",
+        &[("diameter", 20.0), ("height", 30.0), ("fillet_radius", 2.0)],
+    ),
+    // sphere
+    p(
+        "a sphere 50 mm in diameter",
+        "sphere",
+        &[("diameter", 50.0)],
+    ),
+    p("a ball of radius 15 mm", "sphere", &[("diameter", 30.0)]),
+    p("a 2 inch sphere", "sphere", &[("diameter", 2.0 * IN)]),
+    p("sphere Ø12", "sphere", &[("diameter", 12.0)]),
+    // cone / truncated cone
+    p(
+        "a cone 40 mm diameter, 60 mm tall",
+        "cone",
+        &[
+            ("base_diameter", 40.0),
+            ("top_diameter", 0.0),
+            ("height", 60.0),
+        ],
+    ),
+    p(
+        "a cone with base radius 20 and height 50",
+        "cone",
+        &[
+            ("base_diameter", 40.0),
+            ("top_diameter", 0.0),
+            ("height", 50.0),
+        ],
+    ),
+    p(
+        "a truncated cone, base diameter 40, top diameter 20, 30 mm high",
+        "cone",
+        &[
+            ("base_diameter", 40.0),
+            ("top_diameter", 20.0),
+            ("height", 30.0),
+        ],
+    ),
+    p(
+        "a frustum with bottom diameter 5 cm, top diameter 3 cm and height 4 cm",
+        "cone",
+        &[
+            ("base_diameter", 50.0),
+            ("top_diameter", 30.0),
+            ("height", 40.0),
+        ],
+    ),
+    // torus
+    p(
+        "a torus with major radius 30 mm and minor radius 5 mm",
+        "torus",
+        &[("major_radius", 30.0), ("minor_radius", 5.0)],
+    ),
+    p(
+        "a ring 60 mm outer diameter, 40 mm inner diameter",
+        "torus",
+        &[("major_radius", 25.0), ("minor_radius", 5.0)],
+    ),
+    p(
+        "an o-ring 50 mm OD with a 4 mm cross section",
+        "torus",
+        &[("major_radius", 23.0), ("minor_radius", 2.0)],
+    ),
+    p(
+        "a donut, major diameter 80, minor diameter 20",
+        "torus",
+        &[("major_radius", 40.0), ("minor_radius", 10.0)],
+    ),
+    // tube
+    p(
+        "a tube 30 mm OD, 24 mm ID, 100 mm long",
+        "tube",
+        &[
+            ("outer_diameter", 30.0),
+            ("inner_diameter", 24.0),
+            ("length", 100.0),
+        ],
+    ),
+    p(
+        "a tube 30 mm OD with a 2 mm wall, 100 mm long",
+        "tube",
+        &[
+            ("outer_diameter", 30.0),
+            ("inner_diameter", 26.0),
+            ("length", 100.0),
+        ],
+    ),
+    p(
+        "a pipe with an outer diameter of 1 1/2\" and a wall of 1/8\", 12\" long",
+        "tube",
+        &[
+            ("outer_diameter", 1.5 * IN),
+            ("inner_diameter", 1.25 * IN),
+            ("length", 12.0 * IN),
+        ],
+    ),
+    p(
+        "a sleeve, inner diameter 20, wall thickness 3, length 40",
+        "tube",
+        &[
+            ("outer_diameter", 26.0),
+            ("inner_diameter", 20.0),
+            ("length", 40.0),
+        ],
+    ),
+    p(
+        "a hollow cylinder 50 mm outside diameter, 40 mm inside diameter, 80 mm tall",
+        "tube",
+        &[
+            ("outer_diameter", 50.0),
+            ("inner_diameter", 40.0),
+            ("length", 80.0),
+        ],
+    ),
+    p(
+        "a disc 50 mm in diameter, 5 mm thick with a 20 mm hole through the middle",
+        "tube",
+        &[
+            ("outer_diameter", 50.0),
+            ("inner_diameter", 20.0),
+            ("length", 5.0),
+        ],
+    ),
+    // plate with holes
+    p(
+        "a plate 100x60x5 mm with four 6 mm holes at the corners 8 mm from the edges",
+        "plate_with_holes",
+        &[
+            ("length", 100.0),
+            ("width", 60.0),
+            ("height", 5.0),
+            ("hole_diameter", 6.0),
+            ("hole_count", 4.0),
+            ("edge_margin", 8.0),
+        ],
+    ),
+    p(
+        "a 100 x 50 x 5 mm plate with 4 Ø6 holes",
+        "plate_with_holes",
+        &[
+            ("length", 100.0),
+            ("width", 50.0),
+            ("height", 5.0),
+            ("hole_diameter", 6.0),
+            ("hole_count", 4.0),
+            ("edge_margin", 9.0),
+        ],
+    ),
+    p(
+        "a plate 100x50x5 with a 5 mm hole in each corner, 10 mm from the edge",
+        "plate_with_holes",
+        &[
+            ("length", 100.0),
+            ("width", 50.0),
+            ("height", 5.0),
+            ("hole_diameter", 5.0),
+            ("hole_count", 4.0),
+            ("edge_margin", 10.0),
+        ],
+    ),
+    p(
+        "a plate 100x50x5 with four holes, one in each corner, of 4 mm",
+        "plate_with_holes",
+        &[
+            ("length", 100.0),
+            ("width", 50.0),
+            ("height", 5.0),
+            ("hole_diameter", 4.0),
+            ("hole_count", 4.0),
+            ("edge_margin", 6.0),
+        ],
+    ),
+    p(
+        "a block 60x40x30 mm with a 10 mm hole through the middle",
+        "plate_with_holes",
+        &[
+            ("length", 60.0),
+            ("width", 40.0),
+            ("height", 30.0),
+            ("hole_diameter", 10.0),
+            ("hole_count", 1.0),
+        ],
+    ),
+    p(
+        "a block 50x50x20 with a centred through hole of diameter 12",
+        "plate_with_holes",
+        &[
+            ("length", 50.0),
+            ("width", 50.0),
+            ("height", 20.0),
+            ("hole_diameter", 12.0),
+            ("hole_count", 1.0),
+        ],
+    ),
+    p(
+        "a bar 200 x 30 x 10 mm with 3 holes in a row 50 mm apart, 8 mm diameter",
+        "plate_with_holes",
+        &[
+            ("length", 200.0),
+            ("width", 30.0),
+            ("height", 10.0),
+            ("hole_diameter", 8.0),
+            ("hole_count", 3.0),
+            ("hole_spacing", 50.0),
+        ],
+    ),
+    p(
+        "a plate 150x40x4 with five 5 mm holes in a row",
+        "plate_with_holes",
+        &[
+            ("length", 150.0),
+            ("width", 40.0),
+            ("height", 4.0),
+            ("hole_diameter", 5.0),
+            ("hole_count", 5.0),
+        ],
+    ),
+    p(
+        "a plate 120x80x3 with a 3x2 grid of 5 mm holes",
+        "plate_with_holes",
+        &[
+            ("length", 120.0),
+            ("width", 80.0),
+            ("height", 3.0),
+            ("hole_diameter", 5.0),
+            ("hole_count", 6.0),
+            ("grid_columns", 3.0),
+            ("grid_rows", 2.0),
+        ],
+    ),
+    p(
+        "a plate 100 x 100 x 5 with 9 holes of 6 mm in a 3 by 3 grid, 25 mm apart",
+        "plate_with_holes",
+        &[
+            ("length", 100.0),
+            ("width", 100.0),
+            ("height", 5.0),
+            ("hole_diameter", 6.0),
+            ("hole_count", 9.0),
+            ("grid_columns", 3.0),
+            ("grid_rows", 3.0),
+            ("hole_spacing", 25.0),
+        ],
+    ),
+    p(
+        "a plate 100x60x5 with four M6 holes at the corners",
+        "plate_with_holes",
+        &[
+            ("length", 100.0),
+            ("width", 60.0),
+            ("height", 5.0),
+            ("hole_diameter", 6.6),
+            ("hole_count", 4.0),
+            ("edge_margin", 9.9),
+        ],
+    ),
+    p(
+        "a plate 4 x 3 x 1/4 inch with two 1/4\" holes",
+        "plate_with_holes",
+        &[
+            ("length", 4.0 * IN),
+            ("width", 3.0 * IN),
+            ("height", 0.25 * IN),
+            ("hole_diameter", 0.25 * IN),
+            ("hole_count", 2.0),
+        ],
+    ),
+    p(
+        "a plate 100x50x5 mm with four 6 mm mounting holes and 2 mm fillets",
+        "plate_with_holes",
+        &[
+            ("length", 100.0),
+            ("width", 50.0),
+            ("height", 5.0),
+            ("hole_diameter", 6.0),
+            ("hole_count", 4.0),
+            ("edge_margin", 9.0),
+            ("fillet_radius", 2.0),
+        ],
+    ),
+    // block with pocket
+    p(
+        "a block 60x40x30 mm with a 30x20x10 mm pocket",
+        "block_with_pocket",
+        &[
+            ("length", 60.0),
+            ("width", 40.0),
+            ("height", 30.0),
+            ("pocket_length", 30.0),
+            ("pocket_width", 20.0),
+            ("pocket_depth", 10.0),
+        ],
+    ),
+    p(
+        "a block 80 x 60 x 25 with a pocket 40 x 30 mm, 15 mm deep",
+        "block_with_pocket",
+        &[
+            ("length", 80.0),
+            ("width", 60.0),
+            ("height", 25.0),
+            ("pocket_length", 40.0),
+            ("pocket_width", 30.0),
+            ("pocket_depth", 15.0),
+        ],
+    ),
+    p(
+        "a block 50x50x20 with a 20 mm blind hole 8 mm deep",
+        "block_with_pocket",
+        &[
+            ("length", 50.0),
+            ("width", 50.0),
+            ("height", 20.0),
+            ("pocket_diameter", 20.0),
+            ("pocket_depth", 8.0),
+        ],
+    ),
+    p(
+        "a 40 mm cube with a hole 10 mm in diameter and 15 mm deep",
+        "block_with_pocket",
+        &[
+            ("length", 40.0),
+            ("width", 40.0),
+            ("height", 40.0),
+            ("pocket_diameter", 10.0),
+            ("pocket_depth", 15.0),
+        ],
+    ),
+    // L-bracket
+    p(
+        "an L-bracket 60x40x5 mm, 30 mm wide, with a 6 mm hole in each leg",
+        "l_bracket",
+        &[
+            ("leg_length", 60.0),
+            ("leg_height", 40.0),
+            ("thickness", 5.0),
+            ("width", 30.0),
+            ("hole_diameter", 6.0),
+            ("holes_per_leg", 1.0),
+        ],
+    ),
+    p(
+        "an L-bracket 60x40x5 mm with two 6 mm holes",
+        "l_bracket",
+        &[
+            ("leg_length", 60.0),
+            ("leg_height", 40.0),
+            ("thickness", 5.0),
+            ("width", 40.0),
+            ("hole_diameter", 6.0),
+            ("holes_per_leg", 1.0),
+        ],
+    ),
+    p(
+        "an angle bracket 50 x 50 x 3, 40 wide, with two M4 holes per leg",
+        "l_bracket",
+        &[
+            ("leg_length", 50.0),
+            ("leg_height", 50.0),
+            ("thickness", 3.0),
+            ("width", 40.0),
+            ("hole_diameter", 4.5),
+            ("holes_per_leg", 2.0),
+        ],
+    ),
+    p(
+        "an L shaped bracket, length 80, height 60, thickness 6, width 50",
+        "l_bracket",
+        &[
+            ("leg_length", 80.0),
+            ("leg_height", 60.0),
+            ("thickness", 6.0),
+            ("width", 50.0),
+        ],
+    ),
+    // flange
+    p(
+        "a flange 120 mm OD, 60 mm bore, 12 mm thick with 6 holes of 10 mm on a 90 mm pitch circle",
+        "flange",
+        &[
+            ("outer_diameter", 120.0),
+            ("inner_diameter", 60.0),
+            ("thickness", 12.0),
+            ("hole_count", 6.0),
+            ("hole_diameter", 10.0),
+            ("pitch_circle_diameter", 90.0),
+        ],
+    ),
+    p(
+        "a flange, outer diameter 100, inner diameter 40, thickness 10, with 4 bolt holes Ø8",
+        "flange",
+        &[
+            ("outer_diameter", 100.0),
+            ("inner_diameter", 40.0),
+            ("thickness", 10.0),
+            ("hole_count", 4.0),
+            ("hole_diameter", 8.0),
+            ("pitch_circle_diameter", 70.0),
+        ],
+    ),
+    p(
+        "a pipe flange 6 in OD, 2 in ID, 1/2 in thick, eight 5/8\" holes on a 4 3/4\" bolt circle",
+        "flange",
+        &[
+            ("outer_diameter", 6.0 * IN),
+            ("inner_diameter", 2.0 * IN),
+            ("thickness", 0.5 * IN),
+            ("hole_count", 8.0),
+            ("hole_diameter", 0.625 * IN),
+            ("pitch_circle_diameter", 4.75 * IN),
+        ],
+    ),
+    p(
+        "a flange 150 OD, 80 ID, 15 thick with 8 M12 holes on a PCD of 120",
+        "flange",
+        &[
+            ("outer_diameter", 150.0),
+            ("inner_diameter", 80.0),
+            ("thickness", 15.0),
+            ("hole_count", 8.0),
+            ("hole_diameter", 13.5),
+            ("pitch_circle_diameter", 120.0),
+        ],
+    ),
+    // washer
+    p(
+        "an M8 washer",
+        "washer",
+        &[
+            ("metric_size", 8.0),
+            ("inner_diameter", 8.4),
+            ("outer_diameter", 16.0),
+            ("thickness", 1.6),
+        ],
+    ),
+    p(
+        "a flat washer for M6",
+        "washer",
+        &[
+            ("metric_size", 6.0),
+            ("inner_diameter", 6.4),
+            ("outer_diameter", 12.0),
+            ("thickness", 1.6),
+        ],
+    ),
+    p(
+        "an M24 plain washer",
+        "washer",
+        &[
+            ("metric_size", 24.0),
+            ("inner_diameter", 25.0),
+            ("outer_diameter", 44.0),
+            ("thickness", 4.0),
+        ],
+    ),
+    p(
+        "a washer 10.5 mm ID, 22 mm OD, 2 mm thick",
+        "washer",
+        &[
+            ("inner_diameter", 10.5),
+            ("outer_diameter", 22.0),
+            ("thickness", 2.0),
+        ],
+    ),
+    p(
+        "a flat ring 40 mm outer diameter, 30 mm inner diameter, 2 mm thick",
+        "washer",
+        &[
+            ("inner_diameter", 30.0),
+            ("outer_diameter", 40.0),
+            ("thickness", 2.0),
+        ],
+    ),
+    // hex nut
+    p(
+        "a hex nut M10",
+        "hex_nut",
+        &[
+            ("metric_size", 10.0),
+            ("across_flats", 16.0),
+            ("height", 8.4),
+            ("bore_diameter", 10.0),
+        ],
+    ),
+    p(
+        "an M3 nut",
+        "hex_nut",
+        &[
+            ("metric_size", 3.0),
+            ("across_flats", 5.5),
+            ("height", 2.4),
+            ("bore_diameter", 3.0),
+        ],
+    ),
+    p(
+        "M24 hexagon nut",
+        "hex_nut",
+        &[
+            ("metric_size", 24.0),
+            ("across_flats", 36.0),
+            ("height", 21.5),
+            ("bore_diameter", 24.0),
+        ],
+    ),
+    p(
+        "a hex nut 13 mm across flats, 6.8 mm high with an 8 mm bore",
+        "hex_nut",
+        &[
+            ("across_flats", 13.0),
+            ("height", 6.8),
+            ("bore_diameter", 8.0),
+        ],
+    ),
+    // spacer / standoff
+    p(
+        "an M4 spacer 12 mm long",
+        "spacer",
+        &[
+            ("outer_diameter", 8.0),
+            ("inner_diameter", 4.5),
+            ("length", 12.0),
+        ],
+    ),
+    p(
+        "a standoff for M3, 10 mm OD, 20 mm long",
+        "spacer",
+        &[
+            ("outer_diameter", 10.0),
+            ("inner_diameter", 3.4),
+            ("length", 20.0),
+        ],
+    ),
+    p(
+        "a spacer 10 mm OD, 5.3 mm ID, 15 mm long",
+        "spacer",
+        &[
+            ("outer_diameter", 10.0),
+            ("inner_diameter", 5.3),
+            ("length", 15.0),
+        ],
+    ),
+];
+
+#[test]
+fn every_phrasing_yields_its_entry_and_exact_parameters() {
+    use worker::planner::OfflinePlanner;
+
+    assert!(PHRASINGS.len() >= 60, "{} phrasings", PHRASINGS.len());
+    let mut failures = Vec::new();
+    for phrasing in PHRASINGS {
+        let plan = match OfflinePlanner.plan(phrasing.prompt) {
+            Ok(plan) => plan,
+            Err(error) => {
+                failures.push(format!("{}: {} {}", phrasing.prompt, error.code, error));
+                continue;
+            }
+        };
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+        let same_parameters = plan.parameters.len() == phrasing.parameters.len()
+            && phrasing.parameters.iter().all(|(name, value)| {
+                plan.parameters
+                    .get(*name)
+                    .is_some_and(|v| close(*v, *value))
+            });
+        if plan.entry != phrasing.entry || !same_parameters {
+            failures.push(format!(
+                "{}: got {} {:?}, want {} {:?}",
+                phrasing.prompt, plan.entry, plan.parameters, phrasing.entry, phrasing.parameters
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_catalogue_entry_has_phrasings() {
+    for entry in worker::planner::CATALOGUE {
+        let count = PHRASINGS.iter().filter(|p| p.entry == entry.name).count();
+        assert!(count >= 2, "{}: {count} phrasings", entry.name);
+        let example = worker::planner::OfflinePlanner
+            .plan(entry.example)
+            .unwrap_or_else(|e| panic!("the example of {}: {e}", entry.name));
+        assert_eq!(example.entry, entry.name, "{}", entry.example);
+    }
+}

@@ -1,0 +1,128 @@
+//! Prompts outside the catalogue, ambiguous or impossible: the right error code, never a part.
+
+use worker::planner::OfflinePlanner;
+
+const REFUSALS: &[(&str, &str)] = &[
+    // outside the catalogue
+    ("a car", "unsupported_prompt"),
+    ("a gear with 20 teeth", "unsupported_prompt"),
+    ("design me a nice teapot", "unsupported_prompt"),
+    ("", "unsupported_prompt"),
+    ("a box 100x50x30 with a 10 mm slot", "unsupported_prompt"),
+    ("an M6 bolt 30 mm long", "unsupported_prompt"),
+    ("a hex standoff M3 x 10", "unsupported_prompt"),
+    ("a cube with a sphere on top", "unsupported_prompt"),
+    (
+        "a sphere 20 mm in diameter with 2 mm fillets",
+        "unsupported_prompt",
+    ),
+    (
+        "a plate 100x50x5 with four countersunk M5 holes",
+        "unsupported_prompt",
+    ),
+    ("an M7 washer", "unsupported_prompt"),
+    ("an M30 hex nut", "unsupported_prompt"),
+    (
+        "a disc 60 mm diameter 5 mm thick with 4 holes at the corners",
+        "unsupported_prompt",
+    ),
+    ("a wedge 50 x 20 x 10 at 30 degrees", "unsupported_prompt"),
+    // a size missing or conflicting
+    ("a box", "ambiguous_prompt"),
+    ("a box 100x50", "ambiguous_prompt"),
+    ("a cylinder 25 mm tall", "ambiguous_prompt"),
+    ("a cylinder 40 mm in diameter", "ambiguous_prompt"),
+    (
+        "a cylinder diameter 40 radius 30 height 10",
+        "ambiguous_prompt",
+    ),
+    ("a plate 100x50 with 3 holes of 8 mm", "ambiguous_prompt"),
+    ("a plate 100x50x5 with holes", "ambiguous_prompt"),
+    ("a plate 100x50x5 with 4 holes", "ambiguous_prompt"),
+    ("a box 100x50x30 mm, 12 mm", "ambiguous_prompt"),
+    ("a tube 30 mm OD, 100 mm long", "ambiguous_prompt"),
+    ("a washer", "ambiguous_prompt"),
+    (
+        "an L-bracket 60x40x5 with three 6 mm holes",
+        "ambiguous_prompt",
+    ),
+    (
+        "a flange 100 mm OD, 40 mm bore, 10 mm thick",
+        "ambiguous_prompt",
+    ),
+    ("a box 100x50x30 with rounded edges", "ambiguous_prompt"),
+    (
+        "a 20 mm cube with 2 mm fillets and 1 mm chamfers",
+        "ambiguous_prompt",
+    ),
+    (
+        "a plate 100x50x5 with five holes at the corners, 6 mm",
+        "ambiguous_prompt",
+    ),
+    // impossible sizes
+    (
+        "a plate 100x50x5 with 3 holes of 80 mm",
+        "invalid_dimensions",
+    ),
+    (
+        "a plate 100x50x5 with four 6 mm holes 2 mm from the edges",
+        "invalid_dimensions",
+    ),
+    ("a box 0x50x30", "invalid_dimensions"),
+    (
+        "a tube 20 mm OD, 30 mm ID, 50 mm long",
+        "invalid_dimensions",
+    ),
+    (
+        "a torus with major radius 5 and minor radius 10",
+        "invalid_dimensions",
+    ),
+    (
+        "a block 50x50x20 with a 20 mm blind hole 25 mm deep",
+        "invalid_dimensions",
+    ),
+    (
+        "a flange 100 OD, 40 ID, 10 thick with 12 holes of 20 mm",
+        "invalid_dimensions",
+    ),
+    (
+        "an L-bracket 60x40x5, 30 wide, with a 40 mm hole in each leg",
+        "invalid_dimensions",
+    ),
+];
+
+#[test]
+fn refused_prompts_get_the_right_code_and_never_a_part() {
+    assert!(REFUSALS.len() >= 15);
+    let mut failures = Vec::new();
+    for (prompt, code) in REFUSALS {
+        match OfflinePlanner.plan(prompt) {
+            Ok(plan) => failures.push(format!("{prompt}: planned {}", plan.plan.summary)),
+            Err(error) if error.code != *code => {
+                failures.push(format!("{prompt}: {} ({error}), want {code}", error.code))
+            }
+            Err(error) => {
+                // Every refusal explains itself: what was understood, what is needed.
+                assert!(error.message.len() > 40, "{prompt}: {error}");
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn an_unsupported_prompt_lists_the_known_parts() {
+    let error = OfflinePlanner.plan("a gear with 20 teeth").unwrap_err();
+    for part in [
+        "box",
+        "cylinder",
+        "sphere",
+        "torus",
+        "flange",
+        "washer",
+        "hex nut",
+        "L-bracket",
+    ] {
+        assert!(error.message.contains(part), "{part}: {}", error.message);
+    }
+}
