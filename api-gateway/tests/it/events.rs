@@ -44,6 +44,17 @@ async fn a_client_that_connects_after_the_job_ended_gets_every_event_then_the_en
         ]
     );
     assert_eq!(kinds.iter().filter(|k| **k == "artifact").count(), 3);
+    let plan = events
+        .iter()
+        .find(|e| e.data["data"]["entry"].is_string())
+        .expect("an event says what the planner understood");
+    assert_eq!(plan.data["data"]["planner"], "builtin/offline");
+    assert_eq!(plan.data["data"]["entry"], "box");
+    assert_eq!(
+        plan.data["data"]["parameters"]["length"], 30.0,
+        "{}",
+        plan.data
+    );
     assert!(
         kinds.contains(&"validation") && kinds.contains(&"log"),
         "{kinds:?}"

@@ -119,7 +119,12 @@ async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynErr
         }
     };
     report
-        .log(format!("Plan (builtin/offline): {}", offline.plan.summary))
+        .plan(
+            "builtin/offline",
+            offline.entry,
+            &offline.parameters,
+            &offline.plan.summary,
+        )
         .await?;
     report
         .stage(JobPatch {

@@ -86,6 +86,27 @@ impl JobReporter {
         .await
     }
 
+    /// What the planner understood: the catalogue entry and its parameters, for people to
+    /// check against what they meant.
+    pub async fn plan(
+        &self,
+        planner: &str,
+        entry: &str,
+        parameters: &std::collections::BTreeMap<String, f64>,
+        summary: &str,
+    ) -> Result<(), ReportError> {
+        self.event(
+            EventType::Log,
+            json!({
+                "message": format!("Plan ({planner}): {summary}"),
+                "planner": planner,
+                "entry": entry,
+                "parameters": parameters,
+            }),
+        )
+        .await
+    }
+
     pub async fn log(&self, message: impl Into<String>) -> Result<(), ReportError> {
         self.event(EventType::Log, json!({ "message": message.into() }))
             .await
