@@ -32,7 +32,7 @@ async fn a_generated_box_is_measured_and_exported_cold_and_warm() {
         for (measured, exact) in centre.iter().zip([6.0, 17.0, 28.0]) {
             assert!((measured - exact).abs() < 1e-9, "{centre:?}");
         }
-        assert_eq!(report["diff"]["added"], serde_json::json!(["Box"]));
+        assert_eq!(report["diff"]["added"], serde_json::json!(["Part"]));
         assert_eq!(outcome.files.len(), 3);
         let step = std::fs::read(&outcome.files[0].1).unwrap();
         assert!(step.starts_with(b"ISO-10303-21"));
