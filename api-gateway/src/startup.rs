@@ -11,6 +11,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use shared::api::{ErrorBody, ErrorDetail};
 use shared::auth::Authenticator;
+use shared::events::EventPublisher;
 use shared::job_store::JobStore;
 use shared::keys::Keys;
 use shared::rate_limit::RateLimiter;
@@ -53,6 +54,7 @@ impl Application {
         let keys = Keys::new(&settings.redis_key_prefix);
         let state = AppState {
             store: JobStore::new(keys.clone(), settings.job_ttl()),
+            events: EventPublisher::new(keys.clone(), settings.job_ttl()),
             limiter: RateLimiter::new(
                 keys.clone(),
                 settings.rate_limit_requests,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use redis::aio::ConnectionManager;
 use shared::auth::Authenticator;
+use shared::events::EventPublisher;
 use shared::job_store::JobStore;
 use shared::keys::Keys;
 use shared::rate_limit::RateLimiter;
@@ -18,6 +19,8 @@ pub struct AppState {
     /// Multiplexed and self-reconnecting: one connection serves every request.
     pub conn: ConnectionManager,
     pub store: JobStore,
+    /// For the events the gateway itself announces (a cancellation).
+    pub events: EventPublisher,
     pub keys: Keys,
     pub hub: EventHub,
     pub auth: Arc<Authenticator>,

@@ -53,15 +53,25 @@ return 1
     )
 });
 
+/// Status values (as stored: JSON strings) after which a record never changes again.
+const ENDED_STATUSES: &str = r#"'"completed"', '"failed"', '"cancelled"'"#;
+
 /// Writes fields of a record that still exists (never bringing an expired record back as a
-/// stub); when the job ends, it no longer counts against its principal's cap.
+/// stub) and has not ended (a cancelled job stays cancelled, whatever a worker still writes);
+/// when the job ends, it no longer counts against its principal's cap.
 static UPDATE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(&format!(
         r"
 -- KEYS: 1 job record; ARGV: 1 prefix of the active-jobs sets, or '' when the job goes on,
 --       2 request id, 3.. field/value pairs
 if redis.call('EXISTS', KEYS[1]) == 0 then
     return 0
+end
+local status = redis.call('HGET', KEYS[1], 'status')
+for _, value in ipairs({{ {ENDED_STATUSES} }}) do
+    if status == value then
+        return -1
+    end
 end
 if ARGV[1] ~= '' then
     local principal = redis.call('HGET', KEYS[1], 'principal')
@@ -71,9 +81,54 @@ if ARGV[1] ~= '' then
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 return 1
-",
-    )
+"
+    ))
 });
+
+/// Ends a job that has not ended yet as `cancelled`, atomically with respect to workers'
+/// writes (which the update script then refuses).
+static CANCEL_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"
+-- KEYS: 1 job record; ARGV: 1 prefix of the active-jobs sets, 2 request id, 3.. fields
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    return 0
+end
+local status = redis.call('HGET', KEYS[1], 'status')
+for _, value in ipairs({{ {ENDED_STATUSES} }}) do
+    if status == value then
+        return -1
+    end
+end
+local principal = redis.call('HGET', KEYS[1], 'principal')
+if principal then
+    redis.call('ZREM', ARGV[1] .. cjson.decode(principal), ARGV[2])
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+return 1
+"
+    ))
+});
+
+/// What became of a write to a job record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Applied,
+    /// No such record (never created, or expired).
+    Missing,
+    /// The job had already ended (completed, failed or cancelled); nothing was written.
+    AlreadyEnded,
+}
+
+impl WriteOutcome {
+    fn from_script(code: i64) -> Self {
+        match code {
+            1 => Self::Applied,
+            -1 => Self::AlreadyEnded,
+            _ => Self::Missing,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -184,13 +239,13 @@ impl JobStore {
             })
     }
 
-    /// Applies a patch and stamps `updated_at`; `false` when the record no longer exists.
+    /// Applies a patch and stamps `updated_at`, unless the record is gone or the job has ended.
     pub async fn update<C: ConnectionLike>(
         &self,
         conn: &mut C,
         request_id: &str,
         patch: &JobPatch,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<WriteOutcome, StoreError> {
         let mut invocation = UPDATE_SCRIPT.prepare_invoke();
         let ends = patch.status.is_some_and(|status| status.is_terminal());
         invocation
@@ -208,7 +263,34 @@ impl JobStore {
             .arg("updated_at")
             .arg(Value::String(Utc::now().to_rfc3339()).to_string());
         let updated: i64 = invocation.invoke_async(conn).await?;
-        Ok(updated == 1)
+        Ok(WriteOutcome::from_script(updated))
+    }
+
+    /// Cancels a job that has not ended: `cancelled` is final; a worker running it finds out
+    /// at its next write and stops.
+    pub async fn cancel<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        request_id: &str,
+    ) -> Result<WriteOutcome, StoreError> {
+        let patch = JobPatch {
+            error_code: Some("cancelled".to_owned()),
+            error_message: Some("Cancelled by the client.".to_owned()),
+            ..JobPatch::status(crate::job::DesignStatus::Cancelled, 1.0)
+        };
+        let mut invocation = CANCEL_SCRIPT.prepare_invoke();
+        invocation
+            .key(self.keys.job(request_id))
+            .arg(self.keys.active_jobs_prefix())
+            .arg(request_id);
+        for (field, value) in to_fields(&patch) {
+            invocation.arg(field).arg(value);
+        }
+        invocation
+            .arg("updated_at")
+            .arg(Value::String(Utc::now().to_rfc3339()).to_string());
+        let outcome: i64 = invocation.invoke_async(conn).await?;
+        Ok(WriteOutcome::from_script(outcome))
     }
 }
 

@@ -95,6 +95,7 @@ impl Application {
             runner: Arc::new(runner),
             artifact_dir: settings.artifact_dir.clone(),
             planner: OfflinePlanner,
+            job_timeout: settings.job_timeout(),
             script_override: None,
         };
         Ok(Self {

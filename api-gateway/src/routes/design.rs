@@ -10,7 +10,9 @@ use serde::Deserialize;
 use shared::api::{
     DesignCreateRequest, DesignLinks, DesignResponse, DesignStatusResponse, ExportResult,
 };
+use shared::events::EventType;
 use shared::job::{DesignJob, DesignStatus, JobRecord, OutputFormat};
+use shared::job_store::WriteOutcome;
 use tokio_util::io::ReaderStream;
 use uuid::Uuid;
 
@@ -23,7 +25,10 @@ use shared::auth::Principal;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/design", post(create_design))
-        .route("/api/v1/design/{request_id}", get(get_design))
+        .route(
+            "/api/v1/design/{request_id}",
+            get(get_design).delete(cancel_design),
+        )
         .route("/api/v1/design/{request_id}/export", get(export_design))
         .route(
             "/api/v1/design/{request_id}/download/{format}",
@@ -251,4 +256,52 @@ pub async fn download_artifact(
         Body::from_stream(ReaderStream::new(file)),
     )
         .into_response())
+}
+
+/// Cancels a job: a pending one never runs; a running one stops at its next stage boundary
+/// (or at once while FreeCAD runs, which is killed). `cancelled` is final.
+#[utoipa::path(delete, path = "/api/v1/design/{request_id}", tag = "design",
+    params(("request_id" = String, Path, description = "The job id")),
+    responses(
+        (status = 204, description = "Cancelled"),
+        (status = 404, description = "No such job", body = shared::api::ErrorBody),
+        (status = 409, description = "The job has ended already", body = shared::api::ErrorBody)))]
+pub async fn cancel_design(
+    State(state): State<AppState>,
+    Extension(principal): CurrentPrincipal,
+    Path(request_id): Path<String>,
+) -> Result<StatusCode, Error> {
+    let record = load_record(&state, &principal, &request_id).await?;
+    let id = record.request_id.to_string();
+    let mut conn = state.conn.clone();
+    match state.store.cancel(&mut conn, &id).await? {
+        WriteOutcome::Applied => {}
+        WriteOutcome::Missing => return Err(Error::design_not_found(&request_id)),
+        WriteOutcome::AlreadyEnded => {
+            let now = state.store.get(&mut conn, &id).await?;
+            let status = now.map_or(record.status, |r| r.status);
+            return Err(Error::Conflict(format!(
+                "The design has ended already ({status:?}); only a pending or running design \
+                 can be cancelled."
+            )));
+        }
+    }
+    for (kind, data) in [
+        (
+            EventType::Status,
+            serde_json::json!({ "status": DesignStatus::Cancelled, "progress": 1.0 }),
+        ),
+        (
+            EventType::Completed,
+            serde_json::json!({ "status": DesignStatus::Cancelled, "error_code": "cancelled" }),
+        ),
+    ] {
+        state
+            .events
+            .publish(&mut conn, record.request_id, kind, data)
+            .await
+            .map_err(Error::RedisUnavailable)?;
+    }
+    tracing::info!(request_id = %id, "design cancelled");
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -221,6 +221,46 @@ impl TestApp {
         self.shutdown.cancel();
     }
 
+    /// Another worker on the same Redis (and the same shutdown).
+    pub async fn spawn_worker(&self) {
+        let worker = worker::startup::Application::build(self.settings.clone())
+            .await
+            .expect("worker builds");
+        tokio::spawn(worker.run_until_stopped(self.shutdown.clone()));
+    }
+
+    pub async fn delete_design(&self, id: &str) -> reqwest::Response {
+        self.client
+            .delete(self.url(&format!("/api/v1/design/{id}")))
+            .send()
+            .await
+            .expect("DELETE")
+    }
+
+    /// Polls until the job reaches `status` (and fails the test if it ends otherwise).
+    pub async fn wait_for_status(&self, id: &str, status: &str, limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let state = self.get_design(id).await;
+            if state["status"] == status {
+                return state;
+            }
+            assert!(
+                !matches!(
+                    state["status"].as_str(),
+                    Some("completed" | "failed" | "cancelled")
+                ),
+                "job {id} ended as {} while waiting for {status}",
+                state["status"]
+            );
+            assert!(
+                Instant::now() < deadline,
+                "job {id} never reached {status}: {state}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// Another gateway on the same Redis (and the same shutdown); returns its base URL.
     pub async fn spawn_another_gateway(&self) -> String {
         let gateway = api_gateway::startup::Application::build(self.settings.clone())

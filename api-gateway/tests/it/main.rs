@@ -7,4 +7,5 @@ mod errors;
 mod events;
 mod helpers;
 mod ready;
+mod reliability;
 mod sandbox;

@@ -24,7 +24,7 @@ use tracing::{info, instrument, warn};
 use crate::agents::{generator, validator};
 use crate::freecad::FreecadRunner;
 use crate::planner::OfflinePlanner;
-use report::JobReporter;
+use report::{JobReporter, ReportError};
 
 /// Test seam: maps a job to the script to run instead of the generator's (see
 /// `Application::override_generated_scripts`); `None` keeps the generator's script.
@@ -39,6 +39,8 @@ pub struct JobContext {
     pub runner: Arc<FreecadRunner>,
     pub artifact_dir: PathBuf,
     pub planner: OfflinePlanner,
+    /// The whole pipeline's time limit (`JOB_TIMEOUT_SECONDS`).
+    pub job_timeout: std::time::Duration,
     /// Set by tests only, never by configuration.
     pub script_override: Option<ScriptOverride>,
 }
@@ -63,33 +65,55 @@ mod progress {
     pub const VALIDATING: f64 = 0.8;
 }
 
-/// The apalis handler. A panic anywhere in the pipeline becomes a final `internal_error`
-/// failure of this job instead of a record stuck in a running state.
+/// The apalis handler. The whole pipeline runs under `JOB_TIMEOUT_SECONDS`; a job that
+/// ended meanwhile (cancelled) just stops; a panic anywhere becomes a final `internal_error`
+/// failure instead of a record stuck in a running state.
 #[instrument(skip_all, fields(request_id = %job.request_id))]
 pub async fn run_design_job(job: DesignJob, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
     let ctx: &JobContext = &ctx;
-    match AssertUnwindSafe(run_pipeline(&job, ctx))
-        .catch_unwind()
-        .await
-    {
-        Ok(result) => result,
-        Err(panic) => {
+    let pipeline = AssertUnwindSafe(run_pipeline(&job, ctx)).catch_unwind();
+    let (code, message) = match tokio::time::timeout(ctx.job_timeout, pipeline).await {
+        Ok(Ok(Err(error))) if is_ended(&error) => {
+            info!("the job ended while it ran (cancelled); stopped");
+            return Ok(());
+        }
+        Ok(Ok(result)) => return result,
+        Ok(Err(panic)) => {
             let reason = panic
                 .downcast_ref::<&str>()
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_owned());
             tracing::error!(%reason, "the pipeline panicked");
-            ctx.reporter(job.request_id)
-                .fail(
-                    "internal_error",
-                    "The worker hit an internal error; the job was stopped.",
-                    JobPatch::default(),
-                )
-                .await?;
-            Ok(())
+            (
+                "internal_error",
+                "The worker hit an internal error; the job was stopped.".to_owned(),
+            )
         }
+        // Dropping the pipeline dropped its FreeCAD lease, which kills that process.
+        Err(_) => (
+            "timeout",
+            format!(
+                "The job did not finish within {} s (JOB_TIMEOUT_SECONDS) and was stopped.",
+                ctx.job_timeout.as_secs()
+            ),
+        ),
+    };
+    match ctx
+        .reporter(job.request_id)
+        .fail(code, message, JobPatch::default())
+        .await
+    {
+        Err(ReportError::Ended) => Ok(()),
+        other => Ok(other?),
     }
+}
+
+fn is_ended(error: &BoxDynError) -> bool {
+    matches!(
+        error.downcast_ref::<ReportError>(),
+        Some(ReportError::Ended)
+    )
 }
 
 async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynError> {
@@ -155,7 +179,12 @@ async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynErr
         })
         .await?;
 
-    let outcome = match ctx.runner.run(&script, &job.output_formats).await {
+    let run = tokio::select! {
+        outcome = ctx.runner.run(&script, &job.output_formats) => outcome,
+        // Cancelled while FreeCAD works: dropping the run kills its process.
+        () = report.ended() => return Err(ReportError::Ended.into()),
+    };
+    let outcome = match run {
         Ok(outcome) => outcome,
         Err(error) => {
             warn!(%error, "FreeCAD execution failed");

@@ -4,8 +4,11 @@ use redis::aio::ConnectionManager;
 use serde_json::{Value, json};
 use shared::events::{EventPublisher, EventType};
 use shared::job::{ArtifactInfo, DesignStatus, JobPatch};
-use shared::job_store::{JobStore, StoreError};
+use shared::job_store::{JobStore, StoreError, WriteOutcome};
 use uuid::Uuid;
+
+/// How often a running job looks whether it was cancelled while FreeCAD works.
+const ENDED_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Reports one job's progress: each change goes into the record, then out as an event.
 pub struct JobReporter {
@@ -22,6 +25,9 @@ pub enum ReportError {
     Store(#[from] StoreError),
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    /// The job ended meanwhile (cancelled, most likely): stop working on it.
+    #[error("the job has ended already (cancelled?)")]
+    Ended,
 }
 
 impl JobReporter {
@@ -50,8 +56,24 @@ impl JobReporter {
 
     async fn patch(&self, patch: &JobPatch) -> Result<(), ReportError> {
         let mut conn = self.conn.clone();
-        self.store.update(&mut conn, &self.id, patch).await?;
-        Ok(())
+        match self.store.update(&mut conn, &self.id, patch).await? {
+            WriteOutcome::AlreadyEnded => Err(ReportError::Ended),
+            WriteOutcome::Applied | WriteOutcome::Missing => Ok(()),
+        }
+    }
+
+    /// Completes when the job has ended behind the worker's back (cancelled); polled, so a
+    /// long FreeCAD run can be stopped without waiting for the next stage boundary.
+    pub async fn ended(&self) {
+        loop {
+            tokio::time::sleep(ENDED_POLL_INTERVAL).await;
+            let mut conn = self.conn.clone();
+            if let Ok(Some(record)) = self.store.get(&mut conn, &self.id).await
+                && record.status.is_terminal()
+            {
+                return;
+            }
+        }
     }
 
     /// Enters a stage: the status and progress in `patch` (with any other fields) are recorded,
