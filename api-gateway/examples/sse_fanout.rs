@@ -134,7 +134,7 @@ async fn main() {
     };
     let record = JobRecord::new_pending(&job, "anonymous", None);
     JobStore::new(keys.clone(), ttl)
-        .enqueue(&mut conn, &record, &job, 1, 0)
+        .enqueue(&mut conn, &record, &job, 1, 0, None)
         .await
         .expect("create the job");
     // Take it off the queue again; run this with no worker on the queue, which could still

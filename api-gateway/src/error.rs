@@ -16,6 +16,8 @@ pub enum Error {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Unprocessable(String),
+    #[error("This Idempotency-Key was used with another request body in the last 24 h.")]
+    IdempotencyKeyReused,
     /// The job's state does not allow the operation (refine or cancel).
     #[error("{0}")]
     Conflict(String),
@@ -59,6 +61,9 @@ impl Error {
             }
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_error"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "invalid_state"),
+            Self::IdempotencyKeyReused => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
+            }
             Self::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::RedisUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "redis_unavailable"),
@@ -86,6 +91,7 @@ impl From<StoreError> for Error {
         match error {
             StoreError::Redis(error) => Self::RedisUnavailable(error),
             StoreError::TooManyActiveJobs { cap, .. } => Self::TooManyActiveJobs { cap },
+            StoreError::IdempotencyKeyReused => Self::IdempotencyKeyReused,
             other => Self::Internal(other.into()),
         }
     }

@@ -24,22 +24,37 @@ static ENQUEUE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 -- KEYS: 1 job record, 2 queue data hash, 3 active list, 4 signal list, 5 task metadata hash,
---       6 the principal's jobs not yet ended (sorted by submission time)
+--       6 the principal's jobs not yet ended (sorted by submission time),
+--       7 the idempotency entry (the record key again when there is none)
 -- ARGV: 1 record TTL (s), 2 task id, 3 task payload, 4 max attempts, 5 wake-up channel,
---       6 cap of jobs not yet ended (0: none), 7 request id, 8.. record field/value pairs
+--       6 cap of jobs not yet ended (0: none), 7 request id,
+--       8 '1' with an idempotency key, 9 the request's fingerprint, 10 the entry to store,
+--       11 the entry's TTL (s), 12.. record field/value pairs
+if ARGV[8] == '1' then
+    local earlier = redis.call('GET', KEYS[7])
+    if earlier then
+        if cjson.decode(earlier).fingerprint == ARGV[9] then
+            return {2, earlier}
+        end
+        return {3, ''}
+    end
+end
 if redis.call('EXISTS', KEYS[1]) == 1 then
-    return 0
+    return {0, ''}
 end
 local now = tonumber(redis.call('TIME')[1])
 -- Entries older than the TTL belong to records that have expired.
 redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - tonumber(ARGV[1]))
 local cap = tonumber(ARGV[6])
 if cap > 0 and redis.call('ZCARD', KEYS[6]) >= cap then
-    return -1
+    return {-1, ''}
+end
+if ARGV[8] == '1' then
+    redis.call('SET', KEYS[7], ARGV[10], 'EX', ARGV[11])
 end
 redis.call('ZADD', KEYS[6], now, ARGV[7])
 redis.call('EXPIRE', KEYS[6], ARGV[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+redis.call('HSET', KEYS[1], unpack(ARGV, 12))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 redis.call('HSET', KEYS[5], 'attempts', 0, 'max_attempts', ARGV[4], 'status', 'Pending',
@@ -48,10 +63,33 @@ redis.call('RPUSH', KEYS[3], ARGV[2])
 redis.call('PUBLISH', ARGV[5], ARGV[2])
 redis.call('DEL', KEYS[4])
 redis.call('LPUSH', KEYS[4], 1)
-return 1
+return {1, ''}
 ",
     )
 });
+
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// A client's `Idempotency-Key` on a request, with what identifies the request and the
+/// answer to give again for a repeat.
+#[derive(Debug, Clone)]
+pub struct Idempotency<'a> {
+    pub principal: &'a str,
+    pub key: &'a str,
+    /// Identifies the request body; the same key with another body is refused.
+    pub fingerprint: String,
+    /// The answer to replay (JSON).
+    pub response: serde_json::Value,
+}
+
+/// What an enqueue did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Enqueued {
+    Created,
+    /// The same key and request came before: here is the answer given then.
+    Replayed(serde_json::Value),
+}
 
 /// Status values (as stored: JSON strings) after which a record never changes again.
 const ENDED_STATUSES: &str = r#"'"completed"', '"failed"', '"cancelled"'"#;
@@ -140,6 +178,8 @@ pub enum StoreError {
     Duplicate(String),
     #[error("{principal} already has {cap} jobs pending or running")]
     TooManyActiveJobs { principal: String, cap: u32 },
+    #[error("the Idempotency-Key was used before with another request")]
+    IdempotencyKeyReused,
 }
 
 /// Reads and writes job records.
@@ -168,7 +208,8 @@ impl JobStore {
         job: &DesignJob,
         max_attempts: u32,
         active_cap: u32,
-    ) -> Result<(), StoreError> {
+        idempotency: Option<&Idempotency<'_>>,
+    ) -> Result<Enqueued, StoreError> {
         let record_key = self.keys.job(&record.request_id.to_string());
         let payload = serde_json::to_vec(job).map_err(|e| StoreError::Corrupt {
             key: record_key.clone(),
@@ -190,6 +231,10 @@ impl JobStore {
                 self.keys.active_jobs_prefix(),
                 record.principal
             ))
+            .key(match idempotency {
+                Some(idem) => self.keys.idempotency(idem.principal, idem.key),
+                None => record_key.clone(),
+            })
             .arg(self.ttl.as_secs())
             .arg(&record.task_id)
             .arg(payload)
@@ -197,17 +242,42 @@ impl JobStore {
             .arg(self.keys.queue_available_channel())
             .arg(active_cap)
             .arg(record.request_id.to_string());
+        match idempotency {
+            Some(idem) => {
+                let entry = serde_json::json!({
+                    "fingerprint": idem.fingerprint,
+                    "response": idem.response,
+                });
+                invocation
+                    .arg("1")
+                    .arg(&idem.fingerprint)
+                    .arg(entry.to_string())
+                    .arg(IDEMPOTENCY_TTL.as_secs());
+            }
+            None => {
+                invocation.arg("0").arg("").arg("").arg(0);
+            }
+        }
         for (field, value) in to_fields(record) {
             invocation.arg(field).arg(value);
         }
-        let created: i64 = invocation.invoke_async(conn).await?;
-        match created {
-            0 => Err(StoreError::Duplicate(record_key)),
+        let (code, earlier): (i64, String) = invocation.invoke_async(conn).await?;
+        match code {
+            1 => Ok(Enqueued::Created),
+            2 => {
+                let entry: serde_json::Value =
+                    serde_json::from_str(&earlier).map_err(|e| StoreError::Corrupt {
+                        key: "idempotency entry".to_owned(),
+                        reason: e.to_string(),
+                    })?;
+                Ok(Enqueued::Replayed(entry["response"].clone()))
+            }
+            3 => Err(StoreError::IdempotencyKeyReused),
             -1 => Err(StoreError::TooManyActiveJobs {
                 principal: record.principal.clone(),
                 cap: active_cap,
             }),
-            _ => Ok(()),
+            _ => Err(StoreError::Duplicate(record_key)),
         }
     }
 

@@ -47,6 +47,13 @@ impl Keys {
         format!("{}active:", self.prefix)
     }
 
+    /// A principal's `Idempotency-Key` (hashed, so any client string makes a safe key name).
+    pub fn idempotency(&self, principal: &str, key: &str) -> String {
+        use sha2::Digest;
+        let digest = hex::encode(sha2::Sha256::digest(key.as_bytes()));
+        format!("{}idempotency:{principal}:{digest}", self.prefix)
+    }
+
     /// apalis-redis: hash of task id -> encoded `DesignJob`.
     pub fn queue_data(&self) -> String {
         format!("{QUEUE_NAME}:data")

@@ -2,17 +2,18 @@
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use shared::api::{
     DesignCreateRequest, DesignLinks, DesignResponse, DesignStatusResponse, ExportResult,
 };
 use shared::events::EventType;
 use shared::job::{DesignJob, DesignStatus, JobRecord, OutputFormat};
-use shared::job_store::WriteOutcome;
+use shared::job_store::{Enqueued, Idempotency, WriteOutcome};
 use tokio_util::io::ReaderStream;
 use uuid::Uuid;
 
@@ -43,14 +44,32 @@ pub fn router() -> Router<AppState> {
         (status = 202, description = "Accepted and queued", body = DesignResponse),
         (status = 400, description = "Malformed JSON", body = shared::api::ErrorBody),
         (status = 413, description = "Body over MAX_BODY_BYTES", body = shared::api::ErrorBody),
-        (status = 422, description = "A field out of range", body = shared::api::ErrorBody),
-        (status = 503, description = "Redis unreachable", body = shared::api::ErrorBody)))]
+        (status = 422, description = "A field out of range, or an Idempotency-Key reused with another body", body = shared::api::ErrorBody),
+        (status = 503, description = "Redis unreachable", body = shared::api::ErrorBody)),
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Repeat-safe submission: the same key and body give the same job for 24 h")))]
 pub async fn create_design(
     State(state): State<AppState>,
     Extension(principal): CurrentPrincipal,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<DesignCreateRequest>,
 ) -> Result<Response, Error> {
-    let response = submit_design(&state, &principal, body).await?;
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|key| !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY_LEN)
+                .ok_or_else(|| {
+                    Error::Unprocessable(format!(
+                        "Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"
+                    ))
+                })?,
+        ),
+    };
+    let response = submit_design(&state, &principal, body, idempotency_key).await?;
     let location = response.links.self_.clone();
     Ok((
         StatusCode::ACCEPTED,
@@ -60,13 +79,22 @@ pub async fn create_design(
         .into_response())
 }
 
+/// Longest `Idempotency-Key` accepted.
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
 /// Validates a design request, records and queues the job; shared by HTTP and WebSocket.
+/// With an idempotency key, a repeat of the same request answers what the first one did.
 pub async fn submit_design(
     state: &AppState,
     principal: &Principal,
     body: DesignCreateRequest,
+    idempotency_key: Option<&str>,
 ) -> Result<DesignResponse, Error> {
     let request = body.validate()?;
+    // The validated request (defaults filled in) identifies it, whatever the JSON's layout.
+    let fingerprint = serde_json::to_vec(&request)
+        .map(|bytes| hex::encode(Sha256::digest(bytes)))
+        .map_err(|e| Error::Internal(e.into()))?;
     let job = DesignJob {
         request_id: Uuid::new_v4(),
         prompt: request.prompt,
@@ -76,8 +104,21 @@ pub async fn submit_design(
         model: request.model,
     };
     let record = JobRecord::new_pending(&job, &principal.id, request.callback_url);
+    let response = DesignResponse {
+        request_id: job.request_id,
+        status: DesignStatus::Pending,
+        message: "Design job accepted; follow it at links.events or links.self.".to_owned(),
+        created_at: record.created_at,
+        links: DesignLinks::for_job(job.request_id),
+    };
+    let idempotency = idempotency_key.map(|key| Idempotency {
+        principal: &principal.id,
+        key,
+        fingerprint,
+        response: serde_json::to_value(&response).unwrap_or_default(),
+    });
     let mut conn = state.conn.clone();
-    state
+    let enqueued = state
         .store
         .enqueue(
             &mut conn,
@@ -85,16 +126,17 @@ pub async fn submit_design(
             &job,
             state.settings.job_max_attempts,
             state.settings.max_active_jobs_per_principal,
+            idempotency.as_ref(),
         )
         .await?;
-    tracing::info!(request_id = %job.request_id, "design job accepted");
-    Ok(DesignResponse {
-        request_id: job.request_id,
-        status: DesignStatus::Pending,
-        message: "Design job accepted; follow it at links.events or links.self.".to_owned(),
-        created_at: record.created_at,
-        links: DesignLinks::for_job(job.request_id),
-    })
+    match enqueued {
+        Enqueued::Created => {
+            tracing::info!(request_id = %job.request_id, "design job accepted");
+            Ok(response)
+        }
+        Enqueued::Replayed(earlier) => serde_json::from_value(earlier)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("a stored idempotent answer: {e}"))),
+    }
 }
 
 /// Reads a job's record for its owner. A malformed id, an unknown job and another

@@ -225,20 +225,22 @@ async fn answer(
         }
     };
     let (request_id, as_chunks) = match request {
-        SessionRequest::StreamDesign(body) => match submit_design(&state, &principal, body).await {
-            Ok(response) => {
-                let id = response.request_id.to_string();
-                let ack = json!({ "type": "ack", "request_id": id, "status": response.status });
-                if outbox.send(ack).await.is_err() {
+        SessionRequest::StreamDesign(body) => {
+            match submit_design(&state, &principal, body, None).await {
+                Ok(response) => {
+                    let id = response.request_id.to_string();
+                    let ack = json!({ "type": "ack", "request_id": id, "status": response.status });
+                    if outbox.send(ack).await.is_err() {
+                        return;
+                    }
+                    (id, true)
+                }
+                Err(error) => {
+                    let _ = outbox.send(error_as_message(error)).await;
                     return;
                 }
-                (id, true)
             }
-            Err(error) => {
-                let _ = outbox.send(error_as_message(error)).await;
-                return;
-            }
-        },
+        }
         SessionRequest::Subscribe { request_id } => {
             match load_record(&state, &principal, &request_id).await {
                 Ok(record) => (record.request_id.to_string(), false),

@@ -284,7 +284,7 @@ impl TestApp {
         let record = shared::job::JobRecord::new_pending(&job, "anonymous", None);
         let mut conn = self.async_redis().await;
         shared::job_store::JobStore::new(self.keys(), self.settings.job_ttl())
-            .enqueue(&mut conn, &record, &job, 1, 0)
+            .enqueue(&mut conn, &record, &job, 1, 0, None)
             .await
             .expect("enqueue");
         job.request_id

@@ -129,3 +129,70 @@ async fn an_ended_job_cannot_be_cancelled() {
         "design_not_found"
     );
 }
+
+async fn post_with_key(
+    app: &crate::helpers::TestApp,
+    key: &str,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/design"))
+        .header("idempotency-key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn job_records(app: &crate::helpers::TestApp) -> usize {
+    let mut conn = app.redis.connection();
+    let pattern = format!("{}job:*", app.settings.redis_key_prefix);
+    let keys: Vec<String> = redis::cmd("KEYS").arg(pattern).query(&mut conn).unwrap();
+    keys.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_gives_one_job_per_request() {
+    let app = spawn_app_with(AppOptions {
+        workers: 0,
+        ..AppOptions::default()
+    })
+    .await;
+    let body = json!({ "prompt": "a box 3x3x3", "enable_execution": false });
+    let first = post_with_key(&app, "order-17", &body).await;
+    assert_eq!(first.status(), 202);
+    let first: serde_json::Value = first.json().await.unwrap();
+    // The same request again, with the fields in another order and a default spelled out.
+    let same = json!({ "enable_execution": false, "max_iterations": 5, "prompt": "a box 3x3x3" });
+    let again = post_with_key(&app, "order-17", &same).await;
+    assert_eq!(again.status(), 202);
+    assert_eq!(
+        again.json::<serde_json::Value>().await.unwrap(),
+        first,
+        "the same 202 body"
+    );
+    assert_eq!(job_records(&app), 1);
+
+    let other = json!({ "prompt": "a box 4x4x4" });
+    let refused = post_with_key(&app, "order-17", &other).await;
+    assert_eq!(error_code(refused, 422).await, "idempotency_key_reused");
+    let bad = post_with_key(&app, &"k".repeat(300), &body).await;
+    assert_eq!(error_code(bad, 422).await, "validation_error");
+
+    // Concurrent duplicates: one job, every caller told about it.
+    let answers =
+        futures::future::join_all((0..25).map(|_| post_with_key(&app, "order-18", &other))).await;
+    let mut ids = std::collections::HashSet::new();
+    for answer in answers {
+        assert_eq!(answer.status(), 202);
+        let answer: serde_json::Value = answer.json().await.unwrap();
+        ids.insert(answer["request_id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(job_records(&app), 2);
+    let queued: usize = redis::cmd("LLEN")
+        .arg(app.keys().queue_active())
+        .query(&mut app.redis.connection())
+        .unwrap();
+    assert_eq!(queued, 2, "each job queued once");
+}
