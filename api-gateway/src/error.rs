@@ -29,6 +29,8 @@ pub enum Error {
     RedisUnavailable(#[source] redis::RedisError),
     #[error("{0}")]
     Unauthorized(shared::auth::AuthError),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("Too many requests; retry in {retry_after} s.")]
     RateLimited { retry_after: u64 },
     #[error("You already have {cap} designs pending or running; wait for one to end.")]
@@ -68,6 +70,7 @@ impl Error {
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::RedisUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "redis_unavailable"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::TooManyActiveJobs { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_active_jobs")

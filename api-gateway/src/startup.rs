@@ -111,6 +111,7 @@ impl Application {
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.max_body_bytes;
     Router::new()
+        .merge(routes::admin::router())
         .merge(routes::auth::router())
         .merge(routes::design::router())
         .merge(routes::metrics::router())

@@ -151,6 +151,9 @@ pub struct JobRecord {
     pub updated_at: DateTime<Utc>,
     #[serde(default)]
     pub current_iteration: u32,
+    /// Runs of this job so far that ended in a transient failure and were retried.
+    #[serde(default)]
+    pub retries: u32,
     #[serde(default)]
     pub progress: f64,
     #[serde(default)]
@@ -196,6 +199,7 @@ impl JobRecord {
             created_at: now,
             updated_at: now,
             current_iteration: 0,
+            retries: 0,
             progress: 0.0,
             plan_summary: None,
             generated_script: None,

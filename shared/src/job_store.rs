@@ -68,6 +68,56 @@ return {1, ''}
     )
 });
 
+/// Queues a job again for a later run: a new task (apalis-redis's layout) in the scheduled set,
+/// and the record pointed at it, back to `pending` — unless the job has ended meanwhile.
+static RESCHEDULE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"
+-- KEYS: 1 job record, 2 queue data hash, 3 scheduled set, 4 new task's metadata hash
+-- ARGV: 1 new task id, 2 task payload, 3 max attempts, 4 run at (unix s), 5 retries so far,
+--       6.. record field/value pairs
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    return 0
+end
+local status = redis.call('HGET', KEYS[1], 'status')
+for _, value in ipairs({{ {ENDED_STATUSES} }}) do
+    if status == value then
+        return -1
+    end
+end
+redis.call('HSET', KEYS[1], 'task_id', cjson.encode(ARGV[1]), 'retries', ARGV[5],
+    unpack(ARGV, 6))
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[4], 'attempts', 0, 'max_attempts', ARGV[3], 'status', 'Pending',
+    'idempotency_key', '')
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+return 1
+"
+    ))
+});
+
+/// Moves up to a bounded number of due tasks from the scheduled set to the active list.
+/// apalis-redis's own fetch promotes every due task with one `unpack`, which fails past about
+/// 8,000 and stops every worker; promoting in chunks first keeps that set small.
+static PROMOTE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS: 1 scheduled set, 2 active list, 3 signal list; ARGV: 1 chunk size, 2 wake-up channel
+local now = tonumber(redis.call('TIME')[1])
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+if #due == 0 then
+    return 0
+end
+redis.call('RPUSH', KEYS[2], unpack(due))
+redis.call('ZREM', KEYS[1], unpack(due))
+redis.call('DEL', KEYS[3])
+redis.call('LPUSH', KEYS[3], 1)
+redis.call('PUBLISH', ARGV[2], due[1])
+return #due
+",
+    )
+});
+
 /// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 
@@ -334,6 +384,107 @@ impl JobStore {
             .arg(Value::String(Utc::now().to_rfc3339()).to_string());
         let updated: i64 = invocation.invoke_async(conn).await?;
         Ok(WriteOutcome::from_script(updated))
+    }
+
+    /// Queues the job to run again at `run_at` (unix seconds) after a transient failure.
+    pub async fn reschedule<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        job: &DesignJob,
+        retries: u32,
+        run_at: u64,
+        max_attempts: u32,
+    ) -> Result<WriteOutcome, StoreError> {
+        let task_id = ulid::Ulid::generate().to_string();
+        let id = job.request_id.to_string();
+        let payload = serde_json::to_vec(job).map_err(|e| StoreError::Corrupt {
+            key: self.keys.job(&id),
+            reason: e.to_string(),
+        })?;
+        let patch = JobPatch::status(crate::job::DesignStatus::Pending, 0.0);
+        let mut invocation = RESCHEDULE_SCRIPT.prepare_invoke();
+        invocation
+            .key(self.keys.job(&id))
+            .key(self.keys.queue_data())
+            .key(self.keys.queue_scheduled())
+            .key(format!("{}:{task_id}", self.keys.queue_meta_prefix()))
+            .arg(&task_id)
+            .arg(payload)
+            .arg(max_attempts)
+            .arg(run_at)
+            .arg(retries);
+        for (field, value) in to_fields(&patch) {
+            invocation.arg(field).arg(value);
+        }
+        invocation
+            .arg("updated_at")
+            .arg(Value::String(Utc::now().to_rfc3339()).to_string());
+        let outcome: i64 = invocation.invoke_async(conn).await?;
+        Ok(WriteOutcome::from_script(outcome))
+    }
+
+    /// Moves due scheduled tasks to the active list, `chunk` at a time, until none is due;
+    /// returns how many moved.
+    pub async fn promote_due<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        chunk: usize,
+    ) -> Result<usize, StoreError> {
+        let chunk = chunk.max(1);
+        let mut moved = 0;
+        loop {
+            let count: usize = PROMOTE_SCRIPT
+                .key(self.keys.queue_scheduled())
+                .key(self.keys.queue_active())
+                .key(self.keys.queue_signal())
+                .arg(chunk)
+                .arg(self.keys.queue_available_channel())
+                .invoke_async(conn)
+                .await?;
+            moved += count;
+            if count < chunk {
+                return Ok(moved);
+            }
+        }
+    }
+
+    /// Records a job that failed for good in the dead-jobs set (kept as long as records).
+    pub async fn mark_dead<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        request_id: &str,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now().timestamp();
+        redis::pipe()
+            .atomic()
+            .cmd("ZADD")
+            .arg(self.keys.dead_jobs())
+            .arg(now)
+            .arg(request_id)
+            .ignore()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(self.keys.dead_jobs())
+            .arg("-inf")
+            .arg(now - self.ttl.as_secs() as i64)
+            .ignore()
+            .query_async::<()>(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// The dead jobs, newest first: (request id, unix time of death).
+    pub async fn dead_jobs<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(redis::cmd("ZREVRANGE")
+            .arg(self.keys.dead_jobs())
+            .arg(0)
+            .arg(limit.saturating_sub(1))
+            .arg("WITHSCORES")
+            .query_async(conn)
+            .await?)
     }
 
     /// Cancels a job that has not ended: `cancelled` is final; a worker running it finds out

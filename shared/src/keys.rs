@@ -54,6 +54,11 @@ impl Keys {
         format!("{}idempotency:{principal}:{digest}", self.prefix)
     }
 
+    /// Sorted set of jobs that failed for good after their retries, by time of death.
+    pub fn dead_jobs(&self) -> String {
+        format!("{}dead", self.prefix)
+    }
+
     /// apalis-redis: hash of task id -> encoded `DesignJob`.
     pub fn queue_data(&self) -> String {
         format!("{QUEUE_NAME}:data")

@@ -78,6 +78,8 @@ pub struct Settings {
     pub rate_limit_fail_open: bool,
     /// Jobs one principal may have pending or running at once; 0 = no cap.
     pub max_active_jobs_per_principal: u32,
+    /// Principals allowed on `/api/v1/admin/*`, comma-separated.
+    pub admin_principals: String,
     /// Where a worker serves `/health`, `/ready` and `/metrics`.
     pub worker_metrics_addr: SocketAddr,
     /// Warm FreeCAD processes per worker; 0 starts a fresh process per job.
@@ -123,6 +125,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("rate_limit_window_seconds", "60"),
     ("rate_limit_fail_open", "true"),
     ("max_active_jobs_per_principal", "0"),
+    ("admin_principals", "admin"),
     ("worker_metrics_addr", "0.0.0.0:9091"),
     ("freecad_pool_size", "2"),
     ("freecad_pool_max_jobs", "200"),
@@ -255,6 +258,13 @@ impl Settings {
 
     pub fn worker_heartbeat(&self) -> Duration {
         Duration::from_secs(self.worker_heartbeat_seconds)
+    }
+
+    pub fn is_admin(&self, principal: &str) -> bool {
+        self.admin_principals
+            .split(',')
+            .map(str::trim)
+            .any(|admin| !admin.is_empty() && admin == principal)
     }
 
     pub fn rate_limit_window(&self) -> Duration {

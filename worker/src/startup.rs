@@ -19,7 +19,7 @@ use shared::keys::{Keys, QUEUE_NAME};
 use shared::redis_conn;
 use shared::settings::Settings;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::freecad::{FreecadCommand, FreecadRunner, IsolationMode, RunnerConfig};
 use crate::jobs::{JobContext, ScriptOverride, run_design_job};
@@ -96,6 +96,7 @@ impl Application {
             artifact_dir: settings.artifact_dir.clone(),
             planner: OfflinePlanner,
             job_timeout: settings.job_timeout(),
+            max_attempts: settings.job_max_attempts,
             script_override: None,
         };
         Ok(Self {
@@ -175,6 +176,22 @@ impl Application {
             wake_up.clone(),
             shutdown.clone(),
         ));
+        // Before apalis-redis's first fetch sees them: a backlog of due retries promoted in
+        // chunks cannot trip its single `unpack`.
+        let mut conn = self.conn.clone();
+        if let Err(error) = self
+            .context
+            .store
+            .promote_due(&mut conn, PROMOTION_CHUNK)
+            .await
+        {
+            warn!(%error, "cannot promote due retries yet");
+        }
+        let promoter = tokio::spawn(promote_due_forever(
+            self.context.store.clone(),
+            self.conn.clone(),
+            shutdown.clone(),
+        ));
 
         let mut restarts = 0u32;
         let mut delay = RESTART_DELAY;
@@ -230,9 +247,36 @@ impl Application {
             delay = (delay * 2).min(MAX_RESTART_DELAY);
         }
         listener.abort();
+        promoter.abort();
         probes.abort();
         info!(worker = %self.worker_id, "worker stopped");
         Ok(())
+    }
+}
+
+/// Scheduled tasks (retries) moved to the active list per Lua call.
+const PROMOTION_CHUNK: usize = 500;
+/// How often due scheduled tasks are promoted; well under apalis-redis's own fetch cadence,
+/// so its fetch script finds few due tasks to promote itself.
+const PROMOTION_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Keeps apalis-redis's scheduled set free of due tasks, in bounded chunks (see
+/// `JobStore::promote_due`). Every worker runs it; the Lua script makes that safe.
+async fn promote_due_forever(
+    store: JobStore,
+    mut conn: ConnectionManager,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(PROMOTION_INTERVAL) => {}
+            () = shutdown.cancelled() => return,
+        }
+        match store.promote_due(&mut conn, PROMOTION_CHUNK).await {
+            Ok(0) => {}
+            Ok(moved) => debug!(moved, "promoted due scheduled tasks"),
+            Err(error) => debug!(%error, "cannot promote scheduled tasks now"),
+        }
     }
 }
 

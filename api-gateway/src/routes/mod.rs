@@ -1,5 +1,6 @@
 //! The HTTP routes, one module per resource.
 
+pub mod admin;
 pub mod auth;
 pub mod design;
 pub mod events;

@@ -18,11 +18,12 @@ use crate::state::AppState;
         super::design::download_artifact,
         super::events::stream_design_events,
         super::auth::issue_token,
+        super::admin::list_dead_jobs,
         super::health::health,
         super::health::ready,
     ),
     components(schemas(shared::events::ProgressEvent, shared::events::EventType)),
-    tags((name = "design", description = "Design jobs"), (name = "auth", description = "Tokens"), (name = "health", description = "Probes"))
+    tags((name = "design", description = "Design jobs"), (name = "auth", description = "Tokens"), (name = "admin", description = "Operators"), (name = "health", description = "Probes"))
 )]
 pub struct ApiDoc;
 

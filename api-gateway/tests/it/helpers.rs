@@ -221,12 +221,15 @@ impl TestApp {
         self.shutdown.cancel();
     }
 
-    /// Another worker on the same Redis (and the same shutdown).
-    pub async fn spawn_worker(&self) {
+    /// Another worker on the same Redis (and the same shutdown); returns how often its
+    /// supervisor had to restart its loop.
+    pub async fn spawn_worker(&self) -> std::sync::Arc<std::sync::atomic::AtomicU32> {
         let worker = worker::startup::Application::build(self.settings.clone())
             .await
             .expect("worker builds");
+        let restarts = worker.restart_counter();
         tokio::spawn(worker.run_until_stopped(self.shutdown.clone()));
+        restarts
     }
 
     pub async fn delete_design(&self, id: &str) -> reqwest::Response {

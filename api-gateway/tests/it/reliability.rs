@@ -196,3 +196,194 @@ async fn an_idempotency_key_gives_one_job_per_request() {
         .unwrap();
     assert_eq!(queued, 2, "each job queued once");
 }
+
+/// Blocks the job's artifact folder with a plain file, so publishing its files fails the way
+/// a full or broken disk would: a transient, infrastructure failure.
+fn block_artifacts(app: &crate::helpers::TestApp, id: &str) -> std::path::PathBuf {
+    let blocker = app.artifact_dir().join(id);
+    std::fs::write(&blocker, b"not a folder").unwrap();
+    blocker
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_failure_is_retried_then_succeeds() {
+    let app = spawn_app_with(AppOptions {
+        workers: 1,
+        env: vec![("JOB_MAX_ATTEMPTS", "3".to_owned())],
+        scripts: None,
+    })
+    .await;
+    let id = app.submit(&json!({ "prompt": "a box 6x6x6" })).await;
+    let blocker = block_artifacts(&app, &id);
+    let mut events = app.sse(None, &id, None).await;
+    loop {
+        let event = events.next(LIMIT).await.expect("the job goes on");
+        let message = event.data["data"]["message"].as_str().unwrap_or_default();
+        if message.contains("retrying") {
+            assert!(message.contains("Run 1 of 3"), "{message}");
+            break;
+        }
+    }
+    std::fs::remove_file(&blocker).unwrap();
+    let status = app.wait_for_end(&id, LIMIT).await;
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["artifacts"].as_array().unwrap().len(), 3);
+    let mut conn = app.redis.connection();
+    let retries: String = redis::cmd("HGET")
+        .arg(app.keys().job(&id))
+        .arg("retries")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(retries, "1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_retries_run_out_is_dead_and_listed_for_admins() {
+    let app = spawn_app_with(AppOptions {
+        workers: 1,
+        env: vec![
+            ("JOB_MAX_ATTEMPTS", "2".to_owned()),
+            ("AUTH_ENABLED", "true".to_owned()),
+            ("AUTH_API_KEYS", "ops:ops-key-1,user:user-key-1".to_owned()),
+            ("ADMIN_PRINCIPALS", "ops".to_owned()),
+        ],
+        scripts: None,
+    })
+    .await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/design"))
+        .header("x-api-key", "user-key-1")
+        .json(&json!({ "prompt": "a box 6x6x6" }))
+        .send()
+        .await
+        .unwrap();
+    let id = response.json::<serde_json::Value>().await.unwrap()["request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    block_artifacts(&app, &id);
+    let deadline = std::time::Instant::now() + LIMIT;
+    let status = loop {
+        let status: serde_json::Value = app
+            .client
+            .get(app.url(&format!("/api/v1/design/{id}")))
+            .header("x-api-key", "user-key-1")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["status"] == "failed" {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status["error_code"], "retries_exhausted", "{status}");
+    assert!(
+        status["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("failed 2 times")
+    );
+
+    let listed: serde_json::Value = app
+        .client
+        .get(app.url("/api/v1/admin/jobs/dead"))
+        .header("x-api-key", "ops-key-1")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["jobs"][0]["request_id"], id.as_str(), "{listed}");
+    assert_eq!(listed["jobs"][0]["principal"], "user");
+    assert_eq!(listed["jobs"][0]["retries"], 1);
+    let refused = app
+        .client
+        .get(app.url("/api/v1/admin/jobs/dead"))
+        .header("x-api-key", "user-key-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(refused, 403).await, "forbidden");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_due_retries_never_stop_the_workers() {
+    const DUE: usize = 10_000;
+    let app = spawn_app_with(AppOptions {
+        workers: 0,
+        env: vec![("WORKER_CONCURRENCY", "16".to_owned())],
+        scripts: None,
+    })
+    .await;
+    let mut conn = app.async_redis().await;
+    let store = shared::job_store::JobStore::new(app.keys(), app.settings.job_ttl());
+    for i in 0..DUE {
+        let job = shared::job::DesignJob {
+            request_id: uuid::Uuid::new_v4(),
+            prompt: format!("a box {}x2x2", 1 + i % 40),
+            max_iterations: 1,
+            enable_execution: false,
+            output_formats: vec![shared::job::OutputFormat::Step],
+            model: None,
+        };
+        let record = shared::job::JobRecord::new_pending(&job, "anonymous", None);
+        store
+            .enqueue(&mut conn, &record, &job, 3, 0, None)
+            .await
+            .unwrap();
+    }
+    // Every queued task becomes a retry that is due right now: the storm apalis-redis's own
+    // fetch script cannot survive (one `unpack` of more than ~8,000 ids).
+    let moved: usize = redis::Script::new(
+        r"
+local ids = redis.call('LRANGE', KEYS[1], 0, -1)
+for i = 1, #ids do
+    redis.call('ZADD', KEYS[2], 1, ids[i])
+end
+redis.call('DEL', KEYS[1])
+return #ids
+",
+    )
+    .key(app.keys().queue_active())
+    .key(app.keys().queue_scheduled())
+    .invoke_async(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(moved, DUE);
+
+    let restarts = [app.spawn_worker().await, app.spawn_worker().await];
+    let mut sync = app.redis.connection();
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    loop {
+        let done: usize = redis::cmd("SCARD")
+            .arg(app.keys().queue_done())
+            .query(&mut sync)
+            .unwrap();
+        if done >= DUE {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {done} of {DUE} done"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let dead: usize = redis::cmd("SCARD")
+        .arg(app.keys().queue_dead())
+        .query(&mut sync)
+        .unwrap();
+    assert_eq!(dead, 0);
+    for restarts in restarts {
+        assert_eq!(
+            restarts.load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            "apalis-redis's fetch never saw the storm"
+        );
+    }
+}

@@ -7,6 +7,7 @@
 
 mod artifacts;
 mod report;
+mod retry;
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -41,6 +42,8 @@ pub struct JobContext {
     pub planner: OfflinePlanner,
     /// The whole pipeline's time limit (`JOB_TIMEOUT_SECONDS`).
     pub job_timeout: std::time::Duration,
+    /// Runs a job gets before a transient failure is final (`JOB_MAX_ATTEMPTS`).
+    pub max_attempts: u32,
     /// Set by tests only, never by configuration.
     pub script_override: Option<ScriptOverride>,
 }
@@ -77,7 +80,9 @@ pub async fn run_design_job(job: DesignJob, ctx: Data<JobContext>) -> Result<(),
             info!("the job ended while it ran (cancelled); stopped");
             return Ok(());
         }
-        Ok(Ok(result)) => return result,
+        // Anything else that stopped the pipeline is the infrastructure's (Redis, files).
+        Ok(Ok(Err(error))) => return retry::retry_or_bury(ctx, &job, error).await,
+        Ok(Ok(Ok(()))) => return Ok(()),
         Ok(Err(panic)) => {
             let reason = panic
                 .downcast_ref::<&str>()

@@ -129,6 +129,11 @@ impl JobReporter {
         .await
     }
 
+    pub async fn log(&self, message: impl Into<String>) -> Result<(), ReportError> {
+        self.event(EventType::Log, json!({ "message": message.into() }))
+            .await
+    }
+
     pub async fn validation(
         &self,
         score: f64,
