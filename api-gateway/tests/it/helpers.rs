@@ -18,9 +18,11 @@ pub struct TestRedis {
     child: Option<Child>,
     port: u16,
     dir: TempDir,
+    /// Every write synced to the append-only file, so a kill loses nothing.
+    append_only: bool,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -29,10 +31,21 @@ fn free_port() -> u16 {
 
 impl TestRedis {
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// With the append-only file on (`appendfsync always`): what production recommends,
+    /// made deterministic for a test that kills Redis.
+    pub fn start_durable() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(append_only: bool) -> Self {
         let mut redis = Self {
             child: None,
             port: free_port(),
             dir: tempfile::tempdir().expect("temp dir"),
+            append_only,
         };
         redis.launch();
         redis
@@ -41,7 +54,12 @@ impl TestRedis {
     fn launch(&mut self) {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(["--save", ""])
+            .args(if self.append_only {
+                ["--appendonly", "yes", "--appendfsync", "always"]
+            } else {
+                ["--appendonly", "no", "--appendfsync", "everysec"]
+            })
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -77,7 +95,7 @@ impl TestRedis {
         }
     }
 
-    /// Starts it again on the same port, empty.
+    /// Starts it again on the same port: empty, or from its append-only file when durable.
     pub fn restart(&mut self) {
         self.stop();
         self.launch();

@@ -6,6 +6,7 @@ mod design;
 mod errors;
 mod events;
 mod helpers;
+mod processes;
 mod ready;
 mod reliability;
 mod sandbox;

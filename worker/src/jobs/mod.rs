@@ -133,6 +133,15 @@ async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynErr
         return Ok(());
     }
     let report = ctx.reporter(job.request_id);
+    if record.status != DesignStatus::Pending {
+        // A worker died (or lost Redis) while running it; this run replaces that one's output.
+        report
+            .log(format!(
+                "Running again after an interrupted run (it was {:?}).",
+                record.status
+            ))
+            .await?;
+    }
 
     report
         .stage(JobPatch::status(DesignStatus::Planning, progress::PLANNING))
