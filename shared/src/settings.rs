@@ -80,6 +80,8 @@ pub struct Settings {
     pub max_active_jobs_per_principal: u32,
     /// Principals allowed on `/api/v1/admin/*`, comma-separated.
     pub admin_principals: String,
+    /// Signs `callback_url` deliveries (HMAC-SHA256); unset: they go unsigned.
+    pub webhook_secret: Option<SecretString>,
     /// Where a worker serves `/health`, `/ready` and `/metrics`.
     pub worker_metrics_addr: SocketAddr,
     /// Warm FreeCAD processes per worker; 0 starts a fresh process per job.

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::freecad::{FreecadCommand, FreecadRunner, IsolationMode, RunnerConfig};
+use crate::jobs::webhook::WebhookSender;
 use crate::jobs::{JobContext, ScriptOverride, run_design_job};
 use crate::metrics_server;
 use crate::planner::OfflinePlanner;
@@ -97,6 +98,7 @@ impl Application {
             planner: OfflinePlanner,
             job_timeout: settings.job_timeout(),
             max_attempts: settings.job_max_attempts,
+            webhooks: WebhookSender::new(settings.webhook_secret.clone()),
             script_override: None,
         };
         Ok(Self {

@@ -387,3 +387,68 @@ return #ids
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_final_state_is_posted_to_the_callback_signed_and_retried() {
+    use hmac::{Hmac, Mac};
+    use std::sync::Mutex;
+
+    // A receiver that refuses the first delivery and keeps the second.
+    #[derive(Clone, Default)]
+    struct Receiver {
+        calls: Arc<Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>>,
+    }
+    async fn receive(
+        axum::extract::State(receiver): axum::extract::State<Receiver>,
+        headers: axum::http::HeaderMap,
+        body: axum::body::Bytes,
+    ) -> axum::http::StatusCode {
+        let mut calls = receiver.calls.lock().unwrap();
+        calls.push((headers, body.to_vec()));
+        if calls.len() == 1 {
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            axum::http::StatusCode::NO_CONTENT
+        }
+    }
+    let receiver = Receiver::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    let router = axum::Router::new()
+        .route("/hook", axum::routing::post(receive))
+        .with_state(receiver.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    const SECRET: &str = "webhook-secret-for-tests";
+    let app = spawn_app_with(AppOptions {
+        workers: 1,
+        env: vec![("WEBHOOK_SECRET", SECRET.to_owned())],
+        scripts: None,
+    })
+    .await;
+    let id = app
+        .submit(&json!({ "prompt": "a box 5x6x7", "callback_url": hook }))
+        .await;
+    assert_eq!(app.wait_for_end(&id, LIMIT).await["status"], "completed");
+    let deadline = std::time::Instant::now() + LIMIT;
+    while receiver.calls.lock().unwrap().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "the retry never came");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let calls = receiver.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 2, "delivered once it was accepted, not again");
+    let (headers, body) = &calls[1];
+    let status: serde_json::Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(status["request_id"], id.as_str());
+    assert_eq!(status["status"], "completed");
+    let timestamp = headers["x-designer-timestamp"].to_str().unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(body);
+    let expected = format!("sha256={}", hex_of(&mac.finalize().into_bytes()));
+    assert_eq!(headers["x-designer-signature"], expected.as_str());
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

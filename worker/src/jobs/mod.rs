@@ -8,6 +8,7 @@
 mod artifacts;
 mod report;
 mod retry;
+pub mod webhook;
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -44,6 +45,8 @@ pub struct JobContext {
     pub job_timeout: std::time::Duration,
     /// Runs a job gets before a transient failure is final (`JOB_MAX_ATTEMPTS`).
     pub max_attempts: u32,
+    /// Delivers final states to `callback_url`s.
+    pub webhooks: webhook::WebhookSender,
     /// Set by tests only, never by configuration.
     pub script_override: Option<ScriptOverride>,
 }
@@ -53,6 +56,7 @@ impl JobContext {
         JobReporter::new(
             self.store.clone(),
             self.events.clone(),
+            self.webhooks.clone(),
             self.conn.clone(),
             request_id,
         )
@@ -78,6 +82,7 @@ pub async fn run_design_job(job: DesignJob, ctx: Data<JobContext>) -> Result<(),
     let (code, message) = match tokio::time::timeout(ctx.job_timeout, pipeline).await {
         Ok(Ok(Err(error))) if is_ended(&error) => {
             info!("the job ended while it ran (cancelled); stopped");
+            ctx.reporter(job.request_id).notify_callback().await;
             return Ok(());
         }
         // Anything else that stopped the pipeline is the infrastructure's (Redis, files).
@@ -130,6 +135,10 @@ async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynErr
     };
     if record.status.is_terminal() {
         info!(status = ?record.status, "the job has ended already; not running it again");
+        if record.status == DesignStatus::Cancelled {
+            // Cancelled while pending: this is the first worker to see it.
+            ctx.reporter(job.request_id).notify_callback().await;
+        }
         return Ok(());
     }
     let report = ctx.reporter(job.request_id);

@@ -7,6 +7,8 @@ use shared::job::{ArtifactInfo, DesignStatus, JobPatch};
 use shared::job_store::{JobStore, StoreError, WriteOutcome};
 use uuid::Uuid;
 
+use super::webhook::WebhookSender;
+
 /// How often a running job looks whether it was cancelled while FreeCAD works.
 const ENDED_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -14,6 +16,7 @@ const ENDED_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_milli
 pub struct JobReporter {
     store: JobStore,
     events: EventPublisher,
+    webhooks: WebhookSender,
     conn: ConnectionManager,
     request_id: Uuid,
     id: String,
@@ -34,12 +37,14 @@ impl JobReporter {
     pub fn new(
         store: JobStore,
         events: EventPublisher,
+        webhooks: WebhookSender,
         conn: ConnectionManager,
         request_id: Uuid,
     ) -> Self {
         Self {
             store,
             events,
+            webhooks,
             conn,
             request_id,
             id: request_id.to_string(),
@@ -186,7 +191,19 @@ impl JobReporter {
             EventType::Completed,
             json!({ "status": DesignStatus::Failed, "error_code": code, "error_message": message }),
         )
-        .await
+        .await?;
+        self.notify_callback().await;
+        Ok(())
+    }
+
+    /// Sends the final state to the job's `callback_url`, if any (in the background).
+    pub async fn notify_callback(&self) {
+        let mut conn = self.conn.clone();
+        if let Ok(Some(record)) = self.store.get(&mut conn, &self.id).await
+            && record.status.is_terminal()
+        {
+            self.webhooks.deliver_in_background(record);
+        }
     }
 
     /// The job's success: recorded with `extra`, then the terminal `completed` event.
@@ -207,6 +224,8 @@ impl JobReporter {
             EventType::Completed,
             json!({ "status": DesignStatus::Completed }),
         )
-        .await
+        .await?;
+        self.notify_callback().await;
+        Ok(())
     }
 }
