@@ -394,9 +394,10 @@ async fn the_final_state_is_posted_to_the_callback_signed_and_retried() {
     use std::sync::Mutex;
 
     // A receiver that refuses the first delivery and keeps the second.
+    type Delivery = (axum::http::HeaderMap, Vec<u8>);
     #[derive(Clone, Default)]
     struct Receiver {
-        calls: Arc<Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>>,
+        calls: Arc<Mutex<Vec<Delivery>>>,
     }
     async fn receive(
         axum::extract::State(receiver): axum::extract::State<Receiver>,
