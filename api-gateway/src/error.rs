@@ -20,6 +20,9 @@ pub enum Error {
     NotFound { code: &'static str, message: String },
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// The job's state does not allow the operation (409).
+    #[error("{message}")]
+    InvalidState { message: String },
     #[error("Redis is unreachable: {0}")]
     RedisUnavailable(#[source] redis::RedisError),
     #[error("{0}")]
@@ -57,6 +60,7 @@ impl Error {
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_error"),
             Self::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::InvalidState { .. } => (StatusCode::CONFLICT, "invalid_state"),
             Self::RedisUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "redis_unavailable"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),

@@ -13,6 +13,7 @@
 pub mod agents;
 pub mod freecad;
 pub mod jobs;
+pub mod llm;
 pub mod metrics_server;
 pub mod planner;
 pub mod startup;

@@ -23,8 +23,8 @@ use tracing::{error, info, warn};
 
 use crate::freecad::{FreecadCommand, FreecadRunner, IsolationMode, RunnerConfig};
 use crate::jobs::{JobContext, ScriptOverride, run_design_job};
+use crate::llm::LlmClient;
 use crate::metrics_server;
-use crate::planner::OfflinePlanner;
 
 /// An idle worker looks for work at least this often, even if a wake-up message was lost.
 const IDLE_POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -94,7 +94,8 @@ impl Application {
             conn: conn.clone(),
             runner: Arc::new(runner),
             artifact_dir: settings.artifact_dir.clone(),
-            planner: OfflinePlanner,
+            settings: Arc::new(settings.clone()),
+            llm: Arc::new(LlmClient::from_settings(&settings).context("preparing the LLM client")?),
             script_override: None,
         };
         Ok(Self {
