@@ -131,6 +131,7 @@ async fn main() {
         enable_execution: false,
         output_formats: vec![OutputFormat::Step],
         model: None,
+        feedback: None,
     };
     let record = JobRecord::new_pending(&job, "anonymous", None);
     JobStore::new(keys.clone(), ttl)

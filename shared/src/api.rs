@@ -122,6 +122,30 @@ impl DesignCreateRequest {
     }
 }
 
+pub const FEEDBACK_MAX_CHARS: usize = 2000;
+
+/// Body of `POST /api/v1/design/{request_id}/refine`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RefineRequest {
+    /// What to change about the completed design (1 to 2000 characters).
+    pub feedback: String,
+}
+
+impl RefineRequest {
+    /// Trims the feedback and checks its length.
+    pub fn validate(mut self) -> Result<Self, FieldError> {
+        self.feedback = self.feedback.trim().to_owned();
+        let chars = self.feedback.chars().count();
+        if chars == 0 || chars > FEEDBACK_MAX_CHARS {
+            return Err(FieldError {
+                field: "feedback",
+                message: format!("has {chars} characters; it must have 1 to {FEEDBACK_MAX_CHARS}"),
+            });
+        }
+        Ok(self)
+    }
+}
+
 /// Links to a job's resources.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DesignLinks {

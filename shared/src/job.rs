@@ -93,6 +93,9 @@ pub struct DesignJob {
     pub output_formats: Vec<OutputFormat>,
     /// `provider/model` override for every agent of this job.
     pub model: Option<String>,
+    /// What the user asked to change when they refined a completed design.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<String>,
 }
 
 /// One exported file of a completed job.
@@ -243,6 +246,9 @@ pub struct JobPatch {
     pub artifacts: Option<Vec<ArtifactInfo>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub geometry: Option<Geometry>,
+    /// The job's model usage so far (a total, not an increment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
 }
 
 impl JobPatch {

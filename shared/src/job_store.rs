@@ -11,7 +11,7 @@ use redis::{Script, aio::ConnectionLike};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::job::{DesignJob, JobPatch, JobRecord};
+use crate::job::{DesignJob, DesignStatus, JobPatch, JobRecord};
 use crate::keys::Keys;
 
 /// Stores the record, the task and its metadata, and appends the task to the active list.
@@ -218,6 +218,50 @@ impl WriteOutcome {
     }
 }
 
+/// Puts a completed job back on the queue with a new task: checks the state, rewrites the
+/// record's run fields and queues the task, all at once, so two refines of one job cannot
+/// both win and a job is never marked refining without being queued.
+static REQUEUE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS: 1 job record, 2 queue data hash, 3 active list, 4 signal list, 5 task metadata hash,
+--       6 the principal's jobs not yet ended
+-- ARGV: 1 record TTL (s), 2 task id, 3 task payload, 4 max attempts, 5 wake-up channel,
+--       6 request id, 7 the status (JSON) the job must be in, 8.. record field/value pairs
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    return 0
+end
+if redis.call('HGET', KEYS[1], 'status') ~= ARGV[7] then
+    return -1
+end
+local now = tonumber(redis.call('TIME')[1])
+redis.call('ZADD', KEYS[6], now, ARGV[6])
+redis.call('EXPIRE', KEYS[6], ARGV[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[5], 'attempts', 0, 'max_attempts', ARGV[4], 'status', 'Pending',
+    'idempotency_key', '')
+redis.call('RPUSH', KEYS[3], ARGV[2])
+redis.call('PUBLISH', ARGV[5], ARGV[2])
+redis.call('DEL', KEYS[4])
+redis.call('LPUSH', KEYS[4], 1)
+return 1
+",
+    )
+});
+
+/// What [`JobStore::requeue_completed`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requeue {
+    /// Queued again with a new task id; the record says `refining`.
+    Queued,
+    /// There is no such record (never created, or expired).
+    Missing,
+    /// The job is not `completed`; nothing changed.
+    NotCompleted,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("redis: {0}")]
@@ -329,6 +373,59 @@ impl JobStore {
             }),
             _ => Err(StoreError::Duplicate(record_key)),
         }
+    }
+
+    /// Runs a completed job again as `job` (the same request id, typically with the user's
+    /// feedback) under a new task id: status `refining`, iteration and errors reset, usage
+    /// and artifacts kept until the new run replaces them.
+    pub async fn requeue_completed<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        principal: &str,
+        job: &DesignJob,
+        max_attempts: u32,
+    ) -> Result<Requeue, StoreError> {
+        let request_id = job.request_id.to_string();
+        let record_key = self.keys.job(&request_id);
+        let payload = serde_json::to_vec(job).map_err(|e| StoreError::Corrupt {
+            key: record_key.clone(),
+            reason: e.to_string(),
+        })?;
+        let task_id = ulid::Ulid::generate().to_string();
+        let json = |value: Value| value.to_string();
+        let fields = [
+            ("task_id", json(Value::String(task_id.clone()))),
+            ("status", json(serde_json::json!(DesignStatus::Refining))),
+            ("progress", json(serde_json::json!(0.0))),
+            ("current_iteration", json(serde_json::json!(0))),
+            ("error_code", json(Value::Null)),
+            ("error_message", json(Value::Null)),
+            ("updated_at", json(Value::String(Utc::now().to_rfc3339()))),
+        ];
+        let mut invocation = REQUEUE_SCRIPT.prepare_invoke();
+        invocation
+            .key(&record_key)
+            .key(self.keys.queue_data())
+            .key(self.keys.queue_active())
+            .key(self.keys.queue_signal())
+            .key(format!("{}:{}", self.keys.queue_meta_prefix(), task_id))
+            .key(format!("{}{}", self.keys.active_jobs_prefix(), principal))
+            .arg(self.ttl.as_secs())
+            .arg(&task_id)
+            .arg(payload)
+            .arg(max_attempts)
+            .arg(self.keys.queue_available_channel())
+            .arg(&request_id)
+            .arg(json(serde_json::json!(DesignStatus::Completed)));
+        for (field, value) in fields {
+            invocation.arg(field).arg(value);
+        }
+        let outcome: i64 = invocation.invoke_async(conn).await?;
+        Ok(match outcome {
+            0 => Requeue::Missing,
+            -1 => Requeue::NotCompleted,
+            _ => Requeue::Queued,
+        })
     }
 
     /// The record of a job, or `None` when there is none (never created, or expired).

@@ -98,7 +98,104 @@ pub struct Settings {
     pub freecad_file_size_mb: u64,
     /// Processes and threads a FreeCAD sandbox may hold at once.
     pub freecad_max_processes: u64,
+
+    /// Each agent's models (`[llm_agents.<agent>]` in a config file, or
+    /// `AGENT_{AGENT}_{PRIMARY|FALLBACK|TEMPERATURE|MAX_TOKENS}`).
+    pub llm_agents: LlmAgents,
+    pub openai_api_key: Option<SecretString>,
+    pub anthropic_api_key: Option<SecretString>,
+    pub gemini_api_key: Option<SecretString>,
+    /// Read when `GEMINI_API_KEY` is unset, as Google's own SDKs do.
+    pub google_api_key: Option<SecretString>,
+    pub deepseek_api_key: Option<SecretString>,
+    /// Includes the version path: requests go to `{base}/chat/completions`.
+    pub openai_base_url: String,
+    /// The host: requests go to `{base}/v1/messages`.
+    pub anthropic_base_url: String,
+    /// The host: requests go to `{base}/v1beta/models/{model}:generateContent`.
+    pub gemini_base_url: String,
+    /// Includes the version path, like `OPENAI_BASE_URL`.
+    pub deepseek_base_url: String,
+    /// The host: requests go to its OpenAI-compatible `{base}/v1/chat/completions`.
+    pub ollama_base_url: String,
+    /// Retries of one model after its first attempt (429, 5xx, timeouts, connection errors).
+    pub llm_max_retries: u32,
+    /// First backoff delay; it doubles per retry, with full jitter, up to `llm_retry_max_ms`.
+    pub llm_retry_base_ms: u64,
+    pub llm_retry_max_ms: u64,
+    /// Longest one model request may take, streaming included.
+    pub llm_timeout_seconds: u64,
+    /// Stream model answers (each piece becomes an `llm_chunk` event) or ask for them whole.
+    pub llm_stream: bool,
+    /// A TOML price table (USD per million tokens) whose entries replace or extend the
+    /// built-in one (`worker/data/prices.toml`).
+    pub llm_price_file: Option<PathBuf>,
 }
+
+/// The model settings of one agent (DESIGN.md section 8).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AgentModelSettings {
+    /// `provider/model`, e.g. `openai/gpt-4o`, or `builtin/offline`.
+    pub primary: String,
+    /// Asked when the primary gives up; `none` (or empty) for no fallback.
+    pub fallback: String,
+    pub temperature: f64,
+    pub max_tokens: u32,
+}
+
+impl AgentModelSettings {
+    /// The fallback model, unless it is switched off.
+    pub fn fallback_model(&self) -> Option<&str> {
+        let fallback = self.fallback.trim();
+        (!fallback.is_empty() && !fallback.eq_ignore_ascii_case("none")).then_some(fallback)
+    }
+}
+
+/// The four agents' model settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct LlmAgents {
+    pub planner: AgentModelSettings,
+    pub generator: AgentModelSettings,
+    pub validator: AgentModelSettings,
+    pub orchestrator: AgentModelSettings,
+}
+
+/// The agents with model settings, as named in `AGENT_{NAME}_*` and `[llm_agents.{name}]`.
+pub const AGENT_NAMES: [&str; 4] = ["planner", "generator", "validator", "orchestrator"];
+/// The keys of one agent's model settings.
+pub const AGENT_SETTING_KEYS: [&str; 4] = ["primary", "fallback", "temperature", "max_tokens"];
+
+/// The predecessor's default models: (agent, primary, fallback, temperature, max tokens).
+const DEFAULT_AGENT_MODELS: [(&str, &str, &str, &str, &str); 4] = [
+    (
+        "planner",
+        "anthropic/claude-3-5-sonnet-20241022",
+        "google/gemini-pro",
+        "0.3",
+        "4096",
+    ),
+    (
+        "generator",
+        "openai/gpt-4o",
+        "deepseek/deepseek-coder",
+        "0.2",
+        "8192",
+    ),
+    (
+        "validator",
+        "anthropic/claude-3-5-sonnet-20241022",
+        "openai/gpt-4o",
+        "0.3",
+        "2048",
+    ),
+    (
+        "orchestrator",
+        "anthropic/claude-3-5-sonnet-20241022",
+        "google/gemini-pro",
+        "0.4",
+        "2048",
+    ),
+];
 
 /// Defaults that hold when neither a file nor the environment says otherwise.
 const DEFAULTS: &[(&str, &str)] = &[
@@ -136,6 +233,19 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("freecad_memory_mb", "4096"),
     ("freecad_file_size_mb", "512"),
     ("freecad_max_processes", "256"),
+    ("openai_base_url", "https://api.openai.com/v1"),
+    ("anthropic_base_url", "https://api.anthropic.com"),
+    (
+        "gemini_base_url",
+        "https://generativelanguage.googleapis.com",
+    ),
+    ("deepseek_base_url", "https://api.deepseek.com/v1"),
+    ("ollama_base_url", "http://localhost:11434"),
+    ("llm_max_retries", "3"),
+    ("llm_retry_base_ms", "500"),
+    ("llm_retry_max_ms", "30000"),
+    ("llm_timeout_seconds", "120"),
+    ("llm_stream", "true"),
 ];
 
 /// The values `FREECAD_ISOLATION` accepts.
@@ -167,6 +277,27 @@ impl Settings {
         let mut builder = Config::builder();
         for (key, value) in DEFAULTS {
             builder = builder.set_default(*key, *value)?;
+        }
+        for (agent, primary, fallback, temperature, max_tokens) in DEFAULT_AGENT_MODELS {
+            for (key, value) in
+                AGENT_SETTING_KEYS
+                    .iter()
+                    .zip([primary, fallback, temperature, max_tokens])
+            {
+                builder = builder.set_default(format!("llm_agents.{agent}.{key}"), value)?;
+            }
+        }
+        // `AGENT_PLANNER_PRIMARY` and friends are flat names for a nested section, which the
+        // `config` crate's environment source cannot split (agent and key names contain `_`
+        // too), so they are applied here, still as the last layer.
+        for agent in AGENT_NAMES {
+            for key in AGENT_SETTING_KEYS {
+                let name = format!("AGENT_{}_{}", agent, key).to_uppercase();
+                if let Some(value) = env.get(&name) {
+                    builder =
+                        builder.set_override(format!("llm_agents.{agent}.{key}"), value.clone())?;
+                }
+            }
         }
         let settings: Settings = builder
             .add_source(
@@ -205,6 +336,9 @@ impl Settings {
             ("FREECAD_MEMORY_MB", self.freecad_memory_mb),
             ("FREECAD_FILE_SIZE_MB", self.freecad_file_size_mb),
             ("FREECAD_MAX_PROCESSES", self.freecad_max_processes),
+            ("LLM_RETRY_BASE_MS", self.llm_retry_base_ms),
+            ("LLM_RETRY_MAX_MS", self.llm_retry_max_ms),
+            ("LLM_TIMEOUT_SECONDS", self.llm_timeout_seconds),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -217,6 +351,32 @@ impl Settings {
                 FREECAD_ISOLATION_VALUES.join(", "),
                 self.freecad_isolation
             )));
+        }
+        for (agent, models) in self.llm_agents.iter() {
+            let name = agent.to_uppercase();
+            if !models.primary.contains('/') {
+                return Err(ConfigError::Message(format!(
+                    "AGENT_{name}_PRIMARY must be provider/model, not {:?}",
+                    models.primary
+                )));
+            }
+            if let Some(fallback) = models.fallback_model()
+                && !fallback.contains('/')
+            {
+                return Err(ConfigError::Message(format!(
+                    "AGENT_{name}_FALLBACK must be provider/model or none, not {fallback:?}"
+                )));
+            }
+            if !(0.0..=2.0).contains(&models.temperature) {
+                return Err(ConfigError::Message(format!(
+                    "AGENT_{name}_TEMPERATURE must be within 0..=2"
+                )));
+            }
+            if models.max_tokens == 0 {
+                return Err(ConfigError::Message(format!(
+                    "AGENT_{name}_MAX_TOKENS must be above 0"
+                )));
+            }
         }
         if self.redis_key_prefix.is_empty() {
             return Err(ConfigError::Message(
@@ -239,6 +399,13 @@ impl Settings {
             "redis://{auth}{}:{}/{}",
             self.redis_host, self.redis_port, self.redis_db
         ))
+    }
+
+    /// The Gemini key: `GEMINI_API_KEY`, else `GOOGLE_API_KEY`.
+    pub fn gemini_key(&self) -> Option<&SecretString> {
+        self.gemini_api_key
+            .as_ref()
+            .or(self.google_api_key.as_ref())
     }
 
     /// Worker concurrency with 0 resolved to the number of cores.
@@ -275,6 +442,18 @@ impl Settings {
 
     pub fn worker_shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.worker_shutdown_grace_seconds)
+    }
+}
+
+impl LlmAgents {
+    /// Each agent's name with its settings, in [`AGENT_NAMES`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &AgentModelSettings)> {
+        AGENT_NAMES.into_iter().zip([
+            &self.planner,
+            &self.generator,
+            &self.validator,
+            &self.orchestrator,
+        ])
     }
 }
 
@@ -466,5 +645,114 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("max_body_bytes"), "{err}");
+    }
+
+    #[test]
+    fn agent_models_default_to_the_predecessors() {
+        let dir = empty_dir();
+        let s = Settings::load_from(dir.path(), env(&[])).unwrap();
+        let agents = &s.llm_agents;
+        assert_eq!(
+            agents.planner.primary,
+            "anthropic/claude-3-5-sonnet-20241022"
+        );
+        assert_eq!(agents.planner.fallback_model(), Some("google/gemini-pro"));
+        assert_eq!(agents.planner.temperature, 0.3);
+        assert_eq!(agents.planner.max_tokens, 4096);
+        assert_eq!(agents.generator.primary, "openai/gpt-4o");
+        assert_eq!(
+            agents.generator.fallback_model(),
+            Some("deepseek/deepseek-coder")
+        );
+        assert_eq!(agents.generator.temperature, 0.2);
+        assert_eq!(agents.generator.max_tokens, 8192);
+        assert_eq!(agents.validator.fallback_model(), Some("openai/gpt-4o"));
+        assert_eq!(agents.validator.max_tokens, 2048);
+        assert_eq!(agents.orchestrator.temperature, 0.4);
+        assert_eq!(s.openai_base_url, "https://api.openai.com/v1");
+        assert_eq!(s.anthropic_base_url, "https://api.anthropic.com");
+        assert_eq!(
+            s.gemini_base_url,
+            "https://generativelanguage.googleapis.com"
+        );
+        assert_eq!(s.deepseek_base_url, "https://api.deepseek.com/v1");
+        assert_eq!(s.ollama_base_url, "http://localhost:11434");
+        assert!(s.openai_api_key.is_none() && s.gemini_key().is_none());
+        assert!(s.llm_stream);
+    }
+
+    #[test]
+    fn agent_models_layer_file_then_environment() {
+        let dir = empty_dir();
+        std::fs::write(
+            dir.path().join("default.toml"),
+            "[llm_agents.generator]\nprimary = \"ollama/qwen2.5-coder\"\nmax_tokens = 1000\n\
+             [llm_agents.validator]\nfallback = \"none\"\n",
+        )
+        .unwrap();
+        let from_file = Settings::load_from(dir.path(), env(&[])).unwrap();
+        assert_eq!(
+            from_file.llm_agents.generator.primary,
+            "ollama/qwen2.5-coder"
+        );
+        assert_eq!(from_file.llm_agents.generator.max_tokens, 1000);
+        assert_eq!(
+            from_file.llm_agents.generator.temperature, 0.2,
+            "keys the file leaves out keep their defaults"
+        );
+        assert_eq!(from_file.llm_agents.validator.fallback_model(), None);
+
+        let from_env = Settings::load_from(
+            dir.path(),
+            env(&[
+                ("AGENT_GENERATOR_PRIMARY", "deepseek/deepseek-reasoner"),
+                ("AGENT_PLANNER_TEMPERATURE", "0.7"),
+                ("AGENT_ORCHESTRATOR_MAX_TOKENS", "99"),
+            ]),
+        )
+        .unwrap();
+        let agents = &from_env.llm_agents;
+        assert_eq!(agents.generator.primary, "deepseek/deepseek-reasoner");
+        assert_eq!(agents.generator.max_tokens, 1000, "still from the file");
+        assert_eq!(agents.planner.temperature, 0.7);
+        assert_eq!(agents.orchestrator.max_tokens, 99);
+    }
+
+    #[test]
+    fn provider_keys_never_print_and_google_key_stands_in_for_gemini() {
+        let dir = empty_dir();
+        let s = Settings::load_from(
+            dir.path(),
+            env(&[
+                ("OPENAI_API_KEY", "sk-openai-secret"),
+                ("ANTHROPIC_API_KEY", "sk-ant-secret"),
+                ("GOOGLE_API_KEY", "google-secret"),
+                ("DEEPSEEK_API_KEY", "deepseek-secret"),
+                ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.gemini_key().unwrap().expose_secret(), "google-secret");
+        assert_eq!(s.openai_base_url, "http://127.0.0.1:9/v1");
+        let shown = format!("{s:?}");
+        for secret in ["sk-openai", "sk-ant", "google-secret", "deepseek-secret"] {
+            assert!(!shown.contains(secret), "{secret} printed in {shown}");
+        }
+    }
+
+    #[test]
+    fn malformed_agent_models_name_the_variable() {
+        let dir = empty_dir();
+        for (name, value) in [
+            ("AGENT_PLANNER_PRIMARY", "gpt-4o"),
+            ("AGENT_GENERATOR_FALLBACK", "coder"),
+            ("AGENT_VALIDATOR_TEMPERATURE", "3"),
+            ("AGENT_ORCHESTRATOR_MAX_TOKENS", "0"),
+        ] {
+            let err = Settings::load_from(dir.path(), env(&[(name, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(name), "{name}: {err}");
+        }
     }
 }

@@ -5,7 +5,8 @@
 //!   apalis worker loop.
 //! - [`jobs`]: the design job handler: status updates, pipeline stages, final state.
 //! - [`planner`]: the built-in offline planner (plain English to a `DesignPlan`).
-//! - [`agents`]: the generator (plan to FreeCAD script) and the validator (score a result).
+//! - [`agents`]: planner, generator, validator and orchestrator, each on a model or offline.
+//! - [`llm`]: one layer over every model vendor: wire formats, streaming, retries, cost.
 //! - [`freecad`]: finding `freecadcmd`; the static check, the sandbox and the warm pool in
 //!   which every script runs; measuring and exporting.
 //! - [`metrics_server`]: the worker's `/health`, `/ready` and `/metrics` listener.
@@ -13,6 +14,7 @@
 pub mod agents;
 pub mod freecad;
 pub mod jobs;
+pub mod llm;
 pub mod metrics_server;
 pub mod planner;
 pub mod startup;

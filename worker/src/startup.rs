@@ -24,8 +24,8 @@ use tracing::{debug, error, info, warn};
 use crate::freecad::{FreecadCommand, FreecadRunner, IsolationMode, RunnerConfig};
 use crate::jobs::webhook::WebhookSender;
 use crate::jobs::{JobContext, ScriptOverride, run_design_job};
+use crate::llm::LlmClient;
 use crate::metrics_server;
-use crate::planner::OfflinePlanner;
 
 /// An idle worker looks for work at least this often, even if a wake-up message was lost.
 const IDLE_POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -95,7 +95,8 @@ impl Application {
             conn: conn.clone(),
             runner: Arc::new(runner),
             artifact_dir: settings.artifact_dir.clone(),
-            planner: OfflinePlanner,
+            settings: Arc::new(settings.clone()),
+            llm: Arc::new(LlmClient::from_settings(&settings).context("preparing the LLM client")?),
             job_timeout: settings.job_timeout(),
             max_attempts: settings.job_max_attempts,
             webhooks: WebhookSender::new(settings.webhook_secret.clone()),

@@ -10,10 +10,11 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use shared::api::{
     DesignCreateRequest, DesignLinks, DesignResponse, DesignStatusResponse, ExportResult,
+    RefineRequest,
 };
 use shared::events::EventType;
 use shared::job::{DesignJob, DesignStatus, JobRecord, OutputFormat};
-use shared::job_store::{Enqueued, Idempotency, WriteOutcome};
+use shared::job_store::{Enqueued, Idempotency, Requeue, WriteOutcome};
 use tokio_util::io::ReaderStream;
 use uuid::Uuid;
 
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/design/{request_id}",
             get(get_design).delete(cancel_design),
         )
+        .route("/api/v1/design/{request_id}/refine", post(refine_design))
         .route("/api/v1/design/{request_id}/export", get(export_design))
         .route(
             "/api/v1/design/{request_id}/download/{format}",
@@ -102,6 +104,7 @@ pub async fn submit_design(
         enable_execution: request.enable_execution,
         output_formats: request.output_formats,
         model: request.model,
+        feedback: None,
     };
     let record = JobRecord::new_pending(&job, &principal.id, request.callback_url);
     let response = DesignResponse {
@@ -169,6 +172,83 @@ pub async fn get_design(
 ) -> Result<Json<DesignStatusResponse>, Error> {
     let record = load_record(&state, &principal, &request_id).await?;
     Ok(Json(record.into()))
+}
+
+/// Runs the pipeline again on a completed design, with the user's feedback.
+#[utoipa::path(post, path = "/api/v1/design/{request_id}/refine", tag = "design",
+    params(("request_id" = String, Path, description = "The id of a completed design")),
+    request_body = RefineRequest,
+    responses(
+        (status = 202, description = "Queued again; the job goes back through the pipeline", body = DesignResponse),
+        (status = 404, description = "No such job", body = shared::api::ErrorBody),
+        (status = 409, description = "The design is not completed", body = shared::api::ErrorBody),
+        (status = 422, description = "Feedback empty or too long", body = shared::api::ErrorBody)))]
+pub async fn refine_design(
+    State(state): State<AppState>,
+    Extension(principal): CurrentPrincipal,
+    Path(request_id): Path<String>,
+    ApiJson(body): ApiJson<RefineRequest>,
+) -> Result<Response, Error> {
+    let feedback = body.validate()?.feedback;
+    let record = load_record(&state, &principal, &request_id).await?;
+    let job = DesignJob {
+        request_id: record.request_id,
+        prompt: record.prompt.clone(),
+        max_iterations: record.max_iterations,
+        enable_execution: record.enable_execution,
+        output_formats: record.output_formats.clone(),
+        model: record.model.clone(),
+        feedback: Some(feedback),
+    };
+    let not_completed = |status: DesignStatus| {
+        Error::Conflict(format!(
+            "Only a completed design can be refined; this one is {}.",
+            serde_json::to_value(status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        ))
+    };
+    if record.status != DesignStatus::Completed {
+        return Err(not_completed(record.status));
+    }
+    let mut conn = state.conn.clone();
+    // The state is checked again inside the atomic requeue: two refines cannot both win.
+    match state
+        .store
+        .requeue_completed(
+            &mut conn,
+            &principal.id,
+            &job,
+            state.settings.job_max_attempts,
+        )
+        .await?
+    {
+        Requeue::Queued => {}
+        Requeue::Missing => return Err(Error::design_not_found(&request_id)),
+        Requeue::NotCompleted => {
+            return Err(Error::Conflict(
+                "The design changed state meanwhile (refined or cancelled already); only a \
+                 completed design can be refined."
+                    .to_owned(),
+            ));
+        }
+    }
+    tracing::info!(request_id = %job.request_id, "design queued again for refinement");
+    let response = DesignResponse {
+        request_id: job.request_id,
+        status: DesignStatus::Refining,
+        message: "Refinement queued; follow it at links.events or links.self.".to_owned(),
+        created_at: record.created_at,
+        links: DesignLinks::for_job(job.request_id),
+    };
+    let location = response.links.self_.clone();
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(response),
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

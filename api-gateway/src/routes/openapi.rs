@@ -14,6 +14,7 @@ use crate::state::AppState;
         super::design::create_design,
         super::design::get_design,
         super::design::cancel_design,
+        super::design::refine_design,
         super::design::export_design,
         super::design::download_artifact,
         super::events::stream_design_events,

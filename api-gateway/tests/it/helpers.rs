@@ -301,6 +301,7 @@ impl TestApp {
             enable_execution: false,
             output_formats: vec![shared::job::OutputFormat::Step],
             model: None,
+            feedback: None,
         };
         let record = shared::job::JobRecord::new_pending(&job, "anonymous", None);
         let mut conn = self.async_redis().await;

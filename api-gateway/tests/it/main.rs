@@ -1,5 +1,6 @@
 //! The integration tests of the gateway with real Redis, real workers and real FreeCAD.
 
+mod agents;
 mod auth;
 mod backlog;
 mod design;

@@ -1,9 +1,24 @@
-//! Scores a measured result against the plan: valid solid, solid count, bounding box within
-//! 0.5 % per axis, volume within 1 % (DESIGN.md section 6).
+//! The validator agent: scores a measured result against the plan (valid solid, solid count,
+//! bounding box within 0.5 % per axis, volume within 1 %; DESIGN.md section 6) and, when it
+//! has a model, asks it for a review.
+//!
+//! A review can lower the score, never raise it: a model cannot vouch for dimensions that
+//! were measured wrong, but it can see what numbers cannot (a missing hole, a wrong shape).
 
+use serde::Deserialize;
 use shared::job::Geometry;
+use tracing::warn;
 
-use crate::planner::ExpectedGeometry;
+use super::planner::preview;
+use super::{Agent, AgentError, Backend, PipelineState, json_object};
+use crate::llm::ChunkSink;
+use crate::planner::{DesignPlan, ExpectedGeometry};
+
+pub const SYSTEM_PROMPT: &str = "You review a part that FreeCAD built from a plan. You get \
+the request, the plan, the script and the measured geometry, with the result of the \
+numeric checks. Answer with one JSON object and nothing else: \
+{\"score\": a number from 0 to 1, \"approved\": true or false, \
+\"feedback\": [\"each concrete change the script needs\"]}.";
 
 pub const BBOX_TOLERANCE: f64 = 0.005;
 pub const VOLUME_TOLERANCE: f64 = 0.01;
@@ -17,6 +32,140 @@ pub struct Validation {
     pub approved: bool,
     /// What failed, for people and for the generator's next round.
     pub feedback: Vec<String>,
+    /// Remarks about the validation itself (a review that could not be made), not the part.
+    pub notes: Vec<String>,
+}
+
+/// A model's review, as it may write it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Review {
+    pub score: f64,
+    #[serde(default)]
+    pub approved: Option<bool>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub feedback: Vec<String>,
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(line)) => vec![line],
+        Some(OneOrMany::Many(lines)) => lines,
+    })
+}
+
+/// A review from a model's answer, checked.
+pub fn parse_review(answer: &str) -> Result<Review, AgentError> {
+    let unusable = |message: String| AgentError::UnusableReply {
+        agent: "validator",
+        message,
+    };
+    let json = json_object(answer)
+        .ok_or_else(|| unusable(format!("no JSON object in: {}", preview(answer))))?;
+    let review: Review = serde_json::from_str(json).map_err(|e| {
+        unusable(format!(
+            "the review is not valid JSON of the expected shape: {e}"
+        ))
+    })?;
+    if !(0.0..=1.0).contains(&review.score) {
+        return Err(unusable(format!("score {} is outside 0..1", review.score)));
+    }
+    Ok(review)
+}
+
+/// The geometric verdict with a model's review folded in.
+pub fn combine(geometric: Validation, review: &Review) -> Validation {
+    let score = if review.score < geometric.score {
+        (geometric.score + review.score) / 2.0
+    } else {
+        geometric.score
+    };
+    let mut feedback = geometric.feedback;
+    feedback.extend(
+        review
+            .feedback
+            .iter()
+            .filter(|line| !line.trim().is_empty())
+            .cloned(),
+    );
+    Validation {
+        score,
+        approved: score >= APPROVAL_SCORE,
+        feedback,
+        notes: geometric.notes,
+    }
+}
+
+pub struct Validator {
+    pub agent: Agent,
+}
+
+impl Validator {
+    /// Scores `state.geometry` against `state.plan`; stores the verdict in `state`. A review
+    /// that fails (the model is down, its answer unreadable) leaves the geometric score and
+    /// says so in the feedback: the measurement alone is a sound verdict.
+    pub async fn execute(
+        &self,
+        state: &mut PipelineState,
+        sink: Option<&dyn ChunkSink>,
+    ) -> Result<(), AgentError> {
+        let (Some(plan), Some(geometry)) = (&state.plan, &state.geometry) else {
+            let error = AgentError::Config("the validator ran before a result was measured".into());
+            self.agent
+                .record_run::<()>(&Err(AgentError::Config(error.to_string())));
+            return Err(error);
+        };
+        let geometric = validate(geometry, &plan.expected);
+        let verdict = match self.agent.backend() {
+            Backend::Offline { .. } => Ok(geometric),
+            Backend::Model(_) => {
+                let request = review_request(state, plan, geometry, &geometric);
+                match self.agent.ask(SYSTEM_PROMPT, request, sink).await {
+                    Ok(answer) => {
+                        parse_review(&answer.text).map(|review| combine(geometric.clone(), &review))
+                    }
+                    Err(error) => Err(error),
+                }
+                .or_else(|error| {
+                    warn!(%error, "the validator's review failed; scoring on geometry alone");
+                    let mut alone = geometric;
+                    alone.notes.push(format!("model review skipped: {error}"));
+                    Ok(alone)
+                })
+            }
+        };
+        self.agent.record_run(&verdict);
+        state.validation = Some(verdict?);
+        Ok(())
+    }
+}
+
+fn review_request(
+    state: &PipelineState,
+    plan: &DesignPlan,
+    geometry: &Geometry,
+    geometric: &Validation,
+) -> String {
+    format!(
+        "Design request: {}\nPlan:\n{}\nScript:\n```python\n{}\n```\nMeasured geometry:\n{}\n\
+         Numeric checks: score {:.3}; {}\n",
+        state.prompt,
+        serde_json::to_string_pretty(plan).unwrap_or_default(),
+        state.script.as_deref().unwrap_or_default(),
+        serde_json::to_string_pretty(geometry).unwrap_or_default(),
+        geometric.score,
+        if geometric.feedback.is_empty() {
+            "all passed".to_owned()
+        } else {
+            geometric.feedback.join("; ")
+        }
+    )
 }
 
 fn relative_error(measured: f64, expected: f64) -> f64 {
@@ -86,6 +235,7 @@ pub fn validate(measured: &Geometry, expected: &ExpectedGeometry) -> Validation 
             .filter(|(_, ok, _)| !ok)
             .map(|(_, _, message)| message)
             .collect(),
+        notes: Vec::new(),
     }
 }
 
@@ -153,5 +303,36 @@ mod tests {
             ..measured([10.0, 20.0, 30.0], 6000.0)
         };
         assert!(!validate(&invalid, &expected([10.0, 20.0, 30.0], 6000.0)).approved);
+    }
+
+    #[test]
+    fn a_review_lowers_a_score_but_never_raises_it() {
+        let exact = validate(
+            &measured([10.0, 20.0, 30.0], 6000.0),
+            &expected([10.0, 20.0, 30.0], 6000.0),
+        );
+        let doubtful = parse_review(
+            "```json\n{\"score\": 0.2, \"approved\": false, \"feedback\": \"the hole is missing\"}\n```",
+        )
+        .unwrap();
+        let v = combine(exact.clone(), &doubtful);
+        assert_eq!(v.score, 0.6);
+        assert!(!v.approved);
+        assert_eq!(v.feedback, ["the hole is missing"]);
+
+        let wrong = validate(
+            &measured([50.0, 20.0, 30.0], 3000.0),
+            &expected([10.0, 20.0, 30.0], 6000.0),
+        );
+        let generous = parse_review("{\"score\": 1.0, \"feedback\": []}").unwrap();
+        assert_eq!(combine(wrong.clone(), &generous).score, wrong.score);
+    }
+
+    #[test]
+    fn unreadable_reviews_are_clear_errors() {
+        for answer in ["looks fine to me", "{\"score\": 7}", "{\"approved\": true}"] {
+            let error = parse_review(answer).unwrap_err();
+            assert_eq!(error.code(), "llm_invalid_reply", "{answer}");
+        }
     }
 }

@@ -134,9 +134,28 @@ impl JobReporter {
         .await
     }
 
-    pub async fn log(&self, message: impl Into<String>) -> Result<(), ReportError> {
-        self.event(EventType::Log, json!({ "message": message.into() }))
-            .await
+    /// A line for people (`log` event), with extra fields for machines.
+    pub async fn log(&self, message: impl Into<String>, extra: Value) -> Result<(), ReportError> {
+        let mut data = json!({ "message": message.into() });
+        if let (Some(data), Value::Object(extra)) = (data.as_object_mut(), extra) {
+            data.extend(extra);
+        }
+        self.event(EventType::Log, data).await
+    }
+
+    /// A piece of streamed model text (`llm_chunk`); reasoning is marked so clients can tell
+    /// it from the answer.
+    pub async fn llm_chunk(
+        &self,
+        agent: &str,
+        content: &str,
+        reasoning: bool,
+    ) -> Result<(), ReportError> {
+        let mut data = json!({ "agent": agent, "content": content });
+        if reasoning {
+            data["reasoning"] = Value::Bool(true);
+        }
+        self.event(EventType::LlmChunk, data).await
     }
 
     pub async fn validation(

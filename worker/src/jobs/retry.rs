@@ -47,11 +47,14 @@ pub async fn retry_or_bury(
         {
             WriteOutcome::Applied => {
                 report
-                    .log(format!(
-                        "Run {runs} of {} failed ({cause}); retrying in {} s.",
-                        ctx.max_attempts,
-                        delay.as_secs()
-                    ))
+                    .log(
+                        format!(
+                            "Run {runs} of {} failed ({cause}); retrying in {} s.",
+                            ctx.max_attempts,
+                            delay.as_secs()
+                        ),
+                        serde_json::json!({ "retry": runs, "delay_seconds": delay.as_secs() }),
+                    )
                     .await?;
             }
             WriteOutcome::AlreadyEnded | WriteOutcome::Missing => {}

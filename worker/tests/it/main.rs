@@ -1,9 +1,12 @@
 //! The worker's integration tests against real `freecadcmd`: the runner, its check, sandbox
-//! and warm pool; the offline planner's phrasings and refusals, and every catalogue entry.
+//! and warm pool; the offline planner's phrasings and refusals, and every catalogue entry; the
+//! LLM layer and the agents against fake vendors.
 
 mod catalogue;
 mod check;
+mod fake_vendor;
 mod helpers;
+mod llm;
 mod phrasings;
 mod pool;
 mod refusals;

@@ -1,0 +1,415 @@
+//! The agent loop end to end (gateway, Redis, worker, real FreeCAD) with its models on a fake
+//! OpenAI-compatible server; and the refine route.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use crate::helpers::{AppOptions, TestApp, error_code, spawn_app, spawn_app_with};
+
+const JOB_LIMIT: Duration = Duration::from_secs(120);
+
+/// Which agent a request comes from, by the system prompt it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Planner,
+    Generator,
+    Validator,
+}
+
+fn role_of(request: &Value) -> Role {
+    let system = request["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default();
+    if system.starts_with("You plan") {
+        Role::Planner
+    } else if system.starts_with("You write FreeCAD") {
+        Role::Generator
+    } else if system.starts_with("You review") {
+        Role::Validator
+    } else {
+        panic!("a request from no known agent: {system}")
+    }
+}
+
+type Answer = dyn Fn(Role, usize) -> String + Send + Sync;
+
+/// A fake OpenAI-compatible server: answers each agent with `answer(role, nth request of that
+/// role)`, as JSON or as an SSE stream in several chunks, with usage; records the requests.
+struct FakeModel {
+    base: String,
+    requests: Arc<Mutex<Vec<(Role, Value)>>>,
+}
+
+impl FakeModel {
+    async fn start(answer: impl Fn(Role, usize) -> String + Send + Sync + 'static) -> Self {
+        let requests: Arc<Mutex<Vec<(Role, Value)>>> = Arc::default();
+        let answer: Arc<Answer> = Arc::new(answer);
+        let seen = requests.clone();
+        let app = axum::Router::new().route(
+            "/v1/chat/completions",
+            axum::routing::post(move |body: Bytes| {
+                let seen = seen.clone();
+                let answer = answer.clone();
+                async move {
+                    let request: Value = serde_json::from_slice(&body).unwrap();
+                    let role = role_of(&request);
+                    let text = {
+                        let mut seen = seen.lock().unwrap();
+                        let nth = seen.iter().filter(|(r, _)| *r == role).count();
+                        seen.push((role, request.clone()));
+                        answer(role, nth)
+                    };
+                    if request["stream"] == true {
+                        let mut frames: Vec<String> = text
+                            .split_inclusive('\n')
+                            .map(|piece| {
+                                let chunk = json!({"choices": [{"index": 0, "delta": {"content": piece}}]});
+                                format!("data: {chunk}\n\n")
+                            })
+                            .collect();
+                        let usage = json!({"choices": [], "usage": {"prompt_tokens": 100, "completion_tokens": 50}});
+                        frames.push(format!("data: {usage}\n\ndata: [DONE]\n\n"));
+                        let stream = futures::stream::iter(
+                            frames.into_iter().map(|f| Ok::<_, std::io::Error>(Bytes::from(f))),
+                        );
+                        Response::builder()
+                            .header("content-type", "text/event-stream")
+                            .body(Body::from_stream(stream))
+                            .unwrap()
+                    } else {
+                        let reply = json!({
+                            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}],
+                            "usage": {"prompt_tokens": 100, "completion_tokens": 50}
+                        });
+                        Response::builder()
+                            .header("content-type", "application/json")
+                            .body(Body::from(reply.to_string()))
+                            .unwrap()
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { base, requests }
+    }
+
+    fn requests_of(&self, role: Role) -> Vec<Value> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(r, _)| *r == role)
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("OPENAI_API_KEY", "sk-fake".to_owned()),
+            ("OPENAI_BASE_URL", format!("{}/v1", self.base)),
+        ]
+    }
+}
+
+const PLAN: &str = "```json\n{\"summary\": \"Block 20 x 10 x 5 mm\", \"steps\": [\"make a box\"], \
+    \"expected\": {\"bbox\": [20, 10, 5], \"volume\": 1000, \"solids\": 1}}\n```";
+const REVIEW: &str = "{\"score\": 0.95, \"approved\": true, \"feedback\": []}";
+
+fn script(length: f64) -> String {
+    format!(
+        "Here it is:\n```python\nimport FreeCAD as App\nimport Part\n\ndoc = App.ActiveDocument\n\
+         shape = Part.makeBox({length}, 10, 5)\ndoc.addObject(\"Part::Feature\", \"Part\").Shape = shape\n\
+         doc.recompute()\n```\n"
+    )
+}
+
+const BROKEN_SCRIPT: &str =
+    "```python\nimport FreeCAD as App\nimport Part\n\nshape = Part.makeBox(20, 10)\n```";
+
+async fn app_on(model: &FakeModel) -> TestApp {
+    spawn_app_with(AppOptions {
+        env: model.env(),
+        ..AppOptions::default()
+    })
+    .await
+}
+
+fn user_text(request: &Value) -> String {
+    request["messages"][1]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planner_generator_and_validator_run_on_the_model_end_to_end() {
+    let model = FakeModel::start(|role, _| match role {
+        Role::Planner => PLAN.to_owned(),
+        Role::Generator => script(20.0),
+        Role::Validator => REVIEW.to_owned(),
+    })
+    .await;
+    let app = app_on(&model).await;
+    let id = app
+        .submit(&json!({ "prompt": "a block 20 by 10 by 5 mm", "model": "openai/fake-model" }))
+        .await;
+    let status = app.wait_for_end(&id, JOB_LIMIT).await;
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["current_iteration"], 1);
+    assert_eq!(status["plan_summary"], "Block 20 x 10 x 5 mm");
+    assert!(
+        status["generated_script"]
+            .as_str()
+            .unwrap()
+            .contains("Part.makeBox(20, 10, 5)"),
+        "the fake's script ran: {status}"
+    );
+    assert_eq!(status["geometry"]["bbox"], json!([20.0, 10.0, 5.0]));
+    // Exact geometry (1.0) with a review of 0.95: a review below the measurement pulls the
+    // score halfway down.
+    assert_eq!(status["validation_score"], 0.975);
+    assert_eq!(status["usage"]["prompt_tokens"], 300, "three calls of 100");
+    assert_eq!(status["usage"]["completion_tokens"], 150);
+    assert_eq!(status["artifacts"].as_array().unwrap().len(), 3);
+    for role in [Role::Planner, Role::Generator, Role::Validator] {
+        let requests = model.requests_of(role);
+        assert_eq!(requests.len(), 1, "{role:?}");
+        assert_eq!(
+            requests[0]["model"], "fake-model",
+            "the request's model for every agent"
+        );
+    }
+
+    let events = app
+        .sse(None, &id, None)
+        .await
+        .collect_to_end(JOB_LIMIT)
+        .await;
+    let generated: String = events
+        .iter()
+        .filter(|e| e.event == "llm_chunk" && e.data["data"]["agent"] == "generator")
+        .map(|e| e.data["data"]["content"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        generated,
+        script(20.0),
+        "the streamed chunks, in order, are the answer"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_script_is_fixed_with_the_feedback_in_the_second_iteration() {
+    let model = FakeModel::start(|role, nth| match (role, nth) {
+        (Role::Planner, _) => PLAN.to_owned(),
+        (Role::Generator, 0) => BROKEN_SCRIPT.to_owned(),
+        (Role::Generator, _) => script(20.0),
+        (Role::Validator, _) => REVIEW.to_owned(),
+    })
+    .await;
+    let app = app_on(&model).await;
+    let id = app
+        .submit(&json!({ "prompt": "a block 20 by 10 by 5 mm", "model": "openai/fake-model" }))
+        .await;
+    let status = app.wait_for_end(&id, JOB_LIMIT).await;
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["current_iteration"], 2);
+    let generator = model.requests_of(Role::Generator);
+    assert_eq!(generator.len(), 2);
+    let second = user_text(&generator[1]);
+    assert!(second.contains("failed in FreeCAD"), "{second}");
+    assert!(
+        second.contains("makeBox(20, 10)"),
+        "the broken script is shown: {second}"
+    );
+    assert!(!user_text(&generator[0]).contains("rejected"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_that_is_never_right_fails_at_max_iterations() {
+    let model = FakeModel::start(|role, _| match role {
+        Role::Planner => PLAN.to_owned(),
+        Role::Generator => script(40.0),
+        Role::Validator => REVIEW.to_owned(),
+    })
+    .await;
+    let app = app_on(&model).await;
+    let id = app
+        .submit(&json!({
+            "prompt": "a block 20 by 10 by 5 mm",
+            "model": "openai/fake-model",
+            "max_iterations": 3
+        }))
+        .await;
+    let status = app.wait_for_end(&id, JOB_LIMIT).await;
+    assert_eq!(status["status"], "failed", "{status}");
+    assert_eq!(status["current_iteration"], 3);
+    let message = status["error_message"].as_str().unwrap();
+    assert!(message.contains("after 3 of at most 3"), "{message}");
+    let generator = model.requests_of(Role::Generator);
+    assert_eq!(generator.len(), 3, "never past max_iterations");
+    for later in &generator[1..] {
+        let text = user_text(later);
+        assert!(
+            text.contains("bounding box"),
+            "the validator's feedback: {text}"
+        );
+    }
+    // The wrong box scores 1/3: below refine, above fail, so the planner planned again.
+    assert_eq!(model.requests_of(Role::Planner).len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_model_fails_the_job_with_a_clear_error() {
+    let app = spawn_app_with(AppOptions {
+        env: vec![
+            ("OPENAI_API_KEY", "sk-wrong".to_owned()),
+            // Nothing listens there.
+            ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1".to_owned()),
+            ("LLM_MAX_RETRIES", "0".to_owned()),
+        ],
+        ..AppOptions::default()
+    })
+    .await;
+    let id = app
+        .submit(&json!({ "prompt": "a block", "model": "openai/gpt-4o" }))
+        .await;
+    let status = app.wait_for_end(&id, JOB_LIMIT).await;
+    assert_eq!(status["status"], "failed", "{status}");
+    assert_eq!(status["error_code"], "llm_unavailable", "{status}");
+    assert!(
+        status["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("openai/gpt-4o"),
+        "{status}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refine_reruns_a_completed_design_with_the_feedback() {
+    let app = spawn_app().await;
+    let id = app.submit(&json!({ "prompt": "a box 30x20x10 mm" })).await;
+    assert_eq!(
+        app.wait_for_end(&id, JOB_LIMIT).await["status"],
+        "completed"
+    );
+
+    let refine = |feedback: Value| {
+        app.client
+            .post(app.url(&format!("/api/v1/design/{id}/refine")))
+            .json(&json!({ "feedback": feedback }))
+            .send()
+    };
+    assert_eq!(
+        error_code(refine(json!("")).await.unwrap(), 422).await,
+        "validation_error"
+    );
+    assert_eq!(
+        error_code(refine(json!("x".repeat(2001))).await.unwrap(), 422).await,
+        "validation_error"
+    );
+    let response = refine(json!("make it a box 40x20x10 mm")).await.unwrap();
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "refining");
+    assert_eq!(body["request_id"], id.as_str());
+    let status = app.wait_for_end(&id, JOB_LIMIT).await;
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(
+        status["geometry"]["bbox"],
+        json!([40.0, 20.0, 10.0]),
+        "{status}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refine_needs_a_completed_design_of_ones_own() {
+    let app = spawn_app_with(AppOptions {
+        env: vec![
+            ("AUTH_ENABLED", "true".to_owned()),
+            (
+                "AUTH_API_KEYS",
+                "alice:alice-key-1,bob:bob-key-2".to_owned(),
+            ),
+            (
+                "JWT_SECRET_KEY",
+                "0123456789abcdef0123456789abcdef".to_owned(),
+            ),
+        ],
+        ..AppOptions::default()
+    })
+    .await;
+    let submit = |prompt: &str| {
+        app.client
+            .post(app.url("/api/v1/design"))
+            .header("x-api-key", "alice-key-1")
+            .json(&json!({ "prompt": prompt }))
+            .send()
+    };
+    let refine = |id: &str, key: &str| {
+        app.client
+            .post(app.url(&format!("/api/v1/design/{id}/refine")))
+            .header("x-api-key", key)
+            .json(&json!({ "feedback": "thicker" }))
+            .send()
+    };
+    let status_of = |id: String| {
+        let app = &app;
+        async move {
+            loop {
+                let response = app
+                    .client
+                    .get(app.url(&format!("/api/v1/design/{id}")))
+                    .header("x-api-key", "alice-key-1")
+                    .send()
+                    .await
+                    .unwrap();
+                let status: Value = response.json().await.unwrap();
+                if matches!(status["status"].as_str(), Some("completed" | "failed")) {
+                    return status;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let failed: Value = submit("a gear with 20 teeth")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let failed_id = failed["request_id"].as_str().unwrap().to_owned();
+    let done: Value = submit("a box 30x20x10 mm")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let done_id = done["request_id"].as_str().unwrap().to_owned();
+    let ended = tokio::time::timeout(JOB_LIMIT, async {
+        (
+            status_of(failed_id.clone()).await,
+            status_of(done_id.clone()).await,
+        )
+    })
+    .await
+    .expect("both jobs end (safety limit)");
+    assert_eq!(ended.0["status"], "failed");
+    assert_eq!(ended.1["status"], "completed");
+
+    let conflict = refine(&failed_id, "alice-key-1").await.unwrap();
+    assert_eq!(error_code(conflict, 409).await, "invalid_state");
+    let foreign = refine(&done_id, "bob-key-2").await.unwrap();
+    assert_eq!(error_code(foreign, 404).await, "design_not_found");
+    let unknown = refine(&uuid::Uuid::new_v4().to_string(), "alice-key-1")
+        .await
+        .unwrap();
+    assert_eq!(error_code(unknown, 404).await, "design_not_found");
+    assert_eq!(refine(&done_id, "alice-key-1").await.unwrap().status(), 202);
+}
