@@ -473,12 +473,7 @@ impl JobStore {
                 String::new()
             })
             .arg(request_id);
-        for (field, value) in to_fields(patch) {
-            invocation.arg(field).arg(value);
-        }
-        invocation
-            .arg("updated_at")
-            .arg(Value::String(Utc::now().to_rfc3339()).to_string());
+        push_patch(&mut invocation, patch);
         let updated: i64 = invocation.invoke_async(conn).await?;
         Ok(WriteOutcome::from_script(updated))
     }
@@ -510,12 +505,7 @@ impl JobStore {
             .arg(max_attempts)
             .arg(run_at)
             .arg(retries);
-        for (field, value) in to_fields(&patch) {
-            invocation.arg(field).arg(value);
-        }
-        invocation
-            .arg("updated_at")
-            .arg(Value::String(Utc::now().to_rfc3339()).to_string());
+        push_patch(&mut invocation, &patch);
         let outcome: i64 = invocation.invoke_async(conn).await?;
         Ok(WriteOutcome::from_script(outcome))
     }
@@ -601,15 +591,20 @@ impl JobStore {
             .key(self.keys.job(request_id))
             .arg(self.keys.active_jobs_prefix())
             .arg(request_id);
-        for (field, value) in to_fields(&patch) {
-            invocation.arg(field).arg(value);
-        }
-        invocation
-            .arg("updated_at")
-            .arg(Value::String(Utc::now().to_rfc3339()).to_string());
+        push_patch(&mut invocation, &patch);
         let outcome: i64 = invocation.invoke_async(conn).await?;
         Ok(WriteOutcome::from_script(outcome))
     }
+}
+
+/// Appends a patch's fields, and `updated_at` = now, as the script's field/value arguments.
+fn push_patch(invocation: &mut redis::ScriptInvocation<'_>, patch: &JobPatch) {
+    for (field, value) in to_fields(patch) {
+        invocation.arg(field).arg(value);
+    }
+    invocation
+        .arg("updated_at")
+        .arg(Value::String(Utc::now().to_rfc3339()).to_string());
 }
 
 /// A struct's top-level fields as (name, JSON text) pairs.

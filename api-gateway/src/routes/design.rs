@@ -72,13 +72,18 @@ pub async fn create_design(
         ),
     };
     let response = submit_design(&state, &principal, body, idempotency_key).await?;
+    Ok(accepted(response))
+}
+
+/// `202 Accepted` with the job's status link in `Location`.
+fn accepted(response: DesignResponse) -> Response {
     let location = response.links.self_.clone();
-    Ok((
+    (
         StatusCode::ACCEPTED,
         [(header::LOCATION, location)],
         Json(response),
     )
-        .into_response())
+        .into_response()
 }
 
 /// Longest `Idempotency-Key` accepted.
@@ -242,13 +247,7 @@ pub async fn refine_design(
         created_at: record.created_at,
         links: DesignLinks::for_job(job.request_id),
     };
-    let location = response.links.self_.clone();
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, location)],
-        Json(response),
-    )
-        .into_response())
+    Ok(accepted(response))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
