@@ -80,6 +80,8 @@ pub struct Settings {
     pub max_active_jobs_per_principal: u32,
     /// Where a worker serves `/health`, `/ready` and `/metrics`.
     pub worker_metrics_addr: SocketAddr,
+    /// How often the gateway holding the sampler lock reads the queue's depth by state.
+    pub queue_metrics_interval_seconds: u64,
     /// Warm FreeCAD processes per worker; 0 starts a fresh process per job.
     pub freecad_pool_size: usize,
     /// Jobs a warm FreeCAD process runs before it is replaced.
@@ -124,6 +126,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("rate_limit_fail_open", "true"),
     ("max_active_jobs_per_principal", "0"),
     ("worker_metrics_addr", "0.0.0.0:9091"),
+    ("queue_metrics_interval_seconds", "5"),
     ("freecad_pool_size", "2"),
     ("freecad_pool_max_jobs", "200"),
     ("freecad_isolation", "auto"),
@@ -200,6 +203,10 @@ impl Settings {
             ("FREECAD_MEMORY_MB", self.freecad_memory_mb),
             ("FREECAD_FILE_SIZE_MB", self.freecad_file_size_mb),
             ("FREECAD_MAX_PROCESSES", self.freecad_max_processes),
+            (
+                "QUEUE_METRICS_INTERVAL_SECONDS",
+                self.queue_metrics_interval_seconds,
+            ),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -259,6 +266,16 @@ impl Settings {
 
     pub fn rate_limit_window(&self) -> Duration {
         Duration::from_secs(self.rate_limit_window_seconds)
+    }
+
+    pub fn queue_metrics_interval(&self) -> Duration {
+        Duration::from_secs(self.queue_metrics_interval_seconds)
+    }
+
+    /// How long a worker may be silent before apalis-redis presumes it dead and re-queues its
+    /// jobs (heartbeat x missed heartbeats); a worker heard from within it counts as alive.
+    pub fn worker_orphan_window(&self) -> Duration {
+        self.worker_heartbeat() * self.worker_missed_heartbeats
     }
 
     pub fn worker_shutdown_grace(&self) -> Duration {

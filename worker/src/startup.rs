@@ -25,6 +25,7 @@ use crate::freecad::{FreecadCommand, FreecadRunner, IsolationMode, RunnerConfig}
 use crate::jobs::{JobContext, ScriptOverride, run_design_job};
 use crate::metrics_server;
 use crate::planner::OfflinePlanner;
+use shared::metrics::{QUEUE_JOBS_RETRIED_TOTAL, RedisComponent, WORKER_LOOP_RESTARTS_TOTAL};
 
 /// An idle worker looks for work at least this often, even if a wake-up message was lost.
 const IDLE_POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -50,6 +51,7 @@ impl Application {
         let freecad = FreecadCommand::locate(&settings, settings.path.as_deref())?;
         // Before anything records a metric (the isolation gauge is set as the runner starts).
         metrics_server::prometheus_handle();
+        shared::metrics::init_worker_series();
         let metrics_listener = tokio::net::TcpListener::bind(settings.worker_metrics_addr)
             .await
             .with_context(|| {
@@ -193,7 +195,7 @@ impl Application {
                 .backend(backend)
                 .concurrency(concurrency)
                 .data(self.context.clone())
-                .build(run_design_job);
+                .build(run_counting_retries);
             let stop = shutdown.clone();
             let run = worker.run_until(async move {
                 stop.cancelled().await;
@@ -216,6 +218,7 @@ impl Application {
             }
             restarts += 1;
             self.restarts.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!(WORKER_LOOP_RESTARTS_TOTAL.name).increment(1);
             match result {
                 Ok(()) => warn!(worker = %name, "the worker loop ended by itself; restarting it"),
                 Err(error) => {
@@ -233,6 +236,20 @@ impl Application {
         info!(worker = %self.worker_id, "worker stopped");
         Ok(())
     }
+}
+
+/// The apalis handler: the design job handler, with the queue's retries counted. apalis
+/// counts a task's runs from 1; apalis-redis stores the count when a run fails with a
+/// retryable error and the next run goes on from it, so a run past the first is a retry.
+async fn run_counting_retries(
+    job: DesignJob,
+    attempt: Attempt,
+    ctx: Data<JobContext>,
+) -> Result<(), BoxDynError> {
+    if attempt.current() > 1 {
+        metrics::counter!(QUEUE_JOBS_RETRIED_TOTAL.name).increment(1);
+    }
+    run_design_job(job, ctx).await
 }
 
 /// Relays apalis-redis's "task available" messages to the current worker loop, so an idle
@@ -261,6 +278,7 @@ async fn forward_wake_ups(
                 warn!("the wake-up subscription ended; resubscribing");
             }
             Err(error) => {
+                shared::metrics::record_redis_error(RedisComponent::WakeUps);
                 warn!(%error, "cannot subscribe to wake-ups; polling until Redis answers")
             }
         }
@@ -298,6 +316,8 @@ mod tests {
         assert_eq!(ours.queue_workers(), theirs.workers_set());
         assert_eq!(ours.queue_done(), theirs.done_jobs_set());
         assert_eq!(ours.queue_dead(), theirs.dead_jobs_set());
+        assert_eq!(ours.queue_failed(), theirs.failed_jobs_set());
+        assert_eq!(ours.queue_inflight_prefix(), theirs.inflight_jobs_set());
         assert_eq!(
             ours.queue_available_channel(),
             format!("tasks:{}:available", theirs.active_jobs_list())
