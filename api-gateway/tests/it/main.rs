@@ -6,5 +6,7 @@ mod design;
 mod errors;
 mod events;
 mod helpers;
+mod metrics;
+mod promtool;
 mod ready;
 mod sandbox;
