@@ -5,8 +5,9 @@
 //! "no workers alive" and "backlog growing" alerts), and a sampler inside the workers would
 //! vanish with them. Why one at a time: the count walks every worker's in-flight set, which
 //! is cheap once per interval but not once per replica per interval. A Redis lock
-//! (`{prefix}queue-sampler`, SET NX PX, renewed by its holder) elects the sampler; if the
-//! holder dies, the lock expires after three intervals and another gateway takes over.
+//! (`{prefix}queue-sampler`, taken inside the script as SET NX PX would, and renewed by its
+//! holder) elects the sampler; if the holder dies, the lock expires after three intervals and
+//! another gateway takes over.
 //!
 //! Only the holder exports the gauges, and only while its snapshot is fresh: a gateway that
 //! lost the lock stops exporting instead of repeating an old value, so `sum`/`max` over the

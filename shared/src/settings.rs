@@ -312,6 +312,8 @@ mod tests {
         assert_eq!(s.worker_shutdown_grace_seconds, 30);
         assert_eq!(s.log_format, LogFormat::Pretty);
         assert_eq!(s.redis_key_prefix, "designer:");
+        assert_eq!(s.queue_metrics_interval(), Duration::from_secs(5));
+        assert_eq!(s.worker_orphan_window(), Duration::from_secs(30));
         assert_eq!(s.artifact_dir, PathBuf::from("./data/artifacts"));
         assert_eq!(s.redis_url().expose_secret(), "redis://127.0.0.1:6379/0");
         assert!(s.effective_worker_concurrency() >= 1);

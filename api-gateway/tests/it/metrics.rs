@@ -77,6 +77,14 @@ fn label_block(after_brace: &str) -> &str {
     panic!("unclosed labels: {after_brace}")
 }
 
+/// The value of a metric without labels (0 when it is not there).
+fn unlabelled_value(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|line| line.starts_with(&format!("{name} ")))
+        .and_then(|line| line.split_whitespace().last()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
 async fn metrics_page(client: &reqwest::Client, base: &str) -> String {
     let response = client
         .get(format!("{base}/metrics"))
@@ -252,19 +260,50 @@ async fn open_event_streams_are_counted() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let text = metrics_page(&app.client, &app.address).await;
-        let value = |name: &str| -> f64 {
-            text.lines()
-                .find(|line| line.starts_with(&format!("{name} ")))
-                .and_then(|line| line.split_whitespace().last()?.parse().ok())
-                .unwrap_or(0.0)
-        };
         // Other tests of this binary share the process's recorder: at least ours are open.
-        if value("sse_connections_active") >= 1.0 && value("websocket_connections_active") >= 1.0 {
+        if unlabelled_value(&text, "sse_connections_active") >= 1.0
+            && unlabelled_value(&text, "websocket_connections_active") >= 1.0
+        {
             break;
         }
         assert!(Instant::now() < deadline, "connections not counted: {text}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A storage error is not the job's fault: the handler returns an error, apalis-redis schedules
+/// the job again, and the run that picks it up counts as a retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_hits_a_storage_error_is_retried_and_counted() {
+    let app = spawn_app_with(AppOptions::default()).await;
+    let worker = format!("http://127.0.0.1:{}", app.worker_metrics_ports[0]);
+    let before = unlabelled_value(
+        &metrics_page(&app.client, &worker).await,
+        names::QUEUE_JOBS_RETRIED_TOTAL.name,
+    );
+    // The artifact folder becomes a file: publishing the job's files fails with an I/O error.
+    std::fs::remove_dir_all(app.artifact_dir()).unwrap();
+    std::fs::write(app.artifact_dir(), b"not a folder").unwrap();
+    let id = app
+        .submit(&json!({ "prompt": "a 10 mm cube", "output_formats": ["stl"] }))
+        .await;
+
+    let deadline = Instant::now() + JOB_LIMIT;
+    loop {
+        let text = metrics_page(&app.client, &worker).await;
+        // No other test of this binary makes a job fail with a retryable error.
+        if unlabelled_value(&text, names::QUEUE_JOBS_RETRIED_TOTAL.name) > before {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no retry counted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = app.get_design(&id).await;
+    assert_ne!(status["status"], "completed", "{status}");
+    assert_ne!(
+        status["status"], "failed",
+        "a retryable error does not end the job: {status}"
+    );
 }
 
 /// The queue script reads apalis-redis's own layout: set up each state by hand with the key
