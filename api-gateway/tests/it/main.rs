@@ -2,6 +2,7 @@
 
 mod auth;
 mod backlog;
+mod deploy;
 mod design;
 mod errors;
 mod events;
