@@ -87,7 +87,10 @@ impl JobReporter {
         if let Err(StoreError::Redis(_)) = updated {
             record_redis_error(RedisComponent::Jobs);
         }
-        updated?;
+        if !updated? {
+            // The record expired: there is no job left to count.
+            return Ok(());
+        }
         match patch.status {
             Some(status) if status.is_terminal() => {
                 self.count_end(outcome_of(status, patch.error_code.as_deref()))
