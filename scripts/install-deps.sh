@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing need, from Debian's packages, when missing:
 # redis-server, freecadcmd (freecad-python3), bwrap (bubblewrap), a C compiler for -sys crates,
-# openssl (the auth tests make their RSA keys with it).
+# openssl (the auth tests make their RSA keys with it), prometheus and promtool (the metrics
+# tests check the shipped config and alert rules and scrape a live gateway and worker).
 # Runs apt-get as root, or through sudo; says clearly what to do when neither works.
 set -euo pipefail
 
@@ -14,6 +15,8 @@ declare -A package_for=(
   [python3]=python3
   [curl]=curl
   [openssl]=openssl
+  [prometheus]=prometheus
+  [promtool]=prometheus
 )
 
 missing=()

@@ -118,6 +118,7 @@ impl IntoResponse for Error {
             }
             Self::RedisUnavailable(cause) => {
                 tracing::warn!(error = %cause, "Redis is unavailable");
+                shared::metrics::record_redis_error(shared::metrics::RedisComponent::Api);
                 "The job store is unavailable; try again shortly.".to_owned()
             }
             Self::RateLimiterUnavailable(cause) => {

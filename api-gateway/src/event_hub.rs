@@ -109,7 +109,10 @@ async fn subscribe_forever(
                 }
                 warn!("the event subscription ended; resubscribing");
             }
-            Err(error) => warn!(%error, "cannot subscribe to job events; retrying"),
+            Err(error) => {
+                shared::metrics::record_redis_error(shared::metrics::RedisComponent::Events);
+                warn!(%error, "cannot subscribe to job events; retrying")
+            }
         }
         tokio::select! {
             () = tokio::time::sleep(delay) => {}

@@ -11,6 +11,10 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use shared::auth::Principal;
+use shared::metrics::{
+    RATE_LIMIT_FAIL_CLOSED_TOTAL, RATE_LIMIT_FAIL_OPEN_TOTAL, RATE_LIMIT_REJECTIONS_TOTAL,
+    RedisComponent, record_redis_error,
+};
 use shared::rate_limit::Decision;
 
 use crate::error::Error;
@@ -54,18 +58,20 @@ pub async fn guard(
         Ok(decision) => Some(decision),
         Err(error) if state.settings.rate_limit_fail_open => {
             tracing::warn!(%error, "rate limiter unavailable; letting the request through");
-            metrics::counter!("rate_limit_fail_open_total").increment(1);
+            record_redis_error(RedisComponent::RateLimiter);
+            metrics::counter!(RATE_LIMIT_FAIL_OPEN_TOTAL.name).increment(1);
             None
         }
         Err(error) => {
-            metrics::counter!("rate_limit_fail_closed_total").increment(1);
+            record_redis_error(RedisComponent::RateLimiter);
+            metrics::counter!(RATE_LIMIT_FAIL_CLOSED_TOTAL.name).increment(1);
             return Error::RateLimiterUnavailable(error).into_response();
         }
     };
     if let Some(decision) = decision
         && !decision.admitted
     {
-        metrics::counter!("rate_limit_rejections_total").increment(1);
+        metrics::counter!(RATE_LIMIT_REJECTIONS_TOTAL.name).increment(1);
         let mut response = Error::RateLimited {
             retry_after: decision.retry_after_secs(),
         }

@@ -7,6 +7,8 @@
 //! - [`extract`]: the JSON extractor whose rejections use that body.
 //! - [`guard`]: authentication and the shared rate limit, in front of every route but the
 //!   probes and docs.
+//! - [`http_metrics`]: requests by method, route template and status; latency; in flight.
+//! - [`queue_sampler`]: the queue gauges, sampled by one gateway at a time under a Redis lock.
 //! - [`event_hub`]: the one Redis subscriber, fanned out to local listeners per job.
 //! - [`relay`]: one job's events to one client: replay, then live, no gap, no duplicate.
 //! - [`routes`]: one module per resource (`auth` tokens, `design`, `events` for SSE and
@@ -16,6 +18,8 @@ pub mod error;
 pub mod event_hub;
 pub mod extract;
 pub mod guard;
+pub mod http_metrics;
+pub mod queue_sampler;
 pub mod relay;
 pub mod routes;
 pub mod startup;

@@ -62,6 +62,7 @@ pub async fn relay(
                 Ok(Some(end)) => return end,
                 Ok(None) => {}
                 Err(error) => {
+                    shared::metrics::record_redis_error(shared::metrics::RedisComponent::Events);
                     warn!(%error, request_id, "cannot read the replay stream; retrying");
                     resync = true;
                     tokio::select! {

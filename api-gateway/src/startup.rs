@@ -25,6 +25,8 @@ use tower_http::trace::TraceLayer;
 use crate::error::{Error, ErrorReport};
 use crate::event_hub::EventHub;
 use crate::guard::guard;
+use crate::http_metrics::record_http_metrics;
+use crate::queue_sampler::QueueSampler;
 use crate::routes;
 use crate::state::AppState;
 
@@ -35,10 +37,16 @@ pub struct Application {
     router: Router,
     /// Ends open event streams when the gateway drains.
     streams_shutdown: CancellationToken,
+    /// Started with the server; samples the queue gauges while this gateway holds the lock.
+    queue_sampler: QueueSampler,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // Before anything records: names get their help text, and series that must be scraped
+        // before their first event (fail-open, connections) start at zero.
+        shared::telemetry::prometheus();
+        shared::metrics::init_gateway_series();
         let auth = Authenticator::from_settings(&settings).context("reading the auth settings")?;
         if !auth.enabled() {
             tracing::warn!("AUTH_ENABLED=false: every request is the anonymous principal");
@@ -52,6 +60,12 @@ impl Application {
             .with_context(|| format!("binding GATEWAY_ADDR {}", settings.gateway_addr))?;
         let streams_shutdown = CancellationToken::new();
         let keys = Keys::new(&settings.redis_key_prefix);
+        let queue_sampler = QueueSampler::new(
+            conn.clone(),
+            keys.clone(),
+            settings.queue_metrics_interval(),
+            settings.worker_orphan_window(),
+        );
         let state = AppState {
             store: JobStore::new(keys.clone(), settings.job_ttl()),
             events: EventPublisher::new(keys.clone(), settings.job_ttl()),
@@ -64,6 +78,7 @@ impl Application {
             hub: EventHub::start(client, streams_shutdown.clone()),
             auth: Arc::new(auth),
             shutdown: streams_shutdown.clone(),
+            queue_gauges: queue_sampler.gauges(),
             settings: Arc::new(settings),
             conn,
         };
@@ -71,6 +86,7 @@ impl Application {
             listener,
             router: router(state),
             streams_shutdown,
+            queue_sampler,
         })
     }
 
@@ -88,6 +104,7 @@ impl Application {
     /// requests in flight.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "gateway listening");
+        let sampler = tokio::spawn(self.queue_sampler.run(self.streams_shutdown.clone()));
         let streams_shutdown = self.streams_shutdown.clone();
         let drained = async move {
             shutdown.cancelled().await;
@@ -104,6 +121,7 @@ impl Application {
         .await
         .context("serving HTTP");
         self.streams_shutdown.cancel();
+        let _ = sampler.await;
         served
     }
 }
@@ -130,6 +148,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(middleware::from_fn(render_errors))
+        .layer(middleware::from_fn(record_http_metrics))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let request_id = request

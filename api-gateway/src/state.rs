@@ -12,6 +12,7 @@ use shared::settings::Settings;
 use tokio_util::sync::CancellationToken;
 
 use crate::event_hub::EventHub;
+use crate::queue_sampler::QueueGauges;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -27,4 +28,6 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// Cancelled when the gateway drains, so that open streams end.
     pub shutdown: CancellationToken,
+    /// The queue gauges, exported on `/metrics` while this gateway is the sampler.
+    pub queue_gauges: QueueGauges,
 }

@@ -59,6 +59,12 @@ impl Keys {
         format!("{}dead", self.prefix)
     }
 
+    /// Lock held by the one gateway that samples the queue gauges (value: its owner token;
+    /// expires unless renewed, so another gateway takes over when the holder dies).
+    pub fn queue_sampler_lock(&self) -> String {
+        format!("{}queue-sampler", self.prefix)
+    }
+
     /// apalis-redis: hash of task id -> encoded `DesignJob`.
     pub fn queue_data(&self) -> String {
         format!("{QUEUE_NAME}:data")
@@ -92,6 +98,19 @@ impl Keys {
     /// apalis-redis: set of task ids that finished successfully.
     pub fn queue_done(&self) -> String {
         format!("{QUEUE_NAME}:done")
+    }
+
+    /// apalis-redis: prefix of the per-worker sets of tasks being run
+    /// (`{prefix}:{worker name}`).
+    pub fn queue_inflight_prefix(&self) -> String {
+        format!("{QUEUE_NAME}:inflight")
+    }
+
+    /// apalis-redis: the failed-tasks set. apalis-redis 1.0 names it but writes nothing to it
+    /// (a failed task goes back to the scheduled set, or to the dead set after 25 attempts);
+    /// it is sampled anyway so that a version that does use it is counted.
+    pub fn queue_failed(&self) -> String {
+        format!("{QUEUE_NAME}:failed")
     }
 
     /// apalis-redis: set of task ids that were given up on.

@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //! - [`settings`]: layered configuration (defaults, `config/*.toml`, environment).
-//! - [`telemetry`]: log subscriber set-up, pretty or JSON.
+//! - [`telemetry`]: log subscriber set-up, pretty or JSON; the process's Prometheus recorder.
+//! - [`metrics`]: every metric name, type, labels and help text; zero series; gauge guards.
 //! - [`api`]: HTTP request and response bodies, with their validation.
 //! - [`job`]: the queue payload, job status and the job record.
 //! - [`events`]: progress events, their atomic publish and their replay.
@@ -19,6 +20,7 @@ pub mod events;
 pub mod job;
 pub mod job_store;
 pub mod keys;
+pub mod metrics;
 pub mod rate_limit;
 pub mod redis_conn;
 pub mod settings;

@@ -84,6 +84,8 @@ pub struct Settings {
     pub webhook_secret: Option<SecretString>,
     /// Where a worker serves `/health`, `/ready` and `/metrics`.
     pub worker_metrics_addr: SocketAddr,
+    /// How often the gateway holding the sampler lock reads the queue's depth by state.
+    pub queue_metrics_interval_seconds: u64,
     /// Warm FreeCAD processes per worker; 0 starts a fresh process per job.
     pub freecad_pool_size: usize,
     /// Jobs a warm FreeCAD process runs before it is replaced.
@@ -226,6 +228,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("max_active_jobs_per_principal", "0"),
     ("admin_principals", "admin"),
     ("worker_metrics_addr", "0.0.0.0:9091"),
+    ("queue_metrics_interval_seconds", "5"),
     ("freecad_pool_size", "2"),
     ("freecad_pool_max_jobs", "200"),
     ("freecad_isolation", "auto"),
@@ -339,6 +342,10 @@ impl Settings {
             ("LLM_RETRY_BASE_MS", self.llm_retry_base_ms),
             ("LLM_RETRY_MAX_MS", self.llm_retry_max_ms),
             ("LLM_TIMEOUT_SECONDS", self.llm_timeout_seconds),
+            (
+                "QUEUE_METRICS_INTERVAL_SECONDS",
+                self.queue_metrics_interval_seconds,
+            ),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -440,6 +447,16 @@ impl Settings {
         Duration::from_secs(self.rate_limit_window_seconds)
     }
 
+    pub fn queue_metrics_interval(&self) -> Duration {
+        Duration::from_secs(self.queue_metrics_interval_seconds)
+    }
+
+    /// How long a worker may be silent before apalis-redis presumes it dead and re-queues its
+    /// jobs (heartbeat x missed heartbeats); a worker heard from within it counts as alive.
+    pub fn worker_orphan_window(&self) -> Duration {
+        self.worker_heartbeat() * self.worker_missed_heartbeats
+    }
+
     pub fn worker_shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.worker_shutdown_grace_seconds)
     }
@@ -486,6 +503,8 @@ mod tests {
         assert_eq!(s.worker_shutdown_grace_seconds, 30);
         assert_eq!(s.log_format, LogFormat::Pretty);
         assert_eq!(s.redis_key_prefix, "designer:");
+        assert_eq!(s.queue_metrics_interval(), Duration::from_secs(5));
+        assert_eq!(s.worker_orphan_window(), Duration::from_secs(30));
         assert_eq!(s.artifact_dir, PathBuf::from("./data/artifacts"));
         assert_eq!(s.redis_url().expose_secret(), "redis://127.0.0.1:6379/0");
         assert!(s.effective_worker_concurrency() >= 1);

@@ -15,7 +15,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::freecad::FreecadRunner;
 
-/// Buckets of the FreeCAD execution histogram: milliseconds (warm box) to minutes (timeouts).
 /// The process's Prometheus recorder, shared with every other component of the process.
 pub fn prometheus_handle() -> PrometheusHandle {
     shared::telemetry::prometheus().clone()
@@ -79,7 +78,7 @@ async fn ready(State(state): State<ProbeState>) -> impl IntoResponse {
 
 async fn render_metrics(State(state): State<ProbeState>) -> impl IntoResponse {
     if let Some(pool) = state.runner.pool_status() {
-        metrics::gauge!("freecad_pool_processes").set(pool.live as f64);
+        metrics::gauge!(shared::metrics::FREECAD_POOL_PROCESSES.name).set(pool.live as f64);
     }
     (
         [("content-type", "text/plain; version=0.0.4")],

@@ -26,6 +26,7 @@ use crate::jobs::webhook::WebhookSender;
 use crate::jobs::{JobContext, ScriptOverride, run_design_job};
 use crate::llm::LlmClient;
 use crate::metrics_server;
+use shared::metrics::{QUEUE_JOBS_RETRIED_TOTAL, RedisComponent, WORKER_LOOP_RESTARTS_TOTAL};
 
 /// An idle worker looks for work at least this often, even if a wake-up message was lost.
 const IDLE_POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -51,6 +52,7 @@ impl Application {
         let freecad = FreecadCommand::locate(&settings, settings.path.as_deref())?;
         // Before anything records a metric (the isolation gauge is set as the runner starts).
         metrics_server::prometheus_handle();
+        shared::metrics::init_worker_series();
         let metrics_listener = tokio::net::TcpListener::bind(settings.worker_metrics_addr)
             .await
             .with_context(|| {
@@ -214,7 +216,7 @@ impl Application {
                 .backend(backend)
                 .concurrency(concurrency)
                 .data(self.context.clone())
-                .build(run_design_job);
+                .build(run_counting_retries);
             let stop = shutdown.clone();
             let run = worker.run_until(async move {
                 stop.cancelled().await;
@@ -237,6 +239,7 @@ impl Application {
             }
             restarts += 1;
             self.restarts.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!(WORKER_LOOP_RESTARTS_TOTAL.name).increment(1);
             match result {
                 Ok(()) => warn!(worker = %name, "the worker loop ended by itself; restarting it"),
                 Err(error) => {
@@ -283,6 +286,20 @@ async fn promote_due_forever(
     }
 }
 
+/// The apalis handler: the design job handler, with the queue's retries counted. apalis
+/// counts a task's runs from 1; apalis-redis stores the count when a run fails with a
+/// retryable error and the next run goes on from it, so a run past the first is a retry.
+async fn run_counting_retries(
+    job: DesignJob,
+    attempt: Attempt,
+    ctx: Data<JobContext>,
+) -> Result<(), BoxDynError> {
+    if attempt.current() > 1 {
+        metrics::counter!(QUEUE_JOBS_RETRIED_TOTAL.name).increment(1);
+    }
+    run_design_job(job, ctx).await
+}
+
 /// Relays apalis-redis's "task available" messages to the current worker loop, so an idle
 /// worker starts a new job at once instead of at its next poll. Reconnects when Redis drops.
 async fn forward_wake_ups(
@@ -309,6 +326,7 @@ async fn forward_wake_ups(
                 warn!("the wake-up subscription ended; resubscribing");
             }
             Err(error) => {
+                shared::metrics::record_redis_error(RedisComponent::WakeUps);
                 warn!(%error, "cannot subscribe to wake-ups; polling until Redis answers")
             }
         }
@@ -346,6 +364,8 @@ mod tests {
         assert_eq!(ours.queue_workers(), theirs.workers_set());
         assert_eq!(ours.queue_done(), theirs.done_jobs_set());
         assert_eq!(ours.queue_dead(), theirs.dead_jobs_set());
+        assert_eq!(ours.queue_failed(), theirs.failed_jobs_set());
+        assert_eq!(ours.queue_inflight_prefix(), theirs.inflight_jobs_set());
         assert_eq!(
             ours.queue_available_channel(),
             format!("tasks:{}:available", theirs.active_jobs_list())

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::api::DesignCreateRequest;
 use shared::events::EventType;
+use shared::metrics::{GaugeGuard, SSE_CONNECTIONS_ACTIVE, WEBSOCKET_CONNECTIONS_ACTIVE};
 use tokio::task::JoinSet;
 
 use crate::error::Error;
@@ -86,7 +87,10 @@ pub async fn stream_design_events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(0);
-    let events = start_relay(&state, record.request_id.to_string(), after_seq).map(|event| {
+    // Moved into the stream, so the gauge goes down when the stream ends or the client leaves.
+    let open = GaugeGuard::increment(SSE_CONNECTIONS_ACTIVE);
+    let events = start_relay(&state, record.request_id.to_string(), after_seq).map(move |event| {
+        let _open = &open;
         Ok(Event::default()
             .id(event.seq.to_string())
             .event(event.kind.as_str())
@@ -107,6 +111,7 @@ pub async fn relay_job_over_websocket(
     let upgrade = upgrade.map_err(upgrade_required)?;
     let request_id = record.request_id.to_string();
     Ok(upgrade.on_upgrade(move |socket| async move {
+        let _open = GaugeGuard::increment(WEBSOCKET_CONNECTIONS_ACTIVE);
         let (mut sink, mut incoming) = socket.split();
         let mut events = start_relay(&state, request_id, 0);
         loop {
@@ -160,6 +165,7 @@ fn error_message(code: &str, message: impl Into<String>) -> Value {
 /// Runs one `/ws` session: every request gets its own task, all writing to one outbox, so a
 /// long stream does not keep the session from answering the next message.
 async fn serve_session(state: AppState, principal: Principal, socket: WebSocket) {
+    let _open = GaugeGuard::increment(WEBSOCKET_CONNECTIONS_ACTIVE);
     let (mut sink, mut incoming) = socket.split();
     let (outbox, mut outgoing) = mpsc::channel::<Value>(CLIENT_BUFFER);
     let mut requests = JoinSet::new();

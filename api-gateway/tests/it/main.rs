@@ -3,11 +3,14 @@
 mod agents;
 mod auth;
 mod backlog;
+mod deploy;
 mod design;
 mod errors;
 mod events;
 mod helpers;
+mod metrics;
 mod processes;
+mod promtool;
 mod ready;
 mod reliability;
 mod sandbox;

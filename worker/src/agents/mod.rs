@@ -243,7 +243,7 @@ impl Agent {
             warn!(agent = self.name(), primary = %choice.primary, %fallback, %error, "the primary model gave up; asking the fallback");
             result = self.llm.call(fallback, &request, sink).await;
         }
-        metrics::histogram!("agent_call_duration_seconds", "agent_name" => self.name())
+        metrics::histogram!(shared::metrics::AGENT_CALL_DURATION_SECONDS.name, "agent_name" => self.name())
             .record(started.elapsed().as_secs_f64());
         let completion = result.map_err(|source| AgentError::Llm {
             agent: self.name(),
@@ -256,7 +256,7 @@ impl Agent {
     /// Records `agent_runs_total` for one `execute` of this agent.
     fn record_run<T>(&self, result: &Result<T, AgentError>) {
         let status = if result.is_ok() { "success" } else { "failure" };
-        metrics::counter!("agent_runs_total", "agent_type" => self.name(), "status" => status)
+        metrics::counter!(shared::metrics::AGENT_RUNS_TOTAL.name, "agent_type" => self.name(), "status" => status)
             .increment(1);
     }
 }

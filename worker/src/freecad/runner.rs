@@ -6,6 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shared::job::{Geometry, OutputFormat};
+use shared::metrics::{
+    FREECAD_EXECUTION_DURATION_SECONDS, FREECAD_EXECUTIONS_TOTAL, FREECAD_ISOLATION_MODE,
+};
 use shared::settings::Settings;
 use tempfile::TempDir;
 
@@ -138,7 +141,7 @@ impl FreecadRunner {
                 config.timeout,
             )
         });
-        metrics::gauge!("freecad_isolation_mode", "mode" => sandbox.mode().as_str()).set(1.0);
+        metrics::gauge!(FREECAD_ISOLATION_MODE.name, "mode" => sandbox.mode().as_str()).set(1.0);
         Ok(Self {
             sandbox,
             pool,
@@ -183,12 +186,12 @@ impl FreecadRunner {
             None => self.run_cold(script, formats).await,
         };
         let duration = started.elapsed();
-        metrics::histogram!("freecad_execution_duration_seconds").record(duration.as_secs_f64());
+        metrics::histogram!(FREECAD_EXECUTION_DURATION_SECONDS.name).record(duration.as_secs_f64());
         let status = match &result {
             Ok(_) => "success",
             Err(error) => error.metric_status(),
         };
-        metrics::counter!("freecad_executions_total", "status" => status).increment(1);
+        metrics::counter!(FREECAD_EXECUTIONS_TOTAL.name, "status" => status).increment(1);
         let (answer, work_dir) = result?;
         finish(answer, work_dir, formats, previous, duration)
     }

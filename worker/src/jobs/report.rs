@@ -1,10 +1,25 @@
-//! Everything a job tells the outside world: its record and its progress events, kept in step.
+//! Everything a job tells the outside world: its record, its progress events and its metrics,
+//! kept in step.
+//!
+//! Metrics: the first stage a reporter enters counts the job into `active_designs`; the final
+//! state (through `complete`, `fail`, or a `stage` with a terminal status) counts it out, adds
+//! one to `design_requests_total{status}` and records `design_duration_seconds` from the job's
+//! submission (the record's `created_at`) to now, so queue time is included. A reporter dropped
+//! before the end (a Redis error the queue retries, a panic) counts the job out of
+//! `active_designs` only: the job has not ended, and its retry will report the end.
 
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
 use redis::aio::ConnectionManager;
 use serde_json::{Value, json};
 use shared::events::{EventPublisher, EventType};
 use shared::job::{ArtifactInfo, DesignStatus, JobPatch};
 use shared::job_store::{JobStore, StoreError, WriteOutcome};
+use shared::metrics::{
+    ACTIVE_DESIGNS, DESIGN_DURATION_SECONDS, DESIGN_REQUESTS_TOTAL, GaugeGuard, RedisComponent,
+    record_redis_error,
+};
 use uuid::Uuid;
 
 use super::webhook::WebhookSender;
@@ -20,6 +35,20 @@ pub struct JobReporter {
     conn: ConnectionManager,
     request_id: Uuid,
     id: String,
+    /// Holds the job in `active_designs` from its first stage to its end.
+    active: Mutex<Option<GaugeGuard>>,
+}
+
+/// The value of `design_requests_total{status}` for a job that ended this way.
+fn outcome_of(status: DesignStatus, error_code: Option<&str>) -> &'static str {
+    match status {
+        DesignStatus::Cancelled => "cancelled",
+        _ if error_code.is_some_and(|code| code == "timeout" || code.ends_with("_timeout")) => {
+            "timeout"
+        }
+        DesignStatus::Failed => "failure",
+        _ => "success",
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,23 +77,44 @@ impl JobReporter {
             conn,
             request_id,
             id: request_id.to_string(),
+            active: Mutex::new(None),
         }
     }
 
     async fn event(&self, kind: EventType, data: Value) -> Result<(), ReportError> {
         let mut conn = self.conn.clone();
-        self.events
+        let published = self
+            .events
             .publish(&mut conn, self.request_id, kind, data)
-            .await?;
+            .await;
+        if published.is_err() {
+            record_redis_error(RedisComponent::Jobs);
+        }
+        published?;
         Ok(())
     }
 
     async fn patch(&self, patch: &JobPatch) -> Result<(), ReportError> {
         let mut conn = self.conn.clone();
-        match self.store.update(&mut conn, &self.id, patch).await? {
-            WriteOutcome::AlreadyEnded => Err(ReportError::Ended),
-            WriteOutcome::Applied | WriteOutcome::Missing => Ok(()),
+        let updated = self.store.update(&mut conn, &self.id, patch).await;
+        if let Err(StoreError::Redis(_)) = updated {
+            record_redis_error(RedisComponent::Jobs);
         }
+        match updated? {
+            WriteOutcome::AlreadyEnded => return Err(ReportError::Ended),
+            // The record expired: there is no job left to count.
+            WriteOutcome::Missing => return Ok(()),
+            WriteOutcome::Applied => {}
+        }
+        match patch.status {
+            Some(status) if status.is_terminal() => {
+                self.count_end(outcome_of(status, patch.error_code.as_deref()))
+                    .await;
+            }
+            Some(_) => self.count_start(),
+            None => {}
+        }
+        Ok(())
     }
 
     /// Completes when the job has ended behind the worker's back (cancelled); polled, so a
@@ -79,6 +129,44 @@ impl JobReporter {
                 return;
             }
         }
+    }
+
+    /// The job is running here: counted into `active_designs` once, whatever stage came first.
+    fn count_start(&self) {
+        let mut active = self.active.lock().expect("active gauge lock");
+        if active.is_none() {
+            *active = Some(GaugeGuard::increment(ACTIVE_DESIGNS));
+        }
+    }
+
+    /// The job's final state is recorded: out of `active_designs`, its outcome and its
+    /// end-to-end time into the metrics.
+    async fn count_end(&self, outcome: &'static str) {
+        let guard = self.active.lock().expect("active gauge lock").take();
+        drop(guard);
+        metrics::counter!(DESIGN_REQUESTS_TOTAL.name, "status" => outcome).increment(1);
+        match self.submitted_at().await {
+            Some(submitted) => {
+                let seconds = (Utc::now() - submitted).to_std().unwrap_or_default();
+                metrics::histogram!(DESIGN_DURATION_SECONDS.name).record(seconds.as_secs_f64());
+            }
+            None => tracing::warn!("no submission time in the job record; duration not recorded"),
+        }
+    }
+
+    /// When the job was submitted, from its record (written by the gateway at enqueue).
+    async fn submitted_at(&self) -> Option<DateTime<Utc>> {
+        let mut conn = self.conn.clone();
+        let raw: Option<String> = redis::cmd("HGET")
+            .arg(self.store.keys().job(&self.id))
+            .arg("created_at")
+            .query_async(&mut conn)
+            .await
+            .inspect_err(|_| record_redis_error(RedisComponent::Jobs))
+            .ok()
+            .flatten();
+        // Record fields hold JSON text: a timestamp is a quoted RFC 3339 string.
+        serde_json::from_str(&raw?).ok()
     }
 
     /// Enters a stage: the status and progress in `patch` (with any other fields) are recorded,
@@ -246,5 +334,33 @@ impl JobReporter {
         .await?;
         self.notify_callback().await;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_end_maps_to_one_of_the_four_outcomes() {
+        assert_eq!(outcome_of(DesignStatus::Completed, None), "success");
+        assert_eq!(
+            outcome_of(DesignStatus::Failed, Some("validation_failed")),
+            "failure"
+        );
+        assert_eq!(
+            outcome_of(DesignStatus::Failed, Some("execution_timeout")),
+            "timeout"
+        );
+        assert_eq!(outcome_of(DesignStatus::Cancelled, None), "cancelled");
+        for status in [
+            DesignStatus::Completed,
+            DesignStatus::Failed,
+            DesignStatus::Cancelled,
+        ] {
+            for code in [None, Some("execution_timeout"), Some("internal_error")] {
+                assert!(shared::metrics::DESIGN_OUTCOMES.contains(&outcome_of(status, code)));
+            }
+        }
     }
 }

@@ -46,6 +46,7 @@ pub async fn retry_or_bury(
             .await?
         {
             WriteOutcome::Applied => {
+                metrics::counter!(shared::metrics::QUEUE_JOBS_RETRIED_TOTAL.name).increment(1);
                 report
                     .log(
                         format!(

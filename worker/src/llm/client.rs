@@ -9,6 +9,9 @@ use futures::StreamExt;
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
+use shared::metrics::{
+    LLM_CALL_DURATION_SECONDS, LLM_CALLS_TOTAL, LLM_COST_USD_TOTAL, LLM_TOKENS_USED_TOTAL,
+};
 use shared::settings::Settings;
 use tracing::{debug, warn};
 
@@ -418,20 +421,19 @@ impl LlmClient {
         let result = attempt.await;
         let provider = model.provider.as_str();
         let label = self.model_label(model);
-        metrics::histogram!("llm_call_duration_seconds", "provider" => provider)
+        metrics::histogram!(LLM_CALL_DURATION_SECONDS.name, "provider" => provider)
             .record(started.elapsed().as_secs_f64());
         let status = match &result {
             Ok(_) => "success",
             Err(error) => error.metric_status(),
         };
-        metrics::counter!("llm_calls_total", "provider" => provider, "model" => label.clone(), "status" => status)
+        metrics::counter!(LLM_CALLS_TOTAL.name, "provider" => provider, "model" => label.clone(), "status" => status)
             .increment(1);
         if let Ok(completion) = &result {
-            metrics::counter!("llm_tokens_used_total", "provider" => provider, "model" => label)
+            metrics::counter!(LLM_TOKENS_USED_TOTAL.name, "provider" => provider, "model" => label)
                 .increment(completion.prompt_tokens + completion.completion_tokens);
-            // Prometheus counters in the `metrics` crate are integers; dollars need a float,
-            // so this one is a gauge that only ever goes up.
-            metrics::gauge!("llm_cost_usd_total", "provider" => provider)
+            // A gauge that only goes up: see `LLM_COST_USD_TOTAL`.
+            metrics::gauge!(LLM_COST_USD_TOTAL.name, "provider" => provider)
                 .increment(completion.cost_usd);
         }
         result
