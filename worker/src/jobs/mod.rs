@@ -95,6 +95,7 @@ pub async fn run_design_job(job: DesignJob, ctx: Data<JobContext>) -> Result<(),
     let (code, message) = match tokio::time::timeout(ctx.job_timeout, pipeline).await {
         Ok(Ok(Err(error))) if is_ended(&error) => {
             info!("the job ended while it ran (cancelled); stopped");
+            count_cancelled();
             ctx.reporter(job.request_id).notify_callback().await;
             return Ok(());
         }
@@ -130,6 +131,12 @@ pub async fn run_design_job(job: DesignJob, ctx: Data<JobContext>) -> Result<(),
         Err(ReportError::Ended) => Ok(()),
         other => Ok(other?),
     }
+}
+
+/// The gateway records a cancellation; the worker that drops the job counts it.
+fn count_cancelled() {
+    metrics::counter!(shared::metrics::DESIGN_REQUESTS_TOTAL.name, "status" => "cancelled")
+        .increment(1);
 }
 
 fn is_ended(error: &BoxDynError) -> bool {
@@ -222,6 +229,7 @@ async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynErr
         info!(status = ?record.status, "the job has ended already; not running it again");
         if record.status == DesignStatus::Cancelled {
             // Cancelled while pending: this is the first worker to see it.
+            count_cancelled();
             ctx.reporter(job.request_id).notify_callback().await;
         }
         return Ok(());
