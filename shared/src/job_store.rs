@@ -76,15 +76,7 @@ static RESCHEDULE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
 -- KEYS: 1 job record, 2 queue data hash, 3 scheduled set, 4 new task's metadata hash
 -- ARGV: 1 new task id, 2 task payload, 3 max attempts, 4 run at (unix s), 5 retries so far,
 --       6.. record field/value pairs
-if redis.call('EXISTS', KEYS[1]) == 0 then
-    return 0
-end
-local status = redis.call('HGET', KEYS[1], 'status')
-for _, value in ipairs({{ {ENDED_STATUSES} }}) do
-    if status == value then
-        return -1
-    end
-end
+{REFUSE_GONE_OR_ENDED}
 redis.call('HSET', KEYS[1], 'task_id', cjson.encode(ARGV[1]), 'retries', ARGV[5],
     unpack(ARGV, 6))
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
@@ -141,8 +133,18 @@ pub enum Enqueued {
     Replayed(serde_json::Value),
 }
 
-/// Status values (as stored: JSON strings) after which a record never changes again.
-const ENDED_STATUSES: &str = r#"'"completed"', '"failed"', '"cancelled"'"#;
+/// The opening of every script that writes to a job still running: 0 when the record
+/// (KEYS[1]) is gone, -1 when the job has ended (completed, failed or cancelled: statuses are
+/// stored as JSON strings), after which a record never changes again.
+const REFUSE_GONE_OR_ENDED: &str = r#"if redis.call('EXISTS', KEYS[1]) == 0 then
+    return 0
+end
+local status = redis.call('HGET', KEYS[1], 'status')
+for _, ended in ipairs({ '"completed"', '"failed"', '"cancelled"' }) do
+    if status == ended then
+        return -1
+    end
+end"#;
 
 /// Writes fields of a record that still exists (never bringing an expired record back as a
 /// stub) and has not ended (a cancelled job stays cancelled, whatever a worker still writes);
@@ -152,15 +154,7 @@ static UPDATE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
         r"
 -- KEYS: 1 job record; ARGV: 1 prefix of the active-jobs sets, or '' when the job goes on,
 --       2 request id, 3.. field/value pairs
-if redis.call('EXISTS', KEYS[1]) == 0 then
-    return 0
-end
-local status = redis.call('HGET', KEYS[1], 'status')
-for _, value in ipairs({{ {ENDED_STATUSES} }}) do
-    if status == value then
-        return -1
-    end
-end
+{REFUSE_GONE_OR_ENDED}
 if ARGV[1] ~= '' then
     local principal = redis.call('HGET', KEYS[1], 'principal')
     if principal then
@@ -179,15 +173,7 @@ static CANCEL_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"
 -- KEYS: 1 job record; ARGV: 1 prefix of the active-jobs sets, 2 request id, 3.. fields
-if redis.call('EXISTS', KEYS[1]) == 0 then
-    return 0
-end
-local status = redis.call('HGET', KEYS[1], 'status')
-for _, value in ipairs({{ {ENDED_STATUSES} }}) do
-    if status == value then
-        return -1
-    end
-end
+{REFUSE_GONE_OR_ENDED}
 local principal = redis.call('HGET', KEYS[1], 'principal')
 if principal then
     redis.call('ZREM', ARGV[1] .. cjson.decode(principal), ARGV[2])
