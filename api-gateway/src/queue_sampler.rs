@@ -116,8 +116,8 @@ impl QueueGauges {
                 .zip(snapshot.depth)
                 .map(|(labels, depth)| (labels.as_slice(), depth as f64))
                 .collect();
-            metrics::render_gauge(&mut out, QUEUE_DEPTH, &series);
-            metrics::render_gauge(
+            metrics::render_series(&mut out, QUEUE_DEPTH, &series);
+            metrics::render_series(
                 &mut out,
                 QUEUE_WORKERS_ALIVE,
                 &[(&[], snapshot.workers_alive as f64)],

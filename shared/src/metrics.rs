@@ -132,9 +132,9 @@ metric!(
 metric!(
     LLM_COST_USD_TOTAL,
     "llm_cost_usd_total",
-    // The `metrics` crate's counters count whole numbers; dollars need a float, so this is a
-    // gauge that only ever goes up (`rate()` and `increase()` work on it the same way).
-    Gauge,
+    // The `metrics` crate's counters count whole numbers and dollars need a float, so this one
+    // is kept outside the recorder (`add_llm_cost`) and rendered by `render_llm_cost`.
+    Counter,
     ["provider"],
     Worker,
     "Cost of model calls in US dollars, from the shipped price table."
@@ -419,7 +419,6 @@ pub fn init_worker_series() {
     ] {
         metrics::counter!(counter.name).increment(0);
     }
-    metrics::gauge!(LLM_COST_USD_TOTAL.name).increment(0.0);
     for histogram in [
         DESIGN_DURATION_SECONDS,
         AGENT_CALL_DURATION_SECONDS,
@@ -460,12 +459,16 @@ impl Drop for GaugeGuard {
     }
 }
 
-/// Writes gauges that this process does not keep in the recorder (a snapshot read from Redis)
-/// in the Prometheus text format, with their `# HELP` and `# TYPE` lines.
-pub fn render_gauge(out: &mut String, metric: Metric, series: &[(&[(&str, &str)], f64)]) {
-    debug_assert_eq!(metric.kind, MetricKind::Gauge);
+/// Writes series that this process does not keep in the recorder (a snapshot read from Redis,
+/// a float counter) in the Prometheus text format, with their `# HELP` and `# TYPE` lines.
+pub fn render_series(out: &mut String, metric: Metric, series: &[(&[(&str, &str)], f64)]) {
+    let kind = match metric.kind {
+        MetricKind::Counter => "counter",
+        MetricKind::Gauge => "gauge",
+        MetricKind::Histogram => unreachable!("histograms live in the recorder"),
+    };
     let _ = writeln!(out, "# HELP {} {}", metric.name, metric.help);
-    let _ = writeln!(out, "# TYPE {} gauge", metric.name);
+    let _ = writeln!(out, "# TYPE {} {kind}", metric.name);
     for (labels, value) in series {
         out.push_str(metric.name);
         if !labels.is_empty() {
@@ -478,6 +481,36 @@ pub fn render_gauge(out: &mut String, metric: Metric, series: &[(&[(&str, &str)]
         let _ = writeln!(out, " {value}");
     }
     out.push('\n');
+}
+
+/// Dollars spent on model calls so far in this process, by provider.
+static LLM_COST_BY_PROVIDER: std::sync::Mutex<std::collections::BTreeMap<String, f64>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// Counts the cost of one model call into `llm_cost_usd_total{provider}`.
+pub fn add_llm_cost(provider: &str, usd: f64) {
+    if usd.is_finite() && usd > 0.0 {
+        let mut costs = LLM_COST_BY_PROVIDER.lock().expect("cost lock");
+        *costs.entry(provider.to_owned()).or_insert(0.0) += usd;
+    }
+}
+
+/// `llm_cost_usd_total` as a counter with float values; one unlabelled zero series before any
+/// call, like the other zero series of the worker.
+pub fn render_llm_cost(out: &mut String) {
+    let costs = LLM_COST_BY_PROVIDER.lock().expect("cost lock").clone();
+    let providers: Vec<[(&str, &str); 1]> =
+        costs.keys().map(|p| [("provider", p.as_str())]).collect();
+    let series: Vec<(&[(&str, &str)], f64)> = if costs.is_empty() {
+        vec![(&[], 0.0)]
+    } else {
+        providers
+            .iter()
+            .zip(costs.values())
+            .map(|(labels, usd)| (&labels[..], *usd))
+            .collect()
+    };
+    render_series(out, LLM_COST_USD_TOTAL, &series);
 }
 
 fn escape_label_value(value: &str) -> String {
@@ -550,12 +583,12 @@ mod tests {
     #[test]
     fn rendered_gauges_are_valid_text_format() {
         let mut out = String::new();
-        render_gauge(
+        render_series(
             &mut out,
             QUEUE_DEPTH,
             &[(&[("state", "pending")], 3.0), (&[("state", "a\"b")], 0.0)],
         );
-        render_gauge(&mut out, QUEUE_WORKERS_ALIVE, &[(&[], 2.0)]);
+        render_series(&mut out, QUEUE_WORKERS_ALIVE, &[(&[], 2.0)]);
         assert!(out.contains("# TYPE queue_depth gauge\n"));
         assert!(out.contains("queue_depth{state=\"pending\"} 3\n"));
         assert!(out.contains("queue_depth{state=\"a\\\"b\"} 0\n"));

@@ -80,8 +80,7 @@ async fn render_metrics(State(state): State<ProbeState>) -> impl IntoResponse {
     if let Some(pool) = state.runner.pool_status() {
         metrics::gauge!(shared::metrics::FREECAD_POOL_PROCESSES.name).set(pool.live as f64);
     }
-    (
-        [("content-type", "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
+    let mut body = state.metrics.render();
+    shared::metrics::render_llm_cost(&mut body);
+    ([("content-type", "text/plain; version=0.0.4")], body)
 }

@@ -9,9 +9,7 @@ use futures::StreamExt;
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use shared::metrics::{
-    LLM_CALL_DURATION_SECONDS, LLM_CALLS_TOTAL, LLM_COST_USD_TOTAL, LLM_TOKENS_USED_TOTAL,
-};
+use shared::metrics::{LLM_CALL_DURATION_SECONDS, LLM_CALLS_TOTAL, LLM_TOKENS_USED_TOTAL};
 use shared::settings::Settings;
 use tracing::{debug, warn};
 
@@ -432,9 +430,7 @@ impl LlmClient {
         if let Ok(completion) = &result {
             metrics::counter!(LLM_TOKENS_USED_TOTAL.name, "provider" => provider, "model" => label)
                 .increment(completion.prompt_tokens + completion.completion_tokens);
-            // A gauge that only goes up: see `LLM_COST_USD_TOTAL`.
-            metrics::gauge!(LLM_COST_USD_TOTAL.name, "provider" => provider)
-                .increment(completion.cost_usd);
+            shared::metrics::add_llm_cost(provider, completion.cost_usd);
         }
         result
     }
