@@ -32,7 +32,8 @@ static SAMPLE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 -- KEYS: 1 lock, 2 active list, 3 scheduled zset, 4 workers zset, 5 done, 6 failed, 7 dead,
---       8 our dead jobs (retries exhausted; apalis-redis never sees those die)
+--       8 our dead jobs (retries exhausted; apalis-redis never sees those die),
+--       9 the count of done tasks forgotten (deleted to bound memory)
 -- ARGV: 1 owner token, 2 lock ttl (ms), 3 in-flight key prefix, 4 alive since (unix s)
 local owner = redis.call('GET', KEYS[1])
 if owner == false then
@@ -56,7 +57,8 @@ for _, worker in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
 end
 local alive = redis.call('ZCOUNT', KEYS[4], ARGV[4], '+inf')
 return { redis.call('LLEN', KEYS[2]), running, redis.call('ZCARD', KEYS[3]),
-         size(KEYS[5]), size(KEYS[6]), size(KEYS[7]) + size(KEYS[8]), alive }
+         size(KEYS[5]) + (tonumber(redis.call('GET', KEYS[9])) or 0), size(KEYS[6]),
+         size(KEYS[7]) + size(KEYS[8]), alive }
 "#,
     )
 });
@@ -182,6 +184,7 @@ impl QueueSampler {
             .key(self.keys.queue_failed())
             .key(self.keys.queue_dead())
             .key(self.keys.dead_jobs())
+            .key(self.keys.queue_done_forgotten())
             .arg(&self.owner)
             .arg(lock_ttl_ms)
             .arg(self.keys.queue_inflight_prefix())

@@ -110,6 +110,26 @@ return #due
     )
 });
 
+/// Forgets finished tasks: apalis-redis 1.0 keeps every done task's payload and metadata
+/// forever. The job record (which expires with the job TTL) is what clients read.
+static FORGET_DONE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS: 1 done set, 2 queue data hash, 3 forgotten counter
+-- ARGV: 1 how many, 2 metadata hash prefix
+local done = redis.call('SPOP', KEYS[1], tonumber(ARGV[1]))
+for _, id in ipairs(done) do
+    redis.call('HDEL', KEYS[2], id)
+    redis.call('DEL', ARGV[2] .. ':' .. id)
+end
+if #done > 0 then
+    redis.call('INCRBY', KEYS[3], #done)
+end
+return #done
+",
+    )
+});
+
 /// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 
@@ -519,6 +539,43 @@ impl JobStore {
                 return Ok(moved);
             }
         }
+    }
+
+    /// Deletes the queue's copies of finished tasks, `chunk` at a time, until none is left;
+    /// returns how many went.
+    pub async fn forget_done_tasks<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        chunk: usize,
+    ) -> Result<usize, StoreError> {
+        let chunk = chunk.max(1);
+        let mut forgotten = 0;
+        loop {
+            let count: usize = FORGET_DONE_SCRIPT
+                .key(self.keys.queue_done())
+                .key(self.keys.queue_data())
+                .key(self.keys.queue_done_forgotten())
+                .arg(chunk)
+                .arg(self.keys.queue_meta_prefix())
+                .invoke_async(conn)
+                .await?;
+            forgotten += count;
+            if count < chunk {
+                return Ok(forgotten);
+            }
+        }
+    }
+
+    /// Tasks finished so far: those still in apalis-redis's done set and those forgotten.
+    pub async fn finished_tasks<C: ConnectionLike>(&self, conn: &mut C) -> Result<u64, StoreError> {
+        let (in_set, forgotten): (u64, Option<u64>) = redis::pipe()
+            .cmd("SCARD")
+            .arg(self.keys.queue_done())
+            .cmd("GET")
+            .arg(self.keys.queue_done_forgotten())
+            .query_async(conn)
+            .await?;
+        Ok(in_set + forgotten.unwrap_or(0))
     }
 
     /// Records a job that failed for good in the dead-jobs set (kept as long as records).

@@ -59,6 +59,12 @@ impl Keys {
         format!("{}dead", self.prefix)
     }
 
+    /// How many finished tasks were forgotten (deleted from apalis-redis's done set and data
+    /// to bound Redis's memory); the done count is this plus the done set's size.
+    pub fn queue_done_forgotten(&self) -> String {
+        format!("{}queue-done-forgotten", self.prefix)
+    }
+
     /// Lock held by the one gateway that samples the queue gauges (value: its owner token;
     /// expires unless renewed, so another gateway takes over when the holder dies).
     pub fn queue_sampler_lock(&self) -> String {

@@ -267,7 +267,8 @@ const PROMOTION_CHUNK: usize = 500;
 const PROMOTION_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Keeps apalis-redis's scheduled set free of due tasks, in bounded chunks (see
-/// `JobStore::promote_due`). Every worker runs it; the Lua script makes that safe.
+/// `JobStore::promote_due`), and its finished tasks from piling up. Every worker runs it; the
+/// Lua scripts make that safe.
 async fn promote_due_forever(
     store: JobStore,
     mut conn: ConnectionManager,
@@ -282,6 +283,12 @@ async fn promote_due_forever(
             Ok(0) => {}
             Ok(moved) => debug!(moved, "promoted due scheduled tasks"),
             Err(error) => debug!(%error, "cannot promote scheduled tasks now"),
+        }
+        // apalis-redis keeps every finished task forever; the job record is what counts.
+        match store.forget_done_tasks(&mut conn, PROMOTION_CHUNK).await {
+            Ok(0) => {}
+            Ok(forgotten) => debug!(forgotten, "forgot finished tasks"),
+            Err(error) => debug!(%error, "cannot forget finished tasks now"),
         }
     }
 }

@@ -44,10 +44,7 @@ async fn a_backlog_of_20000_jobs_drains_through_two_workers() {
     let deadline = Instant::now() + Duration::from_secs(600);
     let keys = shared::keys::Keys::new(&app.settings.redis_key_prefix);
     loop {
-        let done: usize = redis::cmd("SCARD")
-            .arg(keys.queue_done())
-            .query(&mut conn)
-            .unwrap();
+        let done = app.finished_tasks();
         if done >= JOBS {
             break;
         }
@@ -74,6 +71,22 @@ async fn a_backlog_of_20000_jobs_drains_through_two_workers() {
         .query(&mut conn)
         .unwrap();
     assert_eq!(dead, 0);
+    // Finished tasks do not pile up in Redis: workers forget them (the records remain).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let kept: usize = redis::cmd("HLEN")
+            .arg(keys.queue_data())
+            .query(&mut conn)
+            .unwrap();
+        if kept == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{kept} finished tasks still kept"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     for restarts in &app.worker_restarts {
         assert_eq!(restarts.load(Ordering::Relaxed), 0, "no worker loop failed");
     }

@@ -312,6 +312,22 @@ impl TestApp {
         job.request_id
     }
 
+    /// Tasks the queue has finished: still in apalis-redis's done set, or counted and forgotten
+    /// (workers delete finished tasks to bound Redis's memory).
+    pub fn finished_tasks(&self) -> usize {
+        let mut conn = self.redis.connection();
+        let keys = self.keys();
+        let in_set: usize = redis::cmd("SCARD")
+            .arg(keys.queue_done())
+            .query(&mut conn)
+            .unwrap();
+        let forgotten: Option<usize> = redis::cmd("GET")
+            .arg(keys.queue_done_forgotten())
+            .query(&mut conn)
+            .unwrap();
+        in_set + forgotten.unwrap_or(0)
+    }
+
     pub fn keys(&self) -> shared::keys::Keys {
         shared::keys::Keys::new(&self.settings.redis_key_prefix)
     }

@@ -39,10 +39,7 @@ async fn a_cancelled_pending_job_never_runs() {
             .arg(keys.queue_active())
             .query(&mut conn)
             .unwrap();
-        let done: usize = redis::cmd("SCARD")
-            .arg(keys.queue_done())
-            .query(&mut conn)
-            .unwrap();
+        let done = app.finished_tasks();
         if queued == 0 && done == 1 {
             break;
         }
@@ -362,10 +359,7 @@ return #ids
     let mut sync = app.redis.connection();
     let deadline = std::time::Instant::now() + Duration::from_secs(600);
     loop {
-        let done: usize = redis::cmd("SCARD")
-            .arg(app.keys().queue_done())
-            .query(&mut sync)
-            .unwrap();
+        let done = app.finished_tasks();
         if done >= DUE {
             break;
         }
