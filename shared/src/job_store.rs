@@ -524,21 +524,14 @@ impl JobStore {
         chunk: usize,
     ) -> Result<usize, StoreError> {
         let chunk = chunk.max(1);
-        let mut moved = 0;
-        loop {
-            let count: usize = PROMOTE_SCRIPT
-                .key(self.keys.queue_scheduled())
-                .key(self.keys.queue_active())
-                .key(self.keys.queue_signal())
-                .arg(chunk)
-                .arg(self.keys.queue_available_channel())
-                .invoke_async(conn)
-                .await?;
-            moved += count;
-            if count < chunk {
-                return Ok(moved);
-            }
-        }
+        let mut invocation = PROMOTE_SCRIPT.prepare_invoke();
+        invocation
+            .key(self.keys.queue_scheduled())
+            .key(self.keys.queue_active())
+            .key(self.keys.queue_signal())
+            .arg(chunk)
+            .arg(self.keys.queue_available_channel());
+        repeat_until_short(conn, chunk, &invocation).await
     }
 
     /// Deletes the queue's copies of finished tasks, `chunk` at a time, until none is left;
@@ -549,21 +542,14 @@ impl JobStore {
         chunk: usize,
     ) -> Result<usize, StoreError> {
         let chunk = chunk.max(1);
-        let mut forgotten = 0;
-        loop {
-            let count: usize = FORGET_DONE_SCRIPT
-                .key(self.keys.queue_done())
-                .key(self.keys.queue_data())
-                .key(self.keys.queue_done_forgotten())
-                .arg(chunk)
-                .arg(self.keys.queue_meta_prefix())
-                .invoke_async(conn)
-                .await?;
-            forgotten += count;
-            if count < chunk {
-                return Ok(forgotten);
-            }
-        }
+        let mut invocation = FORGET_DONE_SCRIPT.prepare_invoke();
+        invocation
+            .key(self.keys.queue_done())
+            .key(self.keys.queue_data())
+            .key(self.keys.queue_done_forgotten())
+            .arg(chunk)
+            .arg(self.keys.queue_meta_prefix());
+        repeat_until_short(conn, chunk, &invocation).await
     }
 
     /// Tasks finished so far: those still in apalis-redis's done set and those forgotten.
@@ -637,6 +623,24 @@ impl JobStore {
         push_patch(&mut invocation, &patch);
         let outcome: i64 = invocation.invoke_async(conn).await?;
         Ok(WriteOutcome::from_script(outcome))
+    }
+}
+
+/// Runs a script that handles up to `chunk` items and answers how many it handled, until a
+/// run handles fewer (nothing is left); returns the total. Bounded chunks keep each Lua call
+/// short, whatever the backlog.
+async fn repeat_until_short<C: ConnectionLike>(
+    conn: &mut C,
+    chunk: usize,
+    invocation: &redis::ScriptInvocation<'_>,
+) -> Result<usize, StoreError> {
+    let mut total = 0;
+    loop {
+        let count: usize = invocation.invoke_async(conn).await?;
+        total += count;
+        if count < chunk {
+            return Ok(total);
+        }
     }
 }
 
