@@ -462,6 +462,27 @@ impl JobStore {
             })
     }
 
+    /// Just the job's status (one field, not the whole record); `None` when there is none.
+    pub async fn status<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        request_id: &str,
+    ) -> Result<Option<crate::job::DesignStatus>, StoreError> {
+        let key = self.keys.job(request_id);
+        let raw: Option<String> = redis::cmd("HGET")
+            .arg(&key)
+            .arg("status")
+            .query_async(conn)
+            .await?;
+        raw.map(|raw| {
+            serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt {
+                key,
+                reason: format!("field status: {e}"),
+            })
+        })
+        .transpose()
+    }
+
     /// Applies a patch and stamps `updated_at`, unless the record is gone or the job has ended.
     pub async fn update<C: ConnectionLike>(
         &self,

@@ -123,8 +123,8 @@ impl JobReporter {
         loop {
             tokio::time::sleep(ENDED_POLL_INTERVAL).await;
             let mut conn = self.conn.clone();
-            if let Ok(Some(record)) = self.store.get(&mut conn, &self.id).await
-                && record.status.is_terminal()
+            if let Ok(Some(status)) = self.store.status(&mut conn, &self.id).await
+                && status.is_terminal()
             {
                 return;
             }
