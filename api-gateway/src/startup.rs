@@ -11,9 +11,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use shared::api::{ErrorBody, ErrorDetail};
 use shared::auth::Authenticator;
+use shared::callback::CallbackPolicy;
 use shared::events::EventPublisher;
 use shared::job_store::JobStore;
 use shared::keys::Keys;
+use shared::model::AllowedModels;
 use shared::rate_limit::RateLimiter;
 use shared::redis_conn;
 use shared::settings::Settings;
@@ -79,6 +81,10 @@ impl Application {
             auth: Arc::new(auth),
             shutdown: streams_shutdown.clone(),
             queue_gauges: queue_sampler.gauges(),
+            allowed_models: Arc::new(
+                AllowedModels::from_settings(&settings).context("reading ALLOWED_MODELS")?,
+            ),
+            callback_policy: Arc::new(CallbackPolicy::from_settings(&settings)),
             settings: Arc::new(settings),
             conn,
         };

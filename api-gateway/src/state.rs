@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use redis::aio::ConnectionManager;
 use shared::auth::Authenticator;
+use shared::callback::CallbackPolicy;
 use shared::events::EventPublisher;
 use shared::job_store::JobStore;
 use shared::keys::Keys;
+use shared::model::AllowedModels;
 use shared::rate_limit::RateLimiter;
 use shared::settings::Settings;
 use tokio_util::sync::CancellationToken;
@@ -30,4 +32,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// The queue gauges, exported on `/metrics` while this gateway is the sampler.
     pub queue_gauges: QueueGauges,
+    /// The models a request may name (`ALLOWED_MODELS`).
+    pub allowed_models: Arc<AllowedModels>,
+    /// Where a `callback_url` may point (`WEBHOOK_*`).
+    pub callback_policy: Arc<CallbackPolicy>,
 }

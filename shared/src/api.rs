@@ -99,16 +99,13 @@ impl DesignCreateRequest {
             });
         }
         self.output_formats = formats;
-        if let Some(model) = &self.model {
-            let valid = model
-                .split_once('/')
-                .is_some_and(|(provider, name)| !provider.is_empty() && !name.is_empty());
-            if !valid {
-                return Err(FieldError {
-                    field: "model",
-                    message: format!("'{model}' is not of the form provider/model"),
-                });
-            }
+        if let Some(model) = &self.model
+            && let Err(error) = crate::model::ModelName::parse(model)
+        {
+            return Err(FieldError {
+                field: "model",
+                message: error.to_string(),
+            });
         }
         if let Some(url) = &self.callback_url
             && !(url.starts_with("http://") || url.starts_with("https://"))

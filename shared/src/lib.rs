@@ -7,6 +7,8 @@
 //! - [`api`]: HTTP request and response bodies, with their validation.
 //! - [`job`]: the queue payload, job status and the job record.
 //! - [`events`]: progress events, their atomic publish and their replay.
+//! - [`model`]: `provider/model` names, their safe characters and the allow-list.
+//! - [`callback`]: where a `callback_url` may point (public addresses only) and the checks.
 //! - [`keys`]: every Redis key name, built in one place.
 //! - [`auth`]: API keys and JWTs: who is calling.
 //! - [`rate_limit`]: the sliding-window limit shared by every gateway replica.
@@ -16,11 +18,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod callback;
 pub mod events;
 pub mod job;
 pub mod job_store;
 pub mod keys;
 pub mod metrics;
+pub mod model;
 pub mod rate_limit;
 pub mod redis_conn;
 pub mod settings;

@@ -12,6 +12,8 @@ use config::{Config, ConfigError, Environment, File, FileFormat};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::model::{AllowedModels, ModelName};
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -80,8 +82,16 @@ pub struct Settings {
     pub max_active_jobs_per_principal: u32,
     /// Principals allowed on `/api/v1/admin/*`, comma-separated.
     pub admin_principals: String,
-    /// Signs `callback_url` deliveries (HMAC-SHA256); unset: they go unsigned.
+    /// Signs `callback_url` deliveries (HMAC-SHA256); unset: `callback_url` is refused unless
+    /// `webhook_allow_unsigned`.
     pub webhook_secret: Option<SecretString>,
+    /// Hosts a `callback_url` may name, comma-separated exact names; unset: any public host.
+    pub webhook_allowed_hosts: Option<String>,
+    /// Let callbacks reach loopback, private, link-local and other non-public addresses
+    /// (test rigs only; cloud metadata addresses stay refused).
+    pub webhook_allow_private: bool,
+    /// Accept `callback_url`s although no `WEBHOOK_SECRET` signs the deliveries.
+    pub webhook_allow_unsigned: bool,
     /// Where a worker serves `/health`, `/ready` and `/metrics`.
     pub worker_metrics_addr: SocketAddr,
     /// How often the gateway holding the sampler lock reads the queue's depth by state.
@@ -132,6 +142,11 @@ pub struct Settings {
     /// A TOML price table (USD per million tokens) whose entries replace or extend the
     /// built-in one (`worker/data/prices.toml`).
     pub llm_price_file: Option<PathBuf>,
+    /// Models a request may name in `model`, comma-separated; unset: the agents' configured
+    /// primary and fallback models. `builtin/offline` is always allowed.
+    pub allowed_models: Option<String>,
+    /// Let jobs use models that the price table does not list (their spend is then unknown).
+    pub llm_allow_unpriced: bool,
 }
 
 /// The model settings of one agent (DESIGN.md section 8).
@@ -227,6 +242,9 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("rate_limit_fail_open", "true"),
     ("max_active_jobs_per_principal", "0"),
     ("admin_principals", "admin"),
+    ("webhook_allow_private", "false"),
+    ("webhook_allow_unsigned", "false"),
+    ("llm_allow_unpriced", "false"),
     ("worker_metrics_addr", "0.0.0.0:9091"),
     ("queue_metrics_interval_seconds", "5"),
     ("freecad_pool_size", "2"),
@@ -361,17 +379,16 @@ impl Settings {
         }
         for (agent, models) in self.llm_agents.iter() {
             let name = agent.to_uppercase();
-            if !models.primary.contains('/') {
+            if let Err(error) = ModelName::parse(&models.primary) {
                 return Err(ConfigError::Message(format!(
-                    "AGENT_{name}_PRIMARY must be provider/model, not {:?}",
-                    models.primary
+                    "AGENT_{name}_PRIMARY must be provider/model: {error}"
                 )));
             }
             if let Some(fallback) = models.fallback_model()
-                && !fallback.contains('/')
+                && let Err(error) = ModelName::parse(fallback)
             {
                 return Err(ConfigError::Message(format!(
-                    "AGENT_{name}_FALLBACK must be provider/model or none, not {fallback:?}"
+                    "AGENT_{name}_FALLBACK must be provider/model or none: {error}"
                 )));
             }
             if !(0.0..=2.0).contains(&models.temperature) {
@@ -384,6 +401,9 @@ impl Settings {
                     "AGENT_{name}_MAX_TOKENS must be above 0"
                 )));
             }
+        }
+        if let Err(error) = AllowedModels::from_settings(self) {
+            return Err(ConfigError::Message(format!("ALLOWED_MODELS: {error}")));
         }
         if self.redis_key_prefix.is_empty() {
             return Err(ConfigError::Message(

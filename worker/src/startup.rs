@@ -91,6 +91,15 @@ impl Application {
                  isolation, only with rlimits, an unprivileged user and the static check !!!"
             ),
         }
+        let llm = LlmClient::from_settings(&settings).context("preparing the LLM client")?;
+        let unpriced = llm.unpriced_models();
+        if !unpriced.is_empty() && !settings.llm_allow_unpriced {
+            warn!(
+                models = unpriced.join(", "),
+                "these allowed models have no price, so jobs using them are refused; price them \
+                 in LLM_PRICE_FILE or set LLM_ALLOW_UNPRICED=true"
+            );
+        }
         let context = JobContext {
             store: JobStore::new(keys.clone(), settings.job_ttl()),
             events: EventPublisher::new(keys, settings.job_ttl()),
@@ -98,10 +107,13 @@ impl Application {
             runner: Arc::new(runner),
             artifact_dir: settings.artifact_dir.clone(),
             settings: Arc::new(settings.clone()),
-            llm: Arc::new(LlmClient::from_settings(&settings).context("preparing the LLM client")?),
+            llm: Arc::new(llm),
             job_timeout: settings.job_timeout(),
             max_attempts: settings.job_max_attempts,
-            webhooks: WebhookSender::new(settings.webhook_secret.clone()),
+            webhooks: WebhookSender::new(
+                settings.webhook_secret.clone(),
+                shared::callback::CallbackPolicy::from_settings(&settings),
+            ),
             script_override: None,
         };
         Ok(Self {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use shared::api::{
     DesignCreateRequest, DesignLinks, DesignResponse, DesignStatusResponse, ExportResult,
-    RefineRequest,
+    FieldError, RefineRequest,
 };
 use shared::events::EventType;
 use shared::job::{DesignJob, DesignStatus, JobRecord, OutputFormat};
@@ -86,6 +86,35 @@ fn accepted(response: DesignResponse) -> Response {
         .into_response()
 }
 
+/// The checks that need the operator's settings: the model must be one this service offers,
+/// and the callback must point at a public address (resolved now, and again by the worker when
+/// it connects).
+async fn check_model_and_callback(
+    state: &AppState,
+    request: &DesignCreateRequest,
+) -> Result<(), Error> {
+    if let Some(model) = &request.model {
+        state
+            .allowed_models
+            .check(model)
+            .map_err(|refusal| FieldError {
+                field: "model",
+                message: refusal.to_string(),
+            })?;
+    }
+    if let Some(url) = &request.callback_url {
+        state
+            .callback_policy
+            .check(url)
+            .await
+            .map_err(|refusal| FieldError {
+                field: "callback_url",
+                message: refusal.to_string(),
+            })?;
+    }
+    Ok(())
+}
+
 /// Longest `Idempotency-Key` accepted.
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
@@ -98,6 +127,7 @@ pub async fn submit_design(
     idempotency_key: Option<&str>,
 ) -> Result<DesignResponse, Error> {
     let request = body.validate()?;
+    check_model_and_callback(state, &request).await?;
     // The validated request (defaults filled in) identifies it, whatever the JSON's layout.
     let fingerprint = serde_json::to_vec(&request)
         .map(|bytes| hex::encode(Sha256::digest(bytes)))

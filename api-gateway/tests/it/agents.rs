@@ -113,6 +113,9 @@ impl FakeModel {
         vec![
             ("OPENAI_API_KEY", "sk-fake".to_owned()),
             ("OPENAI_BASE_URL", format!("{}/v1", self.base)),
+            ("ALLOWED_MODELS", "openai/fake-model".to_owned()),
+            // The fake model has no price; the next test shows the refusal without this.
+            ("LLM_ALLOW_UNPRICED", "true".to_owned()),
         ]
     }
 }
@@ -262,6 +265,29 @@ async fn a_part_that_is_never_right_fails_at_max_iterations() {
     }
     // The wrong box scores 1/3: below refine, above fail, so the planner planned again.
     assert_eq!(model.requests_of(Role::Planner).len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpriced_model_is_never_called_unless_the_operator_allows_it() {
+    let model = FakeModel::start(|_, _| PLAN.to_owned()).await;
+    let mut env = model.env();
+    env.retain(|(name, _)| *name != "LLM_ALLOW_UNPRICED");
+    let app = spawn_app_with(AppOptions {
+        env,
+        ..AppOptions::default()
+    })
+    .await;
+    let id = app
+        .submit(&json!({ "prompt": "a block 20 by 10 by 5 mm", "model": "openai/fake-model" }))
+        .await;
+    let status = app.wait_for_end(&id, JOB_LIMIT).await;
+    assert_eq!(status["status"], "failed", "{status}");
+    assert_eq!(status["error_code"], "invalid_model", "{status}");
+    let message = status["error_message"].as_str().unwrap();
+    assert!(message.contains("LLM_ALLOW_UNPRICED"), "{message}");
+    for role in [Role::Planner, Role::Generator, Role::Validator] {
+        assert!(model.requests_of(role).is_empty(), "the model was called");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

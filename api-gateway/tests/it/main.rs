@@ -3,6 +3,7 @@
 mod agents;
 mod auth;
 mod backlog;
+mod callbacks;
 mod deploy;
 mod design;
 mod errors;

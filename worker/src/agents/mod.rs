@@ -269,6 +269,7 @@ fn resolve_backend(
     let parse = |name: &str, source: &str| {
         ModelName::parse(name).map_err(|e| AgentError::Config(format!("{source}: {e}")))
     };
+    let requested = job_model.is_some();
     let (candidates, source) = match job_model {
         Some(name) => (
             vec![parse(name, "the request's model")?],
@@ -282,6 +283,14 @@ fn resolve_backend(
             (candidates, "the configured models")
         }
     };
+    // A model is only called if this service offers it and its spend can be counted; a
+    // configured model without a key is skipped below rather than refused here.
+    let refuse = |refused| AgentError::Config(format!("{source}: {refused}"));
+    for model in &candidates {
+        if requested || llm.is_configured(model.provider) {
+            llm.admits(model, requested).map_err(refuse)?;
+        }
+    }
     if candidates[0].is_offline() {
         return Ok(Backend::Offline {
             reason: format!("{source} asked for it"),

@@ -1,12 +1,23 @@
 //! `callback_url`: when a job ends, its status is POSTed there, signed, retried with backoff;
 //! a delivery that fails never changes the job.
+//!
+//! The destination is a tenant's choice, so every delivery goes through
+//! [`shared::callback::CallbackPolicy`] twice: the URL before each attempt (a literal address
+//! never reaches a resolver) and each address the host resolves to when connecting (the
+//! [`PublicOnlyResolver`] drops the rest, so DNS rebinding after submission cannot pass). No
+//! redirect is followed and no proxy from the environment is used.
 
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use hmac::{Hmac, Mac};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use shared::api::DesignStatusResponse;
+use shared::callback::CallbackPolicy;
 use shared::job::JobRecord;
 use tracing::{info, warn};
 
@@ -18,10 +29,56 @@ const ATTEMPTS: u32 = 5;
 const FIRST_DELAY: Duration = Duration::from_millis(500);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Looks a host name up; the system resolver in production, a fixed answer in tests.
+pub type HostLookup =
+    Arc<dyn Fn(String) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>> + Send + Sync>;
+
+/// The system's resolver (`getaddrinfo`, through tokio).
+pub fn system_lookup() -> HostLookup {
+    Arc::new(|host: String| {
+        Box::pin(async move {
+            let addresses = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            Ok(addresses.map(|a| a.ip()).collect())
+        })
+    })
+}
+
+/// Resolves through `lookup` and keeps only the addresses the policy permits; a name left
+/// with none fails the connection.
+pub struct PublicOnlyResolver {
+    policy: Arc<CallbackPolicy>,
+    lookup: HostLookup,
+}
+
+impl Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.policy.clone();
+        let lookup = self.lookup.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found = lookup(host.clone()).await?;
+            let permitted: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|ip| policy.permits(*ip))
+                .map(|ip| SocketAddr::new(ip, 0))
+                .collect();
+            if permitted.is_empty() {
+                let message = format!("{host} resolves to no public address");
+                return Err(
+                    std::io::Error::new(std::io::ErrorKind::PermissionDenied, message).into(),
+                );
+            }
+            let addrs: Addrs = Box::new(permitted.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
 #[derive(Clone)]
 pub struct WebhookSender {
     client: reqwest::Client,
     secret: Option<SecretString>,
+    policy: Arc<CallbackPolicy>,
 }
 
 pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
@@ -33,48 +90,69 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
 }
 
 impl WebhookSender {
-    pub fn new(secret: Option<SecretString>) -> Self {
+    pub fn new(secret: Option<SecretString>, policy: CallbackPolicy) -> Self {
+        Self::with_lookup(secret, policy, system_lookup())
+    }
+
+    /// A sender whose host names resolve through `lookup` (tests give a fixed answer).
+    pub fn with_lookup(
+        secret: Option<SecretString>,
+        policy: CallbackPolicy,
+        lookup: HostLookup,
+    ) -> Self {
+        let policy = Arc::new(policy);
+        let resolver = PublicOnlyResolver {
+            policy: policy.clone(),
+            lookup,
+        };
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(resolver))
             .build()
             .expect("an HTTP client");
-        Self { client, secret }
+        Self {
+            client,
+            secret,
+            policy,
+        }
     }
 
     /// Sends the job's final status to its `callback_url`, if it has one, in the background.
     pub fn deliver_in_background(&self, record: JobRecord) {
-        let Some(url) = record.callback_url.clone() else {
+        if record.callback_url.is_none() {
             return;
-        };
+        }
         let sender = self.clone();
-        tokio::spawn(async move { sender.deliver(&url, record).await });
+        tokio::spawn(async move { sender.deliver(record).await });
     }
 
-    async fn deliver(&self, url: &str, record: JobRecord) {
+    /// Delivers the record's final status to its `callback_url`; `true` once a receiver took it.
+    pub async fn deliver(&self, record: JobRecord) -> bool {
         let request_id = record.request_id;
+        let Some(raw_url) = record.callback_url.clone() else {
+            return false;
+        };
+        // Checked again here: the settings may have changed since submission, and a literal
+        // address never reaches the resolver.
+        let url = match self.policy.check_url(&raw_url) {
+            Ok(url) => url,
+            Err(refusal) => {
+                warn!(%request_id, %refusal, "webhook not sent: its callback_url is refused");
+                return false;
+            }
+        };
         let status = DesignStatusResponse::from(record);
         let Ok(body) = serde_json::to_vec(&status) else {
-            return;
+            return false;
         };
         let mut delay = FIRST_DELAY;
         for attempt in 1..=ATTEMPTS {
-            let timestamp = chrono::Utc::now().timestamp();
-            let mut request = self
-                .client
-                .post(url)
-                .header("content-type", "application/json")
-                .header(TIMESTAMP_HEADER, timestamp.to_string())
-                .body(body.clone());
-            if let Some(secret) = &self.secret {
-                request = request.header(
-                    SIGNATURE_HEADER,
-                    signature(secret.expose_secret(), timestamp, &body),
-                );
-            }
-            match request.send().await {
+            match self.attempt(url.clone(), &body).await {
                 Ok(response) if response.status().is_success() => {
                     info!(%request_id, attempt, "webhook delivered");
-                    return;
+                    return true;
                 }
                 Ok(response) => {
                     warn!(%request_id, attempt, status = %response.status(), "webhook refused")
@@ -85,6 +163,24 @@ impl WebhookSender {
             delay *= 2;
         }
         warn!(%request_id, "webhook given up after {ATTEMPTS} attempts");
+        false
+    }
+
+    async fn attempt(&self, url: reqwest::Url, body: &[u8]) -> reqwest::Result<reqwest::Response> {
+        let timestamp = chrono::Utc::now().timestamp();
+        let mut request = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header(TIMESTAMP_HEADER, timestamp.to_string())
+            .body(body.to_vec());
+        if let Some(secret) = &self.secret {
+            request = request.header(
+                SIGNATURE_HEADER,
+                signature(secret.expose_secret(), timestamp, body),
+            );
+        }
+        request.send().await
     }
 }
 

@@ -22,6 +22,7 @@ use super::{
     ChunkSink, Completion, LlmError, LlmRequest, Reply, StreamItem, UsageUpdate, WireError,
     anthropic, error_text, gemini, openai,
 };
+use shared::model::{AllowedModels, ModelRefusal};
 
 /// Connecting must not take long even when the answer may.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -56,6 +57,22 @@ pub struct LlmClient {
     timeout: Duration,
     /// Models that may appear as metric labels.
     labelled_models: HashSet<String>,
+    /// The models a job may name (`ALLOWED_MODELS`).
+    allowed: AllowedModels,
+    /// `LLM_ALLOW_UNPRICED`: models the price table does not list may be called.
+    allow_unpriced: bool,
+}
+
+/// Why this worker will not call a model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelRefused {
+    #[error("{0}")]
+    NotAllowed(#[from] ModelRefusal),
+    #[error(
+        "{0} has no price in the price table, so its spend could not be counted; add it to \
+         LLM_PRICE_FILE, or set LLM_ALLOW_UNPRICED=true"
+    )]
+    Unpriced(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +81,8 @@ pub enum ClientError {
     Prices(#[from] PriceError),
     #[error("building the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("ALLOWED_MODELS: {0}")]
+    AllowedModels(#[from] shared::model::ModelNameError),
 }
 
 impl LlmClient {
@@ -111,7 +130,34 @@ impl LlmClient {
             stream: settings.llm_stream,
             timeout,
             labelled_models,
+            allowed: AllowedModels::from_settings(settings)?,
+            allow_unpriced: settings.llm_allow_unpriced,
         })
+    }
+
+    /// Whether a job may use `model`: one this service offers, and priced unless the operator
+    /// allows unpriced models. `requested`: a job named it (configured models need not be
+    /// listed in `ALLOWED_MODELS`, which they are by default).
+    pub fn admits(&self, model: &ModelName, requested: bool) -> Result<(), ModelRefused> {
+        if model.is_offline() {
+            return Ok(());
+        }
+        if requested {
+            self.allowed.check(&model.to_string())?;
+        }
+        if !self.allow_unpriced && self.prices.price(model).is_none() {
+            return Err(ModelRefused::Unpriced(model.to_string()));
+        }
+        Ok(())
+    }
+
+    /// The allowed models the price table does not list (the worker warns about them at start).
+    pub fn unpriced_models(&self) -> Vec<String> {
+        self.allowed
+            .iter()
+            .filter(|m| !m.is_offline() && self.prices.price(m).is_none())
+            .map(ToString::to_string)
+            .collect()
     }
 
     pub fn prices(&self) -> &PriceTable {

@@ -1,7 +1,8 @@
 //! One LLM layer for every provider, over reqwest.
 //!
 //! # Layout
-//! - [`model`]: `provider/model` names and the providers.
+//! - `model`: `provider/model` names and the providers, re-exported from `shared::model`
+//!   (the gateway checks them too).
 //! - [`client`]: [`LlmClient`]: keys and base URLs from the settings, one attempt (complete or
 //!   streaming), retries, metrics, usage and cost.
 //! - `openai`, `anthropic`, `gemini`: each vendor's request body, reply and stream events.
@@ -14,7 +15,6 @@ mod anthropic;
 pub mod client;
 pub mod cost;
 mod gemini;
-pub mod model;
 mod openai;
 pub mod retry;
 pub mod sse;
@@ -26,7 +26,12 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 pub use client::LlmClient;
-pub use model::{ModelName, Provider};
+pub use shared::model::{ModelName, Provider};
+
+/// `provider/model` names, kept at their old path for the modules of this layer.
+pub mod model {
+    pub use shared::model::{ModelName, ModelNameError, Provider};
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
