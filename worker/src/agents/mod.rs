@@ -412,8 +412,41 @@ mod tests {
     }
 
     #[test]
+    fn a_model_outside_the_allow_list_or_unpriced_is_refused_before_any_call() {
+        let settings = settings(&[
+            ("OPENAI_API_KEY", "k"),
+            ("ALLOWED_MODELS", "openai/new-model"),
+        ]);
+        let llm = Arc::new(LlmClient::from_settings(&settings).unwrap());
+        let agent = |model| {
+            Agent::for_job(
+                AgentKind::Planner,
+                &settings,
+                Some(model),
+                llm.clone(),
+                UsageTally::default(),
+            )
+        };
+        let not_offered = agent("openai/gpt-4o-mini").err().unwrap();
+        assert_eq!(not_offered.code(), "invalid_model");
+        assert!(
+            not_offered.to_string().contains("not offered"),
+            "{not_offered}"
+        );
+        let unpriced = agent("openai/new-model").err().unwrap();
+        assert!(
+            unpriced.to_string().contains("LLM_ALLOW_UNPRICED"),
+            "{unpriced}"
+        );
+    }
+
+    #[test]
     fn the_request_model_overrides_every_agent() {
-        let env = [("OPENAI_API_KEY", "k"), ("ANTHROPIC_API_KEY", "k")];
+        let env = [
+            ("OPENAI_API_KEY", "k"),
+            ("ANTHROPIC_API_KEY", "k"),
+            ("ALLOWED_MODELS", "openai/gpt-4o-mini"),
+        ];
         for kind in [
             AgentKind::Planner,
             AgentKind::Generator,

@@ -130,6 +130,9 @@ pub fn settings(env: &[(&str, String)]) -> Settings {
     let mut vars: HashMap<String, String> = HashMap::from([
         ("LLM_RETRY_BASE_MS".to_owned(), "10".to_owned()),
         ("LLM_RETRY_MAX_MS".to_owned(), "50".to_owned()),
+        // The fake vendors' made-up models have no price; the refusal of unpriced models is
+        // tested end to end in the gateway's agents tests.
+        ("LLM_ALLOW_UNPRICED".to_owned(), "true".to_owned()),
     ]);
     for (key, value) in env {
         vars.insert((*key).to_owned(), value.clone());
