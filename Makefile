@@ -25,6 +25,7 @@ run:
 # the success criteria) goes before the cargo tests so that their summary stays last.
 test: deps
 	cargo build --workspace --all-targets
+	.venv-load/bin/python -m unittest discover -s load -p 'test_*.py'
 	env -u LOAD_HOST -u LOAD_DURATION LOAD_PROFILE=SMOKE python3 load/run.py --bin-dir target/debug
 	cargo test --workspace --all-targets
 

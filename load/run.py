@@ -114,15 +114,18 @@ class Stack:
         return host
 
     def stop(self):
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        """Gateway and workers first (they drain against a live Redis), Redis last."""
+        services, redis = self.processes[1:], self.processes[:1]
+        for group in (services, redis):
+            for process in group:
+                if process.poll() is None:
+                    process.terminate()
+            for process in group:
+                try:
+                    process.wait(timeout=40)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
