@@ -19,6 +19,7 @@ import argparse
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -141,11 +142,31 @@ def locust_command(host, out_dir, ui, profile):
     return command
 
 
+def run_locust(command, env):
+    """Locust's exit code. Ctrl-C reaches Locust too (same process group): it is left to quit
+    and write its report; a SIGTERM sent to this script reaches Locust as Ctrl-C."""
+    # SIGINT restored for Locust even when this script was started with it ignored (in the
+    # background of a non-interactive shell), so that forwarding it works.
+    locust = subprocess.Popen(command, env=env, cwd=ROOT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    signal.signal(signal.SIGTERM, lambda *_: locust.send_signal(signal.SIGINT))
+    while True:
+        try:
+            return locust.wait()
+        except KeyboardInterrupt:
+            try:
+                return locust.wait(timeout=30)
+            except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                locust.kill()
+                return locust.wait()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ui", action="store_true", help="open Locust's web UI instead of running headless")
     parser.add_argument("--bin-dir", default=os.path.join(ROOT, "target", "release"))
     args = parser.parse_args()
+    # Stopped while the stack starts: still stop what was started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if not os.access(LOCUST, os.X_OK):
         sys.exit(f"Locust is not installed in {os.path.dirname(os.path.dirname(LOCUST))}: run `make deps` "
                  "(or `make test`), which creates it.")
@@ -171,9 +192,7 @@ def main():
               flush=True)
         if args.ui:
             print(f"load: Locust's web UI on http://127.0.0.1:{UI_PORT} (Ctrl-C ends)", flush=True)
-        code = subprocess.run(locust_command(host, out_dir, args.ui, profile), env=env, cwd=ROOT).returncode
-    except KeyboardInterrupt:
-        code = 130
+        code = run_locust(locust_command(host, out_dir, args.ui, profile), env)
     finally:
         if stack:
             stack.stop()
