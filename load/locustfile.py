@@ -211,14 +211,14 @@ class DesignerJourneyUser(HttpUser):
         request_id = self.create(prompt)
         if request_id is None:
             return
-        final = self.follow(request_id)
+        final, seq = self.follow(request_id)
         problem = judge_outcome(final, refused)
         record(DESIGN, "refused prompt: POST to failed" if refused else "POST to completed", started, problem)
         if refused or problem:
             return
         self.export_and_download(request_id)
-        if random.random() < REFINE_SHARE:
-            self.refine(request_id)
+        if random.random() < REFINE_SHARE and seq is not None:
+            self.refine(request_id, seq)
 
     def create(self, prompt):
         body = {"prompt": prompt, "max_iterations": 2}
@@ -228,13 +228,19 @@ class DesignerJourneyUser(HttpUser):
                 return None
             return response.json()["request_id"]
 
-    def follow(self, request_id):
-        """The `completed` event's data, read from the SSE stream; polls if the stream breaks."""
+    def follow(self, request_id, after_seq=0):
+        """The `completed` event's data after event `after_seq`, read from the SSE stream (and
+        the seq it came with, or None when polled); polls if the stream breaks."""
         deadline = time.monotonic() + DESIGN_TIMEOUT_S
+        headers = {"Accept": "text/event-stream"}
+        if after_seq:
+            # The stream replays the job from its first event: a refined job's earlier run
+            # ended with a `completed` event of its own.
+            headers["Last-Event-ID"] = str(after_seq)
         with self.client.get(
             f"{API}/{request_id}/events",
             name=f"{API}/[id]/events",
-            headers={"Accept": "text/event-stream"},
+            headers=headers,
             stream=True,
             timeout=DESIGN_TIMEOUT_S,
             catch_response=True,
@@ -243,16 +249,16 @@ class DesignerJourneyUser(HttpUser):
                 response.failure(describe(response))
                 return None
             try:
-                final = read_until_completed(response)
+                final, seq = read_until_completed(response.iter_lines(decode_unicode=True))
             except Exception as error:  # a broken stream: say so, then fall back to polling
                 response.failure(f"the event stream broke: {error!r}")
                 final = None
             finally:
                 response.close()
             if final is not None:
-                return final
+                return final, seq
             response.failure("the event stream ended before the completed event")
-        return self.poll(request_id, deadline)
+        return self.poll(request_id, deadline), None
 
     def poll(self, request_id, deadline):
         while time.monotonic() < deadline:
@@ -285,7 +291,7 @@ class DesignerJourneyUser(HttpUser):
             elif not response.content.startswith(b"ISO-10303-21;"):
                 response.failure(f"not a STEP file: {response.content[:40]!r}")
 
-    def refine(self, request_id):
+    def refine(self, request_id, completed_seq):
         body = {"feedback": random.choice(REFINE_FEEDBACK)}
         started = time.perf_counter()
         with self.client.post(
@@ -294,7 +300,7 @@ class DesignerJourneyUser(HttpUser):
             if response.status_code != 202:
                 response.failure(describe(response))
                 return
-        final = self.follow(request_id)
+        final, _ = self.follow(request_id, after_seq=completed_seq)
         record(DESIGN, "refine: POST to completed", started, judge_outcome(final, refused=False))
 
     def cancel_fresh_design(self):
@@ -316,17 +322,20 @@ class DesignerJourneyUser(HttpUser):
         record(DESIGN, "cancel: DELETE to cancelled", started, None if ended else f"after a 204 the job is {final}")
 
 
-def read_until_completed(response):
-    """Reads `text/event-stream` lines until the `completed` event; returns its `data`."""
-    event_type = None
-    for line in response.iter_lines(decode_unicode=True):
-        if line.startswith("event:"):
+def read_until_completed(lines):
+    """Reads `text/event-stream` lines until the `completed` event: its `data` and its seq
+    (the `id:` field), or (None, None) when the stream ends first."""
+    event_type, seq = None, None
+    for line in lines:
+        if line.startswith("id:"):
+            seq = int(line[len("id:") :])
+        elif line.startswith("event:"):
             event_type = line[len("event:") :].strip()
         elif line.startswith("data:") and event_type == "completed":
-            return json.loads(line[len("data:") :])["data"]
+            return json.loads(line[len("data:") :])["data"], seq
         elif not line:
-            event_type = None
-    return None
+            event_type, seq = None, None
+    return None, None
 
 
 class WebSocketUser(User):

@@ -83,6 +83,21 @@ class Outcomes(unittest.TestCase):
         self.assertIsNotNone(locustfile.judge_outcome(other, refused=True))
 
 
+class EventStream(unittest.TestCase):
+    def test_the_completed_event_and_its_seq_are_found_among_the_others(self):
+        lines = [
+            "id: 1", "event: status", 'data: {"data": {"status": "planning"}}', "",
+            ": keep-alive", "",
+            "id: 9", "event: completed", 'data: {"data": {"status": "completed"}}', "",
+            "id: 10", "event: status", 'data: {"data": {"status": "refining"}}', "",
+        ]
+        self.assertEqual(locustfile.read_until_completed(lines), ({"status": "completed"}, 9))
+
+    def test_a_stream_that_ends_before_completed_gives_nothing(self):
+        lines = ["id: 1", "event: status", 'data: {"data": {"status": "planning"}}', ""]
+        self.assertEqual(locustfile.read_until_completed(lines), (None, None))
+
+
 class Criteria(unittest.TestCase):
     def setUp(self):
         self.env = Environment(user_classes=[locustfile.DesignUser])
