@@ -247,17 +247,19 @@ class DesignerJourneyUser(HttpUser):
         ) as response:
             if response.status_code != 200:
                 response.failure(describe(response))
-                return None
+                return None, None
+            final = None
             try:
                 final, seq = read_until_completed(response.iter_lines(decode_unicode=True))
             except Exception as error:  # a broken stream: say so, then fall back to polling
                 response.failure(f"the event stream broke: {error!r}")
-                final = None
+            else:
+                if final is None:
+                    response.failure("the event stream ended before the completed event")
             finally:
                 response.close()
             if final is not None:
                 return final, seq
-            response.failure("the event stream ended before the completed event")
         return self.poll(request_id, deadline), None
 
     def poll(self, request_id, deadline):
