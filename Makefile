@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps run test build fmt lint bench clean
+.PHONY: help deps run test build fmt lint bench load-test load-test-ui clean
 
 help:
 	@echo "make run    build, start Redis if needed, the gateway and two workers"
@@ -11,14 +11,22 @@ help:
 	@echo "make fmt    format the code"
 	@echo "make lint   rustfmt check and clippy with warnings as errors"
 	@echo "make bench  measure the figures of BENCHMARKS.md"
+	@echo "make load-test     Locust, headless, on its own stack (LOAD_PROFILE, LOAD_DURATION, LOAD_HOST)"
+	@echo "make load-test-ui  the same with Locust's web UI"
 
 deps:
 	@scripts/install-deps.sh
+	@scripts/install-load-deps.sh
 
 run:
 	@scripts/run-local.sh
 
+# The debug build is the one the tests use; the Locust smoke run (30 s on a real stack, fails on
+# the success criteria) goes before the cargo tests so that their summary stays last.
 test: deps
+	cargo build --workspace --all-targets
+	.venv-load/bin/python -m unittest discover -s load -p 'test_*.py'
+	env -u LOAD_HOST -u LOAD_DURATION LOAD_PROFILE=SMOKE python3 load/run.py --bin-dir target/debug
 	cargo test --workspace --all-targets
 
 build: deps
@@ -36,6 +44,15 @@ bench: build
 	python3 load/bench.py
 	cargo run --release -p worker --example freecad_timing
 	cargo run --release -p worker --example planner_timing
+
+# Builds the release binaries unless LOAD_HOST names a running gateway to load instead.
+load-test: deps
+	@if [ -z "$$LOAD_HOST" ]; then cargo build --release --bin api-gateway --bin worker; fi
+	python3 load/run.py
+
+load-test-ui: deps
+	@if [ -z "$$LOAD_HOST" ]; then cargo build --release --bin api-gateway --bin worker; fi
+	python3 load/run.py --ui
 
 clean:
 	cargo clean
