@@ -41,14 +41,15 @@ pub fn router() -> Router<AppState> {
         .route("/ws", get(websocket_session))
 }
 
-/// Starts relaying a job's events after `after_seq` in a task of its own; the receiver ends
-/// after the terminal event, when the gateway drains, or never yields if the client left.
+/// Starts relaying a job's events after `after_seq` in a task of its own; the stream ends
+/// after the terminal event or when the gateway drains. Dropping the stream (the client left)
+/// ends the relay task at once.
 fn start_relay(
     state: &AppState,
     request_id: String,
     after_seq: u64,
-) -> mpsc::Receiver<RelayedEvent> {
-    let (sender, receiver) = mpsc::channel(CLIENT_BUFFER);
+) -> impl Stream<Item = RelayedEvent> + Send + use<> {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(CLIENT_BUFFER);
     let state = state.clone();
     tokio::spawn(async move {
         let end = relay(
@@ -63,7 +64,7 @@ fn start_relay(
         .await;
         tracing::debug!(request_id, ?end, "relay ended");
     });
-    receiver
+    futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }
 
 /// The job's events as Server-Sent Events: replayed from the start (or after

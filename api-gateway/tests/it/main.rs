@@ -8,6 +8,7 @@ mod design;
 mod errors;
 mod events;
 mod helpers;
+mod hostile;
 mod metrics;
 mod processes;
 mod promtool;
