@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::event_hub::EventHub;
 use crate::queue_sampler::QueueGauges;
+use crate::streams::StreamSlots;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -28,6 +29,8 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// Cancelled when the gateway drains, so that open streams end.
     pub shutdown: CancellationToken,
+    /// The caps on open SSE and WebSocket streams.
+    pub streams: StreamSlots,
     /// The queue gauges, exported on `/metrics` while this gateway is the sampler.
     pub queue_gauges: QueueGauges,
 }
