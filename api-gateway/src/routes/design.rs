@@ -46,6 +46,7 @@ pub fn router() -> Router<AppState> {
         (status = 202, description = "Accepted and queued", body = DesignResponse),
         (status = 400, description = "Malformed JSON", body = shared::api::ErrorBody),
         (status = 413, description = "Body over MAX_BODY_BYTES", body = shared::api::ErrorBody),
+        (status = 415, description = "Not `Content-Type: application/json`", body = shared::api::ErrorBody),
         (status = 422, description = "A field out of range, or an Idempotency-Key reused with another body", body = shared::api::ErrorBody),
         (status = 503, description = "Redis unreachable", body = shared::api::ErrorBody)),
     params(("Idempotency-Key" = Option<String>, Header,
@@ -185,7 +186,10 @@ pub async fn get_design(
     request_body = RefineRequest,
     responses(
         (status = 202, description = "Queued again; the job goes back through the pipeline", body = DesignResponse),
+        (status = 400, description = "Malformed JSON", body = shared::api::ErrorBody),
         (status = 404, description = "No such job", body = shared::api::ErrorBody),
+        (status = 413, description = "Body over MAX_BODY_BYTES", body = shared::api::ErrorBody),
+        (status = 415, description = "Not `Content-Type: application/json`", body = shared::api::ErrorBody),
         (status = 409, description = "The design is not completed", body = shared::api::ErrorBody),
         (status = 422, description = "Feedback empty or too long", body = shared::api::ErrorBody)))]
 pub async fn refine_design(
@@ -261,6 +265,7 @@ pub struct ExportQuery {
     params(("request_id" = String, Path, description = "The job id"), ExportQuery),
     responses(
         (status = 200, body = Vec<ExportResult>),
+        (status = 400, description = "A query string that does not parse", body = shared::api::ErrorBody),
         (status = 404, description = "No such job", body = shared::api::ErrorBody),
         (status = 422, description = "An unknown format", body = shared::api::ErrorBody)))]
 pub async fn export_design(

@@ -15,3 +15,4 @@ mod promtool;
 mod ready;
 mod reliability;
 mod sandbox;
+mod schemathesis;
