@@ -47,6 +47,8 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         .arg("--report-dir")
         .arg(report_dir.path())
         .env("SCHEMATHESIS_HOOKS", "")
+        // Its example cache (`.schemathesis/`) goes with the reports, not into the tree.
+        .current_dir(report_dir.path())
         .kill_on_drop(true)
         .output()
         .await
