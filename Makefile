@@ -17,6 +17,7 @@ help:
 deps:
 	@scripts/install-deps.sh
 	@scripts/install-load-deps.sh
+	@scripts/install-schemathesis.sh
 
 run:
 	@scripts/run-local.sh

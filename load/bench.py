@@ -112,6 +112,8 @@ def main():
             RUST_LOG="warn",
             AUTH_ENABLED="false",
             RATE_LIMIT_ENABLED="false",
+            # The fan-out rows open 10,000 streams from one client address.
+            MAX_STREAMS_PER_PRINCIPAL="100000",
             # Several workers run side by side: each takes a free port for its metrics.
             WORKER_METRICS_ADDR="127.0.0.1:0",
         )

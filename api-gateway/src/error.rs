@@ -35,6 +35,12 @@ pub enum Error {
     RateLimited { retry_after: u64 },
     #[error("You already have {cap} designs pending or running; wait for one to end.")]
     TooManyActiveJobs { cap: u32 },
+    #[error("You have {cap} event streams open on this gateway already; close one first.")]
+    TooManyStreams { cap: usize, retry_after: u64 },
+    #[error("This gateway holds as many event streams as it may; try again shortly.")]
+    StreamsExhausted { retry_after: u64 },
+    #[error("This gateway holds as many connections as it may; try again shortly.")]
+    ConnectionsExhausted,
     #[error("The rate limiter cannot reach Redis: {0}")]
     RateLimiterUnavailable(#[source] redis::RedisError),
     #[error(transparent)]
@@ -45,7 +51,18 @@ impl Error {
     pub fn design_not_found(request_id: &str) -> Self {
         Self::NotFound {
             code: "design_not_found",
-            message: format!("There is no design with id '{request_id}'."),
+            message: format!("There is no design with id '{}'.", echo(request_id)),
+        }
+    }
+
+    /// Seconds to wait before retrying, for the errors that say so in `Retry-After`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after }
+            | Self::TooManyStreams { retry_after, .. }
+            | Self::StreamsExhausted { retry_after } => Some(*retry_after),
+            Self::ConnectionsExhausted => Some(CONNECTIONS_RETRY_AFTER_SECS),
+            _ => None,
         }
     }
 
@@ -75,11 +92,31 @@ impl Error {
             Self::TooManyActiveJobs { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_active_jobs")
             }
+            Self::TooManyStreams { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_streams"),
+            Self::StreamsExhausted { .. } => (StatusCode::SERVICE_UNAVAILABLE, "streams_exhausted"),
+            Self::ConnectionsExhausted => {
+                (StatusCode::SERVICE_UNAVAILABLE, "connections_exhausted")
+            }
             Self::RateLimiterUnavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "rate_limiter_unavailable")
             }
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
+    }
+}
+
+/// `Retry-After` of a connection refused because the gateway holds `MAX_CONNECTIONS`.
+pub const CONNECTIONS_RETRY_AFTER_SECS: u64 = 1;
+
+/// Longest piece of client input (an id, a format name) quoted back in an error message.
+pub const MAX_ECHO_CHARS: usize = 36;
+
+/// Client input as an error message may quote it: at most [`MAX_ECHO_CHARS`] characters, so
+/// that a huge id is never sent back (or logged) whole.
+pub fn echo(input: &str) -> String {
+    match input.char_indices().nth(MAX_ECHO_CHARS) {
+        None => input.to_owned(),
+        Some((cut, _)) => format!("{}…", &input[..cut]),
     }
 }
 
@@ -128,6 +165,11 @@ impl IntoResponse for Error {
             other => other.to_string(),
         };
         let mut response = status.into_response();
+        if let Some(seconds) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
         if let Self::Unauthorized(_) = self {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
@@ -140,5 +182,20 @@ impl IntoResponse for Error {
             .extensions_mut()
             .insert(ErrorReport { code, message });
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_ECHO_CHARS, echo};
+
+    #[test]
+    fn echo_quotes_at_most_36_characters_on_a_char_boundary() {
+        let id = "0123456789abcdef0123456789abcdef0123";
+        assert_eq!(echo(id), id, "a UUID is quoted whole");
+        let long = "é".repeat(70_000);
+        let quoted = echo(&long);
+        assert_eq!(quoted.chars().count(), MAX_ECHO_CHARS + 1);
+        assert!(quoted.ends_with('…'));
     }
 }

@@ -1,7 +1,8 @@
 //! Extractors whose rejections use the JSON error body.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::{DeserializeOwned, IgnoredAny};
 
@@ -52,6 +53,28 @@ where
             .map(Self)
             .map_err(|error| {
                 Error::Unprocessable(format!("The body does not fit the schema: {error}"))
+            })
+    }
+}
+
+/// A query string: one that does not fit `T` is 400 `invalid_query` in our error format
+/// (axum's own rejection is `text/plain`).
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| Self(value))
+            .map_err(|rejection| Error::BadRequest {
+                code: "invalid_query",
+                message: rejection.body_text(),
             })
     }
 }

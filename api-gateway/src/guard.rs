@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use shared::auth::Principal;
@@ -43,52 +43,73 @@ pub async fn guard(
         Ok(principal) => principal,
         Err(error) => return Error::Unauthorized(error).into_response(),
     };
-    if !state.settings.rate_limit_enabled {
-        request.extensions_mut().insert(principal);
-        return next.run(request).await;
-    }
-    let bucket = if state.auth.enabled() {
-        format!("principal:{}", principal.id)
-    } else {
-        format!("ip:{}", peer.ip())
+    let bucket = rate_bucket(&state, &principal, peer);
+    let decision = match charge(&state, &bucket).await {
+        Ok(Charge::Unlimited) => None,
+        Ok(Charge::Admitted(decision)) => Some(decision),
+        Ok(Charge::Refused(decision)) => {
+            let mut response = Error::RateLimited {
+                retry_after: decision.retry_after_secs(),
+            }
+            .into_response();
+            // `Retry-After` comes with the error itself.
+            add_rate_limit_headers(response.headers_mut(), &decision);
+            return response;
+        }
+        Err(error) => return error.into_response(),
     };
-    let mut conn = state.conn.clone();
-    let unique = uuid::Uuid::new_v4().to_string();
-    let decision = match state.limiter.check(&mut conn, &bucket, &unique).await {
-        Ok(decision) => Some(decision),
-        Err(error) if state.settings.rate_limit_fail_open => {
-            tracing::warn!(%error, "rate limiter unavailable; letting the request through");
-            record_redis_error(RedisComponent::RateLimiter);
-            metrics::counter!(RATE_LIMIT_FAIL_OPEN_TOTAL.name).increment(1);
-            None
-        }
-        Err(error) => {
-            record_redis_error(RedisComponent::RateLimiter);
-            metrics::counter!(RATE_LIMIT_FAIL_CLOSED_TOTAL.name).increment(1);
-            return Error::RateLimiterUnavailable(error).into_response();
-        }
-    };
-    if let Some(decision) = decision
-        && !decision.admitted
-    {
-        metrics::counter!(RATE_LIMIT_REJECTIONS_TOTAL.name).increment(1);
-        let mut response = Error::RateLimited {
-            retry_after: decision.retry_after_secs(),
-        }
-        .into_response();
-        add_rate_limit_headers(response.headers_mut(), &decision);
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(decision.retry_after_secs()),
-        );
-        return response;
-    }
     request.extensions_mut().insert(principal);
     let mut response = next.run(request).await;
     if let Some(decision) = decision {
         add_rate_limit_headers(response.headers_mut(), &decision);
     }
     response
+}
+
+/// Whose budget a request is charged to: the principal's, or the client IP's with auth off.
+pub fn rate_bucket(state: &AppState, principal: &Principal, peer: SocketAddr) -> String {
+    if state.auth.enabled() {
+        format!("principal:{}", principal.id)
+    } else {
+        format!("ip:{}", peer.ip())
+    }
+}
+
+/// What the shared rate limiter said about one request.
+#[derive(Debug, Clone, Copy)]
+pub enum Charge {
+    /// `RATE_LIMIT_ENABLED=false`, or Redis unreachable with `RATE_LIMIT_FAIL_OPEN=true`.
+    Unlimited,
+    Admitted(Decision),
+    Refused(Decision),
+}
+
+/// Charges one request (an HTTP request, or a `/ws` message) to `bucket`'s budget. An error
+/// only when the limiter is unreachable and fails closed.
+pub async fn charge(state: &AppState, bucket: &str) -> Result<Charge, Error> {
+    if !state.settings.rate_limit_enabled {
+        return Ok(Charge::Unlimited);
+    }
+    let mut conn = state.conn.clone();
+    let unique = uuid::Uuid::new_v4().to_string();
+    match state.limiter.check(&mut conn, bucket, &unique).await {
+        Ok(decision) if decision.admitted => Ok(Charge::Admitted(decision)),
+        Ok(decision) => {
+            metrics::counter!(RATE_LIMIT_REJECTIONS_TOTAL.name).increment(1);
+            Ok(Charge::Refused(decision))
+        }
+        Err(error) if state.settings.rate_limit_fail_open => {
+            tracing::warn!(%error, "rate limiter unavailable; letting the request through");
+            record_redis_error(RedisComponent::RateLimiter);
+            metrics::counter!(RATE_LIMIT_FAIL_OPEN_TOTAL.name).increment(1);
+            Ok(Charge::Unlimited)
+        }
+        Err(error) => {
+            record_redis_error(RedisComponent::RateLimiter);
+            metrics::counter!(RATE_LIMIT_FAIL_CLOSED_TOTAL.name).increment(1);
+            Err(Error::RateLimiterUnavailable(error))
+        }
+    }
 }
 
 fn add_rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {

@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //! - [`startup`]: `Application::build` (binds, connects Redis), the router and its layers.
+//! - [`serve`]: the accept loop: `MAX_CONNECTIONS`, the header-read and idle timeout.
+//! - [`streams`]: the caps on open SSE and WebSocket streams, per gateway and per principal.
 //! - [`state`]: `AppState`, shared by every handler.
 //! - [`error`]: the one `Error` type and the JSON error body.
 //! - [`extract`]: the JSON extractor whose rejections use that body.
@@ -22,5 +24,7 @@ pub mod http_metrics;
 pub mod queue_sampler;
 pub mod relay;
 pub mod routes;
+pub mod serve;
 pub mod startup;
 pub mod state;
+pub mod streams;

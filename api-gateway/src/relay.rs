@@ -1,15 +1,17 @@
 //! Delivers one job's events to one client in `seq` order with no gap and no duplicate:
 //! the replay stream first, then the hub's live channel, and back to the replay stream
 //! whenever the live side skipped (lag, reconnect) or has been quiet for a while.
+//!
+//! A relay ends as soon as its client leaves (the receiving side of `out` is dropped), even
+//! while the job is silent: it never polls Redis for nobody.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::SinkExt;
-use futures::channel::mpsc;
 use redis::aio::ConnectionManager;
 use shared::events::{EventHeader, EventType, replay_after};
 use shared::keys::Keys;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
@@ -47,10 +49,9 @@ pub async fn relay(
     keys: &Keys,
     request_id: &str,
     after_seq: u64,
-    out: mpsc::Sender<RelayedEvent>,
+    mut out: mpsc::Sender<RelayedEvent>,
     shutdown: CancellationToken,
 ) -> RelayEnd {
-    let mut out = out;
     // Subscribe before reading the replay, so nothing falls between the two.
     let mut subscription = hub.subscribe(request_id);
     let mut last = after_seq;
@@ -68,6 +69,7 @@ pub async fn relay(
                     tokio::select! {
                         () = tokio::time::sleep(Duration::from_secs(1)) => continue,
                         () = shutdown.cancelled() => return RelayEnd::Shutdown,
+                        () = out.closed() => return RelayEnd::ClientGone,
                     }
                 }
             }
@@ -75,6 +77,7 @@ pub async fn relay(
         let received = tokio::select! {
             received = tokio::time::timeout(RESYNC_INTERVAL, subscription.receiver.recv()) => received,
             () = shutdown.cancelled() => return RelayEnd::Shutdown,
+            () = out.closed() => return RelayEnd::ClientGone,
         };
         let json = match received {
             Ok(Ok(json)) => json,

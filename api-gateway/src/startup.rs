@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use shared::api::{ErrorBody, ErrorDetail};
@@ -30,7 +30,9 @@ use crate::guard::guard;
 use crate::http_metrics::record_http_metrics;
 use crate::queue_sampler::QueueSampler;
 use crate::routes;
+use crate::serve::{ConnectionLimits, connections_within_descriptor_limit, serve};
 use crate::state::AppState;
+use crate::streams::StreamSlots;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -41,6 +43,10 @@ pub struct Application {
     streams_shutdown: CancellationToken,
     /// Started with the server; samples the queue gauges while this gateway holds the lock.
     queue_sampler: QueueSampler,
+    /// Stops accepting and lets the connections finish their requests.
+    connections_shutdown: CancellationToken,
+    max_connections: usize,
+    header_timeout: std::time::Duration,
 }
 
 impl Application {
@@ -68,7 +74,9 @@ impl Application {
             settings.queue_metrics_interval(),
             settings.worker_orphan_window(),
         );
+        let settings_limits = (settings.max_connections, settings.http_header_timeout());
         let state = AppState {
+            streams: StreamSlots::new(settings.max_streams, settings.max_streams_per_principal),
             store: JobStore::new(keys.clone(), settings.job_ttl()),
             events: EventPublisher::new(keys.clone(), settings.job_ttl()),
             limiter: RateLimiter::new(
@@ -93,6 +101,9 @@ impl Application {
             router: router(state),
             streams_shutdown,
             queue_sampler,
+            connections_shutdown: CancellationToken::new(),
+            max_connections: settings_limits.0,
+            header_timeout: settings_limits.1,
         })
     }
 
@@ -112,23 +123,28 @@ impl Application {
         tracing::info!(addr = %self.local_addr(), "gateway listening");
         let sampler = tokio::spawn(self.queue_sampler.run(self.streams_shutdown.clone()));
         let streams_shutdown = self.streams_shutdown.clone();
+        let connections_shutdown = self.connections_shutdown.clone();
         let drained = async move {
             shutdown.cancelled().await;
             streams_shutdown.cancel();
+            connections_shutdown.cancel();
         };
-        // A make-service applies the state once; serving the bare `Router` would deep-clone
-        // every route (the docs page included) for each connection, ~20 KB per SSE client.
-        let served = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(drained)
-        .await
-        .context("serving HTTP");
+        let limits = ConnectionLimits {
+            max_connections: connections_within_descriptor_limit(self.max_connections),
+            header_timeout: self.header_timeout,
+        };
+        tokio::join!(
+            serve(
+                self.listener,
+                self.router,
+                limits,
+                self.connections_shutdown
+            ),
+            drained
+        );
         self.streams_shutdown.cancel();
         let _ = sampler.await;
-        served
+        Ok(())
     }
 }
 
@@ -177,10 +193,60 @@ async fn render_errors(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let response = next.run(request).await;
-    let Some(report) = response.extensions().get::<ErrorReport>().cloned() else {
-        return response;
+    let report = match response.extensions().get::<ErrorReport>().cloned() {
+        Some(report) => report,
+        None if is_plain_error(&response) => {
+            let (parts, body) = response.into_parts();
+            let report = plain_error_report(parts.status, body).await;
+            return rewrite_as_json(Response::from_parts(parts, ()), report, request_id);
+        }
+        None => return response,
     };
-    let (mut parts, _) = response.into_parts();
+    rewrite_as_json(response.map(|_| ()), report, request_id)
+}
+
+/// An error answer some layer wrote without our body (an extractor's `text/plain` rejection
+/// that no handler mapped): it gets the JSON body too, whatever produced it.
+fn is_plain_error(response: &Response) -> bool {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    (response.status().is_client_error() || response.status().is_server_error()) && !is_json
+}
+
+/// The error code and message of a plain error answer: its status, and its text if short.
+async fn plain_error_report(status: StatusCode, body: axum::body::Body) -> ErrorReport {
+    let text = axum::body::to_bytes(body, 1024)
+        .await
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+        .filter(|text| !text.trim().is_empty());
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "validation_error",
+        status if status.is_client_error() => "bad_request",
+        _ => "internal_error",
+    };
+    let message = text.unwrap_or_else(|| {
+        status
+            .canonical_reason()
+            .unwrap_or("The request failed")
+            .to_owned()
+    });
+    ErrorReport { code, message }
+}
+
+fn rewrite_as_json(
+    response: Response<()>,
+    report: ErrorReport,
+    request_id: Option<String>,
+) -> Response {
+    let (mut parts, ()) = response.into_parts();
     let body = ErrorBody {
         error: ErrorDetail {
             code: report.code.to_owned(),

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::event_hub::EventHub;
 use crate::queue_sampler::QueueGauges;
+use crate::streams::StreamSlots;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -30,6 +31,8 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// Cancelled when the gateway drains, so that open streams end.
     pub shutdown: CancellationToken,
+    /// The caps on open SSE and WebSocket streams.
+    pub streams: StreamSlots,
     /// The queue gauges, exported on `/metrics` while this gateway is the sampler.
     pub queue_gauges: QueueGauges,
     /// The models a request may name (`ALLOWED_MODELS`).

@@ -80,6 +80,16 @@ pub struct Settings {
     pub rate_limit_fail_open: bool,
     /// Jobs one principal may have pending or running at once; 0 = no cap.
     pub max_active_jobs_per_principal: u32,
+    /// Longest a client may take to send a request's head, and longest an idle keep-alive
+    /// connection waits for its next request; then the gateway closes it.
+    pub http_header_timeout_seconds: u64,
+    /// Connections one gateway holds at once (HTTP, SSE and WebSocket); more get a 503.
+    pub max_connections: usize,
+    /// Event streams (SSE and WebSocket) one gateway holds at once; more get a 503.
+    pub max_streams: usize,
+    /// Event streams one principal (one client IP with auth off) holds on one gateway; more
+    /// get a 429.
+    pub max_streams_per_principal: usize,
     /// Principals allowed on `/api/v1/admin/*`, comma-separated.
     pub admin_principals: String,
     /// Signs `callback_url` deliveries (HMAC-SHA256); unset: `callback_url` is refused unless
@@ -241,6 +251,10 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("rate_limit_window_seconds", "60"),
     ("rate_limit_fail_open", "true"),
     ("max_active_jobs_per_principal", "0"),
+    ("http_header_timeout_seconds", "10"),
+    ("max_connections", "16384"),
+    ("max_streams", "16384"),
+    ("max_streams_per_principal", "100"),
     ("admin_principals", "admin"),
     ("webhook_allow_private", "false"),
     ("webhook_allow_unsigned", "false"),
@@ -364,6 +378,16 @@ impl Settings {
                 "QUEUE_METRICS_INTERVAL_SECONDS",
                 self.queue_metrics_interval_seconds,
             ),
+            (
+                "HTTP_HEADER_TIMEOUT_SECONDS",
+                self.http_header_timeout_seconds,
+            ),
+            ("MAX_CONNECTIONS", self.max_connections as u64),
+            ("MAX_STREAMS", self.max_streams as u64),
+            (
+                "MAX_STREAMS_PER_PRINCIPAL",
+                self.max_streams_per_principal as u64,
+            ),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -467,6 +491,10 @@ impl Settings {
         Duration::from_secs(self.rate_limit_window_seconds)
     }
 
+    pub fn http_header_timeout(&self) -> Duration {
+        Duration::from_secs(self.http_header_timeout_seconds)
+    }
+
     pub fn queue_metrics_interval(&self) -> Duration {
         Duration::from_secs(self.queue_metrics_interval_seconds)
     }
@@ -536,6 +564,10 @@ mod tests {
         assert_eq!(s.rate_limit_window_seconds, 60);
         assert!(s.rate_limit_fail_open);
         assert_eq!(s.max_active_jobs_per_principal, 0);
+        assert_eq!(s.http_header_timeout(), Duration::from_secs(10));
+        assert_eq!(s.max_connections, 16_384);
+        assert_eq!(s.max_streams, 16_384);
+        assert_eq!(s.max_streams_per_principal, 100);
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! Operators' views: the dead jobs.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::extract::ApiQuery;
 use crate::guard::CurrentPrincipal;
 use crate::state::AppState;
 
@@ -45,7 +46,7 @@ pub struct DeadJobs {
 pub async fn list_dead_jobs(
     State(state): State<AppState>,
     Extension(principal): CurrentPrincipal,
-    Query(query): Query<DeadJobsQuery>,
+    ApiQuery(query): ApiQuery<DeadJobsQuery>,
 ) -> Result<Json<DeadJobs>, Error> {
     if !state.settings.is_admin(&principal.id) {
         return Err(Error::Forbidden(

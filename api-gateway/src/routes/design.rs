@@ -1,7 +1,7 @@
 //! Design jobs: create, read, export listing and download.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,8 +18,8 @@ use shared::job_store::{Enqueued, Idempotency, Requeue, WriteOutcome};
 use tokio_util::io::ReaderStream;
 use uuid::Uuid;
 
-use crate::error::Error;
-use crate::extract::ApiJson;
+use crate::error::{Error, echo};
+use crate::extract::{ApiJson, ApiQuery};
 use crate::guard::CurrentPrincipal;
 use crate::state::AppState;
 use shared::auth::Principal;
@@ -46,6 +46,7 @@ pub fn router() -> Router<AppState> {
         (status = 202, description = "Accepted and queued", body = DesignResponse),
         (status = 400, description = "Malformed JSON", body = shared::api::ErrorBody),
         (status = 413, description = "Body over MAX_BODY_BYTES", body = shared::api::ErrorBody),
+        (status = 415, description = "Not `Content-Type: application/json`", body = shared::api::ErrorBody),
         (status = 422, description = "A field out of range, or an Idempotency-Key reused with another body", body = shared::api::ErrorBody),
         (status = 503, description = "Redis unreachable", body = shared::api::ErrorBody)),
     params(("Idempotency-Key" = Option<String>, Header,
@@ -215,7 +216,10 @@ pub async fn get_design(
     request_body = RefineRequest,
     responses(
         (status = 202, description = "Queued again; the job goes back through the pipeline", body = DesignResponse),
+        (status = 400, description = "Malformed JSON", body = shared::api::ErrorBody),
         (status = 404, description = "No such job", body = shared::api::ErrorBody),
+        (status = 413, description = "Body over MAX_BODY_BYTES", body = shared::api::ErrorBody),
+        (status = 415, description = "Not `Content-Type: application/json`", body = shared::api::ErrorBody),
         (status = 409, description = "The design is not completed", body = shared::api::ErrorBody),
         (status = 422, description = "Feedback empty or too long", body = shared::api::ErrorBody)))]
 pub async fn refine_design(
@@ -291,13 +295,14 @@ pub struct ExportQuery {
     params(("request_id" = String, Path, description = "The job id"), ExportQuery),
     responses(
         (status = 200, body = Vec<ExportResult>),
+        (status = 400, description = "A query string that does not parse", body = shared::api::ErrorBody),
         (status = 404, description = "No such job", body = shared::api::ErrorBody),
         (status = 422, description = "An unknown format", body = shared::api::ErrorBody)))]
 pub async fn export_design(
     State(state): State<AppState>,
     Extension(principal): CurrentPrincipal,
     Path(request_id): Path<String>,
-    Query(query): Query<ExportQuery>,
+    ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Json<Vec<ExportResult>>, Error> {
     let formats = match query.formats.as_deref() {
         None | Some("") => None,
@@ -308,11 +313,13 @@ pub async fn export_design(
                 .map(|name| {
                     OutputFormat::parse(name).ok_or_else(|| {
                         Error::Unprocessable(format!(
-                            "formats: '{name}' is not one of step, stl, fcstd"
+                            "formats: '{}' is not one of step, stl, fcstd",
+                            echo(name)
                         ))
                     })
                 })
-                .collect::<Result<Vec<_>, _>>()?,
+                .collect::<Result<Vec<_>, _>>()
+                .map(first_of_each)?,
         ),
     };
     let record = load_record(&state, &principal, &request_id).await?;
@@ -337,6 +344,17 @@ pub async fn export_design(
         })
         .collect();
     Ok(Json(results))
+}
+
+/// Each format once, in the order first asked for: `formats=step,step,...` is one entry.
+fn first_of_each(formats: Vec<OutputFormat>) -> Vec<OutputFormat> {
+    let mut seen = Vec::with_capacity(formats.len().min(4));
+    for format in formats {
+        if !seen.contains(&format) {
+            seen.push(format);
+        }
+    }
+    seen
 }
 
 fn missing_artifact_reason(record: &JobRecord, format: OutputFormat) -> String {
@@ -375,7 +393,8 @@ pub async fn download_artifact(
     };
     let format = OutputFormat::parse(&format_name).ok_or_else(|| {
         not_found(format!(
-            "There is no format '{format_name}'; the formats are step, stl and fcstd."
+            "There is no format '{}'; the formats are step, stl and fcstd.",
+            echo(&format_name)
         ))
     })?;
     let artifact = record.artifact(format).ok_or_else(|| {

@@ -1,11 +1,12 @@
 //! Live progress: Server-Sent Events and WebSocket relays of a job's events.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, State};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -19,11 +20,13 @@ use shared::api::DesignCreateRequest;
 use shared::events::EventType;
 use shared::metrics::{GaugeGuard, SSE_CONNECTIONS_ACTIVE, WEBSOCKET_CONNECTIONS_ACTIVE};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use crate::error::Error;
-use crate::guard::CurrentPrincipal;
+use crate::guard::{Charge, CurrentPrincipal, charge, rate_bucket};
 use crate::relay::{RelayedEvent, relay};
 use crate::routes::design::{load_record, submit_design};
+use crate::serve::ConnectionPermit;
 use crate::state::AppState;
 use shared::auth::Principal;
 
@@ -41,14 +44,15 @@ pub fn router() -> Router<AppState> {
         .route("/ws", get(websocket_session))
 }
 
-/// Starts relaying a job's events after `after_seq` in a task of its own; the receiver ends
-/// after the terminal event, when the gateway drains, or never yields if the client left.
+/// Starts relaying a job's events after `after_seq` in a task of its own; the stream ends
+/// after the terminal event or when the gateway drains. Dropping the stream (the client left)
+/// ends the relay task at once.
 fn start_relay(
     state: &AppState,
     request_id: String,
     after_seq: u64,
-) -> mpsc::Receiver<RelayedEvent> {
-    let (sender, receiver) = mpsc::channel(CLIENT_BUFFER);
+) -> impl Stream<Item = RelayedEvent> + Send + use<> {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(CLIENT_BUFFER);
     let state = state.clone();
     tokio::spawn(async move {
         let end = relay(
@@ -63,7 +67,7 @@ fn start_relay(
         .await;
         tracing::debug!(request_id, ?end, "relay ended");
     });
-    receiver
+    futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }
 
 /// The job's events as Server-Sent Events: replayed from the start (or after
@@ -74,21 +78,27 @@ fn start_relay(
         ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this seq")),
     responses(
         (status = 200, description = "text/event-stream of ProgressEvent", content_type = "text/event-stream"),
-        (status = 404, description = "No such job", body = shared::api::ErrorBody)))]
+        (status = 404, description = "No such job", body = shared::api::ErrorBody),
+        (status = 429, description = "MAX_STREAMS_PER_PRINCIPAL streams open already", body = shared::api::ErrorBody),
+        (status = 503, description = "MAX_STREAMS streams open on this gateway", body = shared::api::ErrorBody)))]
 pub async fn stream_design_events(
     State(state): State<AppState>,
     Extension(principal): CurrentPrincipal,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(request_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Error> {
     let record = load_record(&state, &principal, &request_id).await?;
+    let slot = state
+        .streams
+        .acquire(&rate_bucket(&state, &principal, peer))?;
     let after_seq = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(0);
     // Moved into the stream, so the gauge goes down when the stream ends or the client leaves.
-    let open = GaugeGuard::increment(SSE_CONNECTIONS_ACTIVE);
+    let open = (GaugeGuard::increment(SSE_CONNECTIONS_ACTIVE), slot);
     let events = start_relay(&state, record.request_id.to_string(), after_seq).map(move |event| {
         let _open = &open;
         Ok(Event::default()
@@ -103,15 +113,24 @@ pub async fn stream_design_events(
 pub async fn relay_job_over_websocket(
     State(state): State<AppState>,
     Extension(principal): CurrentPrincipal,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    connection: Option<Extension<ConnectionPermit>>,
     Path(request_id): Path<String>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, Error> {
     // An unknown job is a 404 whether or not the request is an upgrade.
     let record = load_record(&state, &principal, &request_id).await?;
-    let upgrade = upgrade.map_err(upgrade_required)?;
+    let upgrade = limit_messages(upgrade.map_err(upgrade_required)?, &state);
+    let slot = state
+        .streams
+        .acquire(&rate_bucket(&state, &principal, peer))?;
     let request_id = record.request_id.to_string();
     Ok(upgrade.on_upgrade(move |socket| async move {
-        let _open = GaugeGuard::increment(WEBSOCKET_CONNECTIONS_ACTIVE);
+        let _open = (
+            GaugeGuard::increment(WEBSOCKET_CONNECTIONS_ACTIVE),
+            slot,
+            connection,
+        );
         let (mut sink, mut incoming) = socket.split();
         let mut events = start_relay(&state, request_id, 0);
         loop {
@@ -138,10 +157,24 @@ pub async fn relay_job_over_websocket(
 pub async fn websocket_session(
     State(state): State<AppState>,
     Extension(principal): CurrentPrincipal,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    connection: Option<Extension<ConnectionPermit>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, Error> {
-    let upgrade = upgrade.map_err(upgrade_required)?;
-    Ok(upgrade.on_upgrade(move |socket| serve_session(state, principal, socket)))
+    let upgrade = limit_messages(upgrade.map_err(upgrade_required)?, &state);
+    let bucket = rate_bucket(&state, &principal, peer);
+    let slot = state.streams.acquire(&bucket)?;
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        let _open = (slot, connection);
+        serve_session(state, principal, bucket, socket).await;
+    }))
+}
+
+/// A message (or a frame) over `MAX_BODY_BYTES` ends the socket before it is parsed: a
+/// message is a request body by other means.
+fn limit_messages(upgrade: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
+    let limit = state.settings.max_body_bytes;
+    upgrade.max_message_size(limit).max_frame_size(limit)
 }
 
 fn upgrade_required(rejection: WebSocketUpgradeRejection) -> Error {
@@ -162,74 +195,151 @@ fn error_message(code: &str, message: impl Into<String>) -> Value {
     json!({ "type": "error", "code": code, "message": message.into() })
 }
 
-/// Runs one `/ws` session: every request gets its own task, all writing to one outbox, so a
-/// long stream does not keep the session from answering the next message.
-async fn serve_session(state: AppState, principal: Principal, socket: WebSocket) {
+/// Runs one `/ws` session. Each message is charged to the principal's rate limit as an HTTP
+/// request would be, and parsed in place; a valid request gets a task of its own (up to
+/// [`SESSION_REQUESTS_IN_FLIGHT`]), all writing to one outbox, so a long stream does not keep
+/// the session from answering the next message. Finished tasks are reaped as they end.
+async fn serve_session(state: AppState, principal: Principal, bucket: String, socket: WebSocket) {
     let _open = GaugeGuard::increment(WEBSOCKET_CONNECTIONS_ACTIVE);
     let (mut sink, mut incoming) = socket.split();
     let (outbox, mut outgoing) = mpsc::channel::<Value>(CLIENT_BUFFER);
     let mut requests = JoinSet::new();
+    let mut budget = SessionBudget::default();
     loop {
-        tokio::select! {
-            message = outgoing.next() => {
-                let Some(message) = message else { break };
-                if sink.send(Message::Text(message.to_string().into())).await.is_err() {
-                    break;
-                }
-            }
+        let reply = tokio::select! {
+            message = outgoing.next() => match message {
+                Some(message) => message,
+                None => break,
+            },
+            Some(_) = requests.join_next(), if !requests.is_empty() => continue,
             message = incoming.next() => match message {
                 Some(Ok(Message::Text(text))) => {
-                    requests.spawn(answer(state.clone(), principal.clone(), text.to_string(), outbox.clone()));
+                    match admit(&state, &bucket, &mut budget, requests.len(), &text).await {
+                        Ok(request) => {
+                            requests.spawn(answer(state.clone(), principal.clone(), request, outbox.clone()));
+                            continue;
+                        }
+                        Err(reply) => reply,
+                    }
                 }
                 Some(Ok(Message::Binary(_))) => {
-                    requests.spawn(send_one(outbox.clone(), error_message("unsupported_message", "Send JSON text messages.")));
+                    match charge_message(&state, &bucket, &mut budget).await {
+                        Ok(()) => error_message("unsupported_message", "Send JSON text messages."),
+                        Err(reply) => reply,
+                    }
                 }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                Some(Ok(_)) => {}
+                Some(Err(error)) => {
+                    // Over `MAX_BODY_BYTES`, or not WebSocket: say so, if the socket still can.
+                    let close = CloseFrame {
+                        code: close_code::POLICY,
+                        reason: "message refused: over MAX_BODY_BYTES or malformed".into(),
+                    };
+                    tracing::debug!(%error, "a /ws session ended on a bad message");
+                    let _ = sink.send(Message::Close(Some(close))).await;
+                    break;
+                }
+                Some(Ok(Message::Close(_))) | None => break,
+                Some(Ok(_)) => continue,
             },
             () = state.shutdown.cancelled() => {
                 let _ = sink.send(Message::Close(None)).await;
                 break;
             }
+        };
+        if sink
+            .send(Message::Text(reply.to_string().into()))
+            .await
+            .is_err()
+        {
+            break;
         }
     }
     requests.abort_all();
 }
 
-async fn send_one(mut outbox: mpsc::Sender<Value>, message: Value) {
-    let _ = outbox.send(message).await;
+/// Requests one `/ws` session may have in flight at once (streams included); one more is
+/// refused with `too_many_requests_in_flight` until one ends.
+pub const SESSION_REQUESTS_IN_FLIGHT: usize = 8;
+
+/// A session's view of its rate limit: after a refusal, messages are refused here, without
+/// asking Redis, until the limiter said a slot frees.
+#[derive(Default)]
+struct SessionBudget {
+    refused_until: Option<(Instant, u64)>,
 }
 
-/// Answers one session message.
+/// Charges one message to the principal's rate limit; `Err` is the refusal to send back.
+async fn charge_message(
+    state: &AppState,
+    bucket: &str,
+    budget: &mut SessionBudget,
+) -> Result<(), Value> {
+    if let Some((until, retry_after)) = budget.refused_until {
+        if Instant::now() < until {
+            return Err(rate_limited(retry_after));
+        }
+        budget.refused_until = None;
+    }
+    match charge(state, bucket).await {
+        Ok(Charge::Unlimited | Charge::Admitted(_)) => Ok(()),
+        Ok(Charge::Refused(decision)) => {
+            let retry_after = decision.retry_after_secs();
+            budget.refused_until = Some((Instant::now() + decision.reset, retry_after));
+            Err(rate_limited(retry_after))
+        }
+        Err(error) => Err(error_as_message(error)),
+    }
+}
+
+fn rate_limited(retry_after: u64) -> Value {
+    let error = Error::RateLimited { retry_after };
+    let mut message = error_as_message(error);
+    message["retry_after"] = retry_after.into();
+    message
+}
+
+/// Charges a text message, parses it and checks the session has room for it; `Err` is the
+/// answer to send back at once.
+async fn admit(
+    state: &AppState,
+    bucket: &str,
+    budget: &mut SessionBudget,
+    in_flight: usize,
+    text: &str,
+) -> Result<SessionRequest, Value> {
+    charge_message(state, bucket, budget).await?;
+    let request = parse_request(text)?;
+    if in_flight >= SESSION_REQUESTS_IN_FLIGHT {
+        return Err(error_message(
+            "too_many_requests_in_flight",
+            format!(
+                "This session has {SESSION_REQUESTS_IN_FLIGHT} requests in flight; wait for \
+                 one to end or open another socket."
+            ),
+        ));
+    }
+    Ok(request)
+}
+
+fn parse_request(text: &str) -> Result<SessionRequest, Value> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|error| error_message("malformed_json", format!("Not valid JSON: {error}")))?;
+    serde_json::from_value::<SessionRequest>(value).map_err(|error| {
+        let message = format!(
+            "Expected {{\"type\": \"stream_design\", \"prompt\": ...}} or \
+             {{\"type\": \"subscribe\", \"request_id\": ...}}: {error}"
+        );
+        error_message("invalid_message", message)
+    })
+}
+
+/// Answers one session request.
 async fn answer(
     state: AppState,
     principal: Principal,
-    text: String,
+    request: SessionRequest,
     mut outbox: mpsc::Sender<Value>,
 ) {
-    let value: Value = match serde_json::from_str(&text) {
-        Ok(value) => value,
-        Err(error) => {
-            let _ = outbox
-                .send(error_message(
-                    "malformed_json",
-                    format!("Not valid JSON: {error}"),
-                ))
-                .await;
-            return;
-        }
-    };
-    let request = match serde_json::from_value::<SessionRequest>(value) {
-        Ok(request) => request,
-        Err(error) => {
-            let message = format!(
-                "Expected {{\"type\": \"stream_design\", \"prompt\": ...}} or \
-                 {{\"type\": \"subscribe\", \"request_id\": ...}}: {error}"
-            );
-            let _ = outbox.send(error_message("invalid_message", message)).await;
-            return;
-        }
-    };
     let (request_id, as_chunks) = match request {
         SessionRequest::StreamDesign(body) => {
             match submit_design(&state, &principal, body, None).await {
