@@ -10,6 +10,7 @@ use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use shared::api::{ErrorBody, ErrorDetail};
+use shared::artifact_store::ArtifactStore;
 use shared::auth::Authenticator;
 use shared::events::EventPublisher;
 use shared::job_store::JobStore;
@@ -22,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::artifact_sweeper::ArtifactSweeper;
 use crate::error::{Error, ErrorReport};
 use crate::event_hub::EventHub;
 use crate::guard::guard;
@@ -39,6 +41,8 @@ pub struct Application {
     streams_shutdown: CancellationToken,
     /// Started with the server; samples the queue gauges while this gateway holds the lock.
     queue_sampler: QueueSampler,
+    /// Started with the server; deletes the files of expired jobs.
+    artifact_sweeper: ArtifactSweeper,
 }
 
 impl Application {
@@ -66,7 +70,17 @@ impl Application {
             settings.queue_metrics_interval(),
             settings.worker_orphan_window(),
         );
+        let artifacts =
+            ArtifactStore::from_settings(&settings).context("opening the artifact store")?;
+        tracing::info!(store = %artifacts.location(), "artifact store");
+        let artifact_sweeper = ArtifactSweeper {
+            store: artifacts.clone(),
+            conn: conn.clone(),
+            keys: keys.clone(),
+            interval: settings.artifact_sweep_interval(),
+        };
         let state = AppState {
+            artifacts,
             store: JobStore::new(keys.clone(), settings.job_ttl()),
             events: EventPublisher::new(keys.clone(), settings.job_ttl()),
             limiter: RateLimiter::new(
@@ -87,6 +101,7 @@ impl Application {
             router: router(state),
             streams_shutdown,
             queue_sampler,
+            artifact_sweeper,
         })
     }
 
@@ -105,6 +120,7 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "gateway listening");
         let sampler = tokio::spawn(self.queue_sampler.run(self.streams_shutdown.clone()));
+        let sweeper = tokio::spawn(self.artifact_sweeper.run(self.streams_shutdown.clone()));
         let streams_shutdown = self.streams_shutdown.clone();
         let drained = async move {
             shutdown.cancelled().await;
@@ -122,6 +138,7 @@ impl Application {
         .context("serving HTTP");
         self.streams_shutdown.cancel();
         let _ = sampler.await;
+        let _ = sweeper.await;
         served
     }
 }

@@ -1,6 +1,7 @@
 //! The integration tests of the gateway with real Redis, real workers and real FreeCAD.
 
 mod agents;
+mod artifact_store;
 mod auth;
 mod backlog;
 mod deploy;
@@ -8,6 +9,7 @@ mod design;
 mod errors;
 mod events;
 mod helpers;
+mod manifests;
 mod metrics;
 mod processes;
 mod promtool;
