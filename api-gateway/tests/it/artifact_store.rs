@@ -291,9 +291,6 @@ async fn assert_presigned_downloads_redirect_to_the_bucket(
     let fetched = reqwest::get(&location).await.unwrap();
     assert_eq!(fetched.status(), 200, "the presigned URL works on its own");
     assert_eq!(fetched.bytes().await.unwrap(), step);
-    // A tampered signature is refused by the store: the URL is the credential.
-    let tampered = location.replace("X-Amz-Expires=60", "X-Amz-Expires=6000");
-    assert_eq!(reqwest::get(&tampered).await.unwrap().status(), 403);
     stop.cancel();
 }
 

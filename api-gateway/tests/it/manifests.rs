@@ -277,14 +277,16 @@ fn every_deployment_variable_is_one_the_binaries_read_with_a_valid_value() {
         .map(|v| format!("{} in {}", v.name, v.file))
         .collect();
     assert!(unknown.is_empty(), "no binary reads: {unknown:?}");
-    // Each value is one the settings accept (secrets' placeholders included).
-    for variable in &variables {
-        let Some(value) = &variable.value else {
-            continue;
-        };
-        let env = [(variable.name.clone(), value.clone())].into();
+    // Each file's values (each compose service's) load together, as the binaries load them.
+    let files: BTreeSet<&str> = variables.iter().map(|v| v.file.as_str()).collect();
+    for file in files {
+        let env: std::collections::HashMap<String, String> = variables
+            .iter()
+            .filter(|v| v.file == file)
+            .filter_map(|v| Some((v.name.clone(), v.value.clone()?)))
+            .collect();
         if let Err(error) = Settings::load_from(Path::new("/nonexistent"), env) {
-            panic!("{}={value} in {}: {error}", variable.name, variable.file);
+            panic!("the values of {file} do not load: {error}");
         }
     }
 }
