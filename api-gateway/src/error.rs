@@ -144,12 +144,12 @@ impl IntoResponse for Error {
             other => other.to_string(),
         };
         let mut response = status.into_response();
-        if let Self::RangeNotSatisfiable { size } = self {
-            if let Ok(value) = axum::http::HeaderValue::from_str(&format!("bytes */{size}")) {
-                response
-                    .headers_mut()
-                    .insert(axum::http::header::CONTENT_RANGE, value);
-            }
+        if let Self::RangeNotSatisfiable { size } = self
+            && let Ok(value) = axum::http::HeaderValue::from_str(&format!("bytes */{size}"))
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::CONTENT_RANGE, value);
         }
         if let Self::Unauthorized(_) = self {
             response.headers_mut().insert(

@@ -81,23 +81,22 @@ pub async fn respond(
     if matches_etag(header::IF_NONE_MATCH) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
-    if state.settings.artifact_presigned_downloads {
-        if let Some(url) = state
+    if state.settings.artifact_presigned_downloads
+        && let Some(url) = state
             .artifacts
             .presigned_download(request_id, format, state.settings.artifact_presigned_ttl())
             .await
             .map_err(Error::ArtifactStoreUnavailable)?
-        {
-            return Ok((
-                StatusCode::TEMPORARY_REDIRECT,
-                [
-                    (header::LOCATION, url),
-                    (header::CACHE_CONTROL, "no-store".to_owned()),
-                    (header::ETAG, etag),
-                ],
-            )
-                .into_response());
-        }
+    {
+        return Ok((
+            StatusCode::TEMPORARY_REDIRECT,
+            [
+                (header::LOCATION, url),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+                (header::ETAG, etag),
+            ],
+        )
+            .into_response());
     }
     // A range only applies to the version the client saw (`If-Range` names it).
     let range_header = request_headers
