@@ -2,7 +2,8 @@
 # Installs what building, running and testing need, from Debian's packages, when missing:
 # redis-server, freecadcmd (freecad-python3), bwrap (bubblewrap), a C compiler for -sys crates,
 # openssl (the auth tests make their RSA keys with it), prometheus and promtool (the metrics
-# tests check the shipped config and alert rules and scrape a live gateway and worker).
+# tests check the shipped config and alert rules and scrape a live gateway and worker),
+# python3-venv (the deployment tests' tools live in .venv-tools: scripts/install-python-tools.sh).
 # Runs apt-get as root, or through sudo; says clearly what to do when neither works.
 set -euo pipefail
 
@@ -26,13 +27,16 @@ done
 # The project-local virtualenv of the Python test tools (scripts/install-schemathesis.sh).
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 
+# Debian's python3 has no venv module without python3-venv.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is missing: install the Rust toolchain (https://rustup.rs) and run this again." >&2
   exit 1
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+  exec "$(dirname "$0")/install-python-tools.sh"
 fi
 
 # Unique package names, in a stable order.
@@ -58,3 +62,4 @@ export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "Installed: ${missing[*]}"
+"$(dirname "$0")/install-python-tools.sh"

@@ -25,6 +25,11 @@ pub enum Error {
     NotFound { code: &'static str, message: String },
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// A `Range` outside the file (answered with `Content-Range: bytes */{size}`).
+    #[error("The range is outside the file of {size} bytes.")]
+    RangeNotSatisfiable { size: u64 },
+    #[error("The artifact store is unreachable: {0}")]
+    ArtifactStoreUnavailable(#[source] shared::artifact_store::ArtifactStoreError),
     #[error("Redis is unreachable: {0}")]
     RedisUnavailable(#[source] redis::RedisError),
     #[error("{0}")]
@@ -85,6 +90,13 @@ impl Error {
             }
             Self::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::RangeNotSatisfiable { .. } => {
+                (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
+            }
+            Self::ArtifactStoreUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "artifact_store_unavailable",
+            ),
             Self::RedisUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "redis_unavailable"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
@@ -158,6 +170,10 @@ impl IntoResponse for Error {
                 shared::metrics::record_redis_error(shared::metrics::RedisComponent::Api);
                 "The job store is unavailable; try again shortly.".to_owned()
             }
+            Self::ArtifactStoreUnavailable(cause) => {
+                tracing::warn!(error = %cause, "the artifact store is unavailable");
+                "The artifact store is unavailable; try again shortly.".to_owned()
+            }
             Self::RateLimiterUnavailable(cause) => {
                 tracing::warn!(error = %cause, "the rate limiter cannot reach Redis");
                 "The rate limiter is unavailable; try again shortly.".to_owned()
@@ -169,6 +185,13 @@ impl IntoResponse for Error {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        if let Self::RangeNotSatisfiable { size } = self
+            && let Ok(value) = axum::http::HeaderValue::from_str(&format!("bytes */{size}"))
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::CONTENT_RANGE, value);
         }
         if let Self::Unauthorized(_) = self {
             response.headers_mut().insert(

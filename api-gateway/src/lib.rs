@@ -11,11 +11,13 @@
 //!   probes and docs.
 //! - [`http_metrics`]: requests by method, route template and status; latency; in flight.
 //! - [`queue_sampler`]: the queue gauges, sampled by one gateway at a time under a Redis lock.
+//! - [`artifact_sweeper`]: deletes expired jobs' files, by one gateway per interval.
 //! - [`event_hub`]: the one Redis subscriber, fanned out to local listeners per job.
 //! - [`relay`]: one job's events to one client: replay, then live, no gap, no duplicate.
 //! - [`routes`]: one module per resource (`auth` tokens, `design`, `events` for SSE and
 //!   WebSocket, `health`, `metrics`, `openapi`).
 
+pub mod artifact_sweeper;
 pub mod error;
 pub mod event_hub;
 pub mod extract;

@@ -10,6 +10,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use shared::api::{ErrorBody, ErrorDetail};
+use shared::artifact_store::ArtifactStore;
 use shared::auth::Authenticator;
 use shared::callback::CallbackPolicy;
 use shared::events::EventPublisher;
@@ -24,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::artifact_sweeper::ArtifactSweeper;
 use crate::error::{Error, ErrorReport};
 use crate::event_hub::EventHub;
 use crate::guard::guard;
@@ -47,6 +49,8 @@ pub struct Application {
     connections_shutdown: CancellationToken,
     max_connections: usize,
     header_timeout: std::time::Duration,
+    /// Started with the server; deletes the files of expired jobs.
+    artifact_sweeper: ArtifactSweeper,
 }
 
 impl Application {
@@ -75,8 +79,18 @@ impl Application {
             settings.worker_orphan_window(),
         );
         let settings_limits = (settings.max_connections, settings.http_header_timeout());
-        let state = AppState {
             streams: StreamSlots::new(settings.max_streams, settings.max_streams_per_principal),
+        let artifacts =
+            ArtifactStore::from_settings(&settings).context("opening the artifact store")?;
+        tracing::info!(store = %artifacts.location(), "artifact store");
+        let artifact_sweeper = ArtifactSweeper {
+            store: artifacts.clone(),
+            conn: conn.clone(),
+            keys: keys.clone(),
+            interval: settings.artifact_sweep_interval(),
+        };
+        let state = AppState {
+            artifacts,
             store: JobStore::new(keys.clone(), settings.job_ttl()),
             events: EventPublisher::new(keys.clone(), settings.job_ttl()),
             limiter: RateLimiter::new(
@@ -104,6 +118,7 @@ impl Application {
             connections_shutdown: CancellationToken::new(),
             max_connections: settings_limits.0,
             header_timeout: settings_limits.1,
+            artifact_sweeper,
         })
     }
 
@@ -122,6 +137,7 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "gateway listening");
         let sampler = tokio::spawn(self.queue_sampler.run(self.streams_shutdown.clone()));
+        let sweeper = tokio::spawn(self.artifact_sweeper.run(self.streams_shutdown.clone()));
         let streams_shutdown = self.streams_shutdown.clone();
         let connections_shutdown = self.connections_shutdown.clone();
         let drained = async move {
@@ -144,6 +160,7 @@ impl Application {
         );
         self.streams_shutdown.cancel();
         let _ = sampler.await;
+        let _ = sweeper.await;
         Ok(())
     }
 }

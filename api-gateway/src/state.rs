@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use redis::aio::ConnectionManager;
+use shared::artifact_store::ArtifactStore;
 use shared::auth::Authenticator;
 use shared::callback::CallbackPolicy;
 use shared::events::EventPublisher;
@@ -23,6 +24,8 @@ pub struct AppState {
     /// Multiplexed and self-reconnecting: one connection serves every request.
     pub conn: ConnectionManager,
     pub store: JobStore,
+    /// Where the workers put the jobs' files; downloads stream from it.
+    pub artifacts: ArtifactStore,
     /// For the events the gateway itself announces (a cancellation).
     pub events: EventPublisher,
     pub keys: Keys,

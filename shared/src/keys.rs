@@ -71,6 +71,12 @@ impl Keys {
         format!("{}queue-sampler", self.prefix)
     }
 
+    /// Lock taken (SET NX PX, one sweep interval) by the gateway that sweeps expired jobs'
+    /// artifacts in this interval.
+    pub fn artifact_sweeper_lock(&self) -> String {
+        format!("{}artifact-sweeper", self.prefix)
+    }
+
     /// apalis-redis: hash of task id -> encoded `DesignJob`.
     pub fn queue_data(&self) -> String {
         format!("{QUEUE_NAME}:data")

@@ -14,9 +14,11 @@
 //! - [`rate_limit`]: the sliding-window limit shared by every gateway replica.
 //! - [`job_store`]: job records in Redis and the atomic enqueue onto the apalis-redis queue.
 //! - [`redis_conn`]: opening Redis connections with our timeouts.
+//! - [`artifact_store`]: the jobs' files in a folder or an S3 bucket; reads, presigning, sweeping.
 //! - [`shutdown`]: the SIGTERM / Ctrl-C signal both binaries stop on.
 
 pub mod api;
+pub mod artifact_store;
 pub mod auth;
 pub mod callback;
 pub mod events;

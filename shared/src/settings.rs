@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::model::{AllowedModels, ModelName};
+use crate::artifact_store::StoreLocation;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -31,6 +32,23 @@ pub struct Settings {
     /// Jobs one worker process runs at once; 0 means the number of CPU cores.
     pub worker_concurrency: usize,
     pub artifact_dir: PathBuf,
+    /// `file:///path` or `s3://bucket/prefix`; unset means the folder `artifact_dir`.
+    pub artifact_store_url: Option<String>,
+    /// Downloads answer with a redirect to a short-lived presigned URL (S3 stores only).
+    pub artifact_presigned_downloads: bool,
+    /// How long a presigned download URL stays valid.
+    pub artifact_presigned_ttl_seconds: u64,
+    /// How often a gateway deletes the files of jobs whose record expired (`JOB_TTL_SECONDS`).
+    pub artifact_sweep_interval_seconds: u64,
+    /// The standard AWS variables of an `s3://` artifact store.
+    pub aws_access_key_id: Option<SecretString>,
+    pub aws_secret_access_key: Option<SecretString>,
+    pub aws_session_token: Option<SecretString>,
+    pub aws_region: String,
+    /// An S3-compatible service's endpoint (MinIO, Ceph, R2...); unset means AWS.
+    pub aws_endpoint_url: Option<String>,
+    /// Allows a plain-http `AWS_ENDPOINT_URL`.
+    pub aws_allow_http: bool,
     pub job_ttl_seconds: u64,
     pub job_timeout_seconds: u64,
     pub job_max_attempts: u32,
@@ -230,6 +248,11 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("gateway_addr", "0.0.0.0:8080"),
     ("worker_concurrency", "0"),
     ("artifact_dir", "./data/artifacts"),
+    ("artifact_presigned_downloads", "false"),
+    ("artifact_presigned_ttl_seconds", "300"),
+    ("artifact_sweep_interval_seconds", "3600"),
+    ("aws_region", "us-east-1"),
+    ("aws_allow_http", "false"),
     ("job_ttl_seconds", "604800"),
     ("job_timeout_seconds", "600"),
     ("job_max_attempts", "3"),
@@ -282,6 +305,55 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("llm_timeout_seconds", "120"),
     ("llm_stream", "true"),
 ];
+
+/// Every environment variable the binaries read, derived from [`Settings`] itself (its
+/// serde field names, upper-cased), plus the flat agent names and `CONFIG_DIR`: the list
+/// deployment files are checked against, so it cannot drift from what is really read.
+pub fn environment_variables() -> Vec<String> {
+    let mut names: Vec<String> = struct_field_names::<Settings>()
+        .iter()
+        .filter(|field| **field != "llm_agents")
+        .map(|field| field.to_uppercase())
+        .collect();
+    for agent in AGENT_NAMES {
+        for key in AGENT_SETTING_KEYS {
+            names.push(format!("AGENT_{agent}_{key}").to_uppercase());
+        }
+    }
+    names.push("CONFIG_DIR".to_owned());
+    names
+}
+
+/// The field names serde's derive hands to `deserialize_struct` for `T`.
+fn struct_field_names<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    struct FieldNames(&'static [&'static str]);
+    impl<'de> serde::Deserializer<'de> for &mut FieldNames {
+        type Error = serde::de::value::Error;
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0 = fields;
+            Err(serde::de::Error::custom("only the field names were wanted"))
+        }
+        fn deserialize_any<V: serde::de::Visitor<'de>>(
+            self,
+            _visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            Err(serde::de::Error::custom("not a struct"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let mut names = FieldNames(&[]);
+    let _ = T::deserialize(&mut names);
+    names.0
+}
 
 /// The values `FREECAD_ISOLATION` accepts.
 pub const FREECAD_ISOLATION_VALUES: [&str; 3] = ["auto", "bubblewrap", "rlimits_only"];
@@ -388,11 +460,29 @@ impl Settings {
                 "MAX_STREAMS_PER_PRINCIPAL",
                 self.max_streams_per_principal as u64,
             ),
+            (
+                "ARTIFACT_PRESIGNED_TTL_SECONDS",
+                self.artifact_presigned_ttl_seconds,
+            ),
+            (
+                "ARTIFACT_SWEEP_INTERVAL_SECONDS",
+                self.artifact_sweep_interval_seconds,
+            ),
         ];
         for (name, value) in positive {
             if value == 0 {
                 return Err(ConfigError::Message(format!("{name} must be above 0")));
             }
+        }
+        let store = self
+            .artifact_store_location()
+            .map_err(|e| ConfigError::Message(format!("ARTIFACT_STORE_URL: {e}")))?;
+        if self.artifact_presigned_downloads && !matches!(store, StoreLocation::S3 { .. }) {
+            return Err(ConfigError::Message(
+                "ARTIFACT_PRESIGNED_DOWNLOADS=true needs an s3:// ARTIFACT_STORE_URL \
+                 (a folder store has nothing to presign)"
+                    .to_owned(),
+            ));
         }
         if !FREECAD_ISOLATION_VALUES.contains(&self.freecad_isolation.as_str()) {
             return Err(ConfigError::Message(format!(
@@ -466,6 +556,19 @@ impl Settings {
         } else {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         }
+    }
+
+    /// Where artifacts are stored: `ARTIFACT_STORE_URL`, or else the folder `ARTIFACT_DIR`.
+    pub fn artifact_store_location(&self) -> Result<StoreLocation, String> {
+        StoreLocation::parse(self.artifact_store_url.as_deref(), &self.artifact_dir)
+    }
+
+    pub fn artifact_presigned_ttl(&self) -> Duration {
+        Duration::from_secs(self.artifact_presigned_ttl_seconds)
+    }
+
+    pub fn artifact_sweep_interval(&self) -> Duration {
+        Duration::from_secs(self.artifact_sweep_interval_seconds)
     }
 
     pub fn job_ttl(&self) -> Duration {
@@ -602,6 +705,55 @@ mod tests {
         assert_eq!(s.freecad_pool_size, 2);
         assert_eq!(s.freecad_pool_max_jobs, 200);
         assert_eq!(s.freecad_isolation, "auto");
+    }
+
+    #[test]
+    fn the_variable_list_is_derived_from_the_settings_fields() {
+        let names = environment_variables();
+        for expected in [
+            "REDIS_URL",
+            "ARTIFACT_STORE_URL",
+            "AWS_ENDPOINT_URL",
+            "WORKER_SHUTDOWN_GRACE_SECONDS",
+            "AGENT_PLANNER_PRIMARY",
+            "CONFIG_DIR",
+            "APP_ENV",
+        ] {
+            assert!(names.iter().any(|n| n == expected), "{expected}: {names:?}");
+        }
+        assert!(!names.iter().any(|n| n == "LLM_AGENTS"), "{names:?}");
+        // Every derived name really is read: setting it to garbage changes the outcome or is
+        // accepted as a string, never ignored because of a spelling mismatch.
+        let dir = empty_dir();
+        let err = Settings::load_from(dir.path(), env(&[("ARTIFACT_SWEEP_INTERVAL_SECONDS", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("artifact_sweep_interval_seconds"), "{err}");
+    }
+
+    #[test]
+    fn artifact_store_settings_are_checked_at_load() {
+        let dir = empty_dir();
+        let err = Settings::load_from(dir.path(), env(&[("ARTIFACT_STORE_URL", "ftp://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ARTIFACT_STORE_URL"), "{err}");
+        let err = Settings::load_from(dir.path(), env(&[("ARTIFACT_PRESIGNED_DOWNLOADS", "true")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ARTIFACT_PRESIGNED_DOWNLOADS"), "{err}");
+        let s3 = Settings::load_from(
+            dir.path(),
+            env(&[
+                ("ARTIFACT_STORE_URL", "s3://bucket/prefix"),
+                ("ARTIFACT_PRESIGNED_DOWNLOADS", "true"),
+                ("AWS_SECRET_ACCESS_KEY", "very-secret-value"),
+                ("AWS_ALLOW_HTTP", "true"),
+            ]),
+        )
+        .unwrap();
+        assert!(s3.aws_allow_http && s3.artifact_presigned_downloads);
+        assert!(!format!("{s3:?}").contains("very-secret-value"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use apalis_redis::{Config as QueueConfig, RedisStorage};
 use futures::StreamExt;
 use futures::channel::mpsc;
 use redis::aio::ConnectionManager;
+use shared::artifact_store::ArtifactStore;
 use shared::events::EventPublisher;
 use shared::job::DesignJob;
 use shared::job_store::JobStore;
@@ -66,11 +67,9 @@ impl Application {
         let conn = redis_conn::connection_manager(&client)
             .await
             .context("connecting to Redis")?;
-        tokio::fs::create_dir_all(&settings.artifact_dir)
-            .await
-            .with_context(|| {
-                format!("creating ARTIFACT_DIR {}", settings.artifact_dir.display())
-            })?;
+        let artifacts =
+            ArtifactStore::from_settings(&settings).context("opening the artifact store")?;
+        info!(store = %artifacts.location(), "artifact store");
         let keys = Keys::new(&settings.redis_key_prefix);
         let runner = FreecadRunner::start(
             freecad.clone(),
@@ -105,7 +104,7 @@ impl Application {
             events: EventPublisher::new(keys, settings.job_ttl()),
             conn: conn.clone(),
             runner: Arc::new(runner),
-            artifact_dir: settings.artifact_dir.clone(),
+            artifacts,
             settings: Arc::new(settings.clone()),
             llm: Arc::new(llm),
             job_timeout: settings.job_timeout(),

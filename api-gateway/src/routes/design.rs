@@ -1,7 +1,7 @@
 //! Design jobs: create, read, export listing and download.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,7 +15,6 @@ use shared::api::{
 use shared::events::EventType;
 use shared::job::{DesignJob, DesignStatus, JobRecord, OutputFormat};
 use shared::job_store::{Enqueued, Idempotency, Requeue, WriteOutcome};
-use tokio_util::io::ReaderStream;
 use uuid::Uuid;
 
 use crate::error::{Error, echo};
@@ -380,11 +379,17 @@ fn missing_artifact_reason(record: &JobRecord, format: OutputFormat) -> String {
         ("format" = String, Path, description = "step, stl or fcstd")),
     responses(
         (status = 200, description = "The file", content_type = "application/octet-stream"),
-        (status = 404, description = "No such job, or no such file", body = shared::api::ErrorBody)))]
+        (status = 206, description = "The byte range the `Range` header asked for"),
+        (status = 304, description = "`If-None-Match` names the file's ETag (its sha256)"),
+        (status = 307, description = "Redirect to a short-lived presigned URL (ARTIFACT_PRESIGNED_DOWNLOADS=true)"),
+        (status = 404, description = "No such job, or no such file", body = shared::api::ErrorBody),
+        (status = 416, description = "The range is outside the file", body = shared::api::ErrorBody),
+        (status = 503, description = "The artifact store is unreachable", body = shared::api::ErrorBody)))]
 pub async fn download_artifact(
     State(state): State<AppState>,
     Extension(principal): CurrentPrincipal,
     Path((request_id, format_name)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, Error> {
     let record = load_record(&state, &principal, &request_id).await?;
     let not_found = |message: String| Error::NotFound {
@@ -404,28 +409,7 @@ pub async fn download_artifact(
             missing_artifact_reason(&record, format)
         ))
     })?;
-    let path = format.artifact_path(&state.settings.artifact_dir, record.request_id);
-    let file = tokio::fs::File::open(&path).await.map_err(|error| {
-        tracing::warn!(%error, path = %path.display(), "a recorded artifact is missing from ARTIFACT_DIR");
-        not_found(format!(
-            "The {} file of design {request_id} is not in this gateway's ARTIFACT_DIR.",
-            format.as_str()
-        ))
-    })?;
-    let file_name = format!("design-{}.{}", record.request_id, format.as_str());
-    Ok((
-        [
-            (header::CONTENT_TYPE, format.content_type().to_owned()),
-            (header::CONTENT_LENGTH, artifact.bytes.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file_name}\""),
-            ),
-            (header::ETAG, format!("\"{}\"", artifact.sha256)),
-        ],
-        Body::from_stream(ReaderStream::new(file)),
-    )
-        .into_response())
+    super::download::respond(&state, record.request_id, format, artifact, &headers).await
 }
 
 /// Cancels a job: a pending one never runs; a running one stops at its next stage boundary

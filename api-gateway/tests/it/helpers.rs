@@ -172,6 +172,15 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    spawn_app_with_worker_env(options, Vec::new()).await
+}
+
+/// Like [`spawn_app_with`], with `worker_env` applied on top for the workers only (another
+/// `ARTIFACT_DIR`, another artifact store endpoint).
+pub async fn spawn_app_with_worker_env(
+    options: AppOptions,
+    worker_env: Vec<(&'static str, String)>,
+) -> TestApp {
     init_test_logs();
     let redis = TestRedis::start();
     let artifact_dir = tempfile::tempdir().expect("temp dir");
@@ -194,6 +203,12 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     for (key, value) in options.env {
         env.insert(key.to_owned(), value);
     }
+    let mut worker_env_map = env.clone();
+    for (key, value) in worker_env {
+        worker_env_map.insert(key.to_owned(), value);
+    }
+    let worker_settings = Settings::load_from(Path::new("/nonexistent-config-dir"), worker_env_map)
+        .expect("test worker settings");
     let settings =
         Settings::load_from(Path::new("/nonexistent-config-dir"), env).expect("test settings");
 
@@ -209,7 +224,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let mut worker_metrics_ports = Vec::new();
     let mut worker_runners = Vec::new();
     for _ in 0..options.workers {
-        let mut worker = worker::startup::Application::build(settings.clone())
+        let mut worker = worker::startup::Application::build(worker_settings.clone())
             .await
             .expect("worker builds");
         if let Some(scripts) = &options.scripts {

@@ -1,6 +1,7 @@
 //! The integration tests of the gateway with real Redis, real workers and real FreeCAD.
 
 mod agents;
+mod artifact_store;
 mod auth;
 mod backlog;
 mod callbacks;
@@ -10,6 +11,7 @@ mod errors;
 mod events;
 mod helpers;
 mod hostile;
+mod manifests;
 mod metrics;
 mod processes;
 mod promtool;

@@ -1,34 +1,56 @@
-//! Moves a job's exported files into `ARTIFACT_DIR/{request_id}/`, with size and SHA-256.
+//! Puts a job's exported files into the artifact store (`{request_id}/{file_name}`), with size
+//! and SHA-256.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
+use shared::artifact_store::ArtifactStore;
 use shared::job::{ArtifactInfo, OutputFormat};
 use uuid::Uuid;
 
-/// Copies each file into place through a temporary name and a rename, so the gateway never
-/// serves a half-written file, and a re-run replaces the files of an earlier attempt.
+/// Why a job's files did not reach the store; both are transient (the job runs again).
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("reading the exported {name}: {source}")]
+    Read {
+        name: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("uploading {name}: {source}")]
+    Upload {
+        name: &'static str,
+        #[source]
+        source: shared::artifact_store::ArtifactStoreError,
+    },
+}
+
+/// Stores each file; the store makes each visible whole or not at all (the gateway never
+/// serves a half-written file), and a re-run replaces the files of an earlier attempt.
 pub async fn publish(
-    artifact_dir: &Path,
+    store: &ArtifactStore,
     request_id: Uuid,
     files: &[(OutputFormat, PathBuf)],
-) -> std::io::Result<Vec<ArtifactInfo>> {
-    let job_dir = artifact_dir.join(request_id.to_string());
-    tokio::fs::create_dir_all(&job_dir).await?;
+) -> Result<Vec<ArtifactInfo>, PublishError> {
     let mut artifacts = Vec::with_capacity(files.len());
     for (format, source) in files {
-        let bytes = tokio::fs::read(source).await?;
-        let target = format.artifact_path(artifact_dir, request_id);
-        let partial = job_dir.join(format!(".{}.partial", format.file_name()));
-        tokio::fs::write(&partial, &bytes).await?;
-        tokio::fs::rename(&partial, &target).await?;
-        artifacts.push(ArtifactInfo {
+        let name = format.file_name();
+        let bytes = tokio::fs::read(source)
+            .await
+            .map_err(|source| PublishError::Read { name, source })?;
+        let info = ArtifactInfo {
             format: *format,
-            name: format.file_name().to_owned(),
+            name: name.to_owned(),
             bytes: bytes.len() as u64,
             sha256: hex::encode(Sha256::digest(&bytes)),
             url: format!("/api/v1/design/{request_id}/download/{}", format.as_str()),
-        });
+        };
+        store
+            .put(request_id, *format, Bytes::from(bytes))
+            .await
+            .map_err(|source| PublishError::Upload { name, source })?;
+        artifacts.push(info);
     }
     Ok(artifacts)
 }

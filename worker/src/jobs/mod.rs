@@ -14,7 +14,6 @@ mod retry;
 pub mod webhook;
 
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::FutureExt;
@@ -49,7 +48,8 @@ pub struct JobContext {
     pub events: EventPublisher,
     pub conn: ConnectionManager,
     pub runner: Arc<FreecadRunner>,
-    pub artifact_dir: PathBuf,
+    /// Where the job's files go (`ARTIFACT_STORE_URL`).
+    pub artifacts: shared::artifact_store::ArtifactStore,
     /// The agents' model settings (`llm_agents`) and the rest of the configuration.
     pub settings: Arc<Settings>,
     /// Every model call of this process goes through it.
@@ -419,7 +419,7 @@ async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynErr
         match orchestrator::route(validation.score, iteration, max_iterations, can_improve) {
             Route::Complete => {
                 let artifacts =
-                    artifacts::publish(&ctx.artifact_dir, job.request_id, &outcome.files).await?;
+                    artifacts::publish(&ctx.artifacts, job.request_id, &outcome.files).await?;
                 report.artifacts(&artifacts).await?;
                 report
                     .complete(JobPatch {
