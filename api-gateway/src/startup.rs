@@ -79,7 +79,6 @@ impl Application {
             settings.worker_orphan_window(),
         );
         let settings_limits = (settings.max_connections, settings.http_header_timeout());
-            streams: StreamSlots::new(settings.max_streams, settings.max_streams_per_principal),
         let artifacts =
             ArtifactStore::from_settings(&settings).context("opening the artifact store")?;
         tracing::info!(store = %artifacts.location(), "artifact store");
@@ -90,6 +89,7 @@ impl Application {
             interval: settings.artifact_sweep_interval(),
         };
         let state = AppState {
+            streams: StreamSlots::new(settings.max_streams, settings.max_streams_per_principal),
             artifacts,
             store: JobStore::new(keys.clone(), settings.job_ttl()),
             events: EventPublisher::new(keys.clone(), settings.job_ttl()),
