@@ -12,7 +12,6 @@ use apalis_redis::{Config as QueueConfig, RedisStorage};
 use futures::StreamExt;
 use futures::channel::mpsc;
 use redis::aio::ConnectionManager;
-use shared::events::EventPublisher;
 use shared::job::DesignJob;
 use shared::job_store::JobStore;
 use shared::keys::{Keys, QUEUE_NAME};
@@ -93,7 +92,9 @@ impl Application {
         }
         let context = JobContext {
             store: JobStore::new(keys.clone(), settings.job_ttl()),
-            events: EventPublisher::new(keys, settings.job_ttl()),
+            freecad_slots: crate::jobs::freecad_slots::FreecadSlots::new(
+                settings.freecad_pool_size,
+            ),
             conn: conn.clone(),
             runner: Arc::new(runner),
             artifact_dir: settings.artifact_dir.clone(),

@@ -14,6 +14,7 @@ mod anthropic;
 pub mod client;
 pub mod cost;
 mod gemini;
+pub mod in_flight;
 pub mod model;
 mod openai;
 pub mod retry;
