@@ -128,6 +128,11 @@ impl Application {
         self.context.runner.clone()
     }
 
+    /// The FreeCAD execution slots this worker's jobs take turns on.
+    pub fn freecad_slots(&self) -> crate::jobs::freecad_slots::FreecadSlots {
+        self.context.freecad_slots.clone()
+    }
+
     /// Test seam: the scripts the pipeline runs come from `scripts` instead of the generator,
     /// so tests can send hostile code down the whole job path. Only code can call this; no
     /// HTTP route, setting or environment variable reaches it.

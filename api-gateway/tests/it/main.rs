@@ -14,3 +14,4 @@ mod promtool;
 mod ready;
 mod reliability;
 mod sandbox;
+mod throughput;

@@ -58,10 +58,13 @@ impl FreecadSlots {
         self.size
     }
 
-    /// A slot now, if one is free.
+    /// A slot now, if one is free (recorded as no wait).
     pub fn try_acquire(&self) -> Option<FreecadSlot> {
         match self.semaphore.clone().try_acquire_owned() {
-            Ok(permit) => Some(self.hand_out(permit)),
+            Ok(permit) => {
+                metrics::histogram!(FREECAD_SLOT_WAIT_SECONDS.name).record(0.0);
+                Some(self.hand_out(permit))
+            }
             Err(TryAcquireError::NoPermits | TryAcquireError::Closed) => None,
         }
     }
