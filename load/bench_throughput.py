@@ -131,22 +131,7 @@ def main():
         delta = {k: v - stats_before.get(k, 0) for k, v in stats_after.items()}
         scripts = delta.get("evalsha", 0) + delta.get("eval", 0)
         total = sum(delta.values())
-        # 2. Worker RSS with 1,000 model-bound jobs in flight (one worker, the other stopped).
-        stop(workers[1:])
-        idle_env = dict(env, WORKER_CONCURRENCY="1000", LLM_MAX_IN_FLIGHT="1000")
-        stop(workers[:1])
-        slow_vendor = fake_vendor(60.0)
-        holder = start([WORKER], dict(idle_env, OPENAI_BASE_URL=slow_vendor))
-        time.sleep(1)
-        rss_idle = rss_mib(holder.pid)
-        run_jobs(env, {"prompt": "a box 10x20x30 mm", "model": "openai/gpt-4o"}, 1000)
-        time.sleep(8)
-        rss_1000 = rss_mib(holder.pid)
-        holder.kill()
-        holder.wait()
-        redis_cli(redis_port, "del", "designs:active")
-        rows.append(("worker RSS with 1,000 model-bound jobs in flight", f"{rss_1000:.1f} MiB (at rest {rss_idle:.1f} MiB: {(rss_1000 - rss_idle) * 1024 / 1000:.1f} KiB per job)", "small"))
-
+        stop(workers)
         # 3. Celery 5 on the same Redis, same backlog size.
         celery_env = dict(os.environ, CELERY_BROKER_URL=f"redis://127.0.0.1:{redis_port}/1", PYTHONPATH=PEERS)
         subprocess.run([os.path.join(VENV, "python"), os.path.join(PEERS, "celery_noop.py"), "enqueue", celery_env["CELERY_BROKER_URL"], str(jobs)], env=celery_env, check=True)
@@ -190,6 +175,20 @@ def main():
             latencies.append((time.monotonic() - t0) * 1000)
         rows.append(("box job POST -> completed, one at a time, median of 20", f"{statistics.median(latencies):.1f} ms", "<= 10 ms"))
         rows.append(("Redis commands per planning-only job over the backlog (INFO commandstats)", f"{scripts / jobs:.2f} scripts (EVALSHA) and {total / jobs:.1f} commands in all, those run inside scripts included", "<= 4 scripts of ours + apalis-redis fetch/ack"))
+
+        # 7. Worker RSS with 1,000 model-bound jobs in flight (one worker, the other stopped).
+        stop(workers)
+        idle_env = dict(env, WORKER_CONCURRENCY="1000", LLM_MAX_IN_FLIGHT="1000")
+        slow_vendor = fake_vendor(60.0)
+        holder = start([WORKER], dict(idle_env, OPENAI_BASE_URL=slow_vendor))
+        time.sleep(1)
+        rss_idle = rss_mib(holder.pid)
+        run_jobs(env, {"prompt": "a box 10x20x30 mm", "model": "openai/gpt-4o"}, 1000)
+        time.sleep(8)
+        rss_1000 = rss_mib(holder.pid)
+        holder.kill()
+        holder.wait()
+        rows.append(("worker RSS with 1,000 model-bound jobs in flight", f"{rss_1000:.1f} MiB (at rest {rss_idle:.1f} MiB: {(rss_1000 - rss_idle) * 1024 / 1000:.1f} KiB per job)", "small"))
 
         print(f"## Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores\n")
         print("| what | measured | goal |")
