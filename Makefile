@@ -45,6 +45,8 @@ bench: build
 	python3 load/bench.py
 	cargo run --release -p worker --example freecad_timing
 	cargo run --release -p worker --example planner_timing
+	scripts/bench-deps.sh
+	python3 load/bench_throughput.py
 
 # Builds the release binaries unless LOAD_HOST names a running gateway to load instead.
 load-test: deps

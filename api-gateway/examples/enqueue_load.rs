@@ -15,6 +15,8 @@ fn main() {
     let mut requests = 20_000usize;
     let mut concurrency = 64usize;
     let mut api_key: Option<String> = None;
+    // A fixed request body instead of planning-only boxes of varying sizes.
+    let mut body: Option<serde_json::Value> = None;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -23,6 +25,7 @@ fn main() {
             "--requests" => requests = value.parse().expect("--requests N"),
             "--concurrency" => concurrency = value.parse().expect("--concurrency N"),
             "--api-key" => api_key = Some(value),
+            "--body" => body = Some(serde_json::from_str(&value).expect("--body JSON")),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -33,10 +36,13 @@ fn main() {
         let started = Instant::now();
         let accepted = futures::stream::iter(0..requests)
             .map(|i| {
-                let mut request = client.post(&url).json(&json!({
-                    "prompt": format!("a box {}x{}x{} mm", 1 + i % 50, 1 + i % 30, 1 + i % 20),
-                    "enable_execution": false,
-                }));
+                let payload = body.clone().unwrap_or_else(|| {
+                    json!({
+                        "prompt": format!("a box {}x{}x{} mm", 1 + i % 50, 1 + i % 30, 1 + i % 20),
+                        "enable_execution": false,
+                    })
+                });
+                let mut request = client.post(&url).json(&payload);
                 if let Some(key) = &api_key {
                     request = request.header("x-api-key", key);
                 }

@@ -14,6 +14,7 @@ use redis::{Script, aio::ConnectionLike};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::job::{ArtifactInfo, DesignStatus};
 use crate::keys::Keys;
 
 /// Events kept per job for replay; a job that streams more model text than this keeps the last ones.
@@ -53,6 +54,96 @@ impl EventType {
             Self::Error => "error",
             Self::Completed => "completed",
         }
+    }
+}
+
+/// What an event says: its `type` and its `data`, one variant per [`EventType`]. Workers and
+/// the gateway's cancel build events only through this enum, so the shape of each type is
+/// written down once. Serialised adjacently tagged: `{"type": "status", "data": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum EventPayload {
+    Status {
+        status: DesignStatus,
+        progress: Option<f64>,
+    },
+    Progress {
+        progress: f64,
+        message: String,
+    },
+    LlmChunk {
+        agent: String,
+        content: String,
+        /// Present (true) only for model reasoning, so clients can tell it from the answer.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reasoning: bool,
+    },
+    Log {
+        message: String,
+        /// Fields for machines beside the line for people (`agent`, `planner`, ...).
+        #[serde(flatten)]
+        extra: serde_json::Map<String, serde_json::Value>,
+    },
+    Validation {
+        score: f64,
+        approved: bool,
+        feedback: Vec<String>,
+    },
+    Artifact(ArtifactInfo),
+    Error {
+        code: String,
+        message: String,
+    },
+    Completed {
+        status: DesignStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_code: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_message: Option<String>,
+    },
+}
+
+impl EventPayload {
+    /// A line for people with no extra fields.
+    pub fn log(message: impl Into<String>) -> Self {
+        Self::Log {
+            message: message.into(),
+            extra: serde_json::Map::new(),
+        }
+    }
+
+    /// A line for people with extra fields for machines (`extra` must be a JSON object;
+    /// anything else is dropped).
+    pub fn log_with(message: impl Into<String>, extra: serde_json::Value) -> Self {
+        Self::Log {
+            message: message.into(),
+            extra: match extra {
+                serde_json::Value::Object(map) => map,
+                _ => serde_json::Map::new(),
+            },
+        }
+    }
+
+    pub fn kind(&self) -> EventType {
+        match self {
+            Self::Status { .. } => EventType::Status,
+            Self::Progress { .. } => EventType::Progress,
+            Self::LlmChunk { .. } => EventType::LlmChunk,
+            Self::Log { .. } => EventType::Log,
+            Self::Validation { .. } => EventType::Validation,
+            Self::Artifact(_) => EventType::Artifact,
+            Self::Error { .. } => EventType::Error,
+            Self::Completed { .. } => EventType::Completed,
+        }
+    }
+
+    /// The event's JSON after its `seq`: `,"timestamp":…,"type":…,"data":…}`. Scripts put
+    /// `{"request_id":"…","seq":<seq>` in front, so Lua never re-encodes it (cjson would
+    /// round floats).
+    pub fn tail_json(&self, timestamp: DateTime<Utc>) -> String {
+        let timestamp = serde_json::to_string(&timestamp).expect("a timestamp serialises");
+        let payload = serde_json::to_string(self).expect("event payloads serialise");
+        format!(",\"timestamp\":{timestamp},{}", &payload[1..])
     }
 }
 

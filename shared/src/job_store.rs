@@ -187,22 +187,63 @@ return 1
     ))
 });
 
-/// Ends a job that has not ended yet as `cancelled`, atomically with respect to workers'
-/// writes (which the update script then refuses).
-static CANCEL_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
-        r"
--- KEYS: 1 job record; ARGV: 1 prefix of the active-jobs sets, 2 request id, 3.. fields
-{REFUSE_GONE_OR_ENDED}
-local principal = redis.call('HGET', KEYS[1], 'principal')
-if principal then
-    redis.call('ZREM', ARGV[1] .. cjson.decode(principal), ARGV[2])
+/// One stage change of a running job in one round trip: writes the patch's fields (unless the
+/// record is gone or the job has ended, exactly as [`UPDATE_SCRIPT`] refuses), then numbers,
+/// stores for replay and publishes each event (as `events::PUBLISH_SCRIPT` does for one).
+/// Answers `{outcome, created_at}`: the outcome as the update script's, and the record's
+/// `created_at` when this write ended the job (for its end-to-end duration), else nil.
+/// With no fields, the events go out whenever the record exists, as single events always did.
+static REPORT_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+-- KEYS: 1 job record (holds the seq counter), 2 replay stream
+-- ARGV: 1 prefix of the active-jobs sets, or '' when the job goes on, 2 request id,
+--       3 channel, 4 TTL (s), 5 replay capacity, 6 count of field/value arguments (2n),
+--       7..6+2n field/value pairs, then one event JSON tail (after its seq) per event
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    return {0, false}
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-return 1
-"
-    ))
+local fields = tonumber(ARGV[6])
+local created = false
+if fields > 0 then
+    local status = redis.call('HGET', KEYS[1], 'status')
+    for _, ended in ipairs({ '"completed"', '"failed"', '"cancelled"' }) do
+        if status == ended then
+            return {-1, false}
+        end
+    end
+    if ARGV[1] ~= '' then
+        local principal = redis.call('HGET', KEYS[1], 'principal')
+        if principal then
+            redis.call('ZREM', ARGV[1] .. cjson.decode(principal), ARGV[2])
+        end
+        created = redis.call('HGET', KEYS[1], 'created_at')
+    end
+    redis.call('HSET', KEYS[1], unpack(ARGV, 7, 6 + fields))
+end
+local head = '{"request_id":"' .. ARGV[2] .. '","seq":'
+local first = 7 + fields
+for i = first, #ARGV do
+    local seq = redis.call('HINCRBY', KEYS[1], 'event_seq', 1)
+    local event = head .. seq .. ARGV[i]
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '0-' .. seq, 'e', event)
+    redis.call('PUBLISH', ARGV[3], event)
+end
+if #ARGV >= first then
+    redis.call('EXPIRE', KEYS[2], ARGV[4])
+end
+return {1, created}
+"#,
+    )
 });
+
+/// What [`JobStore::report`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reported {
+    pub outcome: WriteOutcome,
+    /// The record's `created_at` (JSON text) when this write ended the job.
+    pub created_at: Option<String>,
+}
 
 /// What became of a write to a job record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -505,6 +546,48 @@ impl JobStore {
         Ok(WriteOutcome::from_script(updated))
     }
 
+    /// Writes `patch` (when it has fields) and publishes `events` after it, in one script:
+    /// one round trip per stage change of a job. A patch is refused, and no event published,
+    /// when the job has ended (`AlreadyEnded`) or its record is gone (`Missing`).
+    pub async fn report<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        request_id: &str,
+        patch: Option<&JobPatch>,
+        events: &[crate::events::EventPayload],
+    ) -> Result<Reported, StoreError> {
+        let mut invocation = REPORT_SCRIPT.prepare_invoke();
+        let ends = patch
+            .and_then(|p| p.status)
+            .is_some_and(|s| s.is_terminal());
+        let fields = patch.map(patch_fields).unwrap_or_default();
+        invocation
+            .key(self.keys.job(request_id))
+            .key(self.keys.events(request_id))
+            .arg(if ends {
+                self.keys.active_jobs_prefix()
+            } else {
+                String::new()
+            })
+            .arg(request_id)
+            .arg(crate::events::channel(request_id))
+            .arg(self.ttl.as_secs())
+            .arg(crate::events::REPLAY_CAPACITY)
+            .arg(fields.len() * 2);
+        for (field, value) in fields {
+            invocation.arg(field).arg(value);
+        }
+        let now = Utc::now();
+        for event in events {
+            invocation.arg(event.tail_json(now));
+        }
+        let (code, created_at): (i64, Option<String>) = invocation.invoke_async(conn).await?;
+        Ok(Reported {
+            outcome: WriteOutcome::from_script(code),
+            created_at,
+        })
+    }
+
     /// Queues the job to run again at `run_at` (unix seconds) after a transient failure.
     pub async fn reschedule<C: ConnectionLike>(
         &self,
@@ -625,25 +708,33 @@ impl JobStore {
     }
 
     /// Cancels a job that has not ended: `cancelled` is final; a worker running it finds out
-    /// at its next write and stops.
+    /// at its next write and stops. The record's change and the job's last two events
+    /// (`status` cancelled, then the terminal `completed`) go out in one script, so no client
+    /// sees one without the other.
     pub async fn cancel<C: ConnectionLike>(
         &self,
         conn: &mut C,
         request_id: &str,
     ) -> Result<WriteOutcome, StoreError> {
+        use crate::events::EventPayload;
         let patch = JobPatch {
             error_code: Some("cancelled".to_owned()),
             error_message: Some("Cancelled by the client.".to_owned()),
-            ..JobPatch::status(crate::job::DesignStatus::Cancelled, 1.0)
+            ..JobPatch::status(DesignStatus::Cancelled, 1.0)
         };
-        let mut invocation = CANCEL_SCRIPT.prepare_invoke();
-        invocation
-            .key(self.keys.job(request_id))
-            .arg(self.keys.active_jobs_prefix())
-            .arg(request_id);
-        push_patch(&mut invocation, &patch);
-        let outcome: i64 = invocation.invoke_async(conn).await?;
-        Ok(WriteOutcome::from_script(outcome))
+        let events = [
+            EventPayload::Status {
+                status: DesignStatus::Cancelled,
+                progress: Some(1.0),
+            },
+            EventPayload::Completed {
+                status: DesignStatus::Cancelled,
+                error_code: Some("cancelled".to_owned()),
+                error_message: None,
+            },
+        ];
+        let reported = self.report(conn, request_id, Some(&patch), &events).await?;
+        Ok(reported.outcome)
     }
 }
 
@@ -667,12 +758,19 @@ async fn repeat_until_short<C: ConnectionLike>(
 
 /// Appends a patch's fields, and `updated_at` = now, as the script's field/value arguments.
 fn push_patch(invocation: &mut redis::ScriptInvocation<'_>, patch: &JobPatch) {
-    for (field, value) in to_fields(patch) {
+    for (field, value) in patch_fields(patch) {
         invocation.arg(field).arg(value);
     }
-    invocation
-        .arg("updated_at")
-        .arg(Value::String(Utc::now().to_rfc3339()).to_string());
+}
+
+/// A patch's fields and `updated_at` = now, as (name, JSON text) pairs.
+fn patch_fields(patch: &JobPatch) -> Vec<(String, String)> {
+    let mut fields = to_fields(patch);
+    fields.push((
+        "updated_at".to_owned(),
+        Value::String(Utc::now().to_rfc3339()).to_string(),
+    ));
+    fields
 }
 
 /// A struct's top-level fields as (name, JSON text) pairs.

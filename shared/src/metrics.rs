@@ -174,6 +174,14 @@ metric!(
     "Time of one FreeCAD script run, export included."
 );
 metric!(
+    FREECAD_SLOT_WAIT_SECONDS,
+    "freecad_slot_wait_seconds",
+    Histogram,
+    [],
+    Worker,
+    "Time a job waited for a FreeCAD execution slot (FREECAD_POOL_SIZE at once per worker)."
+);
+metric!(
     FREECAD_ISOLATION_MODE,
     "freecad_isolation_mode",
     Gauge,
@@ -299,6 +307,7 @@ pub const ALL: &[Metric] = &[
     LLM_CALL_DURATION_SECONDS,
     FREECAD_EXECUTIONS_TOTAL,
     FREECAD_EXECUTION_DURATION_SECONDS,
+    FREECAD_SLOT_WAIT_SECONDS,
     FREECAD_ISOLATION_MODE,
     FREECAD_POOL_PROCESSES,
     HTTP_REQUESTS_TOTAL,
@@ -424,6 +433,7 @@ pub fn init_worker_series() {
         AGENT_CALL_DURATION_SECONDS,
         LLM_CALL_DURATION_SECONDS,
         FREECAD_EXECUTION_DURATION_SECONDS,
+        FREECAD_SLOT_WAIT_SECONDS,
     ] {
         // Registering a histogram renders its buckets at zero; no sample is recorded.
         let _ = metrics::histogram!(histogram.name);

@@ -12,8 +12,8 @@ use config::{Config, ConfigError, Environment, File, FileFormat};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::model::{AllowedModels, ModelName};
 use crate::artifact_store::StoreLocation;
+use crate::model::{AllowedModels, ModelName};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -29,7 +29,9 @@ pub struct Settings {
     /// Name of the optional extra layer `config/{app_env}.toml`.
     pub app_env: String,
     pub gateway_addr: SocketAddr,
-    /// Jobs one worker process runs at once; 0 means the number of CPU cores.
+    /// Jobs one worker process keeps in flight; 0 means the number of CPU cores. Default 64:
+    /// a job mostly waits (on a model, Redis or a FreeCAD slot), and the scarce resources have
+    /// bounds of their own (`freecad_pool_size`, `llm_max_in_flight`).
     pub worker_concurrency: usize,
     pub artifact_dir: PathBuf,
     /// `file:///path` or `s3://bucket/prefix`; unset means the folder `artifact_dir`.
@@ -167,6 +169,9 @@ pub struct Settings {
     pub llm_timeout_seconds: u64,
     /// Stream model answers (each piece becomes an `llm_chunk` event) or ask for them whole.
     pub llm_stream: bool,
+    /// Model requests one worker process has open at once per provider, so a slow vendor
+    /// cannot hold every in-flight job.
+    pub llm_max_in_flight: usize,
     /// A TOML price table (USD per million tokens) whose entries replace or extend the
     /// built-in one (`worker/data/prices.toml`).
     pub llm_price_file: Option<PathBuf>,
@@ -246,7 +251,7 @@ const DEFAULT_AGENT_MODELS: [(&str, &str, &str, &str, &str); 4] = [
 const DEFAULTS: &[(&str, &str)] = &[
     ("app_env", "local"),
     ("gateway_addr", "0.0.0.0:8080"),
-    ("worker_concurrency", "0"),
+    ("worker_concurrency", "64"),
     ("artifact_dir", "./data/artifacts"),
     ("artifact_presigned_downloads", "false"),
     ("artifact_presigned_ttl_seconds", "300"),
@@ -304,6 +309,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("llm_retry_max_ms", "30000"),
     ("llm_timeout_seconds", "120"),
     ("llm_stream", "true"),
+    ("llm_max_in_flight", "32"),
 ];
 
 /// Every environment variable the binaries read, derived from [`Settings`] itself (its
@@ -446,6 +452,7 @@ impl Settings {
             ("LLM_RETRY_BASE_MS", self.llm_retry_base_ms),
             ("LLM_RETRY_MAX_MS", self.llm_retry_max_ms),
             ("LLM_TIMEOUT_SECONDS", self.llm_timeout_seconds),
+            ("LLM_MAX_IN_FLIGHT", self.llm_max_in_flight as u64),
             (
                 "QUEUE_METRICS_INTERVAL_SECONDS",
                 self.queue_metrics_interval_seconds,
@@ -658,7 +665,8 @@ mod tests {
         assert_eq!(s.worker_orphan_window(), Duration::from_secs(30));
         assert_eq!(s.artifact_dir, PathBuf::from("./data/artifacts"));
         assert_eq!(s.redis_url().expose_secret(), "redis://127.0.0.1:6379/0");
-        assert!(s.effective_worker_concurrency() >= 1);
+        assert_eq!(s.effective_worker_concurrency(), 64);
+        assert_eq!(s.llm_max_in_flight, 32);
         assert!(!s.auth_enabled);
         assert_eq!(s.jwt_algorithm, "HS256");
         assert_eq!(s.jwt_access_token_expire_minutes, 15);
@@ -792,7 +800,7 @@ mod tests {
         let only_files = Settings::load_from(dir.path(), env(&[])).unwrap();
         assert_eq!(only_files.job_timeout_seconds, 100);
         assert_eq!(only_files.max_body_bytes, 1000);
-        assert_eq!(only_files.worker_concurrency, 0, "staging.toml not chosen");
+        assert_eq!(only_files.worker_concurrency, 64, "staging.toml not chosen");
 
         let staged = Settings::load_from(dir.path(), env(&[("APP_ENV", "staging")])).unwrap();
         assert_eq!(staged.job_timeout_seconds, 100, "from default.toml");

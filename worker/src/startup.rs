@@ -13,7 +13,6 @@ use futures::StreamExt;
 use futures::channel::mpsc;
 use redis::aio::ConnectionManager;
 use shared::artifact_store::ArtifactStore;
-use shared::events::EventPublisher;
 use shared::job::DesignJob;
 use shared::job_store::JobStore;
 use shared::keys::{Keys, QUEUE_NAME};
@@ -101,7 +100,9 @@ impl Application {
         }
         let context = JobContext {
             store: JobStore::new(keys.clone(), settings.job_ttl()),
-            events: EventPublisher::new(keys, settings.job_ttl()),
+            freecad_slots: crate::jobs::freecad_slots::FreecadSlots::new(
+                settings.freecad_pool_size,
+            ),
             conn: conn.clone(),
             runner: Arc::new(runner),
             artifacts,
@@ -136,6 +137,11 @@ impl Application {
     /// The FreeCAD runner this worker's jobs use.
     pub fn runner(&self) -> Arc<FreecadRunner> {
         self.context.runner.clone()
+    }
+
+    /// The FreeCAD execution slots this worker's jobs take turns on.
+    pub fn freecad_slots(&self) -> crate::jobs::freecad_slots::FreecadSlots {
+        self.context.freecad_slots.clone()
     }
 
     /// Test seam: the scripts the pipeline runs come from `scripts` instead of the generator,

@@ -11,7 +11,6 @@ use shared::api::{
     DesignCreateRequest, DesignLinks, DesignResponse, DesignStatusResponse, ExportResult,
     FieldError, RefineRequest,
 };
-use shared::events::EventType;
 use shared::job::{DesignJob, DesignStatus, JobRecord, OutputFormat};
 use shared::job_store::{Enqueued, Idempotency, Requeue, WriteOutcome};
 use uuid::Uuid;
@@ -438,22 +437,6 @@ pub async fn cancel_design(
                  can be cancelled."
             )));
         }
-    }
-    for (kind, data) in [
-        (
-            EventType::Status,
-            serde_json::json!({ "status": DesignStatus::Cancelled, "progress": 1.0 }),
-        ),
-        (
-            EventType::Completed,
-            serde_json::json!({ "status": DesignStatus::Cancelled, "error_code": "cancelled" }),
-        ),
-    ] {
-        state
-            .events
-            .publish(&mut conn, record.request_id, kind, data)
-            .await
-            .map_err(Error::RedisUnavailable)?;
     }
     tracing::info!(request_id = %id, "design cancelled");
     Ok(StatusCode::NO_CONTENT)

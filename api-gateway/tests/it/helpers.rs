@@ -138,6 +138,8 @@ pub struct TestApp {
     pub worker_metrics_ports: Vec<u16>,
     /// Each worker's FreeCAD runner, to look at its pool.
     pub worker_runners: Vec<std::sync::Arc<worker::freecad::FreecadRunner>>,
+    /// Each worker's FreeCAD execution slots, to look at how many ran at once.
+    pub worker_slots: Vec<worker::jobs::freecad_slots::FreecadSlots>,
     shutdown: CancellationToken,
     _artifact_dir: TempDir,
 }
@@ -223,6 +225,7 @@ pub async fn spawn_app_with_worker_env(
     let mut worker_restarts = Vec::new();
     let mut worker_metrics_ports = Vec::new();
     let mut worker_runners = Vec::new();
+    let mut worker_slots = Vec::new();
     for _ in 0..options.workers {
         let mut worker = worker::startup::Application::build(worker_settings.clone())
             .await
@@ -233,6 +236,7 @@ pub async fn spawn_app_with_worker_env(
         worker_restarts.push(worker.restart_counter());
         worker_metrics_ports.push(worker.metrics_port());
         worker_runners.push(worker.runner());
+        worker_slots.push(worker.freecad_slots());
         tokio::spawn(worker.run_until_stopped(shutdown.clone()));
     }
 
@@ -245,6 +249,7 @@ pub async fn spawn_app_with_worker_env(
         worker_restarts,
         worker_metrics_ports,
         worker_runners,
+        worker_slots,
         shutdown,
         _artifact_dir: artifact_dir,
     }

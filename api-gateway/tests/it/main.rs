@@ -19,3 +19,4 @@ mod ready;
 mod reliability;
 mod sandbox;
 mod schemathesis;
+mod throughput;

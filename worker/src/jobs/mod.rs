@@ -2,15 +2,20 @@
 //! execute and validate until the orchestrator completes or fails the job, at most
 //! `max_iterations` rounds), keeping the job record and its events up to date.
 //!
-//! A failure that the job itself caused (a prompt the planner cannot plan, a model that
-//! refuses the key, a result that does not validate in time) is final: it is written to the
-//! record and the handler returns `Ok`, so the queue does not run it again. Only
-//! infrastructure failures (Redis, the file system) return `Err` and are retried. A script
-//! that fails in FreeCAD is feedback for the generator while iterations remain.
+//! The loop is a stage machine (`stages.rs`): each [`stages::Stage`] is one function that
+//! returns the next stage or the end. Every way a job can stop is a [`JobError`]: a failure
+//! the job itself caused (a prompt the planner cannot plan, a model that refuses the key, a
+//! result that does not validate in time) is `Final`: it is written to the record and the
+//! handler returns `Ok`, so the queue does not run it again. Only `Transient` failures
+//! (Redis, the file system) are retried. A job cancelled meanwhile is `Ended` and just
+//! stops. A script that fails in FreeCAD is feedback for the generator while iterations
+//! remain.
 
 mod artifacts;
+pub mod freecad_slots;
 mod report;
 mod retry;
+mod stages;
 pub mod webhook;
 
 use std::panic::AssertUnwindSafe;
@@ -19,23 +24,17 @@ use std::sync::Arc;
 use futures::FutureExt;
 
 use apalis::prelude::{BoxDynError, Data};
-use futures::future::BoxFuture;
 use redis::aio::ConnectionManager;
-use serde_json::json;
-use shared::events::EventPublisher;
 use shared::job::{DesignJob, DesignStatus, JobPatch};
 use shared::job_store::JobStore;
 use shared::settings::Settings;
-use tracing::{info, instrument, warn};
+use tracing::{info, instrument};
 
-use crate::agents::generator::Generator;
-use crate::agents::orchestrator::{self, Route};
-use crate::agents::planner::Planner;
-use crate::agents::validator::Validator;
-use crate::agents::{Agent, AgentError, AgentKind, Backend, PipelineState, UsageTally};
-use crate::freecad::{FreecadRunner, ObjectState};
-use crate::llm::{ChunkSink, LlmClient, ModelName};
-use report::{JobReporter, ReportError};
+use crate::agents::{AgentError, UsageTally};
+use crate::freecad::FreecadRunner;
+use crate::llm::LlmClient;
+use freecad_slots::FreecadSlots;
+use report::JobReporter;
 
 /// Test seam: maps a job to the script to run instead of the generator's (see
 /// `Application::override_generated_scripts`); `None` keeps the generator's script.
@@ -45,11 +44,12 @@ pub type ScriptOverride = Arc<dyn Fn(&DesignJob) -> Option<String> + Send + Sync
 #[derive(Clone)]
 pub struct JobContext {
     pub store: JobStore,
-    pub events: EventPublisher,
     pub conn: ConnectionManager,
     pub runner: Arc<FreecadRunner>,
     /// Where the job's files go (`ARTIFACT_STORE_URL`).
     pub artifacts: shared::artifact_store::ArtifactStore,
+    /// FreeCAD executions at once (`FREECAD_POOL_SIZE`), whatever `WORKER_CONCURRENCY` is.
+    pub freecad_slots: FreecadSlots,
     /// The agents' model settings (`llm_agents`) and the rest of the configuration.
     pub settings: Arc<Settings>,
     /// Every model call of this process goes through it.
@@ -68,7 +68,6 @@ impl JobContext {
     fn reporter(&self, request_id: uuid::Uuid) -> JobReporter {
         JobReporter::new(
             self.store.clone(),
-            self.events.clone(),
             self.webhooks.clone(),
             self.conn.clone(),
             request_id,
@@ -76,13 +75,46 @@ impl JobContext {
     }
 }
 
-/// Progress reported at the start of each stage.
-mod progress {
-    pub const PLANNING: f64 = 0.1;
-    pub const GENERATING: f64 = 0.3;
-    pub const EXECUTING: f64 = 0.5;
-    pub const EXECUTED: f64 = 0.7;
-    pub const VALIDATING: f64 = 0.8;
+/// Every way a job's run stops short of its own end.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The job ended meanwhile (cancelled, most likely): stop working on it.
+    #[error("the job has ended already (cancelled?)")]
+    Ended,
+    /// The job cannot succeed: recorded as its failure, never retried.
+    #[error("{code}: {message}")]
+    Final { code: &'static str, message: String },
+    /// The infrastructure failed (Redis, the file system): the job runs again later.
+    #[error(transparent)]
+    Transient(BoxDynError),
+}
+
+impl From<AgentError> for JobError {
+    fn from(error: AgentError) -> Self {
+        Self::Final {
+            code: error.code(),
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<shared::job_store::StoreError> for JobError {
+    fn from(error: shared::job_store::StoreError) -> Self {
+        Self::Transient(error.into())
+    }
+}
+
+impl From<artifacts::PublishError> for JobError {
+    /// A store that cannot take the files now may take them later: the job runs again.
+    fn from(error: artifacts::PublishError) -> Self {
+        Self::Transient(error.into())
+    }
+}
+
+impl From<std::io::Error> for JobError {
+    fn from(error: std::io::Error) -> Self {
+        Self::Transient(error.into())
+    }
 }
 
 /// The apalis handler. The whole pipeline runs under `JOB_TIMEOUT_SECONDS`; a job that
@@ -91,17 +123,23 @@ mod progress {
 #[instrument(skip_all, fields(request_id = %job.request_id))]
 pub async fn run_design_job(job: DesignJob, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
     let ctx: &JobContext = &ctx;
-    let pipeline = AssertUnwindSafe(run_pipeline(&job, ctx)).catch_unwind();
+    let report = ctx.reporter(job.request_id);
+    let pipeline = AssertUnwindSafe(run_pipeline(&job, ctx, &report)).catch_unwind();
     let (code, message) = match tokio::time::timeout(ctx.job_timeout, pipeline).await {
-        Ok(Ok(Err(error))) if is_ended(&error) => {
+        Ok(Ok(Ok(()))) => return Ok(()),
+        Ok(Ok(Err(JobError::Ended))) => {
             info!("the job ended while it ran (cancelled); stopped");
             count_cancelled();
-            ctx.reporter(job.request_id).notify_callback().await;
+            report.notify_callback().await;
             return Ok(());
         }
-        // Anything else that stopped the pipeline is the infrastructure's (Redis, files).
-        Ok(Ok(Err(error))) => return retry::retry_or_bury(ctx, &job, error).await,
-        Ok(Ok(Ok(()))) => return Ok(()),
+        Ok(Ok(Err(JobError::Final { code, message }))) => {
+            tracing::warn!(code, %message, "the job failed");
+            (code, message)
+        }
+        Ok(Ok(Err(JobError::Transient(error)))) => {
+            return retry::retry_or_bury(ctx, &job, error).await;
+        }
         Ok(Err(panic)) => {
             let reason = panic
                 .downcast_ref::<&str>()
@@ -123,13 +161,10 @@ pub async fn run_design_job(job: DesignJob, ctx: Data<JobContext>) -> Result<(),
             ),
         ),
     };
-    match ctx
-        .reporter(job.request_id)
-        .fail(code, message, JobPatch::default())
-        .await
-    {
-        Err(ReportError::Ended) => Ok(()),
-        other => Ok(other?),
+    match report.fail(code, message, JobPatch::default()).await {
+        Ok(()) | Err(JobError::Ended) => Ok(()),
+        Err(JobError::Final { .. }) => Ok(()),
+        Err(JobError::Transient(error)) => Err(error),
     }
 }
 
@@ -139,392 +174,43 @@ fn count_cancelled() {
         .increment(1);
 }
 
-fn is_ended(error: &BoxDynError) -> bool {
-    matches!(
-        error.downcast_ref::<ReportError>(),
-        Some(ReportError::Ended)
-    )
-}
-
-/// The agents of one job, with its model choices resolved.
-struct JobAgents {
-    planner: Planner,
-    generator: Generator,
-    validator: Validator,
-    orchestrator: Agent,
-}
-
-impl JobAgents {
-    fn for_job(ctx: &JobContext, job: &DesignJob, usage: &UsageTally) -> Result<Self, AgentError> {
-        let agent = |kind| {
-            Agent::for_job(
-                kind,
-                &ctx.settings,
-                job.model.as_deref(),
-                ctx.llm.clone(),
-                usage.clone(),
-            )
-        };
-        let generator = agent(AgentKind::Generator)?;
-        // The catalogue templates build only what the offline planner planned, with exact
-        // expectations; a model's plan could ask for anything.
-        let planner = if generator.uses_model() {
-            agent(AgentKind::Planner)?
-        } else {
-            Agent::offline(
-                AgentKind::Planner,
-                "the generator runs offline, and its templates need the offline planner's plan",
-                ctx.llm.clone(),
-            )
-        };
-        Ok(Self {
-            planner: Planner { agent: planner },
-            generator: Generator { agent: generator },
-            validator: Validator {
-                agent: agent(AgentKind::Validator)?,
-            },
-            orchestrator: agent(AgentKind::Orchestrator)?,
-        })
-    }
-
-    fn describe(&self) -> Vec<String> {
-        vec![
-            self.planner.agent.describe(),
-            self.generator.agent.describe(),
-            self.validator.agent.describe(),
-            format!(
-                "{}: routes on the validator's score (no model call)",
-                self.orchestrator.name()
-            ),
-        ]
-    }
-}
-
-/// Streams one agent's model text into the job's `llm_chunk` events.
-struct AgentChunks<'a> {
-    report: &'a JobReporter,
-    agent: &'static str,
-}
-
-impl ChunkSink for AgentChunks<'_> {
-    fn chunk(&self, text: String, reasoning: bool) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            // A lost chunk costs a client some live text, not the job: the whole answer is
-            // in the record when the stage ends.
-            if let Err(error) = self.report.llm_chunk(self.agent, &text, reasoning).await {
-                warn!(%error, "could not publish a model chunk");
-            }
-        })
-    }
-}
-
-async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynError> {
+/// Reads the record, then runs the stages from planning to the end.
+async fn run_pipeline(
+    job: &DesignJob,
+    ctx: &JobContext,
+    report: &JobReporter,
+) -> Result<(), JobError> {
     let id = job.request_id.to_string();
     let mut conn = ctx.conn.clone();
     let Some(record) = ctx.store.get(&mut conn, &id).await? else {
-        warn!("the job's record is gone (expired?); nothing to do");
+        tracing::warn!("the job's record is gone (expired?); nothing to do");
         return Ok(());
     };
+    report.track(
+        UsageTally::starting_at(record.usage.clone()),
+        record.callback_url.is_some(),
+    );
     if record.status.is_terminal() {
         info!(status = ?record.status, "the job has ended already; not running it again");
         if record.status == DesignStatus::Cancelled {
             // Cancelled while pending: this is the first worker to see it.
             count_cancelled();
-            ctx.reporter(job.request_id).notify_callback().await;
+            report.notify_callback().await;
         }
         return Ok(());
     }
-    let report = ctx.reporter(job.request_id);
     if !matches!(
         record.status,
         DesignStatus::Pending | DesignStatus::Refining
     ) {
         // A worker died (or lost Redis) while running it; this run replaces that one's output.
-        report
-            .log(
-                format!(
-                    "Running again after an interrupted run (it was {:?}).",
-                    record.status
-                ),
-                json!({ "rerun": true }),
-            )
-            .await?;
+        report.log(
+            format!(
+                "Running again after an interrupted run (it was {:?}).",
+                record.status
+            ),
+            serde_json::json!({ "rerun": true }),
+        );
     }
-    let usage = UsageTally::starting_at(record.usage.clone());
-    let with_usage = |patch: JobPatch| JobPatch {
-        usage: Some(usage.total()),
-        ..patch
-    };
-    let agents = match JobAgents::for_job(ctx, job, &usage) {
-        Ok(agents) => agents,
-        Err(error) => {
-            report
-                .fail(error.code(), error.to_string(), JobPatch::default())
-                .await?;
-            return Ok(());
-        }
-    };
-    // The first event of a job is always its `planning` status; what each agent runs on
-    // comes right after.
-    report
-        .stage(JobPatch::status(DesignStatus::Planning, progress::PLANNING))
-        .await?;
-    for line in agents.describe() {
-        report.log(line, json!({})).await?;
-    }
-    if let Some(feedback) = &job.feedback {
-        report
-            .log(format!("Refining with the feedback: {feedback}"), json!({}))
-            .await?;
-    }
-    let sink = |agent: &'static str| AgentChunks {
-        report: &report,
-        agent,
-    };
-    // Another round can only help when a model writes the script.
-    let can_improve = agents.generator.agent.uses_model() && ctx.script_override.is_none();
-    let max_iterations = job.max_iterations.max(1);
-    let mut state = PipelineState {
-        prompt: job.prompt.clone(),
-        user_feedback: job.feedback.clone(),
-        ..PipelineState::default()
-    };
-
-    if let Err(error) = plan(&agents, &mut state, &report, &sink("planner")).await? {
-        return fail_agent(&report, error, with_usage(JobPatch::default())).await;
-    }
-
-    let mut previous_objects: Option<Vec<ObjectState>> = None;
-    let mut iteration = 0;
-    loop {
-        iteration += 1;
-        report
-            .stage(with_usage(JobPatch {
-                plan_summary: state.plan.as_ref().map(|plan| plan.summary.clone()),
-                current_iteration: Some(iteration),
-                ..JobPatch::status(DesignStatus::Generating, progress::GENERATING)
-            }))
-            .await?;
-        match ctx
-            .script_override
-            .as_ref()
-            .and_then(|scripts| scripts(job))
-        {
-            Some(script) => state.script = Some(script),
-            None => {
-                let generated = agents
-                    .generator
-                    .execute(&mut state, Some(&sink("generator")))
-                    .await;
-                if let Err(error) = generated {
-                    return fail_agent(&report, error, with_usage(JobPatch::default())).await;
-                }
-            }
-        }
-        let script = state.script.clone().unwrap_or_default();
-        if !job.enable_execution {
-            report
-                .complete(with_usage(JobPatch {
-                    generated_script: Some(script),
-                    ..JobPatch::default()
-                }))
-                .await?;
-            return Ok(());
-        }
-        report
-            .stage(with_usage(JobPatch {
-                generated_script: Some(script.clone()),
-                ..JobPatch::status(DesignStatus::Executing, progress::EXECUTING)
-            }))
-            .await?;
-
-        let run = tokio::select! {
-            outcome = ctx
-                .runner
-                .run_iteration(&script, &job.output_formats, previous_objects.as_deref()) => outcome,
-            // Cancelled while FreeCAD works: dropping the run kills its process.
-            () = report.ended() => return Err(ReportError::Ended.into()),
-        };
-        let outcome = match run {
-            Ok(outcome) => outcome,
-            Err(error) if can_improve && iteration < max_iterations => {
-                warn!(%error, iteration, "the script failed in FreeCAD; asking the generator for a fix");
-                state.geometry = None;
-                state.feedback = vec![format!(
-                    "the script failed in FreeCAD ({}): {error}",
-                    error.code()
-                )];
-                report.validation(0.0, false, &state.feedback).await?;
-                report
-                    .stage(with_usage(JobPatch {
-                        validation_score: Some(0.0),
-                        ..JobPatch::status(DesignStatus::Refining, progress::GENERATING)
-                    }))
-                    .await?;
-                continue;
-            }
-            Err(error) => {
-                warn!(%error, "FreeCAD execution failed");
-                report
-                    .fail(
-                        error.code(),
-                        error.to_string(),
-                        with_usage(JobPatch::default()),
-                    )
-                    .await?;
-                return Ok(());
-            }
-        };
-        let duration_ms = outcome.duration.as_millis() as u64;
-        info!(duration_ms, iteration, "FreeCAD execution finished");
-        report
-            .progress(
-                progress::EXECUTED,
-                format!("FreeCAD ran the script in {duration_ms} ms"),
-            )
-            .await?;
-        report
-            .stage(JobPatch {
-                geometry: Some(outcome.geometry.clone()),
-                execution_result: Some(outcome.report.clone()),
-                ..JobPatch::status(DesignStatus::Validating, progress::VALIDATING)
-            })
-            .await?;
-        state.geometry = Some(outcome.geometry.clone());
-        previous_objects = Some(outcome.objects.clone());
-
-        if let Err(error) = agents
-            .validator
-            .execute(&mut state, Some(&sink("validator")))
-            .await
-        {
-            return fail_agent(&report, error, with_usage(JobPatch::default())).await;
-        }
-        let validation = state
-            .validation
-            .clone()
-            .unwrap_or_else(|| unreachable!("the validator stores its verdict when it succeeds"));
-        for note in &validation.notes {
-            report
-                .log(note.clone(), json!({ "agent": "validator" }))
-                .await?;
-        }
-        report
-            .validation(validation.score, validation.approved, &validation.feedback)
-            .await?;
-        let scored = with_usage(JobPatch {
-            validation_score: Some(validation.score),
-            ..JobPatch::default()
-        });
-        match orchestrator::route(validation.score, iteration, max_iterations, can_improve) {
-            Route::Complete => {
-                let artifacts =
-                    artifacts::publish(&ctx.artifacts, job.request_id, &outcome.files).await?;
-                report.artifacts(&artifacts).await?;
-                report
-                    .complete(JobPatch {
-                        artifacts: Some(artifacts),
-                        ..scored
-                    })
-                    .await?;
-                info!(iteration, "design completed");
-                return Ok(());
-            }
-            Route::Refine => {
-                state.feedback = validation.feedback;
-                report
-                    .stage(JobPatch {
-                        status: Some(DesignStatus::Refining),
-                        progress: Some(progress::GENERATING),
-                        ..scored
-                    })
-                    .await?;
-            }
-            Route::Replan => {
-                state.feedback = validation.feedback;
-                report
-                    .stage(JobPatch {
-                        status: Some(DesignStatus::Planning),
-                        progress: Some(progress::PLANNING),
-                        ..scored
-                    })
-                    .await?;
-                if let Err(error) = plan(&agents, &mut state, &report, &sink("planner")).await? {
-                    return fail_agent(&report, error, with_usage(JobPatch::default())).await;
-                }
-            }
-            Route::Fail => {
-                let rounds = if can_improve {
-                    format!(" after {iteration} of at most {max_iterations} iteration(s)")
-                } else {
-                    String::new()
-                };
-                report
-                    .fail(
-                        "validation_failed",
-                        format!(
-                            "The result does not match the plan{rounds}: {}",
-                            validation.feedback.join("; ")
-                        ),
-                        scored,
-                    )
-                    .await?;
-                return Ok(());
-            }
-        }
-    }
-}
-
-/// Runs the planner and announces its plan. The outer `Result` is the reporter's (retried by
-/// the queue); the inner one the planner's (final for the job).
-async fn plan(
-    agents: &JobAgents,
-    state: &mut PipelineState,
-    report: &JobReporter,
-    sink: &AgentChunks<'_>,
-) -> Result<Result<(), AgentError>, ReportError> {
-    if let Err(error) = agents.planner.execute(state, Some(sink)).await {
-        info!(code = error.code(), %error, "the planner failed");
-        return Ok(Err(error));
-    }
-    let summary = state
-        .plan
-        .as_ref()
-        .map(|plan| plan.summary.clone())
-        .unwrap_or_default();
-    match &state.offline {
-        Some(offline) => {
-            report
-                .plan(
-                    ModelName::OFFLINE,
-                    offline.entry,
-                    &offline.parameters,
-                    &summary,
-                )
-                .await?
-        }
-        None => {
-            let planner = match agents.planner.agent.backend() {
-                Backend::Model(choice) => choice.primary.to_string(),
-                Backend::Offline { .. } => ModelName::OFFLINE.to_owned(),
-            };
-            report
-                .log(
-                    format!("Plan ({planner}): {summary}"),
-                    json!({ "planner": planner, "plan": state.plan }),
-                )
-                .await?
-        }
-    }
-    Ok(Ok(()))
-}
-
-async fn fail_agent(
-    report: &JobReporter,
-    error: AgentError,
-    extra: JobPatch,
-) -> Result<(), BoxDynError> {
-    warn!(code = error.code(), %error, "an agent failed; the job ends");
-    report.fail(error.code(), error.to_string(), extra).await?;
-    Ok(())
+    stages::run(job, ctx, report).await
 }

@@ -1,19 +1,26 @@
 //! Everything a job tells the outside world: its record, its progress events and its metrics,
-//! kept in step.
+//! kept in step, in as few Redis round trips as a client's view allows.
+//!
+//! Batching: lines for people, validation verdicts and artifacts are queued; they go out with
+//! the next stage change, or with [`JobReporter::flush`], which a stage calls before it waits
+//! on anything slow (a model, a FreeCAD slot). A stage change, a progress step, a model chunk
+//! and the job's end are sent at once: each is one script that writes the record (stamped
+//! with the job's model usage so far, which the reporter owns) and publishes every queued
+//! event and its own, in order. A planning-only offline job costs three scripts.
 //!
 //! Metrics: the first stage a reporter enters counts the job into `active_designs`; the final
 //! state (through `complete`, `fail`, or a `stage` with a terminal status) counts it out, adds
 //! one to `design_requests_total{status}` and records `design_duration_seconds` from the job's
-//! submission (the record's `created_at`) to now, so queue time is included. A reporter dropped
-//! before the end (a Redis error the queue retries, a panic) counts the job out of
-//! `active_designs` only: the job has not ended, and its retry will report the end.
+//! submission (the record's `created_at`, returned by the same script) to now, so queue time
+//! is included. A reporter dropped before the end (a Redis error the queue retries, a panic)
+//! counts the job out of `active_designs` only: the job has not ended, and its retry will
+//! report the end.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
 use redis::aio::ConnectionManager;
-use serde_json::{Value, json};
-use shared::events::{EventPublisher, EventType};
+use shared::events::EventPayload;
 use shared::job::{ArtifactInfo, DesignStatus, JobPatch};
 use shared::job_store::{JobStore, StoreError, WriteOutcome};
 use shared::metrics::{
@@ -22,21 +29,28 @@ use shared::metrics::{
 };
 use uuid::Uuid;
 
+use super::JobError;
 use super::webhook::WebhookSender;
+use crate::agents::UsageTally;
 
 /// How often a running job looks whether it was cancelled while FreeCAD works.
 const ENDED_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Reports one job's progress: each change goes into the record, then out as an event.
+/// Reports one job's progress: each change goes into the record and out as events together.
 pub struct JobReporter {
     store: JobStore,
-    events: EventPublisher,
     webhooks: WebhookSender,
     conn: ConnectionManager,
-    request_id: Uuid,
     id: String,
     /// Holds the job in `active_designs` from its first stage to its end.
     active: Mutex<Option<GaugeGuard>>,
+    /// Events not sent yet, in the order they happened.
+    queued: Mutex<Vec<EventPayload>>,
+    /// The job's model usage, stamped on every record write once the run knows it.
+    usage: OnceLock<UsageTally>,
+    /// Whether the record has a `callback_url`, once the run has read the record; unknown
+    /// means the end reads the record to find out.
+    has_callback: OnceLock<bool>,
 }
 
 /// The value of `design_requests_total{status}` for a job that ended this way.
@@ -51,65 +65,91 @@ fn outcome_of(status: DesignStatus, error_code: Option<&str>) -> &'static str {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("redis: {0}")]
-    Redis(#[from] redis::RedisError),
-    /// The job ended meanwhile (cancelled, most likely): stop working on it.
-    #[error("the job has ended already (cancelled?)")]
-    Ended,
-}
-
 impl JobReporter {
     pub fn new(
         store: JobStore,
-        events: EventPublisher,
         webhooks: WebhookSender,
         conn: ConnectionManager,
         request_id: Uuid,
     ) -> Self {
         Self {
             store,
-            events,
             webhooks,
             conn,
-            request_id,
             id: request_id.to_string(),
             active: Mutex::new(None),
+            queued: Mutex::new(Vec::new()),
+            usage: OnceLock::new(),
+            has_callback: OnceLock::new(),
         }
     }
 
-    async fn event(&self, kind: EventType, data: Value) -> Result<(), ReportError> {
-        let mut conn = self.conn.clone();
-        let published = self
-            .events
-            .publish(&mut conn, self.request_id, kind, data)
-            .await;
-        if published.is_err() {
-            record_redis_error(RedisComponent::Jobs);
-        }
-        published?;
-        Ok(())
+    /// What the run learnt from the record: the usage its earlier runs spent (the tally
+    /// goes on from there) and whether the end has a webhook to deliver.
+    pub fn track(&self, usage: UsageTally, has_callback: bool) {
+        let _ = self.usage.set(usage);
+        let _ = self.has_callback.set(has_callback);
     }
 
-    async fn patch(&self, patch: &JobPatch) -> Result<(), ReportError> {
-        let mut conn = self.conn.clone();
-        let updated = self.store.update(&mut conn, &self.id, patch).await;
-        if let Err(StoreError::Redis(_)) = updated {
-            record_redis_error(RedisComponent::Jobs);
+    /// The usage tally the job's agents add to.
+    pub fn usage(&self) -> UsageTally {
+        self.usage.get_or_init(UsageTally::default).clone()
+    }
+
+    /// Queues an event; it goes out with the next send.
+    pub fn queue(&self, event: EventPayload) {
+        self.queued.lock().expect("event queue lock").push(event);
+    }
+
+    /// A line for people (`log` event) with extra fields for machines; queued.
+    pub fn log(&self, message: impl Into<String>, extra: serde_json::Value) {
+        self.queue(EventPayload::log_with(message, extra));
+    }
+
+    /// Sends what is queued, if anything: one script.
+    pub async fn flush(&self) -> Result<(), JobError> {
+        self.send(None, []).await
+    }
+
+    /// One script: `patch` (stamped with the usage) into the record, then the queued events
+    /// and `events`, in order. Nothing is published when the patch is refused (the job ended).
+    async fn send<const N: usize>(
+        &self,
+        patch: Option<JobPatch>,
+        events: [EventPayload; N],
+    ) -> Result<(), JobError> {
+        let mut batch = std::mem::take(&mut *self.queued.lock().expect("event queue lock"));
+        batch.extend(events);
+        let patch = patch.map(|patch| JobPatch {
+            usage: self.usage.get().map(UsageTally::total).or(patch.usage),
+            ..patch
+        });
+        if patch.is_none() && batch.is_empty() {
+            return Ok(());
         }
-        match updated? {
-            WriteOutcome::AlreadyEnded => return Err(ReportError::Ended),
+        let mut conn = self.conn.clone();
+        let reported = self
+            .store
+            .report(&mut conn, &self.id, patch.as_ref(), &batch)
+            .await
+            .inspect_err(|error| {
+                if let StoreError::Redis(_) = error {
+                    record_redis_error(RedisComponent::Jobs);
+                }
+            })?;
+        match reported.outcome {
+            WriteOutcome::AlreadyEnded => return Err(JobError::Ended),
             // The record expired: there is no job left to count.
             WriteOutcome::Missing => return Ok(()),
             WriteOutcome::Applied => {}
         }
-        match patch.status {
+        match patch.as_ref().and_then(|patch| patch.status) {
             Some(status) if status.is_terminal() => {
-                self.count_end(outcome_of(status, patch.error_code.as_deref()))
-                    .await;
+                let error_code = patch.as_ref().and_then(|p| p.error_code.as_deref());
+                let submitted = reported
+                    .created_at
+                    .and_then(|raw| serde_json::from_str::<DateTime<Utc>>(&raw).ok());
+                self.count_end(outcome_of(status, error_code), submitted);
             }
             Some(_) => self.count_start(),
             None => {}
@@ -141,11 +181,11 @@ impl JobReporter {
 
     /// The job's final state is recorded: out of `active_designs`, its outcome and its
     /// end-to-end time into the metrics.
-    async fn count_end(&self, outcome: &'static str) {
+    fn count_end(&self, outcome: &'static str, submitted: Option<DateTime<Utc>>) {
         let guard = self.active.lock().expect("active gauge lock").take();
         drop(guard);
         metrics::counter!(DESIGN_REQUESTS_TOTAL.name, "status" => outcome).increment(1);
-        match self.submitted_at().await {
+        match submitted {
             Some(submitted) => {
                 let seconds = (Utc::now() - submitted).to_std().unwrap_or_default();
                 metrics::histogram!(DESIGN_DURATION_SECONDS.name).record(seconds.as_secs_f64());
@@ -154,157 +194,108 @@ impl JobReporter {
         }
     }
 
-    /// When the job was submitted, from its record (written by the gateway at enqueue).
-    async fn submitted_at(&self) -> Option<DateTime<Utc>> {
-        let mut conn = self.conn.clone();
-        let raw: Option<String> = redis::cmd("HGET")
-            .arg(self.store.keys().job(&self.id))
-            .arg("created_at")
-            .query_async(&mut conn)
-            .await
-            .inspect_err(|_| record_redis_error(RedisComponent::Jobs))
-            .ok()
-            .flatten();
-        // Record fields hold JSON text: a timestamp is a quoted RFC 3339 string.
-        serde_json::from_str(&raw?).ok()
-    }
-
-    /// Enters a stage: the status and progress in `patch` (with any other fields) are recorded,
-    /// then announced.
-    pub async fn stage(&self, patch: JobPatch) -> Result<(), ReportError> {
-        self.patch(&patch).await?;
-        if let Some(status) = patch.status {
-            self.event(
-                EventType::Status,
-                json!({ "status": status, "progress": patch.progress }),
-            )
-            .await?;
+    /// Enters a stage: the status and progress in `patch` (with any other fields) are recorded
+    /// and announced, after whatever was queued.
+    pub async fn stage(&self, patch: JobPatch) -> Result<(), JobError> {
+        match patch.status {
+            Some(status) => {
+                let progress = patch.progress;
+                let announced = EventPayload::Status { status, progress };
+                self.send(Some(patch), [announced]).await
+            }
+            None => self.send(Some(patch), []).await,
         }
-        Ok(())
     }
 
-    /// Progress within a stage, recorded and announced with a line for people.
+    /// Progress within a stage, recorded and announced with a line for people, at once.
     pub async fn progress(
         &self,
         progress: f64,
         message: impl Into<String>,
-    ) -> Result<(), ReportError> {
-        self.patch(&JobPatch {
+    ) -> Result<(), JobError> {
+        let patch = JobPatch {
             progress: Some(progress),
             ..JobPatch::default()
-        })
-        .await?;
-        self.event(
-            EventType::Progress,
-            json!({ "progress": progress, "message": message.into() }),
-        )
-        .await
+        };
+        let message = message.into();
+        self.send(Some(patch), [EventPayload::Progress { progress, message }])
+            .await
     }
 
-    /// What the planner understood: the catalogue entry and its parameters, for people to
-    /// check against what they meant.
-    pub async fn plan(
-        &self,
-        planner: &str,
-        entry: &str,
-        parameters: &std::collections::BTreeMap<String, f64>,
-        summary: &str,
-    ) -> Result<(), ReportError> {
-        self.event(
-            EventType::Log,
-            json!({
-                "message": format!("Plan ({planner}): {summary}"),
-                "planner": planner,
-                "entry": entry,
-                "parameters": parameters,
-            }),
-        )
-        .await
-    }
-
-    /// A line for people (`log` event), with extra fields for machines.
-    pub async fn log(&self, message: impl Into<String>, extra: Value) -> Result<(), ReportError> {
-        let mut data = json!({ "message": message.into() });
-        if let (Some(data), Value::Object(extra)) = (data.as_object_mut(), extra) {
-            data.extend(extra);
-        }
-        self.event(EventType::Log, data).await
-    }
-
-    /// A piece of streamed model text (`llm_chunk`); reasoning is marked so clients can tell
-    /// it from the answer.
+    /// A piece of streamed model text (`llm_chunk`), sent at once: it is live text.
     pub async fn llm_chunk(
         &self,
         agent: &str,
         content: &str,
         reasoning: bool,
-    ) -> Result<(), ReportError> {
-        let mut data = json!({ "agent": agent, "content": content });
-        if reasoning {
-            data["reasoning"] = Value::Bool(true);
-        }
-        self.event(EventType::LlmChunk, data).await
+    ) -> Result<(), JobError> {
+        let chunk = EventPayload::LlmChunk {
+            agent: agent.to_owned(),
+            content: content.to_owned(),
+            reasoning,
+        };
+        self.send(None, [chunk]).await
     }
 
-    pub async fn validation(
-        &self,
-        score: f64,
-        approved: bool,
-        feedback: &[String],
-    ) -> Result<(), ReportError> {
-        self.event(
-            EventType::Validation,
-            json!({ "score": score, "approved": approved, "feedback": feedback }),
-        )
-        .await
+    /// A validator verdict; queued.
+    pub fn validation(&self, score: f64, approved: bool, feedback: &[String]) {
+        self.queue(EventPayload::Validation {
+            score,
+            approved,
+            feedback: feedback.to_vec(),
+        });
     }
 
-    pub async fn artifacts(&self, artifacts: &[ArtifactInfo]) -> Result<(), ReportError> {
+    /// One `artifact` event per file; queued.
+    pub fn artifacts(&self, artifacts: &[ArtifactInfo]) {
         for artifact in artifacts {
-            self.event(EventType::Artifact, json!(artifact)).await?;
+            self.queue(EventPayload::Artifact(artifact.clone()));
         }
-        Ok(())
     }
 
     /// The job's final failure: recorded, then `error` and `status` events and the terminal
-    /// `completed`.
+    /// `completed`, in one script.
     pub async fn fail(
         &self,
         code: &str,
         message: impl Into<String>,
         extra: JobPatch,
-    ) -> Result<(), ReportError> {
+    ) -> Result<(), JobError> {
         let message = message.into();
         let failed = JobPatch::failed(code, message.clone());
-        self.patch(&JobPatch {
+        let patch = JobPatch {
             status: failed.status,
             progress: failed.progress,
             error_code: failed.error_code,
             error_message: failed.error_message,
             ..extra
-        })
-        .await?;
-        self.event(
-            EventType::Error,
-            json!({ "code": code, "message": message }),
-        )
-        .await?;
-        self.event(
-            EventType::Status,
-            json!({ "status": DesignStatus::Failed, "progress": 1.0 }),
-        )
-        .await?;
-        self.event(
-            EventType::Completed,
-            json!({ "status": DesignStatus::Failed, "error_code": code, "error_message": message }),
-        )
-        .await?;
+        };
+        let events = [
+            EventPayload::Error {
+                code: code.to_owned(),
+                message: message.clone(),
+            },
+            EventPayload::Status {
+                status: DesignStatus::Failed,
+                progress: Some(1.0),
+            },
+            EventPayload::Completed {
+                status: DesignStatus::Failed,
+                error_code: Some(code.to_owned()),
+                error_message: Some(message),
+            },
+        ];
+        self.send(Some(patch), events).await?;
         self.notify_callback().await;
         Ok(())
     }
 
-    /// Sends the final state to the job's `callback_url`, if any (in the background).
+    /// Sends the final state to the job's `callback_url`, if any (in the background). The
+    /// record is read only when it has one, or when the run never learnt whether it does.
     pub async fn notify_callback(&self) {
+        if self.has_callback.get() == Some(&false) {
+            return;
+        }
         let mut conn = self.conn.clone();
         if let Ok(Some(record)) = self.store.get(&mut conn, &self.id).await
             && record.status.is_terminal()
@@ -313,25 +304,27 @@ impl JobReporter {
         }
     }
 
-    /// The job's success: recorded with `extra`, then the terminal `completed` event.
-    pub async fn complete(&self, extra: JobPatch) -> Result<(), ReportError> {
+    /// The job's success: recorded with `extra`, then the `completed` status and the terminal
+    /// `completed` event, in one script.
+    pub async fn complete(&self, extra: JobPatch) -> Result<(), JobError> {
         let done = JobPatch::status(DesignStatus::Completed, 1.0);
-        self.patch(&JobPatch {
+        let patch = JobPatch {
             status: done.status,
             progress: done.progress,
             ..extra
-        })
-        .await?;
-        self.event(
-            EventType::Status,
-            json!({ "status": DesignStatus::Completed, "progress": 1.0 }),
-        )
-        .await?;
-        self.event(
-            EventType::Completed,
-            json!({ "status": DesignStatus::Completed }),
-        )
-        .await?;
+        };
+        let events = [
+            EventPayload::Status {
+                status: DesignStatus::Completed,
+                progress: Some(1.0),
+            },
+            EventPayload::Completed {
+                status: DesignStatus::Completed,
+                error_code: None,
+                error_message: None,
+            },
+        ];
+        self.send(Some(patch), events).await?;
         self.notify_callback().await;
         Ok(())
     }

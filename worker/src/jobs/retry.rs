@@ -10,7 +10,7 @@ use shared::job_store::WriteOutcome;
 use tracing::{error, warn};
 
 use super::JobContext;
-use super::report::ReportError;
+use super::JobError;
 
 /// The first retry waits this long; each later one twice as long, up to the maximum.
 const FIRST_RETRY_DELAY: Duration = Duration::from_secs(1);
@@ -47,16 +47,15 @@ pub async fn retry_or_bury(
         {
             WriteOutcome::Applied => {
                 metrics::counter!(shared::metrics::QUEUE_JOBS_RETRIED_TOTAL.name).increment(1);
-                report
-                    .log(
-                        format!(
-                            "Run {runs} of {} failed ({cause}); retrying in {} s.",
-                            ctx.max_attempts,
-                            delay.as_secs()
-                        ),
-                        serde_json::json!({ "retry": runs, "delay_seconds": delay.as_secs() }),
-                    )
-                    .await?;
+                report.log(
+                    format!(
+                        "Run {runs} of {} failed ({cause}); retrying in {} s.",
+                        ctx.max_attempts,
+                        delay.as_secs()
+                    ),
+                    serde_json::json!({ "retry": runs, "delay_seconds": delay.as_secs() }),
+                );
+                report.flush().await.map_err(BoxDynError::from)?;
             }
             WriteOutcome::AlreadyEnded | WriteOutcome::Missing => {}
         }
@@ -68,8 +67,8 @@ pub async fn retry_or_bury(
         .fail("retries_exhausted", message, JobPatch::default())
         .await
     {
-        Ok(()) | Err(ReportError::Ended) => {}
-        Err(other) => return Err(other.into()),
+        Ok(()) | Err(JobError::Ended | JobError::Final { .. }) => {}
+        Err(JobError::Transient(error)) => return Err(error),
     }
     ctx.store.mark_dead(&mut conn, &id).await?;
     Ok(())

@@ -3,6 +3,7 @@
 //! retried, prices the usage and records the `llm_*` metrics.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -14,6 +15,7 @@ use shared::settings::Settings;
 use tracing::{debug, warn};
 
 use super::cost::{PriceError, PriceTable};
+use super::in_flight::InFlightLimit;
 use super::model::{ModelName, Provider};
 use super::retry::{self, RetryPolicy};
 use super::sse::{SseDecoder, SseEvent};
@@ -57,6 +59,8 @@ pub struct LlmClient {
     timeout: Duration,
     /// Models that may appear as metric labels.
     labelled_models: HashSet<String>,
+    /// `LLM_MAX_IN_FLIGHT` open requests per provider, shared by every clone.
+    in_flight: Arc<InFlightLimit>,
     /// The models a job may name (`ALLOWED_MODELS`).
     allowed: AllowedModels,
     /// `LLM_ALLOW_UNPRICED`: models the price table does not list may be called.
@@ -130,6 +134,7 @@ impl LlmClient {
             stream: settings.llm_stream,
             timeout,
             labelled_models,
+            in_flight: Arc::new(InFlightLimit::new(settings.llm_max_in_flight)),
             allowed: AllowedModels::from_settings(settings)?,
             allow_unpriced: settings.llm_allow_unpriced,
         })
@@ -158,6 +163,11 @@ impl LlmClient {
             .filter(|m| !m.is_offline() && self.prices.price(m).is_none())
             .map(ToString::to_string)
             .collect()
+    }
+
+    /// The most model requests this process has had open at once (all providers).
+    pub fn most_in_flight(&self) -> usize {
+        self.in_flight.most_open()
     }
 
     pub fn prices(&self) -> &PriceTable {
@@ -461,8 +471,12 @@ impl LlmClient {
         model: &ModelName,
         attempt: impl Future<Output = Result<Completion, LlmError>>,
     ) -> Result<Completion, LlmError> {
+        // Waiting for a permit is not part of the call's duration; backoff between retries
+        // holds no permit.
+        let permit = self.in_flight.acquire(model.provider).await;
         let started = Instant::now();
         let result = attempt.await;
+        drop(permit);
         let provider = model.provider.as_str();
         let label = self.model_label(model);
         metrics::histogram!(LLM_CALL_DURATION_SECONDS.name, "provider" => provider)

@@ -15,6 +15,7 @@ mod anthropic;
 pub mod client;
 pub mod cost;
 mod gemini;
+pub mod in_flight;
 mod openai;
 pub mod retry;
 pub mod sse;

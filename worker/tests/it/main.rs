@@ -6,6 +6,7 @@ mod catalogue;
 mod check;
 mod fake_vendor;
 mod helpers;
+mod in_flight;
 mod llm;
 mod phrasings;
 mod pool;
