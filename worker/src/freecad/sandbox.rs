@@ -108,6 +108,8 @@ pub struct Sandbox {
     runner_dir: TempDir,
     /// Set when the worker runs as root: FreeCAD runs as this user and group instead.
     run_as: Option<u32>,
+    /// The worker's own user.
+    worker_uid: u32,
     /// Why bubblewrap is not used, for the start-up warning and `/ready`.
     fallback_reason: Option<String>,
 }
@@ -130,7 +132,8 @@ impl Sandbox {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
         }
         std::fs::set_permissions(runner_dir.path(), std::fs::Permissions::from_mode(0o755))?;
-        let run_as = (current_uid()? == 0).then_some(UNPRIVILEGED_ID);
+        let worker_uid = current_uid()?;
+        let run_as = (worker_uid == 0).then_some(UNPRIVILEGED_ID);
         let setpriv = find_program("setpriv", search_path);
         let bwrap = find_program("bwrap", search_path);
         let mut sandbox = Self {
@@ -142,6 +145,7 @@ impl Sandbox {
             setpriv,
             runner_dir,
             run_as,
+            worker_uid,
             fallback_reason: None,
         };
         if preference == IsolationPreference::RlimitsOnly {
@@ -193,6 +197,15 @@ impl Sandbox {
         self.mode
     }
 
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The user that owns what the sandbox writes (its files on the host).
+    pub fn file_owner(&self) -> u32 {
+        self.run_as.unwrap_or(self.worker_uid)
+    }
+
     /// Why bubblewrap is not in use (None when it is).
     pub fn fallback_reason(&self) -> Option<&str> {
         self.fallback_reason.as_deref()
@@ -236,6 +249,14 @@ impl Sandbox {
             .args(&self.freecad.leading_args)
             .arg(runner_dir.join("runner.py"))
             .env("DESIGNER_RUNNER_DIR", &runner_dir)
+            .env(
+                "DESIGNER_BUBBLEWRAP",
+                if self.mode == IsolationMode::Bubblewrap {
+                    "1"
+                } else {
+                    "0"
+                },
+            )
             .env(
                 "DESIGNER_LIMITS",
                 serde_json::json!({

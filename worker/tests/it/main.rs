@@ -12,3 +12,4 @@ mod pool;
 mod refusals;
 mod runner;
 mod sandbox;
+mod tenancy;
