@@ -323,9 +323,11 @@ impl FreecadRunner {
             Ok(Vec::new())
         };
         // A crashed child is reported by `finish`; the warm process itself is fine.
-        let log_tail = (answer.code.as_deref() == Some("execution_crashed"))
-            .then(|| process.log_tail())
-            .unwrap_or_default();
+        let log_tail = if answer.code.as_deref() == Some("execution_crashed") {
+            process.log_tail()
+        } else {
+            String::new()
+        };
         process.clear_job_dir()?;
         let files = files.map_err(|error| match error {
             CollectError::Io(error) => ExecutionError::Io(error),
