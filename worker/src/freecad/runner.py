@@ -20,6 +20,7 @@ import resource
 import shutil
 import sys
 import traceback
+import types
 
 sys.path.insert(0, os.environ["DESIGNER_RUNNER_DIR"])
 
@@ -50,11 +51,41 @@ def apply_limits(limits):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+class FrozenModule(types.ModuleType):
+    """A module a design's own code may read but not change (however it reached it: an alias,
+    a list, a function argument). FreeCAD's code still may: only design.py's frames are refused."""
+
+    def __setattr__(self, name, value):
+        refuse_design_change(self)
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name):
+        refuse_design_change(self)
+        super().__delattr__(name)
+
+
+def refuse_design_change(module):
+    if sys._getframe(2).f_code.co_filename == "design.py":
+        raise AttributeError(f"a design may not change the module '{module.__name__}'")
+
+
+def freeze_modules():
+    """Every loaded module becomes a `FrozenModule` (in the job's child only)."""
+    for module in list(sys.modules.values()):
+        if type(module) is types.ModuleType:
+            try:
+                module.__class__ = FrozenModule
+            except TypeError:
+                pass
+
+
 def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
     """The script's `__import__`: the allow-list again, at run time, behind the static check."""
     if level != 0 or name.split(".")[0] not in check.ALLOWED_MODULES:
         raise ImportError(f"import of '{name}' is not allowed")
-    return builtins.__import__(name, globals, locals, fromlist, level)
+    module = builtins.__import__(name, globals, locals, fromlist, level)
+    freeze_modules()
+    return module
 
 
 def safe_builtins():
@@ -182,6 +213,7 @@ def run_script(job, limits):
     doc = App.newDocument("Design")
     App.setActiveDocument(doc.Name)
     namespace = {"__name__": "__design__", "__builtins__": safe_builtins()}
+    freeze_modules()
     return execute_and_measure(doc, compile(tree, "design.py", "exec"), namespace, job, limits)
 
 
