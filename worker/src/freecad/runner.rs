@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use shared::job::{Geometry, OutputFormat};
 use shared::metrics::{
     FREECAD_EXECUTION_DURATION_SECONDS, FREECAD_EXECUTIONS_TOTAL, FREECAD_ISOLATION_MODE,
+    FREECAD_SANDBOX_WEAKENED,
 };
 use shared::settings::Settings;
 use tempfile::TempDir;
@@ -16,7 +17,9 @@ use super::FreecadCommand;
 use super::collect::{self, CollectError, Expectations};
 use super::pool::{Lease, Pool, PoolStatus};
 use super::process::{FreecadProcess, ProcessFailure, RunnerAnswer, describe_signal};
-use super::sandbox::{IsolationMode, IsolationPreference, Limits, Sandbox, SandboxError};
+use super::sandbox::{
+    IsolationMode, IsolationPreference, Limits, Sandbox, SandboxError, owned_prefix,
+};
 use super::state::{self, ObjectState};
 
 /// Everything that decides how scripts run.
@@ -40,7 +43,7 @@ impl RunnerConfig {
             pool_max_jobs: settings.freecad_pool_max_jobs,
             limits: Limits::from_settings(settings),
             isolation: IsolationPreference::parse(&settings.freecad_isolation)
-                .unwrap_or(IsolationPreference::Auto),
+                .unwrap_or(IsolationPreference::Bubblewrap),
         }
     }
 }
@@ -144,6 +147,8 @@ impl FreecadRunner {
             )
         });
         metrics::gauge!(FREECAD_ISOLATION_MODE.name, "mode" => sandbox.mode().as_str()).set(1.0);
+        let weakened = sandbox.mode() == IsolationMode::RlimitsOnly;
+        metrics::gauge!(FREECAD_SANDBOX_WEAKENED.name).set(if weakened { 1.0 } else { 0.0 });
         Ok(Self {
             sandbox,
             pool,
@@ -153,6 +158,11 @@ impl FreecadRunner {
 
     pub fn isolation(&self) -> IsolationMode {
         self.sandbox.mode()
+    }
+
+    /// Whether the worker process runs as root (said at start, in `/ready` and in a metric).
+    pub fn worker_is_root(&self) -> bool {
+        self.sandbox.worker_is_root()
     }
 
     /// Why bubblewrap is not used (None when it is).
@@ -312,7 +322,9 @@ impl FreecadRunner {
         };
         // The fork server answers only once the job's processes are all gone: nothing of the
         // job can still change its folder while the files are collected.
-        let work_dir = tempfile::Builder::new().prefix("designer-job-").tempdir()?;
+        let work_dir = tempfile::Builder::new()
+            .prefix(&owned_prefix("job"))
+            .tempdir()?;
         let files = if answer.ok {
             let expect = Expectations {
                 owner: process.sandbox().file_owner(),

@@ -42,6 +42,11 @@ use report::{JobReporter, ReportError};
 /// `Application::override_generated_scripts`); `None` keeps the generator's script.
 pub type ScriptOverride = Arc<dyn Fn(&DesignJob) -> Option<String> + Send + Sync>;
 
+/// An overriding script that starts with this line runs as full Python past the static check
+/// (`FreecadRunner::run_unchecked_for_tests`), so the hostile-payload tests prove the sandbox.
+/// Only the test seam reads it: a generated script never does.
+pub const UNCHECKED_OVERRIDE_LINE: &str = "#!designer-test-unchecked\n";
+
 /// What every job needs, shared by all jobs of a worker process.
 #[derive(Clone)]
 pub struct JobContext {
@@ -305,12 +310,16 @@ async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynErr
                 ..JobPatch::status(DesignStatus::Generating, progress::GENERATING)
             }))
             .await?;
+        let mut unchecked = false;
         match ctx
             .script_override
             .as_ref()
             .and_then(|scripts| scripts(job))
         {
-            Some(script) => state.script = Some(script),
+            Some(script) => {
+                unchecked = script.starts_with(UNCHECKED_OVERRIDE_LINE);
+                state.script = Some(script);
+            }
             None => {
                 let generated = agents
                     .generator
@@ -338,10 +347,19 @@ async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynErr
             }))
             .await?;
 
+        let execution = async {
+            if unchecked {
+                ctx.runner
+                    .run_unchecked_for_tests(&script, &job.output_formats)
+                    .await
+            } else {
+                ctx.runner
+                    .run_iteration(&script, &job.output_formats, previous_objects.as_deref())
+                    .await
+            }
+        };
         let run = tokio::select! {
-            outcome = ctx
-                .runner
-                .run_iteration(&script, &job.output_formats, previous_objects.as_deref()) => outcome,
+            outcome = execution => outcome,
             // Cancelled while FreeCAD works: dropping the run kills its process.
             () = report.ended() => return Err(ReportError::Ended.into()),
         };
