@@ -368,6 +368,16 @@ fn unique_worker_id() -> String {
     format!("worker-{host}-{}-{}", std::process::id(), &nonce[..8])
 }
 
+/// The warning `FREECAD_ISOLATION=rlimits_only` repeats every minute.
+fn warn_weakened_sandbox() {
+    warn!(
+        isolation = IsolationMode::RlimitsOnly.as_str(),
+        "!!! FREECAD_ISOLATION=rlimits_only: FreeCAD scripts run WITHOUT bubblewrap (no \
+         file-system or network isolation), only with rlimits, an unprivileged user and the \
+         static check !!!"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,14 +408,4 @@ mod tests {
         assert_ne!(unique_worker_id(), unique_worker_id());
         assert!(unique_worker_id().contains(&std::process::id().to_string()));
     }
-}
-
-/// The warning `FREECAD_ISOLATION=rlimits_only` repeats every minute.
-fn warn_weakened_sandbox() {
-    warn!(
-        isolation = IsolationMode::RlimitsOnly.as_str(),
-        "!!! FREECAD_ISOLATION=rlimits_only: FreeCAD scripts run WITHOUT bubblewrap (no \
-         file-system or network isolation), only with rlimits, an unprivileged user and the \
-         static check !!!"
-    );
 }
