@@ -190,6 +190,22 @@ metric!(
     "1 for the isolation FreeCAD scripts run in on this worker: bubblewrap or rlimits_only."
 );
 metric!(
+    FREECAD_SANDBOX_WEAKENED,
+    "freecad_sandbox_weakened",
+    Gauge,
+    [],
+    Worker,
+    "1 when FreeCAD scripts run without bubblewrap (FREECAD_ISOLATION=rlimits_only), else 0."
+);
+metric!(
+    WORKER_RUNNING_AS_ROOT,
+    "worker_running_as_root",
+    Gauge,
+    [],
+    Worker,
+    "1 when the worker process runs as root (it should run as an unprivileged user), else 0."
+);
+metric!(
     FREECAD_POOL_PROCESSES,
     "freecad_pool_processes",
     Gauge,
@@ -309,6 +325,8 @@ pub const ALL: &[Metric] = &[
     FREECAD_EXECUTION_DURATION_SECONDS,
     FREECAD_SLOT_WAIT_SECONDS,
     FREECAD_ISOLATION_MODE,
+    FREECAD_SANDBOX_WEAKENED,
+    WORKER_RUNNING_AS_ROOT,
     FREECAD_POOL_PROCESSES,
     HTTP_REQUESTS_TOTAL,
     HTTP_REQUEST_DURATION_SECONDS,

@@ -291,7 +291,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("queue_metrics_interval_seconds", "5"),
     ("freecad_pool_size", "2"),
     ("freecad_pool_max_jobs", "200"),
-    ("freecad_isolation", "auto"),
+    ("freecad_isolation", "bubblewrap"),
     ("freecad_cpu_seconds", "300"),
     ("freecad_memory_mb", "4096"),
     ("freecad_file_size_mb", "512"),
@@ -712,7 +712,7 @@ mod tests {
         assert_eq!(s.worker_metrics_addr.to_string(), "0.0.0.0:9091");
         assert_eq!(s.freecad_pool_size, 2);
         assert_eq!(s.freecad_pool_max_jobs, 200);
-        assert_eq!(s.freecad_isolation, "auto");
+        assert_eq!(s.freecad_isolation, "bubblewrap");
     }
 
     #[test]

@@ -66,6 +66,8 @@ async fn ready(State(state): State<ProbeState>) -> impl IntoResponse {
         "redis": if redis_ok { "ok" } else { "unreachable" },
         "isolation": runner.isolation().as_str(),
         "isolation_fallback_reason": runner.isolation_fallback_reason(),
+        "sandbox_weakened": runner.isolation() == crate::freecad::IsolationMode::RlimitsOnly,
+        "worker_running_as_root": runner.worker_is_root(),
         "freecad_pool": runner.pool_status(),
     });
     let status = if redis_ok {

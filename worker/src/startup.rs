@@ -82,12 +82,26 @@ impl Application {
                 isolation = runner.isolation().as_str(),
                 "FreeCAD scripts run in bubblewrap: no network, read-only system, private folder, rlimits"
             ),
-            IsolationMode::RlimitsOnly => warn!(
-                isolation = runner.isolation().as_str(),
-                reason = runner.isolation_fallback_reason().unwrap_or("unknown"),
-                "!!! bubblewrap cannot run here: FreeCAD scripts run WITHOUT file-system or network \
-                 isolation, only with rlimits, an unprivileged user and the static check !!!"
-            ),
+            IsolationMode::RlimitsOnly => {
+                warn_weakened_sandbox();
+                tokio::spawn(async {
+                    let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+                    every_minute.tick().await;
+                    loop {
+                        every_minute.tick().await;
+                        warn_weakened_sandbox();
+                    }
+                });
+            }
+        }
+        let root = runner.worker_is_root();
+        metrics::gauge!(shared::metrics::WORKER_RUNNING_AS_ROOT.name)
+            .set(f64::from(u8::from(root)));
+        if root {
+            warn!(
+                "!!! the worker runs as ROOT: run it as an unprivileged user (make run drops to \
+                 `designer`; the Dockerfiles use one); FreeCAD itself runs as nobody !!!"
+            );
         }
         let llm = LlmClient::from_settings(&settings).context("preparing the LLM client")?;
         let unpriced = llm.unpriced_models();
@@ -369,6 +383,16 @@ fn unique_worker_id() -> String {
         .unwrap_or_else(|| "host".to_owned());
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     format!("worker-{host}-{}-{}", std::process::id(), &nonce[..8])
+}
+
+/// The warning `FREECAD_ISOLATION=rlimits_only` repeats every minute.
+fn warn_weakened_sandbox() {
+    warn!(
+        isolation = IsolationMode::RlimitsOnly.as_str(),
+        "!!! FREECAD_ISOLATION=rlimits_only: FreeCAD scripts run WITHOUT bubblewrap (no \
+         file-system or network isolation), only with rlimits, an unprivileged user and the \
+         static check !!!"
+    );
 }
 
 #[cfg(test)]

@@ -14,11 +14,19 @@ use crate::helpers::{AppOptions, TestApp, spawn_app_with};
 
 const JOB_LIMIT: Duration = Duration::from_secs(120);
 
-/// A script that passes the static check yet makes FreeCAD start `shell_command`: it sets
-/// Draft's DWG converter preference to `awk`, plants a file whose name is an awk program, and
-/// asks FreeCAD to import it. The kind of side door in FreeCAD's own API that no name list can
-/// close; only the sandbox stands between it and the host. No `/` in the command (it becomes
-/// part of a file name).
+/// Full Python inside the sandbox, past the static check (the test seam's unchecked line):
+/// what a script gets through any side door the check misses. Runs `shell_command` and fails
+/// the job if it fails; only the sandbox stands between it and the host.
+fn past_the_check(shell_command: &str) -> String {
+    format!(
+        "{}import subprocess\nsubprocess.run({}, shell=True, check=True)\n",
+        worker::jobs::UNCHECKED_OVERRIDE_LINE,
+        serde_json::to_string(shell_command).unwrap()
+    )
+}
+
+/// The side door the check now closes: Draft's DWG converter preference set to `awk`, a file
+/// whose name is an awk program, and FreeCAD asked to import it.
 fn through_freecad_importer(shell_command: &str) -> String {
     assert!(!shell_command.contains('/'));
     let program = format!(
@@ -120,7 +128,7 @@ async fn hostile_scripts_fail_their_jobs_touch_nothing_and_the_worker_goes_on() 
         },
         Hostile {
             what: "a socket, through a path the check misses",
-            script: through_freecad_importer(&format!(
+            script: past_the_check(&format!(
                 "python3 -c 'import socket;socket.create_connection((\"127.0.0.1\",{port}),2)'"
             )),
             code: Some("execution_failed"),
@@ -143,7 +151,7 @@ async fn hostile_scripts_fail_their_jobs_touch_nothing_and_the_worker_goes_on() 
         Hostile {
             what: "a fork bomb through a path the check misses",
             // A classic bomb dies out where forks fail; the sleepers keep the sandbox full.
-            script: through_freecad_importer("(while :; do sleep 60 & done) & f(){ f|f& };f"),
+            script: past_the_check("(while :; do sleep 60 & done) & f(){ f|f& };f"),
             // Whether the leftover processes or the wall clock stops it first depends on the
             // machine's load; either way the job fails and the sandbox goes with it.
             code: None,
@@ -157,9 +165,15 @@ async fn hostile_scripts_fail_their_jobs_touch_nothing_and_the_worker_goes_on() 
         },
         Hostile {
             what: "a script that kills its own process, through a path the check misses",
-            script: through_freecad_importer("kill -9 0"),
+            script: past_the_check("kill -9 0"),
             code: Some("execution_crashed"),
             message: "SIGKILL",
+        },
+        Hostile {
+            what: "FreeCAD's preference side door (a converter program), checked",
+            script: through_freecad_importer("touch x"),
+            code: Some("script_rejected"),
+            message: "'ParamGet'",
         },
         Hostile {
             what: "a Python exception",
@@ -264,6 +278,12 @@ async fn the_worker_reports_its_isolation_on_ready_and_in_metrics() {
     assert_eq!(ready["redis"], "ok", "{ready}");
     assert_eq!(ready["isolation"], mode, "{ready}");
     assert_eq!(ready["freecad_pool"]["size"], 1, "{ready}");
+    // bubblewrap is the default: nothing weakened, and the worker's user is reported.
+    assert_eq!(mode, "bubblewrap");
+    assert_eq!(ready["sandbox_weakened"], false, "{ready}");
+    let root = ready["worker_running_as_root"]
+        .as_bool()
+        .expect("worker_running_as_root in /ready");
 
     let metrics = app
         .client
@@ -276,4 +296,10 @@ async fn the_worker_reports_its_isolation_on_ready_and_in_metrics() {
         .unwrap();
     let gauge = format!("freecad_isolation_mode{{mode=\"{mode}\"}} 1");
     assert!(metrics.contains(&gauge), "{metrics}");
+    assert!(
+        metrics.contains("\nfreecad_sandbox_weakened 0\n"),
+        "{metrics}"
+    );
+    let as_root = format!("\nworker_running_as_root {}\n", u8::from(root));
+    assert!(metrics.contains(&as_root), "{metrics}");
 }

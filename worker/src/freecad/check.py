@@ -2,8 +2,9 @@
 #
 # It turns away what a model talked into misbehaving would write first: imports outside an
 # allow-list, the builtins that reach the interpreter (`__import__`, `exec`, `eval`, `open`,
-# `getattr`, ...), dunder and frame attributes, and rebinding the modules other jobs of a warm
-# process share. It is a speed bump, not the wall: FreeCAD's own API has side doors no name
+# `getattr`, ...), dunder and frame attributes, rebinding modules, code hidden in strings (string
+# annotations, run-time format templates) and FreeCAD's preference and importer side doors.
+# It is a speed bump, not the wall: FreeCAD's own API has side doors no name
 # list can close (file exports to any path, preference-driven importers that start programs),
 # so every script also runs inside the sandbox.
 import ast
@@ -24,15 +25,16 @@ ALLOWED_MODULES = frozenset(
         "cmath",
         "random",
         "itertools",
-        "functools",
         "collections",
         "fractions",
         "decimal",
         "statistics",
         "copy",
-        "typing",
     }
 )
+# Left out on purpose, because they turn strings into code: `typing` (get_type_hints evaluates
+# string annotations with real builtins), `functools` (singledispatch does the same), `string`
+# (Formatter walks attributes named in a template).
 
 # Names that reach the interpreter, the file system or the process, as a name or an attribute.
 FORBIDDEN_NAMES = frozenset(
@@ -99,6 +101,13 @@ FORBIDDEN_ATTRIBUTES = frozenset(
     }
 )
 
+# FreeCAD's side doors: preferences (an importer's converter program is a preference) and
+# loading files by extension (which starts that converter). A design needs neither.
+SIDE_DOOR_ATTRIBUTES = frozenset({"ParamGet", "loadFile", "openDocument"})
+
+# String methods whose template reaches attributes of their arguments.
+FORMAT_METHODS = frozenset({"format", "format_map"})
+
 
 class Rejected(Exception):
     """A script the check turns away: where, and what."""
@@ -107,6 +116,10 @@ class Rejected(Exception):
         super().__init__(f"line {line}: {construct}")
         self.line = line
         self.construct = construct
+
+
+def _is_literal_string(node):
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
 
 
 def _is_dunder(name):
@@ -141,6 +154,8 @@ class _Checker(ast.NodeVisitor):
                 self.reject(node, f"'from {node.module} import *' is not allowed")
             self.check_name(node, alias.name)
             self.check_name(node, alias.asname or alias.name)
+            # What comes out of a module (a submodule, a class) is shared like the module.
+            self.module_aliases.add(alias.asname or alias.name)
         self.generic_visit(node)
 
     def check_name(self, node, name):
@@ -157,17 +172,47 @@ class _Checker(ast.NodeVisitor):
             self.reject(node, f"access to the attribute '{name}' is not allowed")
         if name in FORBIDDEN_NAMES or name in FORBIDDEN_ATTRIBUTES:
             self.reject(node, f"access to the attribute '{name}' is not allowed")
+        if name in SIDE_DOOR_ATTRIBUTES:
+            self.reject(node, f"FreeCAD's '{name}' is not allowed in a design")
+        if name in FORMAT_METHODS and not _is_literal_string(node.value):
+            self.reject(node, f"'.{name}' is allowed only on a literal template")
         if (
             isinstance(node.ctx, (ast.Store, ast.Del))
             and isinstance(node.value, ast.Name)
             and node.value.id in self.module_aliases
         ):
-            # A warm process runs many jobs: one job may not rewire a module for the next.
+            # Modules are shared code: a design may not rewire them. The runner refuses it at
+            # run time too, however the module was reached (a list, an argument).
             self.reject(node, f"changing the module '{node.value.id}' is not allowed")
         self.generic_visit(node)
 
+    def visit_Assign(self, node):
+        # `m = Part` makes `m` a module too, for the rule above.
+        if isinstance(node.value, ast.Name) and node.value.id in self.module_aliases:
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    self.module_aliases.add(target.id)
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node):
+        self.check_annotation(node.annotation)
+        self.generic_visit(node)
+
+    def visit_arg(self, node):
+        if node.annotation is not None:
+            self.check_annotation(node.annotation)
+        self.generic_visit(node)
+
+    def check_annotation(self, annotation):
+        # A string annotation is code a type-hint reader would evaluate later.
+        for inner in ast.walk(annotation):
+            if isinstance(inner, ast.Constant) and isinstance(inner.value, str):
+                self.reject(inner, "a string annotation is not allowed")
+
     def visit_FunctionDef(self, node):
         # Defining `__init__` or `__repr__` is ordinary Python; only reaching dunders is not.
+        if node.returns is not None:
+            self.check_annotation(node.returns)
         if node.name in FORBIDDEN_NAMES:
             self.reject(node, f"the name '{node.name}' is not allowed")
         for arg in ast.walk(node.args):

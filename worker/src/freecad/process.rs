@@ -28,9 +28,12 @@ pub(crate) struct RunnerAnswer {
     pub code: Option<String>,
     #[serde(default)]
     pub error: Option<String>,
-    /// The process must not run another job (out of memory, stray processes).
+    /// The process must not run another job (processes of the job it could not stop).
     #[serde(default)]
     pub fatal: bool,
+    /// The signal that ended the job's forked child (`execution_crashed`).
+    #[serde(default)]
+    pub signal: Option<i32>,
     /// The whole answer, for the job record.
     #[serde(skip)]
     pub raw: serde_json::Value,
@@ -237,13 +240,21 @@ fn describe_exit(status: Option<ExitStatus>) -> String {
         .signal()
         .or_else(|| status.code().filter(|c| *c > 128).map(|c| c - 128));
     match signal {
+        Some(_) => describe_signal(signal),
+        None => status.to_string(),
+    }
+}
+
+/// How a process killed by `signal` ended, in words (`None`: it ended without a report).
+pub(crate) fn describe_signal(signal: Option<i32>) -> String {
+    match signal {
         Some(24) => "killed by SIGXCPU: the CPU time limit was reached".to_owned(),
         Some(25) => "killed by SIGXFSZ: the file size limit was reached".to_owned(),
         Some(9) => "killed by SIGKILL".to_owned(),
         Some(6) => "aborted (SIGABRT), often an allocation that failed".to_owned(),
         Some(11) => "crashed (SIGSEGV)".to_owned(),
         Some(n) => format!("killed by signal {n}"),
-        None => status.to_string(),
+        None => "ended without a report".to_owned(),
     }
 }
 

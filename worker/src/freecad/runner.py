@@ -1,16 +1,26 @@
-# Runs design scripts inside one FreeCAD process, one job at a time, then measures and exports
-# what each made. The worker starts it inside the sandbox and talks to it line by line:
-# a job as one JSON line on stdin, the answer as one marked JSON line on the original stdout.
-# FreeCAD's and the script's own output go to the job's freecad.log, never to the answers.
+# A fork server for design scripts inside one sandboxed FreeCAD process. The worker starts it
+# inside the sandbox and talks to it line by line: a job as one JSON line on stdin, the answer
+# as one marked JSON line on the original stdout.
+#
+# This process imports FreeCAD once and never runs a job's code: for each job it forks a fresh
+# child (modules already imported) that checks, runs, measures and exports, reports through a
+# pipe of its own, and exits. The child runs in its own process group with every other
+# descriptor closed (the worker's answer channel included), so nothing a script does reaches
+# another job's answer; afterwards this process kills the child's group and, under bubblewrap,
+# everything else in the pid namespace, and empties the private /tmp. A script can only shape
+# its own job's report, which it could as well do by drawing a different part.
 #
 # Environment (set by the worker): DESIGNER_RUNNER_DIR (this file's folder, for check.py),
-# DESIGNER_LIMITS (JSON: cpu_seconds, memory_bytes, file_size_bytes, processes, max_jobs).
+# DESIGNER_LIMITS (JSON: cpu_seconds, memory_bytes, file_size_bytes, processes, max_jobs),
+# DESIGNER_BUBBLEWRAP ("1" inside bubblewrap: a private pid namespace and /tmp).
 import builtins
 import json
 import os
 import resource
+import shutil
 import sys
 import traceback
+import types
 
 sys.path.insert(0, os.environ["DESIGNER_RUNNER_DIR"])
 
@@ -21,13 +31,16 @@ import Part  # noqa: E402
 import Mesh  # noqa: E402
 
 ANSWER_MARK = "@@designer@@ "
+# Descriptors a child closes before the script runs (all but its report pipe).
+MAX_FD = 65536
+# A child's report larger than this is void (a script flooding its own pipe).
+MAX_REPORT_BYTES = 16 * 1024 * 1024
 
 
 def apply_limits(limits):
-    """Process-wide limits, set before any model code runs; forks inherit them."""
+    """Process-wide limits, set before any child is forked; children inherit them."""
     cpu = limits["cpu_seconds"]
-    # CPU time adds up over a warm process's life: the hard limit covers every job it may run,
-    # each job gets its own soft budget on top of what was used before (see `cpu_budget`).
+    # This process only forks and reads reports; each child sets its own budget (`run_child`).
     cpu_hard = cpu * (limits["max_jobs"] + 1) + 60
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_hard, cpu_hard))
     resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
@@ -38,18 +51,41 @@ def apply_limits(limits):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def cpu_budget(seconds):
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    used = int(usage.ru_utime + usage.ru_stime) + 1
-    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    resource.setrlimit(resource.RLIMIT_CPU, (min(used + seconds, hard), hard))
+class FrozenModule(types.ModuleType):
+    """A module a design's own code may read but not change (however it reached it: an alias,
+    a list, a function argument). FreeCAD's code still may: only design.py's frames are refused."""
+
+    def __setattr__(self, name, value):
+        refuse_design_change(self)
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name):
+        refuse_design_change(self)
+        super().__delattr__(name)
+
+
+def refuse_design_change(module):
+    if sys._getframe(2).f_code.co_filename == "design.py":
+        raise AttributeError(f"a design may not change the module '{module.__name__}'")
+
+
+def freeze_modules():
+    """Every loaded module becomes a `FrozenModule` (in the job's child only)."""
+    for module in list(sys.modules.values()):
+        if type(module) is types.ModuleType:
+            try:
+                module.__class__ = FrozenModule
+            except TypeError:
+                pass
 
 
 def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
     """The script's `__import__`: the allow-list again, at run time, behind the static check."""
     if level != 0 or name.split(".")[0] not in check.ALLOWED_MODULES:
         raise ImportError(f"import of '{name}' is not allowed")
-    return builtins.__import__(name, globals, locals, fromlist, level)
+    module = builtins.__import__(name, globals, locals, fromlist, level)
+    freeze_modules()
+    return module
 
 
 def safe_builtins():
@@ -149,6 +185,14 @@ def script_line(tb):
 def run_script(job, limits):
     with open(job["script"]) as f:
         source = f.read()
+    if job.get("unchecked") is True:
+        # Test seam only (`FreecadRunner::run_unchecked_for_tests`, never set by a job): the
+        # hostile-payload tests run full Python here to prove the sandbox, not the check, holds.
+        doc = App.newDocument("Design")
+        App.setActiveDocument(doc.Name)
+        namespace = {"__name__": "__design__"}
+        tree = compile(source, "design.py", "exec")
+        return execute_and_measure(doc, tree, namespace, job, limits)
     try:
         tree = check.check(source)
     except check.Rejected as rejected:
@@ -169,16 +213,18 @@ def run_script(job, limits):
     doc = App.newDocument("Design")
     App.setActiveDocument(doc.Name)
     namespace = {"__name__": "__design__", "__builtins__": safe_builtins()}
-    cpu_budget(limits["cpu_seconds"])
+    freeze_modules()
+    return execute_and_measure(doc, compile(tree, "design.py", "exec"), namespace, job, limits)
+
+
+def execute_and_measure(doc, code, namespace, job, limits):
     try:
-        exec(compile(tree, "design.py", "exec"), namespace)
+        exec(code, namespace)
         doc.recompute()
     except MemoryError:
-        # The heap of a process that hit its address-space limit is not trusted for the next job.
         return failure(
             "memory_exceeded",
             f"the script ran out of memory (limit {limits['memory_bytes'] // (1024 * 1024)} MiB)",
-            fatal=True,
         )
     except BaseException as error:  # noqa: B036 - SystemExit and KeyboardInterrupt included
         last = "".join(traceback.format_exception_only(type(error), error)).strip().splitlines()
@@ -215,65 +261,176 @@ def run_script(job, limits):
     return result
 
 
-def stray_processes():
-    """Processes the job left behind: anything else in our pid namespace (bubblewrap), or in
-    our process group (rlimits only). A script must not leave anything running."""
+def run_child(job, limits, report_fd):
+    """The forked child: one job, then gone. It keeps only its report pipe (the parent's
+    answer and job channels are closed first), runs in its own process group, and reports
+    once; whatever it writes there describes only its own job."""
+    os.setpgid(0, 0)
+    os.chdir(job["dir"])
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(devnull, 0)
+    log = os.open("freecad.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    # Every other descriptor goes: the worker's answer channel above all (fd 3 and friends).
+    os.closerange(3, report_fd)
+    os.closerange(report_fd + 1, MAX_FD)
+    # A fresh process starts its CPU clock at zero: one job's budget, no more.
+    cpu = limits["cpu_seconds"]
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    try:
+        result = run_script(job, limits)
+    except MemoryError:
+        result = failure("memory_exceeded", "FreeCAD ran out of memory")
+    except BaseException as error:  # noqa: B036
+        result = failure("execution_failed", f"the runner failed: {error!r}")
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        data = json.dumps(result).encode()
+    except BaseException:  # noqa: B036 - a script may leave unserialisable junk behind
+        data = json.dumps(failure("execution_failed", "the runner could not report")).encode()
+    try:
+        while data:
+            data = data[os.write(report_fd, data):]
+    finally:
+        os._exit(0)
+
+
+def other_processes(sandboxed, child):
+    """Processes other than this one (and the namespace's init): the whole pid namespace
+    under bubblewrap; otherwise those in our process group or the child's."""
     me = os.getpid()
-    in_namespace = me < 10
     group = os.getpgid(0)
-    strays = 0
+    found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) in (me, 1):
             continue
-        if in_namespace:
-            strays += 1
+        if sandboxed:
+            found.append(int(entry))
             continue
         try:
             with open(f"/proc/{entry}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == group:
-            strays += 1
-    return strays
+        if int(fields[2]) not in (group, child):
+            continue
+        found.append(int(entry))
+    return found
 
 
-def run_job(job, limits, answers_err):
-    os.chdir(job["dir"])
-    log = os.open("freecad.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(log)
+def stop_everything_but_me(child, sandboxed):
+    """Kills the child's process group and, under bubblewrap, every process of the namespace
+    but this one; returns how many were still running, and whether all are gone."""
+    strays = 0
+    for _ in range(50):
+        try:
+            os.killpg(child, 9)
+        except OSError:
+            pass
+        if sandboxed:
+            # Inside our own pid namespace, -1 reaches exactly the job's leftovers.
+            try:
+                os.kill(-1, 9)
+            except OSError:
+                pass
+        reap()
+        left = other_processes(sandboxed, child)
+        if not left:
+            return strays, True
+        strays = max(strays, len(left))
+    return strays, False
+
+
+def reap():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def wipe_tmp(keep):
+    """A fresh /tmp for the next child: everything the job left there goes (bubblewrap's
+    private tmpfs only; without it /tmp is the host's and is left alone)."""
+    for entry in os.listdir("/tmp"):
+        if entry in keep:
+            continue
+        path = os.path.join("/tmp", entry)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+def read_report(fd):
+    chunks = []
+    size = 0
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > MAX_REPORT_BYTES:
+            # Keep draining so the child is not blocked, but the report is void.
+            chunks = None
+            continue
+        if chunks is not None:
+            chunks.append(chunk)
+    os.close(fd)
+    return None if chunks is None else b"".join(chunks)
+
+
+def serve(job, limits, sandboxed, tmp_keep):
+    """One job in a fresh forked child; this process never runs the job's code."""
+    read_fd, write_fd = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(read_fd)
+        run_child(job, limits, write_fd)
+    os.close(write_fd)
+    report = read_report(read_fd)
+    _, status = os.waitpid(child, 0)
+    strays, all_gone = stop_everything_but_me(child, sandboxed)
+    if sandboxed:
+        wipe_tmp(tmp_keep)
+    if not all_gone:
+        return failure(
+            "execution_failed",
+            f"the script left {strays} processes running that could not be stopped",
+            fatal=True,
+        )
+    if os.WIFSIGNALED(status):
+        return failure(
+            "execution_crashed", "the job's process was killed", signal=os.WTERMSIG(status)
+        )
+    if strays:
+        return failure(
+            "execution_failed", f"the script left {strays} processes running; they were stopped"
+        )
     try:
-        result = run_script(job, limits)
-        strays = stray_processes()
-        if strays:
-            return failure(
-                "execution_failed",
-                f"the script left {strays} processes running; they were stopped",
-                fatal=True,
-            )
-        return result
-    except MemoryError:
-        return failure("memory_exceeded", "FreeCAD ran out of memory", fatal=True)
-    except BaseException as error:  # noqa: B036
-        return failure("execution_failed", f"the runner failed: {error!r}", fatal=True)
-    finally:
-        for name in list(App.listDocuments()):
-            App.closeDocument(name)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(answers_err, 1)
-        os.dup2(answers_err, 2)
-        os.chdir("/")
+        result = json.loads(report) if report else None
+    except ValueError:
+        result = None
+    if not isinstance(result, dict) or not isinstance(result.get("ok"), bool):
+        return failure("execution_crashed", "the job's process ended without a report", signal=None)
+    return result
 
 
 def main():
     limits = json.loads(os.environ["DESIGNER_LIMITS"])
-    # The answers keep the original stdout; fds 1 and 2 are pointed at each job's log.
+    sandboxed = os.environ.get("DESIGNER_BUBBLEWRAP") == "1"
+    # The answers keep the original stdout; FreeCAD's own chatter goes to stderr's log.
     answers = os.fdopen(os.dup(1), "w", buffering=1)
-    quiet = os.dup(2)
+    os.dup2(2, 1)
     apply_limits(limits)
+    tmp_keep = set(os.listdir("/tmp")) if sandboxed else set()
 
     def answer(message):
         answers.write(ANSWER_MARK + json.dumps(message) + "\n")
@@ -286,7 +443,7 @@ def main():
             break
         if not line.strip():
             continue
-        result = run_job(json.loads(line), limits, quiet)
+        result = serve(json.loads(line), limits, sandboxed, tmp_keep)
         answer(result)
         if result.get("fatal"):
             break

@@ -1,21 +1,25 @@
 //! `FreecadRunner::run`: one script, checked and sandboxed, in a warm pool process (or a fresh
 //! one with `FREECAD_POOL_SIZE=0`), under a wall-clock timeout; measured, exported and diffed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shared::job::{Geometry, OutputFormat};
 use shared::metrics::{
     FREECAD_EXECUTION_DURATION_SECONDS, FREECAD_EXECUTIONS_TOTAL, FREECAD_ISOLATION_MODE,
+    FREECAD_SANDBOX_WEAKENED,
 };
 use shared::settings::Settings;
 use tempfile::TempDir;
 
 use super::FreecadCommand;
+use super::collect::{self, CollectError, Expectations};
 use super::pool::{Lease, Pool, PoolStatus};
-use super::process::{FreecadProcess, ProcessFailure, RunnerAnswer};
-use super::sandbox::{IsolationMode, IsolationPreference, Limits, Sandbox, SandboxError};
+use super::process::{FreecadProcess, ProcessFailure, RunnerAnswer, describe_signal};
+use super::sandbox::{
+    IsolationMode, IsolationPreference, Limits, Sandbox, SandboxError, owned_prefix,
+};
 use super::state::{self, ObjectState};
 
 /// Everything that decides how scripts run.
@@ -39,7 +43,7 @@ impl RunnerConfig {
             pool_max_jobs: settings.freecad_pool_max_jobs,
             limits: Limits::from_settings(settings),
             isolation: IsolationPreference::parse(&settings.freecad_isolation)
-                .unwrap_or(IsolationPreference::Auto),
+                .unwrap_or(IsolationPreference::Bubblewrap),
         }
     }
 }
@@ -59,7 +63,8 @@ pub struct ExecutionOutcome {
     pub report: serde_json::Value,
     /// The document's objects, to diff the next iteration against.
     pub objects: Vec<ObjectState>,
-    /// The exported files, inside `work_dir`.
+    /// The exported files: copies the worker made inside `work_dir` (never paths into the
+    /// sandbox), read from the job folder through descriptors.
     pub files: Vec<(OutputFormat, PathBuf)>,
     pub duration: Duration,
     /// Removed when the outcome is dropped.
@@ -142,6 +147,8 @@ impl FreecadRunner {
             )
         });
         metrics::gauge!(FREECAD_ISOLATION_MODE.name, "mode" => sandbox.mode().as_str()).set(1.0);
+        let weakened = sandbox.mode() == IsolationMode::RlimitsOnly;
+        metrics::gauge!(FREECAD_SANDBOX_WEAKENED.name).set(if weakened { 1.0 } else { 0.0 });
         Ok(Self {
             sandbox,
             pool,
@@ -151,6 +158,11 @@ impl FreecadRunner {
 
     pub fn isolation(&self) -> IsolationMode {
         self.sandbox.mode()
+    }
+
+    /// Whether the worker process runs as root (said at start, in `/ready` and in a metric).
+    pub fn worker_is_root(&self) -> bool {
+        self.sandbox.worker_is_root()
     }
 
     /// Why bubblewrap is not used (None when it is).
@@ -180,6 +192,28 @@ impl FreecadRunner {
         formats: &[OutputFormat],
         previous: Option<&[ObjectState]>,
     ) -> Result<ExecutionOutcome, ExecutionError> {
+        self.run_job(Script::Checked(script), formats, previous)
+            .await
+    }
+
+    /// Test seam: runs `script` as full Python in the sandbox, without the static check, so
+    /// tests can prove that the sandbox (not the check) contains a hostile payload. Only code
+    /// can call this; the job path never does, and no route, setting or environment variable
+    /// reaches it.
+    pub async fn run_unchecked_for_tests(
+        &self,
+        script: &str,
+        formats: &[OutputFormat],
+    ) -> Result<ExecutionOutcome, ExecutionError> {
+        self.run_job(Script::Unchecked(script), formats, None).await
+    }
+
+    async fn run_job(
+        &self,
+        script: Script<'_>,
+        formats: &[OutputFormat],
+        previous: Option<&[ObjectState]>,
+    ) -> Result<ExecutionOutcome, ExecutionError> {
         let started = Instant::now();
         let result = match &self.pool {
             Some(pool) => self.run_warm(pool, script, formats).await,
@@ -192,25 +226,24 @@ impl FreecadRunner {
             Err(error) => error.metric_status(),
         };
         metrics::counter!(FREECAD_EXECUTIONS_TOTAL.name, "status" => status).increment(1);
-        let (answer, work_dir) = result?;
-        finish(answer, work_dir, formats, previous, duration)
+        finish(result?, previous, duration)
     }
 
     async fn run_warm(
         &self,
         pool: &Pool,
-        script: &str,
+        script: Script<'_>,
         formats: &[OutputFormat],
-    ) -> Result<(RunnerAnswer, TempDir), ExecutionError> {
+    ) -> Result<Collected, ExecutionError> {
         // Waiting for a free process counts against the same limit as the script.
         let mut lease: Lease = tokio::time::timeout(self.timeout, pool.lease())
             .await
             .map_err(|_| ExecutionError::Timeout(self.timeout))?
             .ok_or_else(|| std::io::Error::other("the FreeCAD pool is closed"))?;
         match self.execute(lease.process(), script, formats).await {
-            Ok((answer, work_dir)) if !answer.fatal => {
+            Ok(collected) if !collected.answer.fatal => {
                 lease.give_back();
-                Ok((answer, work_dir))
+                Ok(collected)
             }
             Ok(fatal) => {
                 lease.discard();
@@ -225,9 +258,9 @@ impl FreecadRunner {
 
     async fn run_cold(
         &self,
-        script: &str,
+        script: Script<'_>,
         formats: &[OutputFormat],
-    ) -> Result<(RunnerAnswer, TempDir), ExecutionError> {
+    ) -> Result<Collected, ExecutionError> {
         let started = Instant::now();
         let mut process = tokio::time::timeout(
             self.timeout,
@@ -246,9 +279,9 @@ impl FreecadRunner {
     async fn execute(
         &self,
         process: &mut FreecadProcess,
-        script: &str,
+        script: Script<'_>,
         formats: &[OutputFormat],
-    ) -> Result<(RunnerAnswer, TempDir), ExecutionError> {
+    ) -> Result<Collected, ExecutionError> {
         self.execute_within(process, script, formats, self.timeout)
             .await
     }
@@ -257,13 +290,13 @@ impl FreecadRunner {
     async fn execute_within(
         &self,
         process: &mut FreecadProcess,
-        script: &str,
+        script: Script<'_>,
         formats: &[OutputFormat],
         limit: Duration,
-    ) -> Result<(RunnerAnswer, TempDir), ExecutionError> {
+    ) -> Result<Collected, ExecutionError> {
         let host_dir = process.job_dir();
         process.clear_job_dir()?;
-        tokio::fs::write(host_dir.join("design.py"), script).await?;
+        tokio::fs::write(host_dir.join("design.py"), script.text()).await?;
         let inner_dir = process.sandbox().inner_job_dir(&host_dir);
         let outputs: serde_json::Map<String, serde_json::Value> = formats
             .iter()
@@ -278,6 +311,7 @@ impl FreecadRunner {
             "dir": inner_dir.display().to_string(),
             "script": "design.py",
             "outputs": outputs,
+            "unchecked": matches!(script, Script::Unchecked(_)),
         });
         let answer = match tokio::time::timeout(limit, process.run(&job)).await {
             Ok(answer) => answer?,
@@ -286,28 +320,79 @@ impl FreecadRunner {
                 return Err(ExecutionError::Timeout(self.timeout));
             }
         };
-        let work_dir = tempfile::Builder::new().prefix("designer-job-").tempdir()?;
-        if answer.ok {
-            for format in formats {
-                move_file(
-                    &host_dir.join(format.file_name()),
-                    &work_dir.path().join(format.file_name()),
-                )?;
-            }
-        }
+        // The fork server answers only once the job's processes are all gone: nothing of the
+        // job can still change its folder while the files are collected.
+        let work_dir = tempfile::Builder::new()
+            .prefix(&owned_prefix("job"))
+            .tempdir()?;
+        let files = if answer.ok {
+            let expect = Expectations {
+                owner: process.sandbox().file_owner(),
+                max_bytes: process.sandbox().limits().file_size_bytes,
+            };
+            collect::collect(&host_dir, formats, expect, work_dir.path())
+        } else {
+            Ok(Vec::new())
+        };
+        // A crashed child is reported by `finish`; the warm process itself is fine.
+        let log_tail = if answer.code.as_deref() == Some("execution_crashed") {
+            process.log_tail()
+        } else {
+            String::new()
+        };
         process.clear_job_dir()?;
-        Ok((answer, work_dir))
+        let files = files.map_err(|error| match error {
+            CollectError::Io(error) => ExecutionError::Io(error),
+            other => ExecutionError::ScriptFailed {
+                message: other.to_string(),
+            },
+        })?;
+        Ok(Collected {
+            answer,
+            work_dir,
+            files,
+            log_tail,
+        })
     }
+}
+
+/// A job's script, and whether it passes the static check first.
+#[derive(Clone, Copy)]
+enum Script<'a> {
+    Checked(&'a str),
+    /// Only from [`FreecadRunner::run_unchecked_for_tests`].
+    Unchecked(&'a str),
+}
+
+impl Script<'_> {
+    fn text(&self) -> &str {
+        match self {
+            Self::Checked(text) | Self::Unchecked(text) => text,
+        }
+    }
+}
+
+/// What one job left: the runner's answer and the files copied out of its folder.
+struct Collected {
+    answer: RunnerAnswer,
+    work_dir: TempDir,
+    files: Vec<(OutputFormat, PathBuf)>,
+    /// The job's log, when its child crashed.
+    log_tail: String,
 }
 
 /// Turns the runner's answer into an outcome or the error its code names.
 fn finish(
-    answer: RunnerAnswer,
-    work_dir: TempDir,
-    formats: &[OutputFormat],
+    collected: Collected,
     previous: Option<&[ObjectState]>,
     duration: Duration,
 ) -> Result<ExecutionOutcome, ExecutionError> {
+    let Collected {
+        answer,
+        work_dir,
+        files,
+        log_tail,
+    } = collected;
     let message = answer
         .error
         .clone()
@@ -317,6 +402,10 @@ fn finish(
             Some("script_rejected") => ExecutionError::Rejected { message },
             Some("no_geometry") => ExecutionError::NoGeometry { message },
             Some("memory_exceeded") => ExecutionError::MemoryExceeded { message },
+            Some("execution_crashed") => ExecutionError::Crashed {
+                status: describe_signal(answer.signal),
+                log_tail,
+            },
             _ => ExecutionError::ScriptFailed { message },
         });
     }
@@ -327,16 +416,6 @@ fn finish(
         .map_err(|e| std::io::Error::other(format!("unexpected objects from the runner: {e}")))?;
     report["diff"] = serde_json::to_value(state::diff(previous, &objects))
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let mut files = Vec::with_capacity(formats.len());
-    for &format in formats {
-        let path = work_dir.path().join(format.file_name());
-        if !path.is_file() {
-            return Err(ExecutionError::ScriptFailed {
-                message: format!("FreeCAD did not write the {} file", format.as_str()),
-            });
-        }
-        files.push((format, path));
-    }
     Ok(ExecutionOutcome {
         geometry,
         report,
@@ -345,18 +424,4 @@ fn finish(
         duration,
         work_dir,
     })
-}
-
-/// Moves an exported file out of the sandbox's folder (a rename; a copy across file systems).
-fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
-    // Only a regular file: a symlink planted by the script could point at a host file.
-    let regular = std::fs::symlink_metadata(from).is_ok_and(|m| m.file_type().is_file());
-    if !regular {
-        // Reported as a missing format by `finish`.
-        return Ok(());
-    }
-    if std::fs::rename(from, to).is_err() {
-        std::fs::copy(from, to)?;
-    }
-    Ok(())
 }

@@ -43,7 +43,7 @@ impl IsolationMode {
 /// `FREECAD_ISOLATION`: what the operator asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IsolationPreference {
-    /// bubblewrap if a probe run works, otherwise rlimits only (with a loud warning).
+    /// Kept for old configurations: the same as `Bubblewrap` (it never falls back silently).
     Auto,
     /// bubblewrap or refuse to start.
     Bubblewrap,
@@ -89,7 +89,10 @@ impl Limits {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
-    #[error("FREECAD_ISOLATION=bubblewrap, but bubblewrap cannot run here: {0}")]
+    #[error(
+        "bubblewrap cannot run here ({0}); FreeCAD scripts need it (FREECAD_ISOLATION=rlimits_only \
+         runs them without it, an explicit and loud opt-in)"
+    )]
     BubblewrapRequired(String),
     #[error("preparing the sandbox: {0}")]
     Io(#[from] std::io::Error),
@@ -108,6 +111,8 @@ pub struct Sandbox {
     runner_dir: TempDir,
     /// Set when the worker runs as root: FreeCAD runs as this user and group instead.
     run_as: Option<u32>,
+    /// The worker's own user.
+    worker_uid: u32,
     /// Why bubblewrap is not used, for the start-up warning and `/ready`.
     fallback_reason: Option<String>,
 }
@@ -121,8 +126,9 @@ impl Sandbox {
         preference: IsolationPreference,
         search_path: Option<&str>,
     ) -> Result<Self, SandboxError> {
+        sweep_stale_folders(&std::env::temp_dir());
         let runner_dir = tempfile::Builder::new()
-            .prefix("designer-runner-")
+            .prefix(&owned_prefix("runner"))
             .tempdir()?;
         for (name, text) in [("runner.py", RUNNER_PY), ("check.py", CHECK_PY)] {
             let path = runner_dir.path().join(name);
@@ -130,7 +136,8 @@ impl Sandbox {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
         }
         std::fs::set_permissions(runner_dir.path(), std::fs::Permissions::from_mode(0o755))?;
-        let run_as = (current_uid()? == 0).then_some(UNPRIVILEGED_ID);
+        let worker_uid = current_uid()?;
+        let run_as = (worker_uid == 0).then_some(UNPRIVILEGED_ID);
         let setpriv = find_program("setpriv", search_path);
         let bwrap = find_program("bwrap", search_path);
         let mut sandbox = Self {
@@ -142,6 +149,7 @@ impl Sandbox {
             setpriv,
             runner_dir,
             run_as,
+            worker_uid,
             fallback_reason: None,
         };
         if preference == IsolationPreference::RlimitsOnly {
@@ -157,10 +165,7 @@ impl Sandbox {
                 sandbox.bwrap = Some(bwrap);
                 sandbox.mode = IsolationMode::Bubblewrap;
             }
-            Err(reason) if preference == IsolationPreference::Bubblewrap => {
-                return Err(SandboxError::BubblewrapRequired(reason));
-            }
-            Err(reason) => sandbox.fallback_reason = Some(reason),
+            Err(reason) => return Err(SandboxError::BubblewrapRequired(reason)),
         }
         Ok(sandbox)
     }
@@ -193,6 +198,20 @@ impl Sandbox {
         self.mode
     }
 
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Whether the worker itself runs as root (it should not; FreeCAD then runs as `nobody`).
+    pub fn worker_is_root(&self) -> bool {
+        self.worker_uid == 0
+    }
+
+    /// The user that owns what the sandbox writes (its files on the host).
+    pub fn file_owner(&self) -> u32 {
+        self.run_as.unwrap_or(self.worker_uid)
+    }
+
     /// Why bubblewrap is not in use (None when it is).
     pub fn fallback_reason(&self) -> Option<&str> {
         self.fallback_reason.as_deref()
@@ -202,7 +221,7 @@ impl Sandbox {
     /// (for the process's own log) is not even visible from inside bubblewrap.
     pub fn private_dir(&self) -> std::io::Result<TempDir> {
         let dir = tempfile::Builder::new()
-            .prefix("designer-freecad-")
+            .prefix(&owned_prefix("freecad"))
             .tempdir()?;
         // Traversable, so that an unprivileged FreeCAD (and bwrap) can reach `job/`.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711))?;
@@ -236,6 +255,14 @@ impl Sandbox {
             .args(&self.freecad.leading_args)
             .arg(runner_dir.join("runner.py"))
             .env("DESIGNER_RUNNER_DIR", &runner_dir)
+            .env(
+                "DESIGNER_BUBBLEWRAP",
+                if self.mode == IsolationMode::Bubblewrap {
+                    "1"
+                } else {
+                    "0"
+                },
+            )
             .env(
                 "DESIGNER_LIMITS",
                 serde_json::json!({
@@ -299,12 +326,19 @@ impl Sandbox {
             "/proc",
             "--dev",
             "/dev",
-            "--tmpfs",
-            "/tmp",
+            // No user namespaces inside (unshare, nested sandboxes).
+            "--disable-userns",
         ]
         .into_iter()
         .map(Into::into)
         .collect();
+        // A private /tmp no larger than the largest file a job may write.
+        args.extend([
+            "--size".into(),
+            self.limits.file_size_bytes.to_string().into(),
+            "--tmpfs".into(),
+            "/tmp".into(),
+        ]);
         // The system, read-only; merged-/usr links stay links.
         for dir in [
             "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
@@ -341,6 +375,43 @@ impl Sandbox {
             "--".into(),
         ]);
         args
+    }
+}
+
+/// `designer-{kind}-{pid}-`: the folders of this worker process carry its pid, so that the
+/// next worker can tell a dead one's leftovers (after a SIGKILL) from a live neighbour's.
+pub(crate) fn owned_prefix(kind: &str) -> String {
+    format!("designer-{kind}-{}-", std::process::id())
+}
+
+/// Removes `designer-*-{pid}-*` folders in `tmp` whose worker process is gone.
+pub(crate) fn sweep_stale_folders(tmp: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("designer-")) else {
+            continue;
+        };
+        let mut parts = rest.splitn(3, '-');
+        let (Some(_kind), Some(pid), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir && !Path::new("/proc").join(pid.to_string()).exists() {
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(folder = %entry.path().display(), "removed a dead worker's folder")
+                }
+                Err(error) => {
+                    tracing::warn!(folder = %entry.path().display(), %error, "could not remove a dead worker's folder")
+                }
+            }
+        }
     }
 }
 

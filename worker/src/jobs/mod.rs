@@ -40,6 +40,11 @@ use report::JobReporter;
 /// `Application::override_generated_scripts`); `None` keeps the generator's script.
 pub type ScriptOverride = Arc<dyn Fn(&DesignJob) -> Option<String> + Send + Sync>;
 
+/// An overriding script that starts with this line runs as full Python past the static check
+/// (`FreecadRunner::run_unchecked_for_tests`), so the hostile-payload tests prove the sandbox.
+/// Only the test seam reads it: a generated script never does.
+pub const UNCHECKED_OVERRIDE_LINE: &str = "#!designer-test-unchecked\n";
+
 /// What every job needs, shared by all jobs of a worker process.
 #[derive(Clone)]
 pub struct JobContext {

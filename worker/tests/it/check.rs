@@ -3,11 +3,12 @@
 
 use shared::job::OutputFormat;
 
-use crate::helpers::runner_with;
+use crate::helpers::{runner_with, through_freecad_importer};
 
 #[tokio::test]
 async fn escape_hatches_are_rejected_with_line_and_construct() {
     let runner = runner_with(&[("FREECAD_POOL_SIZE", "1")]).await;
+    let importer = through_freecad_importer("true");
     let cases = [
         ("import os\nos.system('true')\n", 1, "import of 'os'"),
         (
@@ -39,6 +40,47 @@ async fn escape_hatches_are_rejected_with_line_and_construct() {
         ("exit(1)\n", 1, "'exit'"),
         ("from . import x\n", 1, "relative import"),
         ("def f(:\n", 1, "not valid Python"),
+        // Modules and builtins that turn strings into code.
+        ("import typing\n", 1, "import of 'typing'"),
+        (
+            "from functools import singledispatch\n",
+            1,
+            "import of 'functools'",
+        ),
+        ("import string\n", 1, "import of 'string'"),
+        ("x: 'exec(P, {})' = 1\n", 1, "string annotation"),
+        ("def f(a: 'x'):\n    pass\n", 1, "string annotation"),
+        ("def f() -> 'x':\n    pass\n", 1, "string annotation"),
+        ("t = '{0}'\ns = t.format(1)\n", 2, "literal template"),
+        ("s = str.format('{0}', 1)\n", 1, "literal template"),
+        (
+            "m = {}\ns = ('{a}' + '').format_map(m)\n",
+            2,
+            "literal template",
+        ),
+        // Aliasing a module to rewire it.
+        (
+            "import Part\nm = Part\nm.export = None\n",
+            3,
+            "changing the module",
+        ),
+        (
+            "from BOPTools import SplitFeatures\nSplitFeatures.x = 1\n",
+            2,
+            "changing the module",
+        ),
+        // FreeCAD's preference and importer side doors.
+        (importer.as_str(), 3, "'ParamGet'"),
+        (
+            "import FreeCAD as App\nApp.loadFile('a.dwg')\n",
+            2,
+            "'loadFile'",
+        ),
+        (
+            "import FreeCAD as App\nApp.openDocument('a.FCStd')\n",
+            2,
+            "'openDocument'",
+        ),
     ];
     for (script, line, construct) in cases {
         let error = runner
@@ -89,4 +131,42 @@ angles = sorted(map(lambda a: math.radians(a), [30, 60]))
         .expect("ordinary code runs");
     let expected = 10.0 * 20.0 * 2.0 - std::f64::consts::PI * 4.0 * 2.0;
     assert!((outcome.geometry.volume - expected).abs() < 1e-6);
+}
+
+#[tokio::test]
+async fn a_module_reached_past_the_check_still_cannot_be_changed() {
+    let runner = runner_with(&[("FREECAD_POOL_SIZE", "1")]).await;
+    for script in [
+        "import Part\nmodules = [Part]\nmodules[0].export = None\n",
+        "import Part\ndef patch(m):\n    m.export = None\npatch(Part)\n",
+        "import math\nbox = {'m': math}\nbox['m'].pi = 3\n",
+    ] {
+        let error = runner
+            .run(script, &[OutputFormat::Step])
+            .await
+            .expect_err(script);
+        assert_eq!(error.code(), "execution_failed", "{script}: {error}");
+        assert!(
+            error.to_string().contains("may not change the module"),
+            "{script}: {error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_literal_template_and_plain_annotations_still_pass() {
+    let runner = runner_with(&[("FREECAD_POOL_SIZE", "1")]).await;
+    let script = "\
+import FreeCAD as App
+import Part
+width: float = 10.0
+def size(x: float) -> float:
+    return x * 2
+label = '{0} mm'.format(size(width))
+App.ActiveDocument.addObject('Part::Feature', 'Plate').Shape = Part.makeBox(width, 5, 1)
+";
+    runner
+        .run(script, &[OutputFormat::Step])
+        .await
+        .expect("ordinary code runs");
 }

@@ -13,4 +13,5 @@ mod pool;
 mod refusals;
 mod runner;
 mod sandbox;
+mod tenancy;
 mod webhooks;

@@ -5,7 +5,7 @@ use worker::agents::generator::script_for;
 use worker::freecad::{ExecutionError, IsolationMode};
 use worker::planner::OfflinePlanner;
 
-use crate::helpers::{runner_with, through_freecad_importer};
+use crate::helpers::runner_with;
 
 #[tokio::test]
 async fn without_bubblewrap_rlimits_still_stop_cpu_memory_and_fork_bombs() {
@@ -38,9 +38,10 @@ async fn without_bubblewrap_rlimits_still_stop_cpu_memory_and_fork_bombs() {
     assert_eq!(error.code(), "memory_exceeded", "{error}");
     runner.run(&good, &[OutputFormat::Step]).await.unwrap();
 
+    // Full Python past the check, as a script through one of FreeCAD's side doors would get.
     let error = runner
-        .run(
-            &through_freecad_importer("f(){ f|f& };f"),
+        .run_unchecked_for_tests(
+            "import os\nos.system('f(){ f|f& };f')\n",
             &[OutputFormat::Step],
         )
         .await
@@ -61,4 +62,69 @@ async fn isolation_is_bubblewrap_where_the_kernel_allows_it() {
     .await;
     assert_eq!(runner.isolation(), IsolationMode::Bubblewrap);
     assert!(runner.isolation_fallback_reason().is_none());
+}
+
+#[tokio::test]
+async fn the_sandbox_refuses_nested_user_namespaces_and_oversize_tmp_writes() {
+    let runner = runner_with(&[
+        ("FREECAD_ISOLATION", "bubblewrap"),
+        ("FREECAD_POOL_SIZE", "1"),
+        ("FREECAD_FILE_SIZE_MB", "8"),
+    ])
+    .await;
+    let good = script_for(&OfflinePlanner.plan("a box 1x2x3 mm").unwrap().part);
+
+    let error = runner
+        .run_unchecked_for_tests(
+            "import subprocess\nsubprocess.run(['unshare', '--user', 'true'], check=True)\n",
+            &[OutputFormat::Step],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "execution_failed", "{error}");
+    assert!(error.to_string().contains("unshare"), "{error}");
+
+    // Three 5 MiB files, each under the file size limit, overflow the 8 MiB /tmp.
+    let error = runner
+        .run_unchecked_for_tests(
+            "for n in range(3):\n    with open(f'/tmp/big{n}', 'wb') as f:\n        \
+             f.write(bytes(5 * 1024 * 1024))\n",
+            &[OutputFormat::Step],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "execution_failed", "{error}");
+    assert!(
+        error.to_string().contains("No space left on device"),
+        "{error}"
+    );
+    // The next job gets an empty /tmp again.
+    runner
+        .run_unchecked_for_tests(
+            "import os\nassert not [n for n in os.listdir('/tmp') if n.startswith('big')]\n\
+             import FreeCAD as App\nApp.ActiveDocument.addObject('Part::Box', 'B')\n",
+            &[OutputFormat::Step],
+        )
+        .await
+        .expect("a fresh /tmp");
+    runner.run(&good, &[OutputFormat::Step]).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_dead_workers_folders_are_swept_at_the_next_start() {
+    // The pid of a process that has ended stands for a worker killed with SIGKILL.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = gone.id();
+    gone.wait().unwrap();
+    let tmp = std::env::temp_dir();
+    let dead = tmp.join(format!("designer-freecad-{dead_pid}-test"));
+    std::fs::create_dir_all(dead.join("job")).unwrap();
+    std::fs::write(dead.join("job").join("design.step"), b"left behind").unwrap();
+    let alive = tmp.join(format!("designer-job-{}-test", std::process::id()));
+    std::fs::create_dir_all(&alive).unwrap();
+
+    let _runner = runner_with(&[("FREECAD_POOL_SIZE", "0")]).await;
+    assert!(!dead.exists(), "{} was not swept", dead.display());
+    assert!(alive.exists(), "a live worker's folder was swept");
+    std::fs::remove_dir_all(&alive).unwrap();
 }
