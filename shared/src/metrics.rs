@@ -274,6 +274,16 @@ metric!(
     "Workers whose last heartbeat is within the orphan window (heartbeat x missed heartbeats)."
 );
 
+// --- Users' feedback (gateway) ----------------------------------------------------------
+metric!(
+    DESIGN_FEEDBACK_TOTAL,
+    "design_feedback_total",
+    Counter,
+    ["rating"],
+    Gateway,
+    "Feedback given on designs, by value: thumbs_up, thumbs_down, accepted, rejected."
+);
+
 // --- Redis (both) ------------------------------------------------------------------------
 metric!(
     REDIS_ERRORS_TOTAL,
@@ -311,6 +321,7 @@ pub const ALL: &[Metric] = &[
     RATE_LIMIT_FAIL_CLOSED_TOTAL,
     QUEUE_DEPTH,
     QUEUE_WORKERS_ALIVE,
+    DESIGN_FEEDBACK_TOTAL,
     REDIS_ERRORS_TOTAL,
 ];
 
@@ -393,6 +404,9 @@ pub fn init_gateway_series() {
         SSE_CONNECTIONS_ACTIVE,
     ] {
         metrics::gauge!(gauge.name).increment(0.0);
+    }
+    for rating in crate::job::FeedbackRating::ALL {
+        metrics::counter!(DESIGN_FEEDBACK_TOTAL.name, "rating" => rating.as_str()).increment(0);
     }
     for component in RedisComponent::GATEWAY {
         metrics::counter!(REDIS_ERRORS_TOTAL.name, "component" => component.as_str()).increment(0);
