@@ -2,10 +2,11 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps run test build fmt lint bench clean
+.PHONY: help deps run stop test build fmt lint bench clean
 
 help:
-	@echo "make run    build, start Redis if needed, the gateway and two workers"
+	@echo "make run    build, start a private Redis, the gateway and WORKERS (2) workers"
+	@echo "make stop   stop a stack that make run started in the background"
 	@echo "make test   install what is missing and run every test"
 	@echo "make build  release build of both binaries"
 	@echo "make fmt    format the code"
@@ -14,15 +15,20 @@ help:
 
 deps:
 	@scripts/install-deps.sh
+	@scripts/install-browser-tests.sh
 
 run:
 	@scripts/run-local.sh
+
+stop:
+	@if [ -f data/run/run.pid ]; then kill -TERM "$$(cat data/run/run.pid)" && echo "Stopping the stack of make run."; \
+	else echo "No stack of make run is running (no data/run/run.pid)."; fi
 
 test: deps
 	cargo test --workspace --all-targets
 
 build: deps
-	cargo build --release --bin api-gateway --bin worker
+	cargo build --release --bin api-gateway --bin worker --bin designer
 
 fmt:
 	cargo fmt --all

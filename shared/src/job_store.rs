@@ -139,6 +139,23 @@ return #done
 /// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
 
+/// Gives every registered worker's metadata hash an expiry: apalis-redis writes one per worker
+/// name (each restart of a worker loop is a new name) and never deletes it. Live workers stay
+/// in the workers set and keep having theirs renewed; a dead one's expires.
+static EXPIRE_WORKER_METADATA_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS: 1 workers set, 2 apalis-redis's list of queues; ARGV: 1 metadata hash prefix, 2 TTL (s)
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+local names = redis.call('ZRANGE', KEYS[1], 0, -1)
+for _, name in ipairs(names) do
+    redis.call('EXPIRE', ARGV[1] .. ':' .. name, ARGV[2])
+end
+return #names
+",
+    )
+});
+
 /// A client's `Idempotency-Key` on a request, with what identifies the request and the
 /// answer to give again for a repeat.
 #[derive(Debug, Clone)]
@@ -630,6 +647,22 @@ impl JobStore {
             .arg(chunk)
             .arg(self.keys.queue_meta_prefix());
         repeat_until_short(conn, chunk, &invocation).await
+    }
+
+    /// Renews the expiry of the metadata hashes of the workers apalis-redis knows (see
+    /// [`EXPIRE_WORKER_METADATA_SCRIPT`]); returns how many.
+    pub async fn expire_worker_metadata<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        ttl: Duration,
+    ) -> Result<usize, StoreError> {
+        Ok(EXPIRE_WORKER_METADATA_SCRIPT
+            .key(self.keys.queue_workers())
+            .key(self.keys.apalis_queues_list())
+            .arg(self.keys.queue_worker_metadata_prefix())
+            .arg(ttl.as_secs().max(1))
+            .invoke_async(conn)
+            .await?)
     }
 
     /// Tasks finished so far: those still in apalis-redis's done set and those forgotten.

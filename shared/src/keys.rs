@@ -104,6 +104,11 @@ impl Keys {
         format!("{QUEUE_NAME}:workers:metadata")
     }
 
+    /// apalis-redis: the sorted set of all queues, written at each worker's registration.
+    pub fn apalis_queues_list(&self) -> String {
+        "core:apalis:queues:list".to_owned()
+    }
+
     /// apalis-redis: sorted set of tasks waiting for a future run time (retries, delays).
     pub fn queue_scheduled(&self) -> String {
         format!("{QUEUE_NAME}:scheduled")

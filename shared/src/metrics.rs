@@ -1,6 +1,6 @@
 //! Every Prometheus metric of the project: its name, type, labels and help text, in one place.
 //!
-//! The names are DESIGN.md section 9's (the predecessor's dashboards and the fix plan's keep
+//! The names are those of README.md's metrics table (the predecessor's dashboards and the fix plan's keep
 //! working); the dashboard in `deploy/grafana/dashboards/` and the alert rules in
 //! `deploy/prometheus/` use exactly these. Code records through the constants, never a literal:
 //! `metrics::counter!(DESIGN_REQUESTS_TOTAL.name, "status" => "success")`.
@@ -539,7 +539,7 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    /// DESIGN.md section 9, word for word.
+    /// README.md's metrics table, word for word.
     const SECTION_9: &[(&str, MetricKind)] = &[
         ("design_requests_total", MetricKind::Counter),
         ("design_duration_seconds", MetricKind::Histogram),

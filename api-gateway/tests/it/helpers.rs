@@ -457,7 +457,7 @@ impl TestApp {
     }
 }
 
-/// Asserts the JSON error body of DESIGN.md section 4 and returns its code.
+/// Asserts the JSON error body (`shared::api::ErrorBody`) and returns its code.
 pub async fn error_code(response: reqwest::Response, status: u16) -> String {
     assert_eq!(response.status(), status);
     assert_eq!(

@@ -1,4 +1,4 @@
-//! Metrics operators can trust: every name of DESIGN.md section 9 with its type after a real
+//! Metrics operators can trust: every name of README.md's metrics table with its type after a real
 //! job, every metric the dashboard and the alert rules use present in the live output, the
 //! queue gauges against apalis-redis's real layout, and a real Prometheus scraping a real
 //! gateway and worker.
