@@ -539,8 +539,8 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    /// README.md's metrics table, word for word.
-    const SECTION_9: &[(&str, MetricKind)] = &[
+    /// The predecessor's metric names, kept word for word (README.md's metrics table lists them).
+    const PREDECESSOR_NAMES: &[(&str, MetricKind)] = &[
         ("design_requests_total", MetricKind::Counter),
         ("design_duration_seconds", MetricKind::Histogram),
         ("agent_call_duration_seconds", MetricKind::Histogram),
@@ -559,8 +559,8 @@ mod tests {
     ];
 
     #[test]
-    fn every_section_9_name_is_defined_with_its_type() {
-        for (name, kind) in SECTION_9 {
+    fn every_predecessor_name_is_defined_with_its_type() {
+        for (name, kind) in PREDECESSOR_NAMES {
             let metric = ALL
                 .iter()
                 .find(|m| m.name == *name)

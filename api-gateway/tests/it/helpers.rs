@@ -186,6 +186,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         ("JOB_TIMEOUT_SECONDS".to_owned(), "120".to_owned()),
         // Tests send many requests from one address; the limit has tests of its own.
         ("RATE_LIMIT_REQUESTS".to_owned(), "1000000".to_owned()),
+        ("RATE_LIMIT_READ_REQUESTS".to_owned(), "1000000".to_owned()),
         ("WORKER_METRICS_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
         ("PATH".to_owned(), std::env::var("PATH").unwrap_or_default()),
     ]);

@@ -89,8 +89,8 @@ async fn submit_wait_download_status_refine_feedback_and_list() {
     let out_dir = out.path().to_str().unwrap().to_owned();
 
     let c = cli.clone();
-    let (status, design) = blocking(move || {
-        c.json(&[
+    let submitted = blocking(move || {
+        c.run(&[
             "submit",
             "a box 100 x 50 x 30 mm",
             "--wait",
@@ -98,10 +98,18 @@ async fn submit_wait_download_status_refine_feedback_and_list() {
             "step,stl",
             "--out",
             &out_dir,
+            "--json",
         ])
     })
     .await;
-    assert_eq!(status, 0, "{design}");
+    assert_eq!(code(&submitted), 0, "{}", stderr(&submitted));
+    // One JSON line for the design, then one for the files saved.
+    let printed: Vec<Value> = String::from_utf8_lossy(&submitted.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let design = &printed[0];
+    assert_eq!(printed[1].as_array().unwrap().len(), 2, "{}", printed[1]);
     let id = design["request_id"].as_str().unwrap().to_owned();
     assert_eq!(design["status"], "completed");
     for format in ["step", "stl"] {

@@ -8,5 +8,6 @@ mod helpers;
 
 mod browser;
 mod commands;
+mod limits;
 mod listing;
 mod run_local;
