@@ -8,6 +8,7 @@ mod helpers;
 
 mod browser;
 mod commands;
+mod keys;
 mod limits;
 mod listing;
 mod run_local;
