@@ -2,10 +2,11 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps run test build fmt lint bench load-test load-test-ui clean
+.PHONY: help deps run stop test build fmt lint bench load-test load-test-ui clean
 
 help:
-	@echo "make run    build, start Redis if needed, the gateway and two workers"
+	@echo "make run    build, start a private Redis, the gateway and WORKERS (2) workers"
+	@echo "make stop   stop a stack that make run started in the background"
 	@echo "make test   install what is missing and run every test"
 	@echo "make build  release build of both binaries"
 	@echo "make fmt    format the code"
@@ -18,9 +19,14 @@ deps:
 	@scripts/install-deps.sh
 	@scripts/install-load-deps.sh
 	@scripts/install-schemathesis.sh
+	@scripts/install-browser-tests.sh
 
 run:
 	@scripts/run-local.sh
+
+stop:
+	@if [ -f data/run/run.pid ]; then kill -TERM "$$(cat data/run/run.pid)" && echo "Stopping the stack of make run."; \
+	else echo "No stack of make run is running (no data/run/run.pid)."; fi
 
 # The debug build is the one the tests use; the Locust smoke run (30 s on a real stack, fails on
 # the success criteria) goes before the cargo tests so that their summary stays last.
@@ -31,7 +37,7 @@ test: deps
 	cargo test --workspace --all-targets
 
 build: deps
-	cargo build --release --bin api-gateway --bin worker
+	cargo build --release --bin api-gateway --bin worker --bin designer
 
 fmt:
 	cargo fmt --all

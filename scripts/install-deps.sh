@@ -15,9 +15,14 @@ declare -A package_for=(
   [cc]=gcc
   [python3]=python3
   [curl]=curl
+  [ps]=procps
   [openssl]=openssl
   [prometheus]=prometheus
   [promtool]=prometheus
+  # The browser tests (browser-tests/, Debian's chromium driven by playwright-core).
+  [chromium]=chromium
+  [node]=nodejs
+  [npm]=npm
 )
 
 missing=()

@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# `make run`: builds the release binaries, starts Redis if none answers at REDIS_URL, then the
-# gateway and two workers; Ctrl-C stops everything it started.
+# `make run`: builds the release binaries, starts a private Redis (unless REDIS_URL is set),
+# the gateway and WORKERS workers; Ctrl-C (or `make stop`) stops everything it started. Any
+# process that cannot start or bind stops the whole stack with a non-zero exit.
+#
+# Settings (environment or .env): WORKERS (2), GATEWAY_ADDR (0.0.0.0:8080),
+# WORKER_METRICS_PORTS (9091,9092,...: one per worker), RUN_REDIS_PORT (6390, the private
+# Redis), REDIS_URL (an external Redis instead of the private one).
+# For tests: RUN_SKIP_BUILD=1 with RUN_BIN_DIR=<dir holding api-gateway and worker>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,10 +18,17 @@ if [ -f .env ]; then
   set +a
 fi
 
-scripts/install-deps.sh
-cargo build --release --bin api-gateway --bin worker
+workers=${WORKERS:-2}
+gateway_addr=${GATEWAY_ADDR:-0.0.0.0:8080}
+bin_dir=${RUN_BIN_DIR:-target/release}
+run_dir=${RUN_DIR:-data/run}
+mkdir -p "$run_dir"
 
-redis_url=${REDIS_URL:-redis://${REDIS_HOST:-127.0.0.1}:${REDIS_PORT:-6379}/${REDIS_DB:-0}}
+if [ "${RUN_SKIP_BUILD:-}" != 1 ]; then
+  scripts/install-deps.sh
+  cargo build --release --bin api-gateway --bin worker --bin designer
+fi
+
 pids=()
 stop_all() {
   trap - INT TERM EXIT
@@ -23,33 +36,85 @@ stop_all() {
   echo "Stopping..."
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  rm -f "$run_dir/run.pid"
 }
 trap stop_all INT TERM EXIT
+echo $$ >"$run_dir/run.pid"
 
-if redis-cli -u "$redis_url" ping >/dev/null 2>&1; then
-  echo "Using the Redis that answers at $redis_url"
-else
-  port=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.urlparse(sys.argv[1]).port or 6379)' "$redis_url")
-  mkdir -p data/redis
-  echo "No Redis at $redis_url: starting one on port $port (data in data/redis, append-only file on)"
-  redis-server --port "$port" --bind 127.0.0.1 --dir "$PWD/data/redis" \
-    --appendonly yes --appendfsync everysec --save "" >data/redis/redis.log 2>&1 &
-  pids+=($!)
-  for _ in $(seq 50); do
-    redis-cli -p "$port" ping >/dev/null 2>&1 && break
+fail() {
+  echo "make run: $*" >&2
+  exit 1
+}
+
+# Whether process `pid` still runs (an exited child stays a zombie until reaped, and
+# `kill -0` succeeds on a zombie).
+alive() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $state != Z* ]]
+}
+
+# Waits until `url` answers, or fails when process `pid` has died or 30 s have passed.
+wait_until_up() {
+  local name=$1 pid=$2 url=$3
+  for _ in $(seq 300); do
+    alive "$pid" || fail "$name exited at start (see its output above); stopping everything."
+    curl -fsS -m 2 -o /dev/null "$url" 2>/dev/null && return 0
     sleep 0.1
   done
-  export REDIS_URL="redis://127.0.0.1:$port/0"
+  fail "$name did not answer at $url within 30 s; stopping everything."
+}
+
+# Redis: the private one, unless REDIS_URL names another.
+if [ -n "${REDIS_URL:-}" ]; then
+  redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 || fail "no Redis answers at REDIS_URL=$REDIS_URL."
+  aof=$(redis-cli -u "$REDIS_URL" config get appendonly 2>/dev/null | tail -1 || true)
+  if [ "$aof" != yes ]; then
+    echo "WARNING: the Redis at REDIS_URL has its append-only file off (appendonly=${aof:-unknown}):" >&2
+    echo "WARNING: queued jobs can be lost when it restarts. Set 'appendonly yes' there." >&2
+  fi
+  echo "Using the Redis at REDIS_URL."
+else
+  redis_port=${RUN_REDIS_PORT:-6390}
+  redis_dir=${RUN_REDIS_DIR:-$PWD/data/redis}
+  mkdir -p "$redis_dir"
+  echo "Starting a private Redis on 127.0.0.1:$redis_port (data in $redis_dir, append-only file on)"
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$redis_dir" \
+    --appendonly yes --appendfsync everysec --save "" --daemonize no \
+    >"$redis_dir/redis.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do
+    alive "${pids[-1]}" || fail "Redis could not start on port $redis_port: $(tail -3 "$redis_dir/redis.log")"
+    redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  # The Redis that answers must be ours, not another one already on that port.
+  answering=$(redis-cli -p "$redis_port" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p')
+  [ "$answering" = "${pids[-1]}" ] || fail "port $redis_port is taken (by pid ${answering:-unknown}); set RUN_REDIS_PORT to a free port."
+  export REDIS_URL="redis://127.0.0.1:$redis_port/0"
 fi
 
-target/release/api-gateway &
+# The gateway.
+export GATEWAY_ADDR="$gateway_addr"
+"$bin_dir/api-gateway" &
 pids+=($!)
-# Each worker needs its own metrics listener (/health, /ready, /metrics).
-for port in 9091 9092; do
-  WORKER_METRICS_ADDR="127.0.0.1:$port" target/release/worker &
+gateway_port=${gateway_addr##*:}
+wait_until_up "the gateway (GATEWAY_ADDR=$gateway_addr)" "${pids[-1]}" "http://127.0.0.1:$gateway_port/health"
+
+# The workers, each with its own metrics listener (/health, /ready, /metrics).
+IFS=, read -r -a metrics_ports <<<"${WORKER_METRICS_PORTS:-}"
+for i in $(seq 0 $((workers - 1))); do
+  port=${metrics_ports[$i]:-$((9091 + i))}
+  WORKER_METRICS_ADDR="127.0.0.1:$port" "$bin_dir/worker" &
   pids+=($!)
+  wait_until_up "worker $((i + 1)) (metrics port $port)" "${pids[-1]}" "http://127.0.0.1:$port/health"
 done
 
-echo "Gateway on ${GATEWAY_ADDR:-0.0.0.0:8080}, two workers (metrics on :9091, :9092); Ctrl-C stops them."
+cat <<EOT
+Running: the gateway on $gateway_addr, $workers worker(s). Stop with Ctrl-C or \`make stop\`.
+  API docs:  http://127.0.0.1:$gateway_port/docs
+  CLI:       export DESIGNER_URL=http://127.0.0.1:$gateway_port
+             $bin_dir/designer submit "a box 100 x 50 x 30 mm" --wait --out designs/
+             $bin_dir/designer list
+EOT
 wait -n "${pids[@]}" || true
-echo "A process ended; stopping the others."
+fail "a process ended; stopping the others."

@@ -1,5 +1,5 @@
 //! The gateway's one error type: each variant is what the client sees, and one
-//! `IntoResponse` turns it into the JSON error body of DESIGN.md section 4.
+//! `IntoResponse` turns it into the JSON error body `shared::api::ErrorBody`.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

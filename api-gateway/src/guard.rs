@@ -1,13 +1,15 @@
 //! The gate every route but the probes and docs passes: who is calling, and may they now.
 //!
 //! Authentication comes first, so that the limit applies per principal (per client IP when
-//! auth is off). The verdict's `RateLimit-Policy` / `RateLimit` headers go on every answer of
+//! auth is off). Reads (GET, HEAD) and writes (everything else: submit, refine, cancel,
+//! feedback) have budgets of their own, so that polling a design never uses up the budget
+//! for submitting one. The verdict's `RateLimit-Policy` / `RateLimit` headers go on every answer of
 //! a limited route.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use shared::auth::Principal;
@@ -23,6 +25,46 @@ use crate::state::AppState;
 /// Paths open to everyone and never counted (the predecessor's list).
 pub const EXEMPT_PATHS: &[&str] = &["/health", "/ready", "/docs", "/openapi.json", "/metrics"];
 
+/// Whether a path is open to everyone: one of [`EXEMPT_PATHS`], or an asset of the docs page.
+fn is_exempt(path: &str) -> bool {
+    EXEMPT_PATHS.contains(&path)
+        || path
+            .strip_prefix(crate::routes::openapi::DOCS_PATH)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Which budget a request is charged to.
+fn is_read(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The client's address: the peer's, unless the peer is a trusted proxy; then the nearest
+/// address in `X-Forwarded-For` that is not itself a trusted proxy (read from the right, as
+/// every proxy appends the address it saw, so only the trusted part of the list is believed).
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    let mut client = peer;
+    for hop in forwarded.into_iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => client = ip,
+            Ok(ip) => return ip,
+            // A malformed entry: nothing left of it can be believed.
+            Err(_) => return client,
+        }
+    }
+    client
+}
+
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -33,7 +75,7 @@ pub async fn guard(
     mut request: Request,
     next: Next,
 ) -> Response {
-    if EXEMPT_PATHS.contains(&request.uri().path()) {
+    if is_exempt(request.uri().path()) {
         return next.run(request).await;
     }
     let principal = match state.auth.authenticate(
@@ -43,8 +85,13 @@ pub async fn guard(
         Ok(principal) => principal,
         Err(error) => return Error::Unauthorized(error).into_response(),
     };
-    let bucket = rate_bucket(&state, &principal, peer);
-    let decision = match charge(&state, &bucket).await {
+    let bucket = rate_bucket(&state, &principal, peer, request.headers());
+    let budget = if is_read(request.method()) {
+        Budget::Read
+    } else {
+        Budget::Write
+    };
+    let decision = match charge(&state, &bucket, budget).await {
         Ok(Charge::Unlimited) => None,
         Ok(Charge::Admitted(decision)) => Some(decision),
         Ok(Charge::Refused(decision)) => {
@@ -67,12 +114,27 @@ pub async fn guard(
 }
 
 /// Whose budget a request is charged to: the principal's, or the client IP's with auth off.
-pub fn rate_bucket(state: &AppState, principal: &Principal, peer: SocketAddr) -> String {
+pub fn rate_bucket(
+    state: &AppState,
+    principal: &Principal,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> String {
     if state.auth.enabled() {
         format!("principal:{}", principal.id)
     } else {
-        format!("ip:{}", peer.ip())
+        let ip = client_ip(peer.ip(), headers, &state.trusted_proxies);
+        format!("ip:{ip}")
     }
+}
+
+/// Which of a client's two budgets a request spends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// Reading: status, listing, events, downloads (`RATE_LIMIT_READ_REQUESTS`).
+    Read,
+    /// Submitting or changing work, and every `/ws` message (`RATE_LIMIT_REQUESTS`).
+    Write,
 }
 
 /// What the shared rate limiter said about one request.
@@ -86,13 +148,17 @@ pub enum Charge {
 
 /// Charges one request (an HTTP request, or a `/ws` message) to `bucket`'s budget. An error
 /// only when the limiter is unreachable and fails closed.
-pub async fn charge(state: &AppState, bucket: &str) -> Result<Charge, Error> {
+pub async fn charge(state: &AppState, bucket: &str, budget: Budget) -> Result<Charge, Error> {
     if !state.settings.rate_limit_enabled {
         return Ok(Charge::Unlimited);
     }
     let mut conn = state.conn.clone();
     let unique = uuid::Uuid::new_v4().to_string();
-    match state.limiter.check(&mut conn, bucket, &unique).await {
+    let (limiter, bucket) = match budget {
+        Budget::Read => (&state.read_limiter, format!("read:{bucket}")),
+        Budget::Write => (&state.limiter, bucket.to_owned()),
+    };
+    match limiter.check(&mut conn, &bucket, &unique).await {
         Ok(decision) if decision.admitted => Ok(Charge::Admitted(decision)),
         Ok(decision) => {
             metrics::counter!(RATE_LIMIT_REJECTIONS_TOTAL.name).increment(1);
@@ -125,3 +191,44 @@ fn add_rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {
 
 /// The caller, as the guard established it.
 pub type CurrentPrincipal = axum::Extension<Principal>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(xff: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_str(xff).unwrap());
+        headers
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let proxy: IpAddr = "10.1.2.3".parse().unwrap();
+        let stranger: IpAddr = "203.0.113.9".parse().unwrap();
+        let xff = headers("198.51.100.7, 10.9.9.9");
+        assert_eq!(
+            client_ip(proxy, &xff, &trusted),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(client_ip(stranger, &xff, &trusted), stranger);
+        // A client that forges the header only adds entries on the left.
+        let forged = headers("1.1.1.1, 198.51.100.7");
+        assert_eq!(
+            client_ip(proxy, &forged, &trusted),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(client_ip(proxy, &HeaderMap::new(), &trusted), proxy);
+        assert_eq!(client_ip(proxy, &headers("junk"), &trusted), proxy);
+        assert_eq!(client_ip(proxy, &xff, &[]), proxy);
+    }
+
+    #[test]
+    fn docs_assets_are_exempt_but_lookalikes_are_not() {
+        assert!(is_exempt("/docs"));
+        assert!(is_exempt("/docs/swagger-ui.css"));
+        assert!(!is_exempt("/docsx"));
+        assert!(!is_exempt("/api/v1/designs"));
+    }
+}

@@ -98,6 +98,16 @@ impl Application {
                 settings.rate_limit_requests,
                 settings.rate_limit_window(),
             ),
+            read_limiter: RateLimiter::new(
+                keys.clone(),
+                settings.rate_limit_read_requests,
+                settings.rate_limit_window(),
+            ),
+            trusted_proxies: Arc::new(
+                settings
+                    .trusted_proxy_networks()
+                    .context("reading TRUSTED_PROXIES")?,
+            ),
             keys,
             hub: EventHub::start(client, streams_shutdown.clone()),
             auth: Arc::new(auth),
@@ -171,6 +181,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::admin::router())
         .merge(routes::auth::router())
         .merge(routes::design::router())
+        .merge(routes::designs::router())
         .merge(routes::metrics::router())
         .merge(routes::events::router())
         .merge(routes::health::router())

@@ -31,7 +31,12 @@ pub struct AppState {
     pub keys: Keys,
     pub hub: EventHub,
     pub auth: Arc<Authenticator>,
+    /// The budget for writes (submit, refine, cancel, feedback).
     pub limiter: RateLimiter,
+    /// The budget for reads (status, listing, events, downloads).
+    pub read_limiter: RateLimiter,
+    /// `TRUSTED_PROXIES`, parsed.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// Cancelled when the gateway drains, so that open streams end.
     pub shutdown: CancellationToken,
     /// The caps on open SSE and WebSocket streams.

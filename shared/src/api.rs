@@ -1,11 +1,14 @@
-//! The HTTP API's request and response bodies (DESIGN.md section 4), shared with clients.
+//! The HTTP API's request and response bodies (see the README's walk-through and ARCHITECTURE.md), shared with clients.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::job::{ArtifactInfo, DesignStatus, Geometry, JobRecord, OutputFormat, Usage};
+use crate::job::{
+    ArtifactInfo, DesignStatus, FeedbackRating, Geometry, JobRecord, OutputFormat, Usage,
+    UserFeedback,
+};
 
 pub const PROMPT_MAX_CHARS: usize = 5000;
 pub const MAX_ITERATIONS_RANGE: std::ops::RangeInclusive<u32> = 1..=10;
@@ -59,7 +62,7 @@ impl std::fmt::Display for FieldError {
 }
 
 impl DesignCreateRequest {
-    /// Checks the ranges of DESIGN.md section 4; trims the prompt and removes duplicate formats.
+    /// Checks the ranges the README documents; trims the prompt and removes duplicate formats.
     pub fn validate(mut self) -> Result<Self, FieldError> {
         self.prompt = self.prompt.trim().to_owned();
         let chars = self.prompt.chars().count();
@@ -143,6 +146,82 @@ impl RefineRequest {
     }
 }
 
+pub const FEEDBACK_COMMENT_MAX_CHARS: usize = 2000;
+
+/// Body of `POST /api/v1/design/{request_id}/feedback`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FeedbackRequest {
+    /// `thumbs_up`, `thumbs_down`, `accepted` or `rejected`.
+    pub rating: FeedbackRating,
+    /// Optional words about it (up to 2000 characters).
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+impl FeedbackRequest {
+    /// Trims the comment (an empty one is none) and checks its length.
+    pub fn validate(mut self) -> Result<Self, FieldError> {
+        self.comment = self
+            .comment
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty());
+        if let Some(comment) = &self.comment {
+            let chars = comment.chars().count();
+            if chars > FEEDBACK_COMMENT_MAX_CHARS {
+                return Err(FieldError {
+                    field: "comment",
+                    message: format!(
+                        "has {chars} characters; at most {FEEDBACK_COMMENT_MAX_CHARS} are allowed"
+                    ),
+                });
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Most designs one page of `GET /api/v1/designs` holds.
+pub const LIST_LIMIT_MAX: usize = 100;
+/// Designs per page when `limit` is not given.
+pub const LIST_LIMIT_DEFAULT: usize = 20;
+
+/// One design in the answer of `GET /api/v1/designs`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DesignSummary {
+    pub request_id: Uuid,
+    pub status: DesignStatus,
+    pub prompt: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// 0..1
+    pub progress: f64,
+    pub error_code: Option<String>,
+    pub feedback: Option<UserFeedback>,
+}
+
+impl From<JobRecord> for DesignSummary {
+    fn from(record: JobRecord) -> Self {
+        Self {
+            request_id: record.request_id,
+            status: record.status,
+            prompt: record.prompt,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            progress: record.progress,
+            error_code: record.error_code,
+            feedback: record.user_feedback,
+        }
+    }
+}
+
+/// The answer of `GET /api/v1/designs`: newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DesignList {
+    pub designs: Vec<DesignSummary>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
 /// Links to a job's resources.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DesignLinks {
@@ -195,6 +274,9 @@ pub struct DesignStatusResponse {
     pub artifacts: Vec<ArtifactInfo>,
     pub geometry: Option<Geometry>,
     pub usage: Usage,
+    /// The user's latest verdict (`POST .../feedback`).
+    #[serde(default)]
+    pub feedback: Option<UserFeedback>,
 }
 
 impl From<JobRecord> for DesignStatusResponse {
@@ -217,6 +299,7 @@ impl From<JobRecord> for DesignStatusResponse {
             artifacts: record.artifacts,
             geometry: record.geometry,
             usage: record.usage,
+            feedback: record.user_feedback,
         }
     }
 }

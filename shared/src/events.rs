@@ -1,4 +1,4 @@
-//! Progress events of a job (DESIGN.md section 5): their shape, and publishing them so that
+//! Progress events of a job (README.md, "Live progress"): their shape, and publishing them so that
 //! nothing is lost.
 //!
 //! One Lua script gives each event the job's next `seq`, appends it to the job's capped replay

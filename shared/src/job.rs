@@ -27,6 +27,79 @@ impl DesignStatus {
     }
 }
 
+impl DesignStatus {
+    pub const ALL: [Self; 9] = [
+        Self::Pending,
+        Self::Planning,
+        Self::Generating,
+        Self::Executing,
+        Self::Validating,
+        Self::Refining,
+        Self::Completed,
+        Self::Failed,
+        Self::Cancelled,
+    ];
+
+    /// The snake_case name used in JSON and query strings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Planning => "planning",
+            Self::Generating => "generating",
+            Self::Executing => "executing",
+            Self::Validating => "validating",
+            Self::Refining => "refining",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// A user's verdict on a design (`POST /api/v1/design/{id}/feedback`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackRating {
+    ThumbsUp,
+    ThumbsDown,
+    Accepted,
+    Rejected,
+}
+
+impl FeedbackRating {
+    pub const ALL: [Self; 4] = [
+        Self::ThumbsUp,
+        Self::ThumbsDown,
+        Self::Accepted,
+        Self::Rejected,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ThumbsUp => "thumbs_up",
+            Self::ThumbsDown => "thumbs_down",
+            Self::Accepted => "accepted",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+/// The feedback stored on a job record (the latest one given).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UserFeedback {
+    pub rating: FeedbackRating,
+    pub comment: Option<String>,
+    pub given_at: DateTime<Utc>,
+}
+
 /// A CAD file format the worker can export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -177,6 +250,9 @@ pub struct JobRecord {
     pub geometry: Option<Geometry>,
     #[serde(default)]
     pub usage: Usage,
+    /// The user's latest verdict on the design.
+    #[serde(default)]
+    pub user_feedback: Option<UserFeedback>,
 }
 
 fn anonymous_principal() -> String {
@@ -213,6 +289,7 @@ impl JobRecord {
             artifacts: Vec::new(),
             geometry: None,
             usage: Usage::default(),
+            user_feedback: None,
         }
     }
 

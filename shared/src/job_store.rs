@@ -25,7 +25,8 @@ static ENQUEUE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
         r"
 -- KEYS: 1 job record, 2 queue data hash, 3 active list, 4 signal list, 5 task metadata hash,
 --       6 the principal's jobs not yet ended (sorted by submission time),
---       7 the idempotency entry (the record key again when there is none)
+--       7 the idempotency entry (the record key again when there is none),
+--       8 the principal's designs index (every job, scored by submission time in ms)
 -- ARGV: 1 record TTL (s), 2 task id, 3 task payload, 4 max attempts, 5 wake-up channel,
 --       6 cap of jobs not yet ended (0: none), 7 request id,
 --       8 '1' with an idempotency key, 9 the request's fingerprint, 10 the entry to store,
@@ -54,6 +55,11 @@ if ARGV[8] == '1' then
 end
 redis.call('ZADD', KEYS[6], now, ARGV[7])
 redis.call('EXPIRE', KEYS[6], ARGV[1])
+local time = redis.call('TIME')
+local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', now_ms - tonumber(ARGV[1]) * 1000)
+redis.call('ZADD', KEYS[8], now_ms, ARGV[7])
+redis.call('EXPIRE', KEYS[8], ARGV[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 12))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
@@ -132,6 +138,23 @@ return #done
 
 /// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// Gives every registered worker's metadata hash an expiry: apalis-redis writes one per worker
+/// name (each restart of a worker loop is a new name) and never deletes it. Live workers stay
+/// in the workers set and keep having theirs renewed; a dead one's expires.
+static EXPIRE_WORKER_METADATA_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS: 1 workers set, 2 apalis-redis's list of queues; ARGV: 1 metadata hash prefix, 2 TTL (s)
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+local names = redis.call('ZRANGE', KEYS[1], 0, -1)
+for _, name in ipairs(names) do
+    redis.call('EXPIRE', ARGV[1] .. ':' .. name, ARGV[2])
+end
+return #names
+",
+    )
+});
 
 /// A client's `Idempotency-Key` on a request, with what identifies the request and the
 /// answer to give again for a repeat.
@@ -244,6 +267,58 @@ pub struct Reported {
     /// The record's `created_at` (JSON text) when this write ended the job.
     pub created_at: Option<String>,
 }
+
+/// Stores a user's feedback on a record that still exists (never bringing an expired one back).
+static FEEDBACK_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS: 1 job record; ARGV: 1 the feedback (JSON)
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    return 0
+end
+redis.call('HSET', KEYS[1], 'user_feedback', ARGV[1])
+return 1
+",
+    )
+});
+
+/// Where a page of a principal's designs starts: after the entry with this score (ms) and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCursor {
+    pub score_ms: i64,
+    pub request_id: String,
+}
+
+impl ListCursor {
+    /// The opaque text handed to clients.
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.score_ms, self.request_id)
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let (score, id) = text.split_once('_')?;
+        let request_id = uuid::Uuid::parse_str(id).ok()?.to_string();
+        Some(Self {
+            score_ms: score.parse().ok()?,
+            request_id,
+        })
+    }
+}
+
+/// What a page of [`JobStore::list`] is to hold.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub limit: usize,
+    pub cursor: Option<ListCursor>,
+    pub status: Option<DesignStatus>,
+    /// Only designs submitted at or after this time (unix ms).
+    pub since_ms: Option<i64>,
+}
+
+/// How many index entries one listing request reads at most (a status filter may skip many);
+/// past it, the page ends early with a cursor to go on from.
+const LIST_SCAN_MAX: usize = 1000;
+const LIST_BATCH: usize = 50;
 
 /// What became of a write to a job record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -376,6 +451,7 @@ impl JobStore {
                 Some(idem) => self.keys.idempotency(idem.principal, idem.key),
                 None => record_key.clone(),
             })
+            .key(self.keys.designs_index(&record.principal))
             .arg(self.ttl.as_secs())
             .arg(&record.task_id)
             .arg(payload)
@@ -656,6 +732,22 @@ impl JobStore {
         repeat_until_short(conn, chunk, &invocation).await
     }
 
+    /// Renews the expiry of the metadata hashes of the workers apalis-redis knows (see
+    /// [`EXPIRE_WORKER_METADATA_SCRIPT`]); returns how many.
+    pub async fn expire_worker_metadata<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        ttl: Duration,
+    ) -> Result<usize, StoreError> {
+        Ok(EXPIRE_WORKER_METADATA_SCRIPT
+            .key(self.keys.queue_workers())
+            .key(self.keys.apalis_queues_list())
+            .arg(self.keys.queue_worker_metadata_prefix())
+            .arg(ttl.as_secs().max(1))
+            .invoke_async(conn)
+            .await?)
+    }
+
     /// Tasks finished so far: those still in apalis-redis's done set and those forgotten.
     pub async fn finished_tasks<C: ConnectionLike>(&self, conn: &mut C) -> Result<u64, StoreError> {
         let (in_set, forgotten): (u64, Option<u64>) = redis::pipe()
@@ -705,6 +797,105 @@ impl JobStore {
             .arg("WITHSCORES")
             .query_async(conn)
             .await?)
+    }
+
+    /// One page of a principal's designs, newest first, and the cursor of the next page (none
+    /// on the last). Pages are stable under new submissions: a cursor names a place in the
+    /// index, and new designs only ever go before the first page. Entries whose record has
+    /// expired are dropped from the index on the way.
+    pub async fn list<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        principal: &str,
+        query: &ListQuery,
+    ) -> Result<(Vec<JobRecord>, Option<ListCursor>), StoreError> {
+        let index = self.keys.designs_index(principal);
+        let mut found = Vec::new();
+        let mut after = query.cursor.clone();
+        let mut batch = LIST_BATCH;
+        let mut examined = 0;
+        loop {
+            let max = after
+                .as_ref()
+                .map_or("+inf".to_owned(), |c| c.score_ms.to_string());
+            let min = query
+                .since_ms
+                .map_or("-inf".to_owned(), |ms| ms.to_string());
+            let entries: Vec<(String, i64)> = redis::cmd("ZREVRANGEBYSCORE")
+                .arg(&index)
+                .arg(max)
+                .arg(min)
+                .arg("WITHSCORES")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(batch)
+                .query_async(conn)
+                .await?;
+            let full = entries.len() == batch;
+            let mut progressed = false;
+            for (request_id, score_ms) in entries {
+                // Ties on the score come in descending id order: those at or above the
+                // cursor's id were on earlier pages.
+                if let Some(cursor) = &after
+                    && score_ms == cursor.score_ms
+                    && request_id >= cursor.request_id
+                {
+                    continue;
+                }
+                progressed = true;
+                examined += 1;
+                after = Some(ListCursor {
+                    score_ms,
+                    request_id: request_id.clone(),
+                });
+                match self.get(conn, &request_id).await? {
+                    None => {
+                        redis::cmd("ZREM")
+                            .arg(&index)
+                            .arg(&request_id)
+                            .query_async::<()>(conn)
+                            .await?;
+                    }
+                    Some(record) if record.principal != principal => {}
+                    Some(record) if query.status.is_some_and(|s| s != record.status) => {}
+                    Some(record) => {
+                        found.push(record);
+                        if found.len() >= query.limit {
+                            return Ok((found, after));
+                        }
+                    }
+                }
+                if examined >= LIST_SCAN_MAX {
+                    return Ok((found, after));
+                }
+            }
+            if !full {
+                return Ok((found, None));
+            }
+            if !progressed {
+                // A whole batch of entries sharing the cursor's millisecond: read more at once.
+                batch *= 2;
+            }
+        }
+    }
+
+    /// Stores the user's feedback on the record; `false` when there is no record.
+    pub async fn set_feedback<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        request_id: &str,
+        feedback: &crate::job::UserFeedback,
+    ) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(feedback).map_err(|e| StoreError::Corrupt {
+            key: self.keys.job(request_id),
+            reason: e.to_string(),
+        })?;
+        let stored: i64 = FEEDBACK_SCRIPT
+            .key(self.keys.job(request_id))
+            .arg(json)
+            .invoke_async(conn)
+            .await?;
+        Ok(stored == 1)
     }
 
     /// Cancels a job that has not ended: `cancelled` is final; a worker running it finds out

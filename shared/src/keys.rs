@@ -47,6 +47,13 @@ impl Keys {
         format!("{}active:", self.prefix)
     }
 
+    /// Sorted set of one principal's designs (request ids scored by submission time in ms),
+    /// for `GET /api/v1/designs`; refreshed to the job TTL at each submission, so it expires
+    /// with the principal's newest job.
+    pub fn designs_index(&self, principal: &str) -> String {
+        format!("{}designs:{principal}", self.prefix)
+    }
+
     /// A principal's `Idempotency-Key` (hashed, so any client string makes a safe key name).
     pub fn idempotency(&self, principal: &str, key: &str) -> String {
         use sha2::Digest;
@@ -95,6 +102,17 @@ impl Keys {
     /// apalis-redis: prefix of the per-task metadata hashes (`{prefix}:{task_id}`).
     pub fn queue_meta_prefix(&self) -> String {
         format!("{QUEUE_NAME}:meta")
+    }
+
+    /// apalis-redis: prefix of the per-worker metadata hashes (`{prefix}:{worker name}`),
+    /// which apalis-redis writes at registration and never deletes.
+    pub fn queue_worker_metadata_prefix(&self) -> String {
+        format!("{QUEUE_NAME}:workers:metadata")
+    }
+
+    /// apalis-redis: the sorted set of all queues, written at each worker's registration.
+    pub fn apalis_queues_list(&self) -> String {
+        "core:apalis:queues:list".to_owned()
     }
 
     /// apalis-redis: sorted set of tasks waiting for a future run time (retries, delays).

@@ -1,6 +1,6 @@
 //! Every Prometheus metric of the project: its name, type, labels and help text, in one place.
 //!
-//! The names are DESIGN.md section 9's (the predecessor's dashboards and the fix plan's keep
+//! The names are those of README.md's metrics table (the predecessor's dashboards and the fix plan's keep
 //! working); the dashboard in `deploy/grafana/dashboards/` and the alert rules in
 //! `deploy/prometheus/` use exactly these. Code records through the constants, never a literal:
 //! `metrics::counter!(DESIGN_REQUESTS_TOTAL.name, "status" => "success")`.
@@ -298,6 +298,16 @@ metric!(
     "Workers whose last heartbeat is within the orphan window (heartbeat x missed heartbeats)."
 );
 
+// --- Users' feedback (gateway) ----------------------------------------------------------
+metric!(
+    DESIGN_FEEDBACK_TOTAL,
+    "design_feedback_total",
+    Counter,
+    ["rating"],
+    Gateway,
+    "Feedback given on designs, by value: thumbs_up, thumbs_down, accepted, rejected."
+);
+
 // --- Redis (both) ------------------------------------------------------------------------
 metric!(
     REDIS_ERRORS_TOTAL,
@@ -338,6 +348,7 @@ pub const ALL: &[Metric] = &[
     RATE_LIMIT_FAIL_CLOSED_TOTAL,
     QUEUE_DEPTH,
     QUEUE_WORKERS_ALIVE,
+    DESIGN_FEEDBACK_TOTAL,
     REDIS_ERRORS_TOTAL,
 ];
 
@@ -420,6 +431,9 @@ pub fn init_gateway_series() {
         SSE_CONNECTIONS_ACTIVE,
     ] {
         metrics::gauge!(gauge.name).increment(0.0);
+    }
+    for rating in crate::job::FeedbackRating::ALL {
+        metrics::counter!(DESIGN_FEEDBACK_TOTAL.name, "rating" => rating.as_str()).increment(0);
     }
     for component in RedisComponent::GATEWAY {
         metrics::counter!(REDIS_ERRORS_TOTAL.name, "component" => component.as_str()).increment(0);
@@ -553,8 +567,8 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    /// DESIGN.md section 9, word for word.
-    const SECTION_9: &[(&str, MetricKind)] = &[
+    /// The predecessor's metric names, kept word for word (README.md's metrics table lists them).
+    const PREDECESSOR_NAMES: &[(&str, MetricKind)] = &[
         ("design_requests_total", MetricKind::Counter),
         ("design_duration_seconds", MetricKind::Histogram),
         ("agent_call_duration_seconds", MetricKind::Histogram),
@@ -573,8 +587,8 @@ mod tests {
     ];
 
     #[test]
-    fn every_section_9_name_is_defined_with_its_type() {
-        for (name, kind) in SECTION_9 {
+    fn every_predecessor_name_is_defined_with_its_type() {
+        for (name, kind) in PREDECESSOR_NAMES {
             let metric = ALL
                 .iter()
                 .find(|m| m.name == *name)

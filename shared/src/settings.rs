@@ -1,7 +1,7 @@
 //! Settings: built-in defaults -> `config/default.toml` -> `config/{APP_ENV}.toml` -> environment.
 //!
-//! Environment variable names are the ones of DESIGN.md section 8 (upper case of the field
-//! names below). This is the only module that reads the process environment.
+//! Environment variable names are the upper case of the field names below (the list with
+//! explanations is `.env.example`). This is the only module that reads the process environment.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -93,8 +93,15 @@ pub struct Settings {
     pub jwt_access_token_expire_minutes: u64,
     /// Off: no request is counted or limited (the predecessor's self-disabling switch).
     pub rate_limit_enabled: bool,
-    /// Requests per principal (per client IP with auth off) per window.
+    /// Requests that submit work (POST, DELETE: submit, refine, cancel, feedback) per
+    /// principal (per client IP with auth off) per window.
     pub rate_limit_requests: u32,
+    /// Requests that read (GET: status, listing, events, downloads) per principal per window;
+    /// a budget of its own so that polling does not use up the budget for submitting.
+    pub rate_limit_read_requests: u32,
+    /// Proxies (comma-separated CIDRs) whose `X-Forwarded-For` names the client, with auth
+    /// off; empty: the peer address is the client.
+    pub trusted_proxies: String,
     pub rate_limit_window_seconds: u64,
     /// With Redis unreachable: let requests through (true) or answer 503 (false).
     pub rate_limit_fail_open: bool,
@@ -182,7 +189,7 @@ pub struct Settings {
     pub llm_allow_unpriced: bool,
 }
 
-/// The model settings of one agent (DESIGN.md section 8).
+/// The model settings of one agent (README.md, "Models").
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct AgentModelSettings {
     /// `provider/model`, e.g. `openai/gpt-4o`, or `builtin/offline`.
@@ -276,6 +283,8 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("jwt_access_token_expire_minutes", "15"),
     ("rate_limit_enabled", "true"),
     ("rate_limit_requests", "100"),
+    ("rate_limit_read_requests", "1200"),
+    ("trusted_proxies", ""),
     ("rate_limit_window_seconds", "60"),
     ("rate_limit_fail_open", "true"),
     ("max_active_jobs_per_principal", "0"),
@@ -526,6 +535,7 @@ impl Settings {
         if let Err(error) = AllowedModels::from_settings(self) {
             return Err(ConfigError::Message(format!("ALLOWED_MODELS: {error}")));
         }
+        self.trusted_proxy_networks()?;
         if self.redis_key_prefix.is_empty() {
             return Err(ConfigError::Message(
                 "REDIS_KEY_PREFIX must not be empty".to_owned(),
@@ -595,6 +605,24 @@ impl Settings {
             .split(',')
             .map(str::trim)
             .any(|admin| !admin.is_empty() && admin == principal)
+    }
+
+    /// `TRUSTED_PROXIES` parsed; a bare address is a /32 (or /128).
+    pub fn trusted_proxy_networks(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| {
+                item.parse::<ipnet::IpNet>()
+                    .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::Message(format!(
+                            "TRUSTED_PROXIES: {item:?} is not a CIDR (e.g. 10.0.0.0/8) or an address"
+                        ))
+                    })
+            })
+            .collect()
     }
 
     pub fn rate_limit_window(&self) -> Duration {

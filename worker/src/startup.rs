@@ -226,6 +226,8 @@ impl Application {
         let promoter = tokio::spawn(promote_due_forever(
             self.context.store.clone(),
             self.conn.clone(),
+            // Well past the orphan window, so a live worker's metadata never lapses.
+            (self.settings.worker_orphan_window() * 4).max(Duration::from_secs(60)),
             shutdown.clone(),
         ));
 
@@ -303,6 +305,7 @@ const PROMOTION_INTERVAL: Duration = Duration::from_millis(250);
 async fn promote_due_forever(
     store: JobStore,
     mut conn: ConnectionManager,
+    worker_metadata_ttl: Duration,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -320,6 +323,12 @@ async fn promote_due_forever(
             Ok(0) => {}
             Ok(forgotten) => debug!(forgotten, "forgot finished tasks"),
             Err(error) => debug!(%error, "cannot forget finished tasks now"),
+        }
+        if let Err(error) = store
+            .expire_worker_metadata(&mut conn, worker_metadata_ttl)
+            .await
+        {
+            debug!(%error, "cannot renew the workers' metadata expiry now");
         }
     }
 }

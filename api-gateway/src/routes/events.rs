@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::error::Error;
-use crate::guard::{Charge, CurrentPrincipal, charge, rate_bucket};
+use crate::guard::{Budget, Charge, CurrentPrincipal, charge, rate_bucket};
 use crate::relay::{RelayedEvent, relay};
 use crate::routes::design::{load_record, submit_design};
 use crate::serve::ConnectionPermit;
@@ -91,7 +91,7 @@ pub async fn stream_design_events(
     let record = load_record(&state, &principal, &request_id).await?;
     let slot = state
         .streams
-        .acquire(&rate_bucket(&state, &principal, peer))?;
+        .acquire(&rate_bucket(&state, &principal, peer, &headers))?;
     let after_seq = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -116,6 +116,7 @@ pub async fn relay_job_over_websocket(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     connection: Option<Extension<ConnectionPermit>>,
     Path(request_id): Path<String>,
+    headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, Error> {
     // An unknown job is a 404 whether or not the request is an upgrade.
@@ -123,7 +124,7 @@ pub async fn relay_job_over_websocket(
     let upgrade = limit_messages(upgrade.map_err(upgrade_required)?, &state);
     let slot = state
         .streams
-        .acquire(&rate_bucket(&state, &principal, peer))?;
+        .acquire(&rate_bucket(&state, &principal, peer, &headers))?;
     let request_id = record.request_id.to_string();
     Ok(upgrade.on_upgrade(move |socket| async move {
         let _open = (
@@ -159,10 +160,11 @@ pub async fn websocket_session(
     Extension(principal): CurrentPrincipal,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     connection: Option<Extension<ConnectionPermit>>,
+    headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, Error> {
     let upgrade = limit_messages(upgrade.map_err(upgrade_required)?, &state);
-    let bucket = rate_bucket(&state, &principal, peer);
+    let bucket = rate_bucket(&state, &principal, peer, &headers);
     let slot = state.streams.acquire(&bucket)?;
     Ok(upgrade.on_upgrade(move |socket| async move {
         let _open = (slot, connection);
@@ -280,7 +282,8 @@ async fn charge_message(
         }
         budget.refused_until = None;
     }
-    match charge(state, bucket).await {
+    // A message may create a job, so it spends the write budget.
+    match charge(state, bucket, Budget::Write).await {
         Ok(Charge::Unlimited | Charge::Admitted(_)) => Ok(()),
         Ok(Charge::Refused(decision)) => {
             let retry_after = decision.retry_after_secs();

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod design;
+pub mod designs;
 pub mod download;
 pub mod events;
 pub mod health;

@@ -1,9 +1,10 @@
-//! The OpenAPI document and the API docs page (Scalar, served from the crate: no download).
+//! The OpenAPI document and the API docs page: Swagger UI, whose files are compiled into the
+//! binary (`utoipa-swagger-ui` with its `vendored` feature: no download, at build time or in
+//! the browser), so the page renders on a machine without internet.
 
 use axum::Router;
-use axum::routing::get;
 use utoipa::OpenApi;
-use utoipa_scalar::{Scalar, Servable};
+use utoipa_swagger_ui::SwaggerUi;
 
 use crate::state::AppState;
 
@@ -17,6 +18,8 @@ use crate::state::AppState;
         super::design::refine_design,
         super::design::export_design,
         super::design::download_artifact,
+        super::designs::list_designs,
+        super::designs::give_feedback,
         super::events::stream_design_events,
         super::auth::issue_token,
         super::admin::list_dead_jobs,
@@ -28,11 +31,10 @@ use crate::state::AppState;
 )]
 pub struct ApiDoc;
 
+/// Where the docs page and its assets live; the guard lets them through unauthenticated.
+pub const DOCS_PATH: &str = "/docs";
+pub const OPENAPI_PATH: &str = "/openapi.json";
+
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/openapi.json",
-            get(|| async { axum::Json(ApiDoc::openapi()) }),
-        )
-        .merge(Scalar::with_url("/docs", ApiDoc::openapi()))
+    Router::new().merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, ApiDoc::openapi()))
 }

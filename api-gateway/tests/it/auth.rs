@@ -361,7 +361,8 @@ async fn limited_status(app: &TestApp, base: Option<&str>, key: &str) -> reqwest
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_limit_admits_exactly_the_window_and_says_when_to_retry() {
-    let app = auth_app(0, vec![("RATE_LIMIT_REQUESTS", "100".to_owned())]).await;
+    // These requests are reads (GET), charged to the read budget.
+    let app = auth_app(0, vec![("RATE_LIMIT_READ_REQUESTS", "100".to_owned())]).await;
     for n in 1..=100u32 {
         let response = limited_status(&app, None, ALICE_KEY).await;
         assert_eq!(response.status(), 404, "request {n} passes");
@@ -422,7 +423,7 @@ async fn requests_pass_again_once_the_window_slides() {
     let app = auth_app(
         0,
         vec![
-            ("RATE_LIMIT_REQUESTS", "5".to_owned()),
+            ("RATE_LIMIT_READ_REQUESTS", "5".to_owned()),
             ("RATE_LIMIT_WINDOW_SECONDS", "2".to_owned()),
         ],
     )

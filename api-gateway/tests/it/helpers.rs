@@ -199,6 +199,7 @@ pub async fn spawn_app_with_worker_env(
         ("RATE_LIMIT_REQUESTS".to_owned(), "1000000".to_owned()),
         // Likewise for the streams one client may hold (the fan-out tests open hundreds).
         ("MAX_STREAMS_PER_PRINCIPAL".to_owned(), "100000".to_owned()),
+        ("RATE_LIMIT_READ_REQUESTS".to_owned(), "1000000".to_owned()),
         ("WORKER_METRICS_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
         ("PATH".to_owned(), std::env::var("PATH").unwrap_or_default()),
     ]);
@@ -479,7 +480,7 @@ impl TestApp {
     }
 }
 
-/// Asserts the JSON error body of DESIGN.md section 4 and returns its code.
+/// Asserts the JSON error body (`shared::api::ErrorBody`) and returns its code.
 pub async fn error_code(response: reqwest::Response, status: u16) -> String {
     assert_eq!(response.status(), status);
     assert_eq!(

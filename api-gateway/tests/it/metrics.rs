@@ -1,4 +1,4 @@
-//! Metrics operators can trust: every name of DESIGN.md section 9 with its type after a real
+//! Metrics operators can trust: every name of README.md's metrics table with its type after a real
 //! job, every metric the dashboard and the alert rules use present in the live output, the
 //! queue gauges against apalis-redis's real layout, and a real Prometheus scraping a real
 //! gateway and worker.
@@ -148,7 +148,7 @@ async fn after_one_job_every_metric_is_exposed_with_its_type() {
     let gateway = wait_for_queue_gauges(&app).await;
     let worker = worker_metrics(&app).await;
 
-    // shared::metrics::ALL holds every name of section 9 (its unit tests check that).
+    // shared::metrics::ALL holds every name of README.md's metrics table (its unit tests check that).
     for metric in names::ALL {
         let pages: &[(&str, &Exposition)] = match metric.exposer {
             Exposer::Gateway => &[("gateway", &gateway)],

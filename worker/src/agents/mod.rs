@@ -1,4 +1,4 @@
-//! The pipeline's agents (DESIGN.md section 6), each an [`Agent`] (a name, its model settings
+//! The pipeline's agents (ARCHITECTURE.md, "worker"), each an [`Agent`] (a name, its model settings
 //! and the one shared way to call a model) with an `execute` step on the [`PipelineState`].
 //!
 //! - [`planner`]: prompt (and feedback) to a `DesignPlan`: a model, or the offline planner.
@@ -22,7 +22,7 @@ use tracing::warn;
 use crate::llm::{ChunkSink, Completion, LlmClient, LlmError, LlmRequest, ModelName};
 use crate::planner::{DesignPlan, OfflinePlan, PlanError};
 
-/// The four agents of DESIGN.md section 8.
+/// The four agents whose models README.md ("Models") lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AgentKind {
     Planner,

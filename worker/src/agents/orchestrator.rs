@@ -1,5 +1,5 @@
-//! The orchestrator: where a scored result goes next, exactly as DESIGN.md section 6 (and the
-//! predecessor) route it. It calls no model: like the predecessor's, it delegates to the
+//! The orchestrator: where a scored result goes next, as ARCHITECTURE.md ("worker") and the
+//! predecessor route it. It calls no model: like the predecessor's, it delegates to the
 //! other agents, and its model settings are kept only so the configuration stays the same.
 
 /// Scores from here up complete the job.

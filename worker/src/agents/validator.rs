@@ -1,5 +1,5 @@
 //! The validator agent: scores a measured result against the plan (valid solid, solid count,
-//! bounding box within 0.5 % per axis, volume within 1 %; DESIGN.md section 6) and, when it
+//! bounding box within 0.5 % per axis, volume within 1 %; ARCHITECTURE.md, "worker") and, when it
 //! has a model, asks it for a review.
 //!
 //! A review can lower the score, never raise it: a model cannot vouch for dimensions that

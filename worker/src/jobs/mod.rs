@@ -1,4 +1,4 @@
-//! The design job handler: the agent loop of DESIGN.md section 6 (plan, then generate,
+//! The design job handler: the agent loop of ARCHITECTURE.md ("worker") (plan, then generate,
 //! execute and validate until the orchestrator completes or fails the job, at most
 //! `max_iterations` rounds), keeping the job record and its events up to date.
 //!

@@ -27,7 +27,7 @@ pub struct ExpectedGeometry {
     pub solids: Option<u32>,
 }
 
-/// The planner's answer (DESIGN.md section 6).
+/// The planner's answer (ARCHITECTURE.md, "worker").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DesignPlan {
     pub summary: String,
