@@ -18,6 +18,7 @@ use shared::metrics::{
 use shared::rate_limit::Decision;
 
 use crate::error::Error;
+use crate::routes::page::{PAGE_PATHS, principal_from_stream_token};
 use crate::state::AppState;
 
 /// Paths open to everyone and never counted (the predecessor's list).
@@ -33,15 +34,15 @@ pub async fn guard(
     mut request: Request,
     next: Next,
 ) -> Response {
-    if EXEMPT_PATHS.contains(&request.uri().path()) {
+    let path = request.uri().path();
+    if EXEMPT_PATHS.contains(&path) || PAGE_PATHS.contains(&path) {
         return next.run(request).await;
     }
-    let principal = match state.auth.authenticate(
-        header_str(request.headers(), "x-api-key"),
-        header_str(request.headers(), "authorization"),
-    ) {
+    let principal = match authenticate(&state, request.headers(), request.uri(), request.method())
+        .await
+    {
         Ok(principal) => principal,
-        Err(error) => return Error::Unauthorized(error).into_response(),
+        Err(response) => return *response,
     };
     if !state.settings.rate_limit_enabled {
         request.extensions_mut().insert(principal);
@@ -89,6 +90,36 @@ pub async fn guard(
         add_rate_limit_headers(response.headers_mut(), &decision);
     }
     response
+}
+
+/// The caller from its headers or, on a job's events route and only there, from a stream
+/// token in the query string (browsers cannot set headers on an `EventSource`).
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    method: &axum::http::Method,
+) -> Result<Principal, Box<Response>> {
+    let api_key = header_str(headers, "x-api-key");
+    let authorization = header_str(headers, "authorization");
+    if state.auth.enabled()
+        && api_key.is_none()
+        && authorization.is_none()
+        && method == axum::http::Method::GET
+    {
+        match principal_from_stream_token(state, uri.path(), uri.query()).await {
+            Ok(Some(principal)) => return Ok(principal),
+            Ok(None) => {}
+            Err(error) => {
+                record_redis_error(RedisComponent::Api);
+                return Err(Box::new(Error::RedisUnavailable(error).into_response()));
+            }
+        }
+    }
+    state
+        .auth
+        .authenticate(api_key, authorization)
+        .map_err(|error| Box::new(Error::Unauthorized(error).into_response()))
 }
 
 fn add_rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {

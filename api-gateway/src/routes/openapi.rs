@@ -17,6 +17,8 @@ use crate::state::AppState;
         super::design::refine_design,
         super::design::export_design,
         super::design::download_artifact,
+        super::page::issue_stream_token,
+        super::page::list_catalogue,
         super::events::stream_design_events,
         super::auth::issue_token,
         super::admin::list_dead_jobs,

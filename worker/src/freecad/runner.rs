@@ -29,6 +29,16 @@ pub struct RunnerConfig {
     pub pool_max_jobs: u32,
     pub limits: Limits,
     pub isolation: IsolationPreference,
+    pub tessellation: Tessellation,
+}
+
+/// How finely FreeCAD tessellates the result, once, for every mesh format and the thumbnail.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Tessellation {
+    /// mm
+    pub linear_deflection: f64,
+    /// radians
+    pub angular_deflection: f64,
 }
 
 impl RunnerConfig {
@@ -40,6 +50,10 @@ impl RunnerConfig {
             limits: Limits::from_settings(settings),
             isolation: IsolationPreference::parse(&settings.freecad_isolation)
                 .unwrap_or(IsolationPreference::Auto),
+            tessellation: Tessellation {
+                linear_deflection: settings.mesh_linear_deflection,
+                angular_deflection: settings.mesh_angular_deflection,
+            },
         }
     }
 }
@@ -48,6 +62,7 @@ pub struct FreecadRunner {
     sandbox: Arc<Sandbox>,
     pool: Option<Pool>,
     timeout: Duration,
+    tessellation: Tessellation,
 }
 
 /// A script that ran and left a measurable solid.
@@ -146,6 +161,7 @@ impl FreecadRunner {
             sandbox,
             pool,
             timeout: config.timeout,
+            tessellation: config.tessellation,
         })
     }
 
@@ -180,10 +196,45 @@ impl FreecadRunner {
         formats: &[OutputFormat],
         previous: Option<&[ObjectState]>,
     ) -> Result<ExecutionOutcome, ExecutionError> {
+        self.run_with_inputs(script, &[], formats, previous).await
+    }
+
+    /// Makes `formats` of a stored design from its FCStd (a conversion job): a fixed script
+    /// of ours copies the saved document's top-level shapes into the run's document, which is
+    /// then measured and exported like any result, through the same check and sandbox (the
+    /// FCStd came from an untrusted script).
+    pub async fn convert_fcstd(
+        &self,
+        fcstd: &[u8],
+        formats: &[OutputFormat],
+    ) -> Result<ExecutionOutcome, ExecutionError> {
+        self.run_with_inputs(
+            CONVERSION_SCRIPT,
+            &[(CONVERSION_SOURCE, fcstd)],
+            formats,
+            None,
+        )
+        .await
+    }
+
+    /// Runs `script` with `inputs` (file name, contents) placed beside it in its folder.
+    async fn run_with_inputs(
+        &self,
+        script: &str,
+        inputs: &[(&str, &[u8])],
+        formats: &[OutputFormat],
+        previous: Option<&[ObjectState]>,
+    ) -> Result<ExecutionOutcome, ExecutionError> {
         let started = Instant::now();
+        let made_by_freecad = freecad_formats(formats);
+        let job = JobInput {
+            script,
+            inputs,
+            formats: &made_by_freecad,
+        };
         let result = match &self.pool {
-            Some(pool) => self.run_warm(pool, script, formats).await,
-            None => self.run_cold(script, formats).await,
+            Some(pool) => self.run_warm(pool, &job).await,
+            None => self.run_cold(&job).await,
         };
         let duration = started.elapsed();
         metrics::histogram!(FREECAD_EXECUTION_DURATION_SECONDS.name).record(duration.as_secs_f64());
@@ -193,21 +244,22 @@ impl FreecadRunner {
         };
         metrics::counter!(FREECAD_EXECUTIONS_TOTAL.name, "status" => status).increment(1);
         let (answer, work_dir) = result?;
-        finish(answer, work_dir, formats, previous, duration)
+        let mut outcome = finish(answer, work_dir, &made_by_freecad, previous, duration)?;
+        derive_formats(&mut outcome, formats).await?;
+        Ok(outcome)
     }
 
     async fn run_warm(
         &self,
         pool: &Pool,
-        script: &str,
-        formats: &[OutputFormat],
+        job: &JobInput<'_>,
     ) -> Result<(RunnerAnswer, TempDir), ExecutionError> {
         // Waiting for a free process counts against the same limit as the script.
         let mut lease: Lease = tokio::time::timeout(self.timeout, pool.lease())
             .await
             .map_err(|_| ExecutionError::Timeout(self.timeout))?
             .ok_or_else(|| std::io::Error::other("the FreeCAD pool is closed"))?;
-        match self.execute(lease.process(), script, formats).await {
+        match self.execute(lease.process(), job).await {
             Ok((answer, work_dir)) if !answer.fatal => {
                 lease.give_back();
                 Ok((answer, work_dir))
@@ -223,11 +275,7 @@ impl FreecadRunner {
         }
     }
 
-    async fn run_cold(
-        &self,
-        script: &str,
-        formats: &[OutputFormat],
-    ) -> Result<(RunnerAnswer, TempDir), ExecutionError> {
+    async fn run_cold(&self, job: &JobInput<'_>) -> Result<(RunnerAnswer, TempDir), ExecutionError> {
         let started = Instant::now();
         let mut process = tokio::time::timeout(
             self.timeout,
@@ -236,9 +284,7 @@ impl FreecadRunner {
         .await
         .map_err(|_| ExecutionError::Timeout(self.timeout))??;
         let remaining = self.timeout.saturating_sub(started.elapsed());
-        let result = self
-            .execute_within(&mut process, script, formats, remaining)
-            .await;
+        let result = self.execute_within(&mut process, job, remaining).await;
         tokio::spawn(process.retire());
         result
     }
@@ -246,24 +292,25 @@ impl FreecadRunner {
     async fn execute(
         &self,
         process: &mut FreecadProcess,
-        script: &str,
-        formats: &[OutputFormat],
+        job: &JobInput<'_>,
     ) -> Result<(RunnerAnswer, TempDir), ExecutionError> {
-        self.execute_within(process, script, formats, self.timeout)
-            .await
+        self.execute_within(process, job, self.timeout).await
     }
 
     /// One job in one process: fresh inputs in its folder, the answer, the files moved out.
     async fn execute_within(
         &self,
         process: &mut FreecadProcess,
-        script: &str,
-        formats: &[OutputFormat],
+        input: &JobInput<'_>,
         limit: Duration,
     ) -> Result<(RunnerAnswer, TempDir), ExecutionError> {
+        let formats = input.formats;
         let host_dir = process.job_dir();
         process.clear_job_dir()?;
-        tokio::fs::write(host_dir.join("design.py"), script).await?;
+        tokio::fs::write(host_dir.join("design.py"), input.script).await?;
+        for (name, contents) in input.inputs {
+            tokio::fs::write(host_dir.join(name), contents).await?;
+        }
         let inner_dir = process.sandbox().inner_job_dir(&host_dir);
         let outputs: serde_json::Map<String, serde_json::Value> = formats
             .iter()
@@ -278,6 +325,7 @@ impl FreecadRunner {
             "dir": inner_dir.display().to_string(),
             "script": "design.py",
             "outputs": outputs,
+            "tessellation": self.tessellation,
         });
         let answer = match tokio::time::timeout(limit, process.run(&job)).await {
             Ok(answer) => answer?,
@@ -345,6 +393,97 @@ fn finish(
         duration,
         work_dir,
     })
+}
+
+/// One run's inputs: the script, files placed beside it, the formats FreeCAD writes.
+struct JobInput<'a> {
+    script: &'a str,
+    inputs: &'a [(&'a str, &'a [u8])],
+    formats: &'a [OutputFormat],
+}
+
+/// The stored FCStd's name inside a conversion run's folder.
+const CONVERSION_SOURCE: &str = "source.FCStd";
+
+/// A conversion run's script (ours, checked like any other): the saved document's top-level
+/// shapes, copied into the run's document. The runner's folder is the working directory.
+const CONVERSION_SCRIPT: &str = r#"import FreeCAD as App
+
+target = App.ActiveDocument
+source = App.openDocument("source.FCStd")
+for obj in source.Objects:
+    if hasattr(obj, "Shape") and not obj.InList and not obj.Shape.isNull():
+        target.addObject("Part::Feature", obj.Name).Shape = obj.Shape.copy()
+App.closeDocument(source.Name)
+App.setActiveDocument(target.Name)
+"#;
+
+/// What FreeCAD itself writes for `formats`: STEP and FCStd as asked, and the one
+/// tessellation (STL) whenever any mesh format or the thumbnail is wanted.
+fn freecad_formats(formats: &[OutputFormat]) -> Vec<OutputFormat> {
+    let mut made: Vec<OutputFormat> = formats
+        .iter()
+        .copied()
+        .filter(|f| !f.is_from_mesh())
+        .collect();
+    if formats.iter().any(|f| f.is_from_mesh()) {
+        made.push(OutputFormat::Stl);
+    }
+    made
+}
+
+/// Writes the formats derived from the tessellation (OBJ, PLY, 3MF, GLB, PNG) next to it and
+/// leaves in `files` exactly the formats asked for.
+async fn derive_formats(
+    outcome: &mut ExecutionOutcome,
+    formats: &[OutputFormat],
+) -> Result<(), ExecutionError> {
+    let dir = outcome.work_dir.path().to_path_buf();
+    let wanted = formats.to_vec();
+    let bbox = outcome.geometry.bbox;
+    let derived = tokio::task::spawn_blocking(move || write_derived(&dir, &wanted, bbox))
+        .await
+        .map_err(|e| std::io::Error::other(format!("the mesh writer stopped: {e}")))??;
+    outcome.files.retain(|(format, _)| formats.contains(format));
+    outcome.files.extend(derived);
+    // In the order they were asked for.
+    outcome
+        .files
+        .sort_by_key(|(format, _)| formats.iter().position(|f| f == format));
+    Ok(())
+}
+
+fn write_derived(
+    dir: &Path,
+    formats: &[OutputFormat],
+    bbox: [f64; 3],
+) -> Result<Vec<(OutputFormat, PathBuf)>, ExecutionError> {
+    let derived: Vec<OutputFormat> = formats
+        .iter()
+        .copied()
+        .filter(|f| f.is_from_mesh() && *f != OutputFormat::Stl)
+        .collect();
+    if derived.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stl = std::fs::read(dir.join(OutputFormat::Stl.file_name()))?;
+    let mesh = crate::mesh::read_binary_stl(&stl).map_err(|e| ExecutionError::ScriptFailed {
+        message: format!("the tessellation FreeCAD wrote is unreadable: {e}"),
+    })?;
+    let mut files = Vec::with_capacity(derived.len());
+    for format in derived {
+        let bytes = match format {
+            OutputFormat::Png => crate::render::thumbnail_png(&mesh, bbox)
+                .map_err(|e| std::io::Error::other(format!("PNG encoding: {e}")))?,
+            other => crate::mesh::encode(&mesh, other).ok_or_else(|| {
+                std::io::Error::other(format!("no writer for {}", other.as_str()))
+            })?,
+        };
+        let path = dir.join(format.file_name());
+        std::fs::write(&path, bytes)?;
+        files.push((format, path));
+    }
+    Ok(files)
 }
 
 /// Moves an exported file out of the sandbox's folder (a rename; a copy across file systems).

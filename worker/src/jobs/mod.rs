@@ -9,6 +9,7 @@
 //! that fails in FreeCAD is feedback for the generator while iterations remain.
 
 mod artifacts;
+mod conversion;
 mod report;
 mod retry;
 pub mod webhook;
@@ -91,6 +92,9 @@ mod progress {
 #[instrument(skip_all, fields(request_id = %job.request_id))]
 pub async fn run_design_job(job: DesignJob, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
     let ctx: &JobContext = &ctx;
+    if let Some(formats) = &job.convert {
+        return conversion::run_conversion(&job, formats, ctx).await;
+    }
     let pipeline = AssertUnwindSafe(run_pipeline(&job, ctx)).catch_unwind();
     let (code, message) = match tokio::time::timeout(ctx.job_timeout, pipeline).await {
         Ok(Ok(Err(error))) if is_ended(&error) => {
@@ -295,6 +299,8 @@ async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynErr
     }
 
     let mut previous_objects: Option<Vec<ObjectState>> = None;
+    // The FCStd is always stored: later conversions into other formats start from it.
+    let formats_to_store = conversion::with_source(&job.output_formats);
     let mut iteration = 0;
     loop {
         iteration += 1;
@@ -341,7 +347,7 @@ async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynErr
         let run = tokio::select! {
             outcome = ctx
                 .runner
-                .run_iteration(&script, &job.output_formats, previous_objects.as_deref()) => outcome,
+                .run_iteration(&script, &formats_to_store, previous_objects.as_deref()) => outcome,
             // Cancelled while FreeCAD works: dropping the run kills its process.
             () = report.ended() => return Err(ReportError::Ended.into()),
         };
@@ -418,8 +424,10 @@ async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynErr
         });
         match orchestrator::route(validation.score, iteration, max_iterations, can_improve) {
             Route::Complete => {
-                let artifacts =
+                let mut artifacts =
                     artifacts::publish(&ctx.artifact_dir, job.request_id, &outcome.files).await?;
+                // The FCStd is kept for later conversions even when it was not asked for.
+                artifacts.retain(|artifact| job.output_formats.contains(&artifact.format));
                 report.artifacts(&artifacts).await?;
                 report
                     .complete(JobPatch {
