@@ -38,12 +38,11 @@ pub async fn guard(
     if EXEMPT_PATHS.contains(&path) || PAGE_PATHS.contains(&path) {
         return next.run(request).await;
     }
-    let principal = match authenticate(&state, request.headers(), request.uri(), request.method())
-        .await
-    {
-        Ok(principal) => principal,
-        Err(response) => return *response,
-    };
+    let principal =
+        match authenticate(&state, request.headers(), request.uri(), request.method()).await {
+            Ok(principal) => principal,
+            Err(response) => return *response,
+        };
     if !state.settings.rate_limit_enabled {
         request.extensions_mut().insert(principal);
         return next.run(request).await;

@@ -369,7 +369,10 @@ mod tests {
         }
         assert_eq!(OutputFormat::parse("STEP"), Some(OutputFormat::Step));
         assert_eq!(OutputFormat::parse("3MF"), Some(OutputFormat::ThreeMf));
-        assert_eq!(serde_json::to_string(&OutputFormat::ThreeMf).unwrap(), "\"3mf\"");
+        assert_eq!(
+            serde_json::to_string(&OutputFormat::ThreeMf).unwrap(),
+            "\"3mf\""
+        );
         assert_eq!(OutputFormat::parse("fbx"), None);
     }
 

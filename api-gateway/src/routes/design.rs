@@ -292,7 +292,7 @@ pub async fn export_design(
         && record.geometry.is_some()
         && !missing.is_empty()
         && !conversion_failed_for(&record, &missing)
-        && let Some(pending) = convert_missing(&state, &record, missing).await?
+        && let Some(pending) = convert_missing(&state, &record, &formats, missing).await?
     {
         return Ok(pending);
     }
@@ -343,11 +343,12 @@ fn conversion_failed_for(record: &JobRecord, missing: &[OutputFormat]) -> bool {
     })
 }
 
-/// Queues the conversion of `missing` (unless one is queued already) and answers 202;
-/// `None` when the design stopped being completed meanwhile.
+/// Queues the conversion of `missing` (unless one is queued already) and answers 202 with
+/// the link to ask for `requested` again; `None` when the design stopped being completed.
 async fn convert_missing(
     state: &AppState,
     record: &JobRecord,
+    requested: &[OutputFormat],
     missing: Vec<OutputFormat>,
 ) -> Result<Option<Response>, Error> {
     let id = record.request_id;
@@ -370,7 +371,12 @@ async fn convert_missing(
     let mut conn = state.conn.clone();
     let queued = state
         .store
-        .request_conversion(&mut conn, &job, &conversion, state.settings.job_max_attempts)
+        .request_conversion(
+            &mut conn,
+            &job,
+            &conversion,
+            state.settings.job_max_attempts,
+        )
         .await?;
     let formats = match queued {
         ConversionRequest::Queued => {
@@ -386,7 +392,11 @@ async fn convert_missing(
     };
     let export = format!(
         "/api/v1/design/{id}/export?formats={}",
-        formats.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(",")
+        requested
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
     );
     let body = ExportPending {
         request_id: id,

@@ -24,7 +24,10 @@ pub const STREAM_TOKEN_PARAM: &str = "stream_token";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }))
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
+        )
         .route(
             "/ui/app.js",
             get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
@@ -106,7 +109,12 @@ pub async fn issue_stream_token(
         token,
         expires_in: STREAM_TOKEN_TTL.as_secs(),
     };
-    Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+    Ok((
+        StatusCode::OK,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(body),
+    )
+        .into_response())
 }
 
 /// The principal a stream token stands for, when `path` is the events route of the very job

@@ -34,7 +34,8 @@ async fn download(app: &crate::helpers::TestApp, id: &str, format: &str) -> (Str
 /// Every artifact the status lists can be downloaded and has the size and hash it claims.
 async fn assert_artifacts_match(app: &crate::helpers::TestApp, id: &str, status: &Value) {
     let artifacts = status["artifacts"].as_array().expect("artifacts");
-    assert_eq!(artifacts.len(), 3, "{status}");
+    // The predecessor's three and the thumbnail.
+    assert_eq!(artifacts.len(), 4, "{status}");
     for artifact in artifacts {
         let format = artifact["format"].as_str().unwrap();
         let (_, bytes) = download(app, id, format).await;

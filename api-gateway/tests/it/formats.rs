@@ -51,7 +51,9 @@ async fn export_converts_the_formats_a_design_lacks_from_its_fcstd() {
     assert_eq!(app.download_error(&id, "obj").await, "artifact_not_found");
 
     let first = app
-        .get(&format!("/api/v1/design/{id}/export?formats=obj,3mf,glb,ply"))
+        .get(&format!(
+            "/api/v1/design/{id}/export?formats=obj,3mf,glb,ply"
+        ))
         .await;
     assert_eq!(first.status(), 202, "the first ask starts a conversion");
     assert!(first.headers().contains_key("location"));
@@ -71,12 +73,28 @@ async fn export_converts_the_formats_a_design_lacks_from_its_fcstd() {
     }
     let (_, obj) = download(&app, &id, "obj").await;
     let obj = String::from_utf8(obj).unwrap();
-    assert_eq!(obj.lines().filter(|l| l.starts_with("f ")).count(), 12, "a box is 12 triangles");
+    assert_eq!(
+        obj.lines().filter(|l| l.starts_with("f ")).count(),
+        12,
+        "a box is 12 triangles"
+    );
 
     let after = app.get_design(&id).await;
-    assert_eq!(after["status"], "completed", "a conversion leaves the design completed");
-    for field in ["generated_script", "plan_summary", "current_iteration", "usage", "geometry"] {
-        assert_eq!(after[field], before[field], "{field} is untouched: nothing was regenerated");
+    assert_eq!(
+        after["status"], "completed",
+        "a conversion leaves the design completed"
+    );
+    for field in [
+        "generated_script",
+        "plan_summary",
+        "current_iteration",
+        "usage",
+        "geometry",
+    ] {
+        assert_eq!(
+            after[field], before[field],
+            "{field} is untouched: nothing was regenerated"
+        );
     }
     assert_eq!(after["artifacts"].as_array().unwrap().len(), 5);
     // Asked again: served at once.

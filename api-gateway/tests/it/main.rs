@@ -3,11 +3,12 @@
 mod agents;
 mod auth;
 mod backlog;
+mod browser;
 mod deploy;
 mod design;
 mod errors;
-mod formats;
 mod events;
+mod formats;
 mod helpers;
 mod metrics;
 mod page;

@@ -11,10 +11,7 @@ const BOB_KEY: &str = "bob-page-key-02";
 async fn auth_app(extra: Vec<(&'static str, String)>) -> TestApp {
     let mut env = vec![
         ("AUTH_ENABLED", "true".to_owned()),
-        (
-            "AUTH_API_KEYS",
-            format!("alice:{ALICE_KEY},bob:{BOB_KEY}"),
-        ),
+        ("AUTH_API_KEYS", format!("alice:{ALICE_KEY},bob:{BOB_KEY}")),
     ];
     env.extend(extra);
     spawn_app_with(AppOptions {
@@ -69,10 +66,12 @@ async fn the_page_and_its_files_are_served_without_a_key() {
     ] {
         let response = app.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
-        assert!(response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with(content_type));
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(content_type)
+        );
         assert!(response.text().await.unwrap().contains(marker), "{path}");
     }
     // Everything else still needs the key.
@@ -135,16 +134,27 @@ async fn a_stream_token_opens_only_its_own_jobs_events_for_a_minute() {
     // Redis holds it hashed, with a TTL of at most a minute.
     let mut conn = app.async_redis().await;
     let key = app.keys().stream_token(secret);
-    let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut conn).await.unwrap();
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     assert!((1..=60).contains(&ttl), "ttl {ttl}");
     let raw: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{}*", app.keys().prefix()))
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert!(raw.iter().all(|k| !k.contains(secret)), "the token itself is not a key");
+    assert!(
+        raw.iter().all(|k| !k.contains(secret)),
+        "the token itself is not a key"
+    );
     // Once it expires, it opens nothing.
-    let _: () = redis::cmd("DEL").arg(&key).query_async(&mut conn).await.unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(events_status(&app, url).await, 401);
 }
 
@@ -160,7 +170,11 @@ async fn cors_is_off_by_default_and_follows_the_setting() {
     };
     let closed = auth_app(Vec::new()).await;
     let response = preflight(&closed).await.unwrap();
-    assert!(!response.headers().contains_key("access-control-allow-origin"));
+    assert!(
+        !response
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
 
     let open = auth_app(vec![(
         "CORS_ALLOWED_ORIGINS",
@@ -169,7 +183,10 @@ async fn cors_is_off_by_default_and_follows_the_setting() {
     .await;
     let response = preflight(&open).await.unwrap();
     assert!(response.status().is_success(), "{}", response.status());
-    assert_eq!(response.headers()["access-control-allow-origin"], "https://cad.example");
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://cad.example"
+    );
     let allowed = response.headers()["access-control-allow-headers"]
         .to_str()
         .unwrap()
@@ -183,5 +200,9 @@ async fn cors_is_off_by_default_and_follows_the_setting() {
         .send()
         .await
         .unwrap();
-    assert!(!stranger.headers().contains_key("access-control-allow-origin"));
+    assert!(
+        !stranger
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
 }

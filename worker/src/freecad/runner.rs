@@ -275,7 +275,10 @@ impl FreecadRunner {
         }
     }
 
-    async fn run_cold(&self, job: &JobInput<'_>) -> Result<(RunnerAnswer, TempDir), ExecutionError> {
+    async fn run_cold(
+        &self,
+        job: &JobInput<'_>,
+    ) -> Result<(RunnerAnswer, TempDir), ExecutionError> {
         let started = Instant::now();
         let mut process = tokio::time::timeout(
             self.timeout,

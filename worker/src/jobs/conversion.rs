@@ -6,7 +6,9 @@
 //! touches the design's status or its event stream (the design stays `completed`).
 
 use apalis::prelude::BoxDynError;
-use shared::job::{ArtifactInfo, Conversion, ConversionState, DesignJob, DesignStatus, OutputFormat};
+use shared::job::{
+    ArtifactInfo, Conversion, ConversionState, DesignJob, DesignStatus, OutputFormat,
+};
 use tracing::{info, instrument, warn};
 
 use super::{JobContext, artifacts};
@@ -101,7 +103,10 @@ async fn convert(
                 .map_err(|error| format!("FreeCAD could not convert the design: {error}"))?,
         ),
     };
-    let mut files: Vec<_> = outcome.iter().flat_map(|o| o.files.iter().cloned()).collect();
+    let mut files: Vec<_> = outcome
+        .iter()
+        .flat_map(|o| o.files.iter().cloned())
+        .collect();
     if formats.contains(&OutputFormat::Fcstd) {
         files.push((OutputFormat::Fcstd, source.clone()));
     }

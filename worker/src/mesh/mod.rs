@@ -52,7 +52,11 @@ impl Mesh {
                     u[0] * v[1] - u[1] * v[0],
                 ];
                 let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
-                if len > 0.0 { n.map(|x| x / len) } else { [0.0; 3] }
+                if len > 0.0 {
+                    n.map(|x| x / len)
+                } else {
+                    [0.0; 3]
+                }
             })
             .collect()
     }

@@ -46,8 +46,7 @@ pub fn read_binary_stl(bytes: &[u8]) -> Result<Mesh, MeshError> {
                 (mesh.vertices.len() - 1) as u32
             });
         }
-        if triangle[0] != triangle[1] && triangle[1] != triangle[2] && triangle[0] != triangle[2]
-        {
+        if triangle[0] != triangle[1] && triangle[1] != triangle[2] && triangle[0] != triangle[2] {
             mesh.triangles.push(triangle);
         }
     }
@@ -92,6 +91,9 @@ mod tests {
             read_binary_stl(&bytes),
             Err(MeshError::WrongLength { declared: 1, .. })
         ));
-        assert!(matches!(read_binary_stl(&[0; 10]), Err(MeshError::TooShort(10))));
+        assert!(matches!(
+            read_binary_stl(&[0; 10]),
+            Err(MeshError::TooShort(10))
+        ));
     }
 }

@@ -66,7 +66,9 @@ pub fn write_3mf(mesh: &Mesh) -> Vec<u8> {
     for [a, b, c] in &mesh.triangles {
         let _ = write!(model, "<triangle v1=\"{a}\" v2=\"{b}\" v3=\"{c}\"/>");
     }
-    model.push_str("</triangles></mesh></object></resources><build><item objectid=\"1\"/></build></model>\n");
+    model.push_str(
+        "</triangles></mesh></object></resources><build><item objectid=\"1\"/></build></model>\n",
+    );
     stored_zip(&[
         ("[Content_Types].xml", CONTENT_TYPES.as_bytes()),
         ("_rels/.rels", RELATIONSHIPS.as_bytes()),

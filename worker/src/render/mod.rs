@@ -74,7 +74,14 @@ pub fn render(mesh: &Mesh, label: &str) -> Vec<u8> {
     let side = SIZE * SUPERSAMPLE;
     let view = View::isometric();
     let projected: Vec<[f32; 3]> = mesh.vertices.iter().map(|&v| view.project(v)).collect();
-    let mut color = vec![[BACKGROUND[0] as f32, BACKGROUND[1] as f32, BACKGROUND[2] as f32]; side * side];
+    let mut color = vec![
+        [
+            BACKGROUND[0] as f32,
+            BACKGROUND[1] as f32,
+            BACKGROUND[2] as f32
+        ];
+        side * side
+    ];
     let mut depth = vec![f32::INFINITY; side * side];
     if let Some(fit) = Fit::new(&projected, side) {
         let normals = mesh.face_normals();
@@ -117,7 +124,10 @@ impl Fit {
         let centre = [(lo[0] + hi[0]) / 2.0, (lo[1] + hi[1]) / 2.0];
         Some(Self {
             scale,
-            offset: [side / 2.0 - centre[0] * scale, (side + top_band) / 2.0 + centre[1] * scale],
+            offset: [
+                side / 2.0 - centre[0] * scale,
+                (side + top_band) / 2.0 + centre[1] * scale,
+            ],
         })
     }
 
@@ -135,7 +145,11 @@ impl Fit {
 /// shoulder and a weaker fill), so the three visible sides of a box get three tones.
 fn shade(normal: [f32; 3], view: &View) -> [f32; 3] {
     // Faces seen from behind (inner walls of holes) are lit as their visible side.
-    let n = if dot(normal, view.forward) > 0.0 { normal.map(|c| -c) } else { normal };
+    let n = if dot(normal, view.forward) > 0.0 {
+        normal.map(|c| -c)
+    } else {
+        normal
+    };
     let key = normalize([0.3, -0.6, 0.9]);
     let fill = normalize([-0.8, -0.2, 0.3]);
     let light = 0.32 + 0.58 * dot(n, key).max(0.0) + 0.22 * dot(n, fill).max(0.0);
@@ -195,7 +209,11 @@ fn outline(depth: &[f32], color: &mut [[f32; 3]], side: usize) {
             if background(x, y) {
                 continue;
             }
-            if background(x - 1, y) || background(x + 1, y) || background(x, y - 1) || background(x, y + 1) {
+            if background(x - 1, y)
+                || background(x + 1, y)
+                || background(x, y - 1)
+                || background(x, y + 1)
+            {
                 color[y * side + x] = INK.map(f32::from);
             }
         }
@@ -249,7 +267,10 @@ mod tests {
 
     #[test]
     fn labels_drop_trailing_zeros() {
-        assert_eq!(dimension_label([100.0, 50.5, 30.126]), "100 x 50.5 x 30.13 mm");
+        assert_eq!(
+            dimension_label([100.0, 50.5, 30.126]),
+            "100 x 50.5 x 30.13 mm"
+        );
     }
 
     #[test]

@@ -138,7 +138,11 @@ fn assert_closed(faces: &[[usize; 3]], what: &str) {
 fn read_glb(bytes: &[u8]) -> (Vec<[f64; 3]>, Vec<[usize; 3]>) {
     assert_eq!(&bytes[0..4], b"glTF");
     assert_eq!(u32_at(bytes, 4), 2, "glTF 2");
-    assert_eq!(u32_at(bytes, 8) as usize, bytes.len(), "the header's length");
+    assert_eq!(
+        u32_at(bytes, 8) as usize,
+        bytes.len(),
+        "the header's length"
+    );
     let json_len = u32_at(bytes, 12) as usize;
     assert_eq!(&bytes[16..20], b"JSON");
     let json: serde_json::Value = serde_json::from_slice(&bytes[20..20 + json_len]).unwrap();
@@ -204,7 +208,10 @@ print(volume)
         "the 3MF fails Python's check: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8_lossy(&output.stdout).trim().parse().unwrap()
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 fn within_one_percent(measured: f64, exact: f64, what: &str) {
@@ -242,7 +249,11 @@ async fn every_format_opens_in_an_independent_reader_and_agrees_on_the_volume() 
     let mut pictures = Vec::new();
     for prompt in PARTS {
         let plan = OfflinePlanner.plan(prompt).unwrap();
-        let exact = plan.plan.expected.volume.expect("the catalogue knows the volume");
+        let exact = plan
+            .plan
+            .expected
+            .volume
+            .expect("the catalogue knows the volume");
         let outcome = runner
             .run(&script_for(&plan.part), &OutputFormat::ALL)
             .await
@@ -252,7 +263,11 @@ async fn every_format_opens_in_an_independent_reader_and_agrees_on_the_volume() 
             .iter()
             .map(|(format, path)| (*format, std::fs::read(path).unwrap()))
             .collect();
-        assert_eq!(files.len(), OutputFormat::ALL.len(), "{prompt}: every format");
+        assert_eq!(
+            files.len(),
+            OutputFormat::ALL.len(),
+            "{prompt}: every format"
+        );
 
         let stl = read_stl(&files[&OutputFormat::Stl]);
         within_one_percent(signed_volume(&stl), exact, "STL");
@@ -273,7 +288,6 @@ async fn every_format_opens_in_an_independent_reader_and_agrees_on_the_volume() 
         within_one_percent(check_3mf_with_python(&threemf.1), exact, "3MF");
         assert!(files[&OutputFormat::Step].starts_with(b"ISO-10303-21"));
         assert!(files[&OutputFormat::Fcstd].starts_with(b"PK"));
-        std::fs::write(format!("/tmp/thumb-{}.png", pictures.len()), &files[&OutputFormat::Png]).unwrap();
         pictures.push((prompt, decode_png(&files[&OutputFormat::Png])));
     }
     check_thumbnails(&pictures);
@@ -283,7 +297,10 @@ async fn every_format_opens_in_an_independent_reader_and_agrees_on_the_volume() 
 /// and the dimensions written in the top-left corner.
 fn check_thumbnails(pictures: &[(&str, Picture)]) {
     for (prompt, picture) in pictures {
-        assert!(picture.width >= 512 && picture.height >= 512, "{prompt}: size");
+        assert!(
+            picture.width >= 512 && picture.height >= 512,
+            "{prompt}: size"
+        );
         let background = &picture.pixels[picture.pixels.len() - 3..];
         let total = (picture.width * picture.height) as usize;
         let covered = picture
@@ -298,14 +315,21 @@ fn check_thumbnails(pictures: &[(&str, Picture)]) {
             share * 100.0
         );
         let distinct: std::collections::HashSet<&[u8]> = picture.pixels.chunks(3).collect();
-        assert!(distinct.len() > 8, "{prompt}: shaded, not flat ({} colours)", distinct.len());
+        assert!(
+            distinct.len() > 8,
+            "{prompt}: shaded, not flat ({} colours)",
+            distinct.len()
+        );
         // The label: dark pixels in the top-left band.
         let width = picture.width as usize;
         let dark_in_corner = (0..48)
             .flat_map(|y| (0..width / 2).map(move |x| (y * width + x) * 3))
             .filter(|&at| picture.pixels[at..at + 3].iter().all(|&c| c < 90))
             .count();
-        assert!(dark_in_corner > 100, "{prompt}: the dimensions are written in a corner");
+        assert!(
+            dark_in_corner > 100,
+            "{prompt}: the dimensions are written in a corner"
+        );
     }
     for (i, (a, pa)) in pictures.iter().enumerate() {
         for (b, pb) in &pictures[i + 1..] {
