@@ -14,6 +14,7 @@ help:
 
 deps:
 	@scripts/install-deps.sh
+	@scripts/install-browser-tests.sh
 
 run:
 	@scripts/run-local.sh

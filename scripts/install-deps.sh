@@ -2,7 +2,9 @@
 # Installs what building, running and testing need, from Debian's packages, when missing:
 # redis-server, freecadcmd (freecad-python3), bwrap (bubblewrap), a C compiler for -sys crates,
 # openssl (the auth tests make their RSA keys with it), prometheus and promtool (the metrics
-# tests check the shipped config and alert rules and scrape a live gateway and worker).
+# tests check the shipped config and alert rules and scrape a live gateway and worker),
+# chromium, node and npm (the page's end-to-end test; scripts/install-browser-tests.sh then
+# puts Playwright under browser-tests/node_modules).
 # Runs apt-get as root, or through sudo; says clearly what to do when neither works.
 set -euo pipefail
 
@@ -17,6 +19,9 @@ declare -A package_for=(
   [openssl]=openssl
   [prometheus]=prometheus
   [promtool]=prometheus
+  [chromium]=chromium
+  [node]=nodejs
+  [npm]=npm
 )
 
 missing=()

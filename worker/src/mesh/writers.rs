@@ -118,10 +118,10 @@ pub fn write_glb(mesh: &Mesh) -> Vec<u8> {
     });
     let mut json = json.to_string().into_bytes();
     // Chunks are 4-byte aligned: JSON padded with spaces, the binary one with zeros.
-    while json.len() % 4 != 0 {
+    while !json.len().is_multiple_of(4) {
         json.push(b' ');
     }
-    while bin.len() % 4 != 0 {
+    while !bin.len().is_multiple_of(4) {
         bin.push(0);
     }
     let total = 12 + 8 + json.len() + 8 + bin.len();
