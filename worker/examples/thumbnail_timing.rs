@@ -4,8 +4,7 @@
 use std::time::Instant;
 
 use shared::job::OutputFormat;
-use worker::mesh::{encode, read_binary_stl};
-use worker::render::thumbnail_png;
+use worker::mesh::{encode, read_binary_stl, thumbnail};
 
 fn main() {
     let path = std::env::args()
@@ -47,7 +46,7 @@ fn main() {
     let started = Instant::now();
     let mut size = 0;
     for _ in 0..rounds {
-        size = thumbnail_png(&mesh, bbox).expect("a PNG").len();
+        size = thumbnail(&mesh, bbox).expect("a PNG").len();
     }
     println!(
         "png: {size} bytes in {:.2} ms",

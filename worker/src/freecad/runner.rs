@@ -476,7 +476,7 @@ fn write_derived(
     let mut files = Vec::with_capacity(derived.len());
     for format in derived {
         let bytes = match format {
-            OutputFormat::Png => crate::render::thumbnail_png(&mesh, bbox)
+            OutputFormat::Png => crate::mesh::thumbnail(&mesh, bbox)
                 .map_err(|e| std::io::Error::other(format!("PNG encoding: {e}")))?,
             other => crate::mesh::encode(&mesh, other).ok_or_else(|| {
                 std::io::Error::other(format!("no writer for {}", other.as_str()))

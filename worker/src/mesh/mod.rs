@@ -66,7 +66,18 @@ fn sub(a: [f32; 3], b: [f32; 3]) -> [f32; 3] {
     [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
 }
 
-/// The file of one mesh format (not STL, which FreeCAD writes, nor PNG, see `render`).
+/// The PNG thumbnail of the mesh, labelled with `bbox` (the measured extents, mm).
+pub fn thumbnail(mesh: &Mesh, bbox: [f64; 3]) -> Result<Vec<u8>, thumbnail::EncodingError> {
+    thumbnail::thumbnail_png(
+        &thumbnail::Mesh {
+            vertices: &mesh.vertices,
+            triangles: &mesh.triangles,
+        },
+        bbox,
+    )
+}
+
+/// The file of one mesh format (not STL, which FreeCAD writes, nor PNG, see [`thumbnail`]).
 pub fn encode(mesh: &Mesh, format: OutputFormat) -> Option<Vec<u8>> {
     match format {
         OutputFormat::Obj => Some(write_obj(mesh)),

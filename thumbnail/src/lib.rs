@@ -1,15 +1,50 @@
-//! The thumbnail: a shaded isometric picture of the mesh, drawn by a small software
-//! rasteriser (no display, no GPU, no FreeCAD GUI), with the bounding box's dimensions
-//! written in the top-left corner, encoded as PNG.
+//! The design thumbnail: a shaded isometric picture of a triangle mesh, drawn by a small
+//! software rasteriser (no display, no GPU, no FreeCAD GUI), with the bounding box's
+//! dimensions written in the top-left corner, encoded as PNG.
 //!
-//! Why not FreeCAD's offscreen rendering: `freecadcmd` has no GUI module, and FreeCAD's
-//! `FreeCADGui` offscreen path needs an X server or an OpenGL context (Xvfb plus Mesa) in the
-//! sandbox; this rasteriser needs neither and draws a 640x640 picture of a few thousand
-//! triangles in milliseconds (see BENCHMARKS.md).
+//! Why not FreeCAD's own rendering: `import FreeCADGui; FreeCADGui.showMainWindow()` in
+//! `freecadcmd` aborts here (SIGABRT: Qt finds no display); it would need Xvfb and an OpenGL
+//! stack inside the sandbox. This crate needs neither (see BENCHMARKS.md for its speed).
+//! It is its own crate so that it can be optimised even in test builds.
+//!
+//! # Layout
+//! - `font`: a 5x7 bitmap font for the dimension label.
 
 mod font;
 
-use crate::mesh::Mesh;
+pub use png::EncodingError;
+
+/// An indexed triangle mesh in millimetres, Z up.
+#[derive(Debug, Clone, Copy)]
+pub struct Mesh<'a> {
+    pub vertices: &'a [[f32; 3]],
+    pub triangles: &'a [[u32; 3]],
+}
+
+impl Mesh<'_> {
+    /// The unit normal of each triangle (zero for a degenerate one).
+    fn face_normals(&self) -> Vec<[f32; 3]> {
+        self.triangles
+            .iter()
+            .map(|t| {
+                let [a, b, c] = t.map(|i| self.vertices[i as usize]);
+                let u = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
+                let v = [c[0] - a[0], c[1] - a[1], c[2] - a[2]];
+                let n = [
+                    u[1] * v[2] - u[2] * v[1],
+                    u[2] * v[0] - u[0] * v[2],
+                    u[0] * v[1] - u[1] * v[0],
+                ];
+                let len = dot(n, n).sqrt();
+                if len > 0.0 {
+                    n.map(|x| x / len)
+                } else {
+                    [0.0; 3]
+                }
+            })
+            .collect()
+    }
+}
 
 /// The picture's side in pixels.
 pub const SIZE: usize = 640;
@@ -49,7 +84,7 @@ fn dot(a: [f32; 3], b: [f32; 3]) -> f32 {
 }
 
 /// The thumbnail of `mesh` labelled with `bbox` (x, y, z extents in mm), as PNG bytes.
-pub fn thumbnail_png(mesh: &Mesh, bbox: [f64; 3]) -> Result<Vec<u8>, png::EncodingError> {
+pub fn thumbnail_png(mesh: &Mesh<'_>, bbox: [f64; 3]) -> Result<Vec<u8>, png::EncodingError> {
     let pixels = render(mesh, &dimension_label(bbox));
     encode_png(&pixels, SIZE, SIZE)
 }
@@ -70,7 +105,7 @@ pub fn dimension_label(bbox: [f64; 3]) -> String {
 }
 
 /// RGB pixels, row by row, `SIZE` x `SIZE`.
-pub fn render(mesh: &Mesh, label: &str) -> Vec<u8> {
+pub fn render(mesh: &Mesh<'_>, label: &str) -> Vec<u8> {
     let side = SIZE * SUPERSAMPLE;
     let view = View::isometric();
     let projected: Vec<[f32; 3]> = mesh.vertices.iter().map(|&v| view.project(v)).collect();
@@ -275,7 +310,13 @@ mod tests {
 
     #[test]
     fn an_empty_mesh_gives_a_plain_picture_with_its_label() {
-        let pixels = render(&Mesh::default(), "1 x 2 x 3 mm");
+        let pixels = render(
+            &Mesh {
+                vertices: &[],
+                triangles: &[],
+            },
+            "1 x 2 x 3 mm",
+        );
         let inked = pixels.chunks(3).filter(|p| *p == INK).count();
         assert!(inked > 0, "the label is drawn");
         assert!(pixels.chunks(3).all(|p| p == BACKGROUND || p == INK));
