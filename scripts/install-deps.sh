@@ -4,6 +4,8 @@
 # openssl (the auth tests make their RSA keys with it), prometheus and promtool (the metrics
 # tests check the shipped config and alert rules and scrape a live gateway and worker),
 # python3-venv (the deployment tests' tools live in .venv-tools: scripts/install-python-tools.sh).
+# chromium, node and npm (the page's end-to-end test; scripts/install-browser-tests.sh then
+# puts Playwright under browser-tests/node_modules).
 # Runs apt-get as root, or through sudo; says clearly what to do when neither works.
 set -euo pipefail
 
@@ -31,9 +33,6 @@ for command in "${!package_for[@]}"; do
 done
 # The project-local virtualenv of the Python test tools (scripts/install-schemathesis.sh).
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
-
-# Debian's python3 has no venv module without python3-venv.
-python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is missing: install the Rust toolchain (https://rustup.rs) and run this again." >&2

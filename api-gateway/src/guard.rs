@@ -20,6 +20,7 @@ use shared::metrics::{
 use shared::rate_limit::Decision;
 
 use crate::error::Error;
+use crate::routes::page::{PAGE_PATHS, principal_from_stream_token};
 use crate::state::AppState;
 
 /// Paths open to everyone and never counted (the predecessor's list).
@@ -28,6 +29,7 @@ pub const EXEMPT_PATHS: &[&str] = &["/health", "/ready", "/docs", "/openapi.json
 /// Whether a path is open to everyone: one of [`EXEMPT_PATHS`], or an asset of the docs page.
 fn is_exempt(path: &str) -> bool {
     EXEMPT_PATHS.contains(&path)
+        || PAGE_PATHS.contains(&path)
         || path
             .strip_prefix(crate::routes::openapi::DOCS_PATH)
             .is_some_and(|rest| rest.starts_with('/'))
@@ -78,13 +80,11 @@ pub async fn guard(
     if is_exempt(request.uri().path()) {
         return next.run(request).await;
     }
-    let principal = match state.auth.authenticate(
-        header_str(request.headers(), "x-api-key"),
-        header_str(request.headers(), "authorization"),
-    ) {
-        Ok(principal) => principal,
-        Err(error) => return Error::Unauthorized(error).into_response(),
-    };
+    let principal =
+        match authenticate(&state, request.headers(), request.uri(), request.method()).await {
+            Ok(principal) => principal,
+            Err(response) => return *response,
+        };
     let bucket = rate_bucket(&state, &principal, peer, request.headers());
     let budget = if is_read(request.method()) {
         Budget::Read
@@ -176,6 +176,36 @@ pub async fn charge(state: &AppState, bucket: &str, budget: Budget) -> Result<Ch
             Err(Error::RateLimiterUnavailable(error))
         }
     }
+}
+
+/// The caller from its headers or, on a job's events route and only there, from a stream
+/// token in the query string (browsers cannot set headers on an `EventSource`).
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    method: &axum::http::Method,
+) -> Result<Principal, Box<Response>> {
+    let api_key = header_str(headers, "x-api-key");
+    let authorization = header_str(headers, "authorization");
+    if state.auth.enabled()
+        && api_key.is_none()
+        && authorization.is_none()
+        && method == axum::http::Method::GET
+    {
+        match principal_from_stream_token(state, uri.path(), uri.query()).await {
+            Ok(Some(principal)) => return Ok(principal),
+            Ok(None) => {}
+            Err(error) => {
+                record_redis_error(RedisComponent::Api);
+                return Err(Box::new(Error::RedisUnavailable(error).into_response()));
+            }
+        }
+    }
+    state
+        .auth
+        .authenticate(api_key, authorization)
+        .map_err(|error| Box::new(Error::Unauthorized(error).into_response()))
 }
 
 fn add_rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {

@@ -22,6 +22,7 @@ use shared::redis_conn;
 use shared::settings::Settings;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -186,6 +187,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::events::router())
         .merge(routes::health::router())
         .merge(routes::openapi::router())
+        .merge(routes::page::router())
         .fallback(|request: Request| async move {
             Error::NotFound {
                 code: "route_not_found",
@@ -209,7 +211,45 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("http", method = %request.method(), uri = %request.uri().path(), request_id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(cors_layer(&state.settings.cors_allowed_origins))
         .with_state(state)
+}
+
+/// `CORS_ALLOWED_ORIGINS`: none by default (the page at `/` is same-origin); `*` for any
+/// origin (without credentials: clients send their API key as a header, which CORS allows
+/// only if listed below); else the comma-separated origins. Outermost, so preflights are
+/// answered before authentication.
+fn cors_layer(setting: &str) -> CorsLayer {
+    use axum::http::Method;
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([
+            header::LOCATION,
+            header::RETRY_AFTER,
+            header::CONTENT_DISPOSITION,
+            HeaderName::from_static("x-request-id"),
+        ]);
+    let origins: Vec<&str> = setting
+        .split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .collect();
+    if origins.contains(&"*") {
+        return layer.allow_origin(AllowOrigin::any());
+    }
+    let listed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    // An empty list allows no origin: the layer then adds no CORS header at all.
+    layer.allow_origin(AllowOrigin::list(listed))
 }
 
 /// Writes the JSON error body for every error a handler or extractor reported, with the

@@ -25,7 +25,8 @@ pub struct DesignCreateRequest {
     /// `false` stops after the FreeCAD script is generated.
     #[serde(default = "default_true")]
     pub enable_execution: bool,
-    /// Formats to export; all of them by default.
+    /// Formats to make: `step`, `stl`, `fcstd`, `glb`, `obj`, `ply`, `3mf`, `png`; by default
+    /// `step`, `stl`, `fcstd` and the `png` thumbnail (the others can be converted later).
     #[serde(default = "default_output_formats")]
     pub output_formats: Vec<OutputFormat>,
     /// `provider/model` for every agent of this job, e.g. `builtin/offline`.
@@ -45,7 +46,7 @@ fn default_true() -> bool {
 }
 
 fn default_output_formats() -> Vec<OutputFormat> {
-    OutputFormat::ALL.to_vec()
+    OutputFormat::DEFAULT.to_vec()
 }
 
 /// One field that failed validation.
@@ -98,7 +99,7 @@ impl DesignCreateRequest {
         if formats.is_empty() {
             return Err(FieldError {
                 field: "output_formats",
-                message: "must name at least one of step, stl, fcstd".to_owned(),
+                message: format!("must name at least one of {}", OutputFormat::names()),
             });
         }
         self.output_formats = formats;
@@ -314,6 +315,37 @@ pub struct ExportResult {
     pub error: Option<String>,
 }
 
+/// The `202 Accepted` answer of `export` while the formats a completed design lacks are
+/// made from its stored FCStd; ask `links.export` again (the `Location`) until it answers 200.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ExportPending {
+    pub request_id: Uuid,
+    /// Always `converting`.
+    pub status: String,
+    /// The formats being made.
+    pub formats: Vec<OutputFormat>,
+    pub message: String,
+    pub links: ExportLinks,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ExportLinks {
+    /// This export again: 202 while the conversion runs, then 200 with the files.
+    pub export: String,
+    /// The design's status.
+    pub design: String,
+}
+
+/// Short-lived credentials for one job's event stream, for clients that cannot set headers
+/// (a browser's `EventSource`): `GET {events_url}` works for `expires_in` seconds.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StreamToken {
+    pub token: String,
+    pub expires_in: u64,
+    /// The job's events URL with the token in its query string.
+    pub events_url: String,
+}
+
 /// The body of every error answer.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
@@ -345,7 +377,7 @@ mod tests {
         assert_eq!(r.prompt, "a box 10x10x10");
         assert_eq!(r.max_iterations, 5);
         assert!(r.enable_execution);
-        assert_eq!(r.output_formats, OutputFormat::ALL.to_vec());
+        assert_eq!(r.output_formats, OutputFormat::DEFAULT.to_vec());
     }
 
     #[test]

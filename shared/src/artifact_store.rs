@@ -239,6 +239,20 @@ impl ArtifactStore {
         Ok(Some(ArtifactRead { body, range, size }))
     }
 
+    /// A whole stored file in memory (for the worker's conversions); `Ok(None)` if it is not
+    /// there.
+    pub async fn read_all(
+        &self,
+        request_id: Uuid,
+        format: OutputFormat,
+    ) -> Result<Option<Bytes>, ArtifactStoreError> {
+        match self.objects.get(&self.file_path(request_id, format)).await {
+            Ok(result) => result.bytes().await.map(Some).map_err(|e| self.failed(e)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(other) => Err(self.failed(other)),
+        }
+    }
+
     /// A URL that lets anyone holding it GET the file for `expires_in`; `None` for a folder.
     pub async fn presigned_download(
         &self,

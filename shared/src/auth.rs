@@ -145,6 +145,18 @@ impl ApiKeys {
     }
 }
 
+/// What a stream token grants (stored in Redis under `Keys::stream_token` for its short
+/// life): reading one job's event stream as its principal, nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamGrant {
+    pub principal: String,
+    pub request_id: uuid::Uuid,
+}
+
+/// How long a stream token works: long enough to open an `EventSource`, short enough that a
+/// URL seen in a log or a history is useless soon after.
+pub const STREAM_TOKEN_TTL: Duration = Duration::from_secs(60);
+
 /// What our tokens carry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {

@@ -100,31 +100,74 @@ pub struct UserFeedback {
     pub given_at: DateTime<Utc>,
 }
 
-/// A CAD file format the worker can export.
+/// A file format the worker can make of a design: CAD exchange formats, meshes and a
+/// thumbnail picture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OutputFormat {
     Step,
     Stl,
     Fcstd,
+    /// Binary glTF 2.0.
+    Glb,
+    /// Wavefront OBJ.
+    Obj,
+    /// Binary little-endian PLY.
+    Ply,
+    /// 3D Manufacturing Format package.
+    #[serde(rename = "3mf")]
+    ThreeMf,
+    /// A shaded isometric thumbnail with the bounding-box dimensions.
+    Png,
 }
 
 impl OutputFormat {
-    pub const ALL: [OutputFormat; 3] = [Self::Step, Self::Stl, Self::Fcstd];
+    pub const ALL: [OutputFormat; 8] = [
+        Self::Step,
+        Self::Stl,
+        Self::Fcstd,
+        Self::Glb,
+        Self::Obj,
+        Self::Ply,
+        Self::ThreeMf,
+        Self::Png,
+    ];
+
+    /// What a job makes when it names no `output_formats`: the predecessor's three and the
+    /// thumbnail. The other meshes are made on request or converted later from the FCStd.
+    pub const DEFAULT: [OutputFormat; 4] = [Self::Step, Self::Stl, Self::Fcstd, Self::Png];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Step => "step",
             Self::Stl => "stl",
             Self::Fcstd => "fcstd",
+            Self::Glb => "glb",
+            Self::Obj => "obj",
+            Self::Ply => "ply",
+            Self::ThreeMf => "3mf",
+            Self::Png => "png",
         }
     }
 
-    /// Parses the lower-case name used in URLs and JSON (`step`, `stl`, `fcstd`).
+    /// Parses the lower-case name used in URLs and JSON (`step`, `stl`, `glb`, `3mf`, ...).
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
             .find(|format| format.as_str().eq_ignore_ascii_case(name))
+    }
+
+    /// Every format's name, for error messages: `step, stl, fcstd, ...`.
+    pub fn names() -> String {
+        Self::ALL.map(Self::as_str).join(", ")
+    }
+
+    /// Made from the one tessellation of the result (the worker derives them from the STL).
+    pub fn is_from_mesh(self) -> bool {
+        matches!(
+            self,
+            Self::Stl | Self::Glb | Self::Obj | Self::Ply | Self::ThreeMf | Self::Png
+        )
     }
 
     /// The artifact's file name inside the job's artifact directory.
@@ -133,6 +176,11 @@ impl OutputFormat {
             Self::Step => "design.step",
             Self::Stl => "design.stl",
             Self::Fcstd => "design.FCStd",
+            Self::Glb => "design.glb",
+            Self::Obj => "design.obj",
+            Self::Ply => "design.ply",
+            Self::ThreeMf => "design.3mf",
+            Self::Png => "design.png",
         }
     }
 
@@ -147,11 +195,17 @@ impl OutputFormat {
             .join(self.file_name())
     }
 
+    /// The registered media types (IANA) where there is one.
     pub fn content_type(self) -> &'static str {
         match self {
             Self::Step => "application/step",
             Self::Stl => "model/stl",
             Self::Fcstd => "application/octet-stream",
+            Self::Glb => "model/gltf-binary",
+            Self::Obj => "model/obj",
+            Self::Ply => "application/ply",
+            Self::ThreeMf => "model/3mf",
+            Self::Png => "image/png",
         }
     }
 }
@@ -169,6 +223,10 @@ pub struct DesignJob {
     /// What the user asked to change when they refined a completed design.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feedback: Option<String>,
+    /// Set on a conversion job: make these formats of a completed design from its stored
+    /// FCStd, without any model or planner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convert: Option<Vec<OutputFormat>>,
 }
 
 /// One exported file of a completed job.
@@ -180,6 +238,27 @@ pub struct ArtifactInfo {
     pub sha256: String,
     /// Where the gateway serves it.
     pub url: String,
+}
+
+/// Where a conversion of a completed design (`export` of formats it lacks) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversionState {
+    /// Queued or running; `export` answers 202 meanwhile.
+    Queued,
+    Done,
+    Failed,
+}
+
+/// The latest conversion of a completed design into more formats, from its stored FCStd.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Conversion {
+    pub formats: Vec<OutputFormat>,
+    pub state: ConversionState,
+    /// Why it failed.
+    #[serde(default)]
+    pub error: Option<String>,
+    pub requested_at: DateTime<Utc>,
 }
 
 /// The measured geometry of the job's result (all top-level shapes together).
@@ -253,6 +332,9 @@ pub struct JobRecord {
     /// The user's latest verdict on the design.
     #[serde(default)]
     pub user_feedback: Option<UserFeedback>,
+    /// The latest conversion into more formats, if any was asked for.
+    #[serde(default)]
+    pub conversion: Option<Conversion>,
 }
 
 fn anonymous_principal() -> String {
@@ -290,6 +372,7 @@ impl JobRecord {
             geometry: None,
             usage: Usage::default(),
             user_feedback: None,
+            conversion: None,
         }
     }
 
@@ -362,7 +445,12 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", format.as_str()));
         }
         assert_eq!(OutputFormat::parse("STEP"), Some(OutputFormat::Step));
-        assert_eq!(OutputFormat::parse("obj"), None);
+        assert_eq!(OutputFormat::parse("3MF"), Some(OutputFormat::ThreeMf));
+        assert_eq!(
+            serde_json::to_string(&OutputFormat::ThreeMf).unwrap(),
+            "\"3mf\""
+        );
+        assert_eq!(OutputFormat::parse("fbx"), None);
     }
 
     #[test]

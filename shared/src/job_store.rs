@@ -11,7 +11,7 @@ use redis::{Script, aio::ConnectionLike};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::job::{DesignJob, DesignStatus, JobPatch, JobRecord};
+use crate::job::{ArtifactInfo, Conversion, DesignJob, DesignStatus, JobPatch, JobRecord};
 use crate::keys::Keys;
 
 /// Stores the record, the task and its metadata, and appends the task to the active list.
@@ -384,6 +384,69 @@ pub enum Requeue {
     NotCompleted,
 }
 
+/// Queues a conversion task for a completed design and records it as `queued`, unless one
+/// is queued already: two exports at once queue one conversion, never a second run.
+static REQUEST_CONVERSION_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS: 1 job record, 2 queue data hash, 3 active list, 4 signal list, 5 task metadata hash
+-- ARGV: 1 task id, 2 task payload, 3 max attempts, 4 wake-up channel,
+--       5 the status (JSON) the job must be in, 6 the conversion (JSON)
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    return 0
+end
+if redis.call('HGET', KEYS[1], 'status') ~= ARGV[5] then
+    return -1
+end
+local current = redis.call('HGET', KEYS[1], 'conversion')
+if current and current ~= 'null' and cjson.decode(current).state == 'queued' then
+    return 2
+end
+redis.call('HSET', KEYS[1], 'conversion', ARGV[6])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[5], 'attempts', 0, 'max_attempts', ARGV[3], 'status', 'Pending',
+    'idempotency_key', '')
+redis.call('RPUSH', KEYS[3], ARGV[1])
+redis.call('PUBLISH', ARGV[4], ARGV[1])
+redis.call('DEL', KEYS[4])
+redis.call('LPUSH', KEYS[4], 1)
+return 1
+",
+    )
+});
+
+/// Ends a conversion: its state, and the artifacts with the new formats, written only while
+/// the design is still completed (a refine meanwhile makes the conversion moot).
+static FINISH_CONVERSION_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS: 1 job record; ARGV: 1 the status (JSON) the job must be in, 2 the conversion (JSON),
+--       3 the artifacts (JSON), or '' to leave them
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    return 0
+end
+if redis.call('HGET', KEYS[1], 'status') ~= ARGV[1] then
+    return -1
+end
+redis.call('HSET', KEYS[1], 'conversion', ARGV[2])
+if ARGV[3] ~= '' then
+    redis.call('HSET', KEYS[1], 'artifacts', ARGV[3])
+end
+return 1
+",
+    )
+});
+
+/// What [`JobStore::request_conversion`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversionRequest {
+    Queued,
+    /// A conversion is queued or running already; nothing changed.
+    AlreadyQueued,
+    Missing,
+    NotCompleted,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("redis: {0}")]
@@ -523,6 +586,7 @@ impl JobStore {
             ("current_iteration", json(serde_json::json!(0))),
             ("error_code", json(Value::Null)),
             ("error_message", json(Value::Null)),
+            ("conversion", json(Value::Null)),
             ("updated_at", json(Value::String(Utc::now().to_rfc3339()))),
         ];
         let mut invocation = REQUEUE_SCRIPT.prepare_invoke();
@@ -549,6 +613,74 @@ impl JobStore {
             -1 => Requeue::NotCompleted,
             _ => Requeue::Queued,
         })
+    }
+
+    /// Queues `job` (a conversion: `job.convert` set) for a completed design and records
+    /// `conversion` as queued, atomically; see [`REQUEST_CONVERSION_SCRIPT`].
+    pub async fn request_conversion<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        job: &DesignJob,
+        conversion: &Conversion,
+        max_attempts: u32,
+    ) -> Result<ConversionRequest, StoreError> {
+        let record_key = self.keys.job(&job.request_id.to_string());
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt {
+            key: record_key.clone(),
+            reason: e.to_string(),
+        };
+        let payload = serde_json::to_vec(job).map_err(corrupt)?;
+        let conversion = serde_json::to_string(conversion).map_err(corrupt)?;
+        let task_id = ulid::Ulid::generate().to_string();
+        let outcome: i64 = REQUEST_CONVERSION_SCRIPT
+            .key(&record_key)
+            .key(self.keys.queue_data())
+            .key(self.keys.queue_active())
+            .key(self.keys.queue_signal())
+            .key(format!("{}:{}", self.keys.queue_meta_prefix(), task_id))
+            .arg(&task_id)
+            .arg(payload)
+            .arg(max_attempts)
+            .arg(self.keys.queue_available_channel())
+            .arg(serde_json::json!(DesignStatus::Completed).to_string())
+            .arg(conversion)
+            .invoke_async(conn)
+            .await?;
+        Ok(match outcome {
+            0 => ConversionRequest::Missing,
+            -1 => ConversionRequest::NotCompleted,
+            2 => ConversionRequest::AlreadyQueued,
+            _ => ConversionRequest::Queued,
+        })
+    }
+
+    /// Records how a conversion ended and, when it made files, the design's whole new list of
+    /// artifacts. Nothing is written unless the design is still completed.
+    pub async fn finish_conversion<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        request_id: &str,
+        conversion: &Conversion,
+        artifacts: Option<&[ArtifactInfo]>,
+    ) -> Result<WriteOutcome, StoreError> {
+        let record_key = self.keys.job(request_id);
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt {
+            key: record_key.clone(),
+            reason: e.to_string(),
+        };
+        let conversion = serde_json::to_string(conversion).map_err(corrupt)?;
+        let artifacts = match artifacts {
+            Some(list) => serde_json::to_string(list).map_err(corrupt)?,
+            None => String::new(),
+        };
+        let outcome: i64 = FINISH_CONVERSION_SCRIPT
+            .key(&record_key)
+            .arg(serde_json::json!(DesignStatus::Completed).to_string())
+            .arg(conversion)
+            .arg(artifacts)
+            .invoke_async(conn)
+            .await?;
+        Ok(WriteOutcome::from_script(outcome))
     }
 
     /// The record of a job, or `None` when there is none (never created, or expired).

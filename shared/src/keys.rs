@@ -61,6 +61,13 @@ impl Keys {
         format!("{}idempotency:{principal}:{digest}", self.prefix)
     }
 
+    /// A short-lived stream token's grant (the token hashed: Redis never holds a usable one).
+    pub fn stream_token(&self, token: &str) -> String {
+        use sha2::Digest;
+        let digest = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+        format!("{}stream-token:{digest}", self.prefix)
+    }
+
     /// Sorted set of jobs that failed for good after their retries, by time of death.
     pub fn dead_jobs(&self) -> String {
         format!("{}dead", self.prefix)

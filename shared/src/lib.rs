@@ -5,6 +5,7 @@
 //! - [`telemetry`]: log subscriber set-up, pretty or JSON; the process's Prometheus recorder.
 //! - [`metrics`]: every metric name, type, labels and help text; zero series; gauge guards.
 //! - [`api`]: HTTP request and response bodies, with their validation.
+//! - [`catalogue`]: the offline planner's parts as users see them (name, what, example).
 //! - [`job`]: the queue payload, job status and the job record.
 //! - [`events`]: progress events, their atomic publish and their replay.
 //! - [`model`]: `provider/model` names, their safe characters and the allow-list.
@@ -21,6 +22,7 @@ pub mod api;
 pub mod artifact_store;
 pub mod auth;
 pub mod callback;
+pub mod catalogue;
 pub mod events;
 pub mod job;
 pub mod job_store;

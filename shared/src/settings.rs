@@ -147,6 +147,14 @@ pub struct Settings {
     pub freecad_file_size_mb: u64,
     /// Processes and threads a FreeCAD sandbox may hold at once.
     pub freecad_max_processes: u64,
+    /// The tessellation's largest distance from the true surface, in mm (every mesh format
+    /// and the thumbnail come from this one tessellation).
+    pub mesh_linear_deflection: f64,
+    /// The tessellation's largest angle between neighbouring facets, in radians (0.1 keeps
+    /// a cylinder's mesh volume within 0.2 % of the exact one, whatever its size).
+    pub mesh_angular_deflection: f64,
+    /// Origins a browser may call the API from, comma-separated (`*` for any); empty: none.
+    pub cors_allowed_origins: String,
 
     /// Each agent's models (`[llm_agents.<agent>]` in a config file, or
     /// `AGENT_{AGENT}_{PRIMARY|FALLBACK|TEMPERATURE|MAX_TOKENS}`).
@@ -305,6 +313,9 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("freecad_memory_mb", "4096"),
     ("freecad_file_size_mb", "512"),
     ("freecad_max_processes", "256"),
+    ("mesh_linear_deflection", "0.05"),
+    ("mesh_angular_deflection", "0.1"),
+    ("cors_allowed_origins", ""),
     ("openai_base_url", "https://api.openai.com/v1"),
     ("anthropic_base_url", "https://api.anthropic.com"),
     (
@@ -499,6 +510,16 @@ impl Settings {
                  (a folder store has nothing to presign)"
                     .to_owned(),
             ));
+        }
+        for (name, value) in [
+            ("MESH_LINEAR_DEFLECTION", self.mesh_linear_deflection),
+            ("MESH_ANGULAR_DEFLECTION", self.mesh_angular_deflection),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(ConfigError::Message(format!(
+                    "{name} must be a number above 0, not {value}"
+                )));
+            }
         }
         if !FREECAD_ISOLATION_VALUES.contains(&self.freecad_isolation.as_str()) {
             return Err(ConfigError::Message(format!(

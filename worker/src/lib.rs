@@ -9,12 +9,15 @@
 //! - [`llm`]: one layer over every model vendor: wire formats, streaming, retries, cost.
 //! - [`freecad`]: finding `freecadcmd`; the static check, the sandbox and the warm pool in
 //!   which every script runs; measuring and exporting.
+//! - [`mesh`]: the result's one tessellation (FreeCAD's STL) and the OBJ, PLY, 3MF and GLB
+//!   written from it, and the PNG thumbnail (the `thumbnail` crate's rasteriser).
 //! - [`metrics_server`]: the worker's `/health`, `/ready` and `/metrics` listener.
 
 pub mod agents;
 pub mod freecad;
 pub mod jobs;
 pub mod llm;
+pub mod mesh;
 pub mod metrics_server;
 pub mod planner;
 pub mod startup;

@@ -8,11 +8,11 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use shared::api::{
-    DesignCreateRequest, DesignLinks, DesignResponse, DesignStatusResponse, ExportResult,
-    FieldError, RefineRequest,
+    DesignCreateRequest, DesignLinks, DesignResponse, DesignStatusResponse, ExportLinks,
+    ExportPending, ExportResult, FieldError, RefineRequest,
 };
-use shared::job::{DesignJob, DesignStatus, JobRecord, OutputFormat};
-use shared::job_store::{Enqueued, Idempotency, Requeue, WriteOutcome};
+use shared::job::{Conversion, ConversionState, DesignJob, DesignStatus, JobRecord, OutputFormat};
+use shared::job_store::{ConversionRequest, Enqueued, Idempotency, Requeue, WriteOutcome};
 use uuid::Uuid;
 
 use crate::error::{Error, echo};
@@ -138,6 +138,7 @@ pub async fn submit_design(
         output_formats: request.output_formats,
         model: request.model,
         feedback: None,
+        convert: None,
     };
     let record = JobRecord::new_pending(&job, &principal.id, request.callback_url);
     let response = DesignResponse {
@@ -235,6 +236,7 @@ pub async fn refine_design(
         output_formats: record.output_formats.clone(),
         model: record.model.clone(),
         feedback: Some(feedback),
+        convert: None,
     };
     let not_completed = |status: DesignStatus| {
         Error::Conflict(format!(
@@ -283,16 +285,20 @@ pub async fn refine_design(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ExportQuery {
-    /// Comma-separated formats (`step,stl,fcstd`); by default the ones the job asked for.
+    /// Comma-separated formats (`step,stl,fcstd,glb,obj,ply,3mf,png`); by default the ones
+    /// the job asked for.
     pub formats: Option<String>,
 }
 
-/// Which of a job's files can be downloaded, per format.
+/// Which of a job's files can be downloaded, per format. On a completed design, formats it
+/// lacks are made from its stored FCStd by a conversion job: `202` with the `Location` to ask
+/// again while they are made, then `200` with every format.
 #[utoipa::path(get, path = "/api/v1/design/{request_id}/export", tag = "design",
     params(("request_id" = String, Path, description = "The job id"), ExportQuery),
     responses(
         (status = 200, body = Vec<ExportResult>),
         (status = 400, description = "A query string that does not parse", body = shared::api::ErrorBody),
+        (status = 202, description = "Converting the formats the design lacks; ask again", body = ExportPending),
         (status = 404, description = "No such job", body = shared::api::ErrorBody),
         (status = 422, description = "An unknown format", body = shared::api::ErrorBody)))]
 pub async fn export_design(
@@ -300,28 +306,29 @@ pub async fn export_design(
     Extension(principal): CurrentPrincipal,
     Path(request_id): Path<String>,
     ApiQuery(query): ApiQuery<ExportQuery>,
-) -> Result<Json<Vec<ExportResult>>, Error> {
+) -> Result<Response, Error> {
     let formats = match query.formats.as_deref() {
         None | Some("") => None,
-        Some(list) => Some(
-            list.split(',')
-                .map(str::trim)
-                .filter(|name| !name.is_empty())
-                .map(|name| {
-                    OutputFormat::parse(name).ok_or_else(|| {
-                        Error::Unprocessable(format!(
-                            "formats: '{}' is not one of step, stl, fcstd",
-                            echo(name)
-                        ))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(first_of_each)?,
-        ),
+        Some(list) => Some(parse_formats(list)?),
     };
     let record = load_record(&state, &principal, &request_id).await?;
     let formats = formats.unwrap_or_else(|| record.output_formats.clone());
-    let results = formats
+    let missing: Vec<OutputFormat> = formats
+        .iter()
+        .copied()
+        .filter(|format| record.artifact(*format).is_none())
+        .collect();
+    // A design that ran in FreeCAD has a stored FCStd to convert from (one made with
+    // `enable_execution: false` has nothing).
+    if record.status == DesignStatus::Completed
+        && record.geometry.is_some()
+        && !missing.is_empty()
+        && !conversion_failed_for(&record, &missing)
+        && let Some(pending) = convert_missing(&state, &record, &formats, missing).await?
+    {
+        return Ok(pending);
+    }
+    let results: Vec<ExportResult> = formats
         .into_iter()
         .map(|format| match record.artifact(format) {
             Some(artifact) => ExportResult {
@@ -340,26 +347,128 @@ pub async fn export_design(
             },
         })
         .collect();
-    Ok(Json(results))
+    Ok(Json(results).into_response())
 }
 
-/// Each format once, in the order first asked for: `formats=step,step,...` is one entry.
-fn first_of_each(formats: Vec<OutputFormat>) -> Vec<OutputFormat> {
-    let mut seen = Vec::with_capacity(formats.len().min(4));
-    for format in formats {
-        if !seen.contains(&format) {
-            seen.push(format);
+/// `step,obj,3mf` as formats; an unknown name is a 422 that lists the known ones.
+fn parse_formats(list: &str) -> Result<Vec<OutputFormat>, Error> {
+    let mut formats = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let format = OutputFormat::parse(name).ok_or_else(|| {
+            Error::Unprocessable(format!(
+                "formats: '{}' is not one of {}",
+                echo(name),
+                OutputFormat::names()
+            ))
+        })?;
+        if !formats.contains(&format) {
+            formats.push(format);
         }
     }
-    seen
+    Ok(formats)
+}
+
+/// The latest conversion failed and covered all of `missing`: its error is the answer (asking
+/// again would fail the same way).
+fn conversion_failed_for(record: &JobRecord, missing: &[OutputFormat]) -> bool {
+    record.conversion.as_ref().is_some_and(|c| {
+        c.state == ConversionState::Failed && missing.iter().all(|f| c.formats.contains(f))
+    })
+}
+
+/// Queues the conversion of `missing` (unless one is queued already) and answers 202 with
+/// the link to ask for `requested` again; `None` when the design stopped being completed.
+async fn convert_missing(
+    state: &AppState,
+    record: &JobRecord,
+    requested: &[OutputFormat],
+    missing: Vec<OutputFormat>,
+) -> Result<Option<Response>, Error> {
+    let id = record.request_id;
+    let job = DesignJob {
+        request_id: id,
+        prompt: record.prompt.clone(),
+        max_iterations: record.max_iterations,
+        enable_execution: true,
+        output_formats: missing.clone(),
+        model: None,
+        feedback: None,
+        convert: Some(missing.clone()),
+    };
+    let conversion = Conversion {
+        formats: missing.clone(),
+        state: ConversionState::Queued,
+        error: None,
+        requested_at: chrono::Utc::now(),
+    };
+    let mut conn = state.conn.clone();
+    let queued = state
+        .store
+        .request_conversion(
+            &mut conn,
+            &job,
+            &conversion,
+            state.settings.job_max_attempts,
+        )
+        .await?;
+    let formats = match queued {
+        ConversionRequest::Queued => {
+            tracing::info!(request_id = %id, formats = ?missing, "conversion queued");
+            missing
+        }
+        ConversionRequest::AlreadyQueued => record
+            .conversion
+            .as_ref()
+            .map_or(missing, |c| c.formats.clone()),
+        ConversionRequest::NotCompleted => return Ok(None),
+        ConversionRequest::Missing => return Err(Error::design_not_found(&id.to_string())),
+    };
+    let export = format!(
+        "/api/v1/design/{id}/export?formats={}",
+        requested
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let body = ExportPending {
+        request_id: id,
+        status: "converting".to_owned(),
+        formats,
+        message: "Making the formats this design lacks from its stored FCStd; ask links.export \
+                  again."
+            .to_owned(),
+        links: ExportLinks {
+            export: export.clone(),
+            design: format!("/api/v1/design/{id}"),
+        },
+    };
+    Ok(Some(
+        (
+            StatusCode::ACCEPTED,
+            [
+                (header::LOCATION, export),
+                (header::RETRY_AFTER, "1".to_owned()),
+            ],
+            Json(body),
+        )
+            .into_response(),
+    ))
 }
 
 fn missing_artifact_reason(record: &JobRecord, format: OutputFormat) -> String {
     if record.status != DesignStatus::Completed {
-        format!("the design is {:?}, not completed", record.status).to_lowercase()
-    } else if !record.output_formats.contains(&format) {
+        return format!("the design is {:?}, not completed", record.status).to_lowercase();
+    }
+    if let Some(conversion) = &record.conversion
+        && conversion.formats.contains(&format)
+        && let Some(error) = &conversion.error
+    {
+        return format!("the conversion to {} failed: {error}", format.as_str());
+    }
+    if !record.output_formats.contains(&format) {
         format!(
-            "{} was not among the requested output_formats",
+            "{} was not among the requested output_formats; ask export for it to convert it",
             format.as_str()
         )
     } else {
@@ -374,7 +483,7 @@ fn missing_artifact_reason(record: &JobRecord, format: OutputFormat) -> String {
 #[utoipa::path(get, path = "/api/v1/design/{request_id}/download/{format}", tag = "design",
     params(
         ("request_id" = String, Path, description = "The job id"),
-        ("format" = String, Path, description = "step, stl or fcstd")),
+        ("format" = String, Path, description = "step, stl, fcstd, glb, obj, ply, 3mf or png")),
     responses(
         (status = 200, description = "The file", content_type = "application/octet-stream"),
         (status = 206, description = "The byte range the `Range` header asked for"),
@@ -396,8 +505,9 @@ pub async fn download_artifact(
     };
     let format = OutputFormat::parse(&format_name).ok_or_else(|| {
         not_found(format!(
-            "There is no format '{}'; the formats are step, stl and fcstd.",
-            echo(&format_name)
+            "There is no format '{}'; the formats are {}.",
+            echo(&format_name),
+            OutputFormat::names()
         ))
     })?;
     let artifact = record.artifact(format).ok_or_else(|| {

@@ -9,3 +9,4 @@ pub mod events;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod page;

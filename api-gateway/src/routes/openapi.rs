@@ -20,6 +20,8 @@ use crate::state::AppState;
         super::design::download_artifact,
         super::designs::list_designs,
         super::designs::give_feedback,
+        super::page::issue_stream_token,
+        super::page::list_catalogue,
         super::events::stream_design_events,
         super::auth::issue_token,
         super::admin::list_dead_jobs,

@@ -94,7 +94,7 @@ async fn unknown_formats_are_refused() {
         .await;
     assert_eq!(app.download_error(&id, "obj").await, "artifact_not_found");
     let code = error_code(
-        app.get(&format!("/api/v1/design/{id}/export?formats=step,obj"))
+        app.get(&format!("/api/v1/design/{id}/export?formats=step,fbx"))
             .await,
         422,
     )

@@ -325,6 +325,7 @@ impl TestApp {
             output_formats: vec![shared::job::OutputFormat::Step],
             model: None,
             feedback: None,
+            convert: None,
         };
         let record = shared::job::JobRecord::new_pending(&job, "anonymous", None);
         let mut conn = self.async_redis().await;
@@ -450,6 +451,29 @@ impl TestApp {
             .await;
         assert_eq!(response.status(), 200);
         response.json().await.expect("a JSON export listing")
+    }
+
+    /// The export listing of formats the design may lack: `202` with a `Location` while a
+    /// conversion makes them (asked again until it answers `200`), then the listing.
+    pub async fn export_converted(&self, id: &str, formats: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut path = format!("/api/v1/design/{id}/export?formats={formats}");
+        loop {
+            let response = self.get(&path).await;
+            match response.status().as_u16() {
+                200 => return response.json().await.expect("a JSON export listing"),
+                202 => {
+                    let location = response.headers()["location"].to_str().unwrap().to_owned();
+                    let body: Value = response.json().await.expect("a JSON 202 body");
+                    assert_eq!(body["status"], "converting", "{body}");
+                    assert_eq!(body["links"]["export"], location.as_str());
+                    path = location;
+                }
+                other => panic!("export answered {other}: {:?}", response.text().await),
+            }
+            assert!(Instant::now() < deadline, "the conversion never ended");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The error code of a download that must fail with 404.

@@ -92,6 +92,7 @@ fn planning_only_job(side: usize) -> shared::job::DesignJob {
         output_formats: vec![shared::job::OutputFormat::Step],
         model: None,
         feedback: None,
+        convert: None,
     }
 }
 

@@ -29,6 +29,7 @@ import check  # noqa: E402
 import FreeCAD as App  # noqa: E402
 import Part  # noqa: E402
 import Mesh  # noqa: E402
+import MeshPart  # noqa: E402  (the one tessellation; imported before any job runs)
 
 ANSWER_MARK = "@@designer@@ "
 # Descriptors a child closes before the script runs (all but its report pipe).
@@ -163,14 +164,32 @@ def snapshot(doc, top_level):
     return objects
 
 
-def export(doc, objects, outputs):
+def export(doc, objects, outputs, tessellation):
     for fmt, path in outputs.items():
         if fmt == "step":
             Part.export(objects, path)
         elif fmt == "stl":
-            Mesh.export(objects, path)
+            write_tessellation(objects, path, tessellation)
         elif fmt == "fcstd":
             doc.saveAs(path)
+
+
+def write_tessellation(objects, path, tessellation):
+    """The result's one tessellation, as a binary STL. The worker derives every other mesh
+    format and the thumbnail from this file, so they all share these triangles; the
+    deflections are stated (MESH_LINEAR_DEFLECTION in mm, MESH_ANGULAR_DEFLECTION in
+    radians), not left to FreeCAD's preferences."""
+    mesh = Mesh.Mesh()
+    for obj in objects:
+        mesh.addMesh(
+            MeshPart.meshFromShape(
+                Shape=obj.Shape,
+                LinearDeflection=tessellation["linear_deflection"],
+                AngularDeflection=tessellation["angular_deflection"],
+                Relative=False,
+            )
+        )
+    mesh.write(path)
 
 
 def failure(code, error, **extra):
@@ -255,7 +274,7 @@ def execute_and_measure(doc, code, namespace, job, limits):
         "geometry": measure(shapes),
     }
     try:
-        export(doc, top_level, job["outputs"])
+        export(doc, top_level, job["outputs"], job["tessellation"])
     except Exception as error:
         return failure("execution_failed", f"the export failed: {error}")
     return result

@@ -1,7 +1,7 @@
 //! `FreecadRunner::run`: one script, checked and sandboxed, in a warm pool process (or a fresh
 //! one with `FREECAD_POOL_SIZE=0`), under a wall-clock timeout; measured, exported and diffed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,16 @@ pub struct RunnerConfig {
     pub pool_max_jobs: u32,
     pub limits: Limits,
     pub isolation: IsolationPreference,
+    pub tessellation: Tessellation,
+}
+
+/// How finely FreeCAD tessellates the result, once, for every mesh format and the thumbnail.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Tessellation {
+    /// mm
+    pub linear_deflection: f64,
+    /// radians
+    pub angular_deflection: f64,
 }
 
 impl RunnerConfig {
@@ -44,6 +54,10 @@ impl RunnerConfig {
             limits: Limits::from_settings(settings),
             isolation: IsolationPreference::parse(&settings.freecad_isolation)
                 .unwrap_or(IsolationPreference::Bubblewrap),
+            tessellation: Tessellation {
+                linear_deflection: settings.mesh_linear_deflection,
+                angular_deflection: settings.mesh_angular_deflection,
+            },
         }
     }
 }
@@ -52,6 +66,7 @@ pub struct FreecadRunner {
     sandbox: Arc<Sandbox>,
     pool: Option<Pool>,
     timeout: Duration,
+    tessellation: Tessellation,
 }
 
 /// A script that ran and left a measurable solid.
@@ -153,6 +168,7 @@ impl FreecadRunner {
             sandbox,
             pool,
             timeout: config.timeout,
+            tessellation: config.tessellation,
         })
     }
 
@@ -192,8 +208,30 @@ impl FreecadRunner {
         formats: &[OutputFormat],
         previous: Option<&[ObjectState]>,
     ) -> Result<ExecutionOutcome, ExecutionError> {
-        self.run_job(Script::Checked(script), formats, previous)
-            .await
+        let job = JobInput {
+            script: Script::Checked(script),
+            inputs: &[],
+            formats,
+        };
+        self.run_job(&job, previous).await
+    }
+
+    /// Makes `formats` of a stored design from its FCStd (a conversion job): a fixed script
+    /// of ours copies the saved document's top-level shapes into the run's document, which is
+    /// then measured and exported like any result, in the same sandbox (the FCStd came from
+    /// an untrusted script). The script is ours and constant, so it skips the static check,
+    /// which turns `openDocument` away in model-written code.
+    pub async fn convert_fcstd(
+        &self,
+        fcstd: &[u8],
+        formats: &[OutputFormat],
+    ) -> Result<ExecutionOutcome, ExecutionError> {
+        let job = JobInput {
+            script: Script::Ours(CONVERSION_SCRIPT),
+            inputs: &[(CONVERSION_SOURCE, fcstd)],
+            formats,
+        };
+        self.run_job(&job, None).await
     }
 
     /// Test seam: runs `script` as full Python in the sandbox, without the static check, so
@@ -205,19 +243,29 @@ impl FreecadRunner {
         script: &str,
         formats: &[OutputFormat],
     ) -> Result<ExecutionOutcome, ExecutionError> {
-        self.run_job(Script::Unchecked(script), formats, None).await
+        let job = JobInput {
+            script: Script::Unchecked(script),
+            inputs: &[],
+            formats,
+        };
+        self.run_job(&job, None).await
     }
 
     async fn run_job(
         &self,
-        script: Script<'_>,
-        formats: &[OutputFormat],
+        job: &JobInput<'_>,
         previous: Option<&[ObjectState]>,
     ) -> Result<ExecutionOutcome, ExecutionError> {
         let started = Instant::now();
+        // FreeCAD writes STEP, FCStd and one tessellation (STL); the worker derives the rest.
+        let made_by_freecad = freecad_formats(job.formats);
+        let in_freecad = JobInput {
+            formats: &made_by_freecad,
+            ..*job
+        };
         let result = match &self.pool {
-            Some(pool) => self.run_warm(pool, script, formats).await,
-            None => self.run_cold(script, formats).await,
+            Some(pool) => self.run_warm(pool, &in_freecad).await,
+            None => self.run_cold(&in_freecad).await,
         };
         let duration = started.elapsed();
         metrics::histogram!(FREECAD_EXECUTION_DURATION_SECONDS.name).record(duration.as_secs_f64());
@@ -226,21 +274,18 @@ impl FreecadRunner {
             Err(error) => error.metric_status(),
         };
         metrics::counter!(FREECAD_EXECUTIONS_TOTAL.name, "status" => status).increment(1);
-        finish(result?, previous, duration)
+        let mut outcome = finish(result?, previous, duration)?;
+        derive_formats(&mut outcome, job.formats).await?;
+        Ok(outcome)
     }
 
-    async fn run_warm(
-        &self,
-        pool: &Pool,
-        script: Script<'_>,
-        formats: &[OutputFormat],
-    ) -> Result<Collected, ExecutionError> {
+    async fn run_warm(&self, pool: &Pool, job: &JobInput<'_>) -> Result<Collected, ExecutionError> {
         // Waiting for a free process counts against the same limit as the script.
         let mut lease: Lease = tokio::time::timeout(self.timeout, pool.lease())
             .await
             .map_err(|_| ExecutionError::Timeout(self.timeout))?
             .ok_or_else(|| std::io::Error::other("the FreeCAD pool is closed"))?;
-        match self.execute(lease.process(), script, formats).await {
+        match self.execute(lease.process(), job).await {
             Ok(collected) if !collected.answer.fatal => {
                 lease.give_back();
                 Ok(collected)
@@ -256,11 +301,7 @@ impl FreecadRunner {
         }
     }
 
-    async fn run_cold(
-        &self,
-        script: Script<'_>,
-        formats: &[OutputFormat],
-    ) -> Result<Collected, ExecutionError> {
+    async fn run_cold(&self, job: &JobInput<'_>) -> Result<Collected, ExecutionError> {
         let started = Instant::now();
         let mut process = tokio::time::timeout(
             self.timeout,
@@ -269,9 +310,7 @@ impl FreecadRunner {
         .await
         .map_err(|_| ExecutionError::Timeout(self.timeout))??;
         let remaining = self.timeout.saturating_sub(started.elapsed());
-        let result = self
-            .execute_within(&mut process, script, formats, remaining)
-            .await;
+        let result = self.execute_within(&mut process, job, remaining).await;
         tokio::spawn(process.retire());
         result
     }
@@ -279,24 +318,25 @@ impl FreecadRunner {
     async fn execute(
         &self,
         process: &mut FreecadProcess,
-        script: Script<'_>,
-        formats: &[OutputFormat],
+        job: &JobInput<'_>,
     ) -> Result<Collected, ExecutionError> {
-        self.execute_within(process, script, formats, self.timeout)
-            .await
+        self.execute_within(process, job, self.timeout).await
     }
 
     /// One job in one process: fresh inputs in its folder, the answer, the files moved out.
     async fn execute_within(
         &self,
         process: &mut FreecadProcess,
-        script: Script<'_>,
-        formats: &[OutputFormat],
+        input: &JobInput<'_>,
         limit: Duration,
     ) -> Result<Collected, ExecutionError> {
+        let (script, formats) = (input.script, input.formats);
         let host_dir = process.job_dir();
         process.clear_job_dir()?;
         tokio::fs::write(host_dir.join("design.py"), script.text()).await?;
+        for (name, contents) in input.inputs {
+            tokio::fs::write(host_dir.join(name), contents).await?;
+        }
         let inner_dir = process.sandbox().inner_job_dir(&host_dir);
         let outputs: serde_json::Map<String, serde_json::Value> = formats
             .iter()
@@ -311,7 +351,8 @@ impl FreecadRunner {
             "dir": inner_dir.display().to_string(),
             "script": "design.py",
             "outputs": outputs,
-            "unchecked": matches!(script, Script::Unchecked(_)),
+            "unchecked": !matches!(script, Script::Checked(_)),
+            "tessellation": self.tessellation,
         });
         let answer = match tokio::time::timeout(limit, process.run(&job)).await {
             Ok(answer) => answer?,
@@ -362,14 +403,25 @@ enum Script<'a> {
     Checked(&'a str),
     /// Only from [`FreecadRunner::run_unchecked_for_tests`].
     Unchecked(&'a str),
+    /// A constant script of this crate (the conversion), never built from any input.
+    Ours(&'static str),
 }
 
 impl Script<'_> {
     fn text(&self) -> &str {
         match self {
             Self::Checked(text) | Self::Unchecked(text) => text,
+            Self::Ours(text) => text,
         }
     }
+}
+
+/// One run's inputs: the script, files placed beside it, the formats asked for.
+#[derive(Clone, Copy)]
+struct JobInput<'a> {
+    script: Script<'a>,
+    inputs: &'a [(&'a str, &'a [u8])],
+    formats: &'a [OutputFormat],
 }
 
 /// What one job left: the runner's answer and the files copied out of its folder.
@@ -424,4 +476,88 @@ fn finish(
         duration,
         work_dir,
     })
+}
+
+/// The stored FCStd's name inside a conversion run's folder.
+const CONVERSION_SOURCE: &str = "source.FCStd";
+
+/// A conversion run's script (ours, checked like any other): the saved document's top-level
+/// shapes, copied into the run's document. The runner's folder is the working directory.
+const CONVERSION_SCRIPT: &str = r#"import FreeCAD as App
+
+target = App.ActiveDocument
+source = App.openDocument("source.FCStd")
+for obj in source.Objects:
+    if hasattr(obj, "Shape") and not obj.InList and not obj.Shape.isNull():
+        target.addObject("Part::Feature", obj.Name).Shape = obj.Shape.copy()
+App.closeDocument(source.Name)
+App.setActiveDocument(target.Name)
+"#;
+
+/// What FreeCAD itself writes for `formats`: STEP and FCStd as asked, and the one
+/// tessellation (STL) whenever any mesh format or the thumbnail is wanted.
+fn freecad_formats(formats: &[OutputFormat]) -> Vec<OutputFormat> {
+    let mut made: Vec<OutputFormat> = formats
+        .iter()
+        .copied()
+        .filter(|f| !f.is_from_mesh())
+        .collect();
+    if formats.iter().any(|f| f.is_from_mesh()) {
+        made.push(OutputFormat::Stl);
+    }
+    made
+}
+
+/// Writes the formats derived from the tessellation (OBJ, PLY, 3MF, GLB, PNG) next to it and
+/// leaves in `files` exactly the formats asked for.
+async fn derive_formats(
+    outcome: &mut ExecutionOutcome,
+    formats: &[OutputFormat],
+) -> Result<(), ExecutionError> {
+    let dir = outcome.work_dir.path().to_path_buf();
+    let wanted = formats.to_vec();
+    let bbox = outcome.geometry.bbox;
+    let derived = tokio::task::spawn_blocking(move || write_derived(&dir, &wanted, bbox))
+        .await
+        .map_err(|e| std::io::Error::other(format!("the mesh writer stopped: {e}")))??;
+    outcome.files.retain(|(format, _)| formats.contains(format));
+    outcome.files.extend(derived);
+    // In the order they were asked for.
+    outcome
+        .files
+        .sort_by_key(|(format, _)| formats.iter().position(|f| f == format));
+    Ok(())
+}
+
+fn write_derived(
+    dir: &Path,
+    formats: &[OutputFormat],
+    bbox: [f64; 3],
+) -> Result<Vec<(OutputFormat, PathBuf)>, ExecutionError> {
+    let derived: Vec<OutputFormat> = formats
+        .iter()
+        .copied()
+        .filter(|f| f.is_from_mesh() && *f != OutputFormat::Stl)
+        .collect();
+    if derived.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stl = std::fs::read(dir.join(OutputFormat::Stl.file_name()))?;
+    let mesh = crate::mesh::read_binary_stl(&stl).map_err(|e| ExecutionError::ScriptFailed {
+        message: format!("the tessellation FreeCAD wrote is unreadable: {e}"),
+    })?;
+    let mut files = Vec::with_capacity(derived.len());
+    for format in derived {
+        let bytes = match format {
+            OutputFormat::Png => crate::mesh::thumbnail(&mesh, bbox)
+                .map_err(|e| std::io::Error::other(format!("PNG encoding: {e}")))?,
+            other => crate::mesh::encode(&mesh, other).ok_or_else(|| {
+                std::io::Error::other(format!("no writer for {}", other.as_str()))
+            })?,
+        };
+        let path = dir.join(format.file_name());
+        std::fs::write(&path, bytes)?;
+        files.push((format, path));
+    }
+    Ok(files)
 }

@@ -39,13 +39,7 @@ pub async fn publish(
         let bytes = tokio::fs::read(source)
             .await
             .map_err(|source| PublishError::Read { name, source })?;
-        let info = ArtifactInfo {
-            format: *format,
-            name: name.to_owned(),
-            bytes: bytes.len() as u64,
-            sha256: hex::encode(Sha256::digest(&bytes)),
-            url: format!("/api/v1/design/{request_id}/download/{}", format.as_str()),
-        };
+        let info = describe(request_id, *format, &bytes);
         store
             .put(request_id, *format, Bytes::from(bytes))
             .await
@@ -53,4 +47,15 @@ pub async fn publish(
         artifacts.push(info);
     }
     Ok(artifacts)
+}
+
+/// What the record lists about one stored file.
+pub fn describe(request_id: Uuid, format: OutputFormat, bytes: &[u8]) -> ArtifactInfo {
+    ArtifactInfo {
+        format,
+        name: format.file_name().to_owned(),
+        bytes: bytes.len() as u64,
+        sha256: hex::encode(Sha256::digest(bytes)),
+        url: format!("/api/v1/design/{request_id}/download/{}", format.as_str()),
+    }
 }

@@ -12,6 +12,7 @@
 //! remain.
 
 mod artifacts;
+mod conversion;
 pub mod freecad_slots;
 mod report;
 mod retry;
@@ -128,6 +129,9 @@ impl From<std::io::Error> for JobError {
 #[instrument(skip_all, fields(request_id = %job.request_id))]
 pub async fn run_design_job(job: DesignJob, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
     let ctx: &JobContext = &ctx;
+    if let Some(formats) = &job.convert {
+        return conversion::run_conversion(&job, formats, ctx).await;
+    }
     let report = ctx.reporter(job.request_id);
     let pipeline = AssertUnwindSafe(run_pipeline(&job, ctx, &report)).catch_unwind();
     let (code, message) = match tokio::time::timeout(ctx.job_timeout, pipeline).await {

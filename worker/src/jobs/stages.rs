@@ -193,7 +193,8 @@ impl JobRun<'_> {
                 }
             }
         };
-        let formats = &self.job.output_formats;
+        // The FCStd is always stored: later conversions into other formats start from it.
+        let formats = &super::conversion::with_source(&self.job.output_formats);
         let previous = self.previous_objects.as_deref();
         // Only the test seam's scripts (never a generated one) may skip the check, to prove
         // the sandbox holds on its own.
@@ -327,12 +328,14 @@ impl JobRun<'_> {
             .executed
             .as_ref()
             .map(|outcome| outcome.files.as_slice());
-        let artifacts = artifacts::publish(
+        let mut artifacts = artifacts::publish(
             &self.ctx.artifacts,
             self.job.request_id,
             files.unwrap_or_default(),
         )
         .await?;
+        // The FCStd is kept for later conversions even when it was not asked for.
+        artifacts.retain(|artifact| self.job.output_formats.contains(&artifact.format));
         self.report.artifacts(&artifacts);
         self.report
             .complete(JobPatch {

@@ -5,6 +5,7 @@
 mod catalogue;
 mod check;
 mod fake_vendor;
+mod formats;
 mod helpers;
 mod in_flight;
 mod llm;

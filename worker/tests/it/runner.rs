@@ -16,7 +16,10 @@ async fn a_generated_box_is_measured_and_exported_cold_and_warm() {
     for pool_size in ["0", "1"] {
         let runner = runner_with(&[("FREECAD_POOL_SIZE", pool_size)]).await;
         let outcome = runner
-            .run(&script, &OutputFormat::ALL)
+            .run(
+                &script,
+                &[OutputFormat::Step, OutputFormat::Stl, OutputFormat::Fcstd],
+            )
             .await
             .expect("the box runs");
         assert!(outcome.geometry.valid);

@@ -36,6 +36,7 @@ fn finished_job(callback_url: String) -> JobRecord {
         output_formats: vec![OutputFormat::Step],
         model: None,
         feedback: None,
+        convert: None,
     };
     JobRecord::new_pending(&job, "tenant", Some(callback_url))
 }
