@@ -132,6 +132,7 @@ async fn main() {
         output_formats: vec![OutputFormat::Step],
         model: None,
         feedback: None,
+        earlier_feedback: Vec::new(),
     };
     let record = JobRecord::new_pending(&job, "anonymous", None);
     JobStore::new(keys.clone(), ttl)

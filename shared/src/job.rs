@@ -96,6 +96,10 @@ pub struct DesignJob {
     /// What the user asked to change when they refined a completed design.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feedback: Option<String>,
+    /// The feedback of the refines before this one, oldest first: the design being refined
+    /// is the prompt with each of them applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_feedback: Vec<String>,
 }
 
 /// One exported file of a completed job.
@@ -177,6 +181,9 @@ pub struct JobRecord {
     pub geometry: Option<Geometry>,
     #[serde(default)]
     pub usage: Usage,
+    /// The feedback of every refine of this design, oldest first.
+    #[serde(default)]
+    pub refinements: Vec<String>,
 }
 
 fn anonymous_principal() -> String {
@@ -213,6 +220,7 @@ impl JobRecord {
             artifacts: Vec::new(),
             geometry: None,
             usage: Usage::default(),
+            refinements: Vec::new(),
         }
     }
 

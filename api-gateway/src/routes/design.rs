@@ -110,6 +110,7 @@ pub async fn submit_design(
         output_formats: request.output_formats,
         model: request.model,
         feedback: None,
+        earlier_feedback: Vec::new(),
     };
     let record = JobRecord::new_pending(&job, &principal.id, request.callback_url);
     let response = DesignResponse {
@@ -204,6 +205,7 @@ pub async fn refine_design(
         output_formats: record.output_formats.clone(),
         model: record.model.clone(),
         feedback: Some(feedback),
+        earlier_feedback: record.refinements.clone(),
     };
     let not_completed = |status: DesignStatus| {
         Error::Conflict(format!(

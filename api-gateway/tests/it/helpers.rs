@@ -302,6 +302,7 @@ impl TestApp {
             output_formats: vec![shared::job::OutputFormat::Step],
             model: None,
             feedback: None,
+            earlier_feedback: Vec::new(),
         };
         let record = shared::job::JobRecord::new_pending(&job, "anonymous", None);
         let mut conn = self.async_redis().await;

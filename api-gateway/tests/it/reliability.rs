@@ -329,6 +329,7 @@ async fn ten_thousand_due_retries_never_stop_the_workers() {
             output_formats: vec![shared::job::OutputFormat::Step],
             model: None,
             feedback: None,
+            earlier_feedback: Vec::new(),
         };
         let record = shared::job::JobRecord::new_pending(&job, "anonymous", None);
         store

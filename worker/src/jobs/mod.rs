@@ -287,6 +287,7 @@ async fn run_pipeline(job: &DesignJob, ctx: &JobContext) -> Result<(), BoxDynErr
     let mut state = PipelineState {
         prompt: job.prompt.clone(),
         user_feedback: job.feedback.clone(),
+        earlier_feedback: job.earlier_feedback.clone(),
         ..PipelineState::default()
     };
 

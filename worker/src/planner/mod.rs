@@ -6,16 +6,19 @@
 //! - [`catalogue`]: the parametric parts, one file per family, with their parameters,
 //!   validation, exact expected geometry and FreeCAD template.
 //! - `offline`: [`OfflinePlanner`], which ties them together into an [`OfflinePlan`].
+//! - `refine`: [`refine`], feedback on a completed design applied to its parameters.
 
 pub mod catalogue;
 mod offline;
-mod parse;
+pub(crate) mod parse;
 mod prompt;
+mod refine;
 
 use serde::{Deserialize, Serialize};
 
 pub use catalogue::{CATALOGUE, Entry, Part};
 pub use offline::{OfflinePlan, OfflinePlanner};
+pub use refine::refine;
 
 /// What the planner expects the finished part to measure; the validator checks it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
