@@ -28,6 +28,11 @@ pub struct ExpectedGeometry {
     /// mm^3
     pub volume: Option<f64>,
     pub solids: Option<u32>,
+    /// How far (mm) FreeCAD's measured bounding box may lie outside the exact one because of
+    /// how it is measured: a tessellated shape's box is widened by the mesh deflection. The
+    /// validator allows this on each axis besides its relative tolerance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bbox_allowance_mm: Option<f64>,
 }
 
 /// The planner's answer (DESIGN.md section 6).

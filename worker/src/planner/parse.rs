@@ -719,6 +719,7 @@ const PHRASES: &[(&str, Class)] = {
 
 /// Every qualifier word and phrase the reader knows, for the tests that check each one is
 /// honoured or refused.
+#[cfg(test)]
 pub fn qualifier_words() -> Vec<&'static str> {
     PHRASES
         .iter()
@@ -991,8 +992,12 @@ fn is_per_location(items: &[Item], k: Option<usize>) -> bool {
 /// Whether the unitless whole number at `index` counts holes: "4 holes", "four 6 mm holes",
 /// "4 x Ø6 holes", "6 M8 bolt holes", "one in each corner".
 fn counts_holes(items: &[Item], index: usize) -> bool {
-    let next = skip_adjectives(items, next_meaningful(items, index));
+    let next = next_meaningful(items, index);
     if is_hole_word(items, next) || is_per_location(items, next) {
+        return true;
+    }
+    let next = skip_adjectives(items, next);
+    if is_hole_word(items, next) {
         return true;
     }
     let mut k = match next {

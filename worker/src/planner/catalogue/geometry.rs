@@ -19,12 +19,16 @@ pub const MAX_SIZE_MM: f64 = 10_000.0;
 /// How far a cutting tool reaches past the faces it opens, so FreeCAD never sees
 /// coincident faces in a boolean.
 const TOOL_OVERSHOOT_MM: f64 = 1.0;
-/// The tessellation that makes FreeCAD's bounding box tight: 1/1000 of the part's smallest
-/// extent keeps every axis within 0.1 % of the surface, well inside the validator's 0.5 %
-/// per axis, also for a thin part (an O-ring's height is its cross-section, not its diameter).
+/// The tessellation that makes FreeCAD's bounding box tight: 1/1000 of the part's largest
+/// extent keeps it within 0.1 % of the surface, well inside the validator's 0.5 % per axis.
 const TESSELLATION_PER_EXTENT: f64 = 1e-3;
-/// The finest tessellation asked for, so a 0.1 mm part does not ask for millions of triangles.
-const MIN_DEFLECTION_MM: f64 = 1e-4;
+/// A thin part (an O-ring's height is its cross-section, not its diameter) is judged per axis
+/// on its smallest extent too: the deflection is also at most 1/100 of that, and the plan
+/// allows the measured box that much wider (`bbox_allowance_mm`), as the mesh widens it.
+/// Finer than that, OCC's mesher takes minutes on a small torus.
+const TESSELLATION_PER_SMALLEST_EXTENT: f64 = 1e-2;
+/// The finest tessellation asked for.
+const MIN_DEFLECTION_MM: f64 = 1e-3;
 
 /// Which outer edges of a body a finish is applied to. On a cylinder `All` is both rims,
 /// `Top` / `Bottom` one rim; `Vertical` and `TopAndBottom` are for boxes only.
@@ -224,7 +228,21 @@ impl Part {
             bbox: Some(self.body.bbox()),
             volume: Some(volume),
             solids: Some(1),
+            // The mesh widens the measured box by up to the deflection on each side.
+            bbox_allowance_mm: self.deflection().map(|d| 2.0 * d),
         }
+    }
+
+    /// The mesh deflection the script tessellates with, for bodies with toroidal faces.
+    fn deflection(&self) -> Option<f64> {
+        self.body.has_toroidal_faces().then(|| {
+            let extents = self.body.bbox();
+            let largest = extents.into_iter().fold(0.0, f64::max);
+            let smallest = extents.into_iter().fold(f64::INFINITY, f64::min);
+            (largest * TESSELLATION_PER_EXTENT)
+                .min(smallest * TESSELLATION_PER_SMALLEST_EXTENT)
+                .max(MIN_DEFLECTION_MM)
+        })
     }
 
     /// Whether the part can be made, and its volume formula holds: positive sizes within
@@ -266,9 +284,7 @@ impl Part {
         // FreeCAD's `BoundBox` of a toroidal face (a torus, a filleted rim) is up to 8 % too
         // big: it bounds control points, not the surface. Once a shape is tessellated, it
         // bounds the triangles instead, which lie within the deflection of the surface.
-        if self.body.has_toroidal_faces() {
-            let smallest = self.body.bbox().into_iter().fold(f64::INFINITY, f64::min);
-            let deflection = (smallest * TESSELLATION_PER_EXTENT).max(MIN_DEFLECTION_MM);
+        if let Some(deflection) = self.deflection() {
             let _ = writeln!(script, "shape.tessellate({deflection:?})");
         }
         script.push_str("doc.addObject(\"Part::Feature\", \"Part\").Shape = shape\n");
@@ -693,9 +709,13 @@ impl Body {
                 edges,
             } => {
                 let mut s = format!("shape = Part.makeBox({length:?}, {width:?}, {height:?})\n");
-                if let Some(which) = edges.edges() {
-                    let _ = writeln!(s, "chosen = {}", box_edges_script(which, height));
-                    s.push_str(&finish_script(edges, "chosen"));
+                match edges.edges() {
+                    None => {}
+                    Some(Edges::All) => s.push_str(&finish_script(edges, "shape.Edges")),
+                    Some(which) => {
+                        let _ = writeln!(s, "chosen = {}", box_edges_script(which, height));
+                        s.push_str(&finish_script(edges, "chosen"));
+                    }
                 }
                 s
             }
