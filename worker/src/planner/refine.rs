@@ -439,7 +439,7 @@ fn slot(params: &mut BTreeMap<String, f64>, d: Dimension) -> Result<&mut f64, St
                 .keys()
                 .find(|k| k.ends_with("fillet_radius") || k.ends_with("chamfer"))
                 .cloned();
-            let name = match current {
+            match current {
                 Some(c) if c.ends_with(wanted) => c,
                 Some(c) => {
                     // "use chamfers instead of fillets": the same edges, the other finish.
@@ -459,8 +459,7 @@ fn slot(params: &mut BTreeMap<String, f64>, d: Dimension) -> Result<&mut f64, St
                     params.insert(wanted.to_owned(), 0.0);
                     wanted.to_owned()
                 }
-            };
-            name
+            }
         }
         _ => d
             .parameters()
@@ -619,7 +618,10 @@ mod tests {
     use super::*;
 
     /// (prompt, feedback, parameters the refined plan must have)
-    const EDITS: &[(&str, &str, &[(&str, f64)])] = &[
+    /// Parameters a refined plan must have, by name.
+    type Expected = &'static [(&'static str, f64)];
+
+    const EDITS: &[(&str, &str, Expected)] = &[
         (
             "a box 100x50x30 mm",
             "make it 20 mm taller",
