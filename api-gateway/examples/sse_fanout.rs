@@ -133,6 +133,7 @@ async fn main() {
         model: None,
         feedback: None,
         convert: None,
+        earlier_feedback: Vec::new(),
     };
     let record = JobRecord::new_pending(&job, "anonymous", None);
     JobStore::new(keys.clone(), ttl)

@@ -227,6 +227,10 @@ pub struct DesignJob {
     /// FCStd, without any model or planner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub convert: Option<Vec<OutputFormat>>,
+    /// The feedback of the refines before this one, oldest first: the design being refined
+    /// is the prompt with each of them applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_feedback: Vec<String>,
 }
 
 /// One exported file of a completed job.
@@ -335,6 +339,9 @@ pub struct JobRecord {
     /// The latest conversion into more formats, if any was asked for.
     #[serde(default)]
     pub conversion: Option<Conversion>,
+    /// The feedback of every refine of this design, oldest first.
+    #[serde(default)]
+    pub refinements: Vec<String>,
 }
 
 fn anonymous_principal() -> String {
@@ -373,6 +380,7 @@ impl JobRecord {
             usage: Usage::default(),
             user_feedback: None,
             conversion: None,
+            refinements: Vec::new(),
         }
     }
 

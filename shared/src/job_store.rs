@@ -579,7 +579,10 @@ impl JobStore {
         })?;
         let task_id = ulid::Ulid::generate().to_string();
         let json = |value: Value| value.to_string();
+        let mut refinements = job.earlier_feedback.clone();
+        refinements.extend(job.feedback.clone());
         let fields = [
+            ("refinements", json(serde_json::json!(refinements))),
             ("task_id", json(Value::String(task_id.clone()))),
             ("status", json(serde_json::json!(DesignStatus::Refining))),
             ("progress", json(serde_json::json!(0.0))),

@@ -139,6 +139,7 @@ pub async fn submit_design(
         model: request.model,
         feedback: None,
         convert: None,
+        earlier_feedback: Vec::new(),
     };
     let record = JobRecord::new_pending(&job, &principal.id, request.callback_url);
     let response = DesignResponse {
@@ -237,6 +238,7 @@ pub async fn refine_design(
         model: record.model.clone(),
         feedback: Some(feedback),
         convert: None,
+        earlier_feedback: record.refinements.clone(),
     };
     let not_completed = |status: DesignStatus| {
         Error::Conflict(format!(
@@ -394,6 +396,7 @@ async fn convert_missing(
         model: None,
         feedback: None,
         convert: Some(missing.clone()),
+        earlier_feedback: Vec::new(),
     };
     let conversion = Conversion {
         formats: missing.clone(),

@@ -354,6 +354,51 @@ async fn refine_reruns_a_completed_design_with_the_feedback() {
     );
 }
 
+/// Offline, feedback edits the completed part; feedback the planner cannot apply fails the
+/// refine with `unsupported_feedback` and the previous result stays: its geometry, its
+/// artifact list and its files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_refine_edits_the_part_or_fails_keeping_the_previous_result() {
+    let app = spawn_app().await;
+    let id = app.submit(&json!({ "prompt": "a box 30x20x10 mm" })).await;
+    assert_eq!(
+        app.wait_for_end(&id, JOB_LIMIT).await["status"],
+        "completed"
+    );
+    let refine = |feedback: &str| {
+        app.client
+            .post(app.url(&format!("/api/v1/design/{id}/refine")))
+            .json(&json!({ "feedback": feedback }))
+            .send()
+    };
+    assert_eq!(refine("make it 20 mm taller").await.unwrap().status(), 202);
+    let status = app.wait_for_end(&id, JOB_LIMIT).await;
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(
+        status["geometry"]["bbox"],
+        json!([30.0, 20.0, 30.0]),
+        "{status}"
+    );
+    let step = app.get(&format!("/api/v1/design/{id}/download/step")).await;
+    assert_eq!(step.status(), 200);
+    let before = step.bytes().await.unwrap();
+
+    assert_eq!(refine("make it look nicer").await.unwrap().status(), 202);
+    let status = app.wait_for_end(&id, JOB_LIMIT).await;
+    assert_eq!(status["status"], "failed", "{status}");
+    assert_eq!(status["error_code"], "unsupported_feedback", "{status}");
+    let message = status["error_message"].as_str().unwrap();
+    assert!(message.contains("Box 30 x 20 x 30 mm"), "{message}");
+    assert_eq!(
+        status["geometry"]["bbox"],
+        json!([30.0, 20.0, 30.0]),
+        "{status}"
+    );
+    let step = app.get(&format!("/api/v1/design/{id}/download/step")).await;
+    assert_eq!(step.status(), 200, "the previous file stays downloadable");
+    assert_eq!(step.bytes().await.unwrap(), before);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refine_needs_a_completed_design_of_ones_own() {
     let app = spawn_app_with(AppOptions {

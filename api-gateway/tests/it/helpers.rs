@@ -326,6 +326,7 @@ impl TestApp {
             model: None,
             feedback: None,
             convert: None,
+            earlier_feedback: Vec::new(),
         };
         let record = shared::job::JobRecord::new_pending(&job, "anonymous", None);
         let mut conn = self.async_redis().await;

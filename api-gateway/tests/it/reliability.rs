@@ -330,6 +330,7 @@ async fn ten_thousand_due_retries_never_stop_the_workers() {
             model: None,
             feedback: None,
             convert: None,
+            earlier_feedback: Vec::new(),
         };
         let record = shared::job::JobRecord::new_pending(&job, "anonymous", None);
         store

@@ -93,6 +93,7 @@ fn planning_only_job(side: usize) -> shared::job::DesignJob {
         model: None,
         feedback: None,
         convert: None,
+        earlier_feedback: Vec::new(),
     }
 }
 

@@ -109,6 +109,9 @@ pub struct PipelineState {
     pub prompt: String,
     /// The user's feedback when they refined a completed design.
     pub user_feedback: Option<String>,
+    /// The feedback of earlier refines, oldest first: the design refined is the prompt with
+    /// each applied (the offline planner replays them; a model is shown the latest only).
+    pub earlier_feedback: Vec<String>,
     pub plan: Option<DesignPlan>,
     /// The offline planner's answer, when it planned (the template generator needs it).
     pub offline: Option<OfflinePlan>,

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{Agent, AgentError, Backend, PipelineState, json_object};
 use crate::llm::ChunkSink;
-use crate::planner::{DesignPlan, ExpectedGeometry, OfflinePlanner};
+use crate::planner::{DesignPlan, ExpectedGeometry, OfflinePlanner, refine};
 
 pub const SYSTEM_PROMPT: &str = "You plan mechanical parts that will be modelled in FreeCAD. \
 Answer with one JSON object and nothing else: \
@@ -73,20 +73,17 @@ impl Planner {
     }
 }
 
-/// The offline planner reads plain English only: refining feedback that describes the whole
-/// part again ("a box 120x50x30") is planned as it stands; other feedback cannot be applied,
-/// so the original prompt is planned again.
+/// The offline planner reads plain English only. A refine applies the feedback to the
+/// parameters of the completed design (`planner::refine`): a size, a relative change, a
+/// finish or holes added or removed, or a whole new part; feedback it cannot apply fails
+/// with `unsupported_feedback`, never the unchanged part reported as refined.
 fn plan_offline(state: &mut PipelineState) -> Result<(), AgentError> {
     if state.offline.is_some() && state.user_feedback.is_none() {
         // A replan: the offline planner would answer exactly as before.
         return Ok(());
     }
-    let planned = state
-        .user_feedback
-        .as_deref()
-        .and_then(|feedback| OfflinePlanner.plan(feedback).ok());
-    let offline = match planned {
-        Some(plan) => plan,
+    let offline = match state.user_feedback.as_deref() {
+        Some(feedback) => refine(&state.prompt, &state.earlier_feedback, feedback)?,
         None => OfflinePlanner.plan(&state.prompt)?,
     };
     state.plan = Some(offline.plan.clone());
@@ -192,10 +189,26 @@ mod tests {
         assert_eq!(state.plan.unwrap().expected.bbox, Some([120.0, 50.0, 30.0]));
         let mut state = PipelineState {
             prompt: "a box 100x50x30 mm".to_owned(),
-            user_feedback: Some("nicer please".to_owned()),
+            user_feedback: Some("make it 20 mm taller".to_owned()),
             ..PipelineState::default()
         };
         plan_offline(&mut state).unwrap();
-        assert_eq!(state.plan.unwrap().expected.bbox, Some([100.0, 50.0, 30.0]));
+        assert_eq!(state.plan.unwrap().expected.bbox, Some([100.0, 50.0, 50.0]));
+    }
+
+    #[test]
+    fn offline_refine_feedback_it_cannot_apply_is_refused_not_ignored() {
+        let mut state = PipelineState {
+            prompt: "a box 100x50x30 mm".to_owned(),
+            user_feedback: Some("nicer please".to_owned()),
+            ..PipelineState::default()
+        };
+        let error = plan_offline(&mut state).unwrap_err();
+        assert_eq!(error.code(), "unsupported_feedback");
+        assert!(
+            error.to_string().contains("Box 100 x 50 x 30 mm"),
+            "{error}"
+        );
+        assert!(state.plan.is_none());
     }
 }

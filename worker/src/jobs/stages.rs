@@ -61,6 +61,7 @@ pub async fn run(job: &DesignJob, ctx: &JobContext, report: &JobReporter) -> Res
         state: PipelineState {
             prompt: job.prompt.clone(),
             user_feedback: job.feedback.clone(),
+            earlier_feedback: job.earlier_feedback.clone(),
             ..PipelineState::default()
         },
         iteration: 0,

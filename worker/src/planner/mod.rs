@@ -6,16 +6,19 @@
 //! - [`catalogue`]: the parametric parts, one file per family, with their parameters,
 //!   validation, exact expected geometry and FreeCAD template.
 //! - `offline`: [`OfflinePlanner`], which ties them together into an [`OfflinePlan`].
+//! - `refine`: [`refine`], feedback on a completed design applied to its parameters.
 
 pub mod catalogue;
 mod offline;
-mod parse;
+pub(crate) mod parse;
 mod prompt;
+mod refine;
 
 use serde::{Deserialize, Serialize};
 
 pub use catalogue::{CATALOGUE, Entry, Part};
 pub use offline::{OfflinePlan, OfflinePlanner};
+pub use refine::refine;
 
 /// What the planner expects the finished part to measure; the validator checks it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -25,6 +28,11 @@ pub struct ExpectedGeometry {
     /// mm^3
     pub volume: Option<f64>,
     pub solids: Option<u32>,
+    /// How far (mm) FreeCAD's measured bounding box may lie outside the exact one because of
+    /// how it is measured: a tessellated shape's box is widened by the mesh deflection. The
+    /// validator allows this on each axis besides its relative tolerance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bbox_allowance_mm: Option<f64>,
 }
 
 /// The planner's answer (ARCHITECTURE.md, "worker").

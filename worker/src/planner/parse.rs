@@ -134,6 +134,53 @@ pub enum Arrangement {
     PerLeg,
 }
 
+/// A word that says where or how a feature applies (which edges, which face, which axis,
+/// "only", "except"). The reader records every one; the chosen entry must honour each (take
+/// it), or the prompt is refused naming the words: a qualifier is never silently dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Qualifier {
+    Top,
+    Bottom,
+    Vertical,
+    Horizontal,
+    /// "both ends", "each end": both rims of a round part.
+    BothEnds,
+    /// "end" ("at one end": "one" is read as a number): which end is not said.
+    OneEnd,
+    Only,
+    /// "except", "without", "not", "no": a part with something left out.
+    Except,
+    /// A face or side named for a feature: "front", "back", "left", "right", "face".
+    Face,
+    /// A direction for holes: "along", "lengthwise", "front to back", "horizontally".
+    Direction,
+    /// A position away from the plain one: "offset", "off centre", "diagonal", "staggered".
+    Offset,
+    /// An angle: "angled", "tilted", "inclined".
+    Angle,
+    /// A partial extent: "halfway", "partway", "partially".
+    Partial,
+}
+
+/// What a qualifier is about: the edges (near "edges", "rim", a fillet or a chamfer), a
+/// feature, or the part itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Edges,
+    Feature(Feature),
+    Part,
+}
+
+/// One qualifier word of the prompt, where it applies, and whether the plan honoured it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualifierUse {
+    pub qualifier: Qualifier,
+    pub scope: Scope,
+    /// The words as written ("vertical", "front to back").
+    pub words: String,
+    pub honoured: bool,
+}
+
 /// One thing the prompt said about sizes or counts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Found {
@@ -183,6 +230,8 @@ pub struct Reading {
     pub arrangements: Vec<Arrangement>,
     /// Words naming something the catalogue cannot make ("thread", "gear", "slot").
     pub unsupported: Vec<String>,
+    /// Every qualifier word, in order; each must be honoured by the plan.
+    pub qualifiers: Vec<QualifierUse>,
     found: Vec<Found>,
     taken: Vec<bool>,
 }
@@ -201,6 +250,9 @@ enum Class {
     /// "and": a phrase boundary that keeps the feature context.
     And,
     Unsupported,
+    Qualifier(Qualifier),
+    /// "edges", "edge", "rim", "rims": makes the qualifiers of its phrase about edges.
+    EdgeWord,
     Other,
 }
 
@@ -208,6 +260,7 @@ enum Class {
 const PHRASES: &[(&str, Class)] = {
     use crate::planner::parse::Arrangement as A;
     use crate::planner::parse::Feature as F;
+    use crate::planner::parse::Qualifier as QF;
     use crate::planner::parse::Quantity as Q;
     use Class::*;
     &[
@@ -261,6 +314,10 @@ const PHRASES: &[(&str, Class)] = {
         ("brick", Part("box")),
         ("plate", Part("box")),
         ("slab", Part("box")),
+        ("sheet", Part("box")),
+        ("foil", Part("box")),
+        ("panel", Part("box")),
+        ("tile", Part("box")),
         ("bar", Part("box")),
         // features
         ("blind holes", Feature(F::Hole, true)),
@@ -416,6 +473,7 @@ const PHRASES: &[(&str, Class)] = {
         ("near the corners", Arrangement(A::Corners)),
         ("at the four corners", Arrangement(A::Corners)),
         ("corners", Arrangement(A::Corners)),
+        ("corner", Arrangement(A::Corners)),
         ("in a row", Arrangement(A::Row)),
         ("in a line", Arrangement(A::Row)),
         ("in line", Arrangement(A::Row)),
@@ -459,10 +517,88 @@ const PHRASES: &[(&str, Class)] = {
         ("equally spaced", Filler),
         ("spaced", Filler),
         ("on all edges", Filler),
+        ("on all the edges", Filler),
+        ("on every edge", Filler),
         ("on the edges", Filler),
         ("on the outer edges", Filler),
+        ("outer edges", Filler),
         ("all edges", Filler),
-        ("edges", Filler),
+        ("all the edges", Filler),
+        ("every edge", Filler),
+        ("edges", EdgeWord),
+        ("edge", EdgeWord),
+        ("rims", EdgeWord),
+        ("rim", EdgeWord),
+        // qualifiers: each must be honoured by the plan or refuse the prompt
+        ("top", Qualifier(QF::Top)),
+        ("upper", Qualifier(QF::Top)),
+        ("bottom", Qualifier(QF::Bottom)),
+        ("lower", Qualifier(QF::Bottom)),
+        ("underside", Qualifier(QF::Bottom)),
+        ("vertical", Qualifier(QF::Vertical)),
+        ("vertically", Qualifier(QF::Vertical)),
+        ("upright", Qualifier(QF::Vertical)),
+        ("horizontal", Qualifier(QF::Horizontal)),
+        ("horizontally", Qualifier(QF::Horizontal)),
+        ("both ends", Qualifier(QF::BothEnds)),
+        ("each end", Qualifier(QF::BothEnds)),
+        ("either end", Qualifier(QF::BothEnds)),
+        ("end", Qualifier(QF::OneEnd)),
+        ("ends", Qualifier(QF::BothEnds)),
+        ("only", Qualifier(QF::Only)),
+        ("just", Qualifier(QF::Only)),
+        ("solely", Qualifier(QF::Only)),
+        ("except", Qualifier(QF::Except)),
+        ("excluding", Qualifier(QF::Except)),
+        ("but not", Qualifier(QF::Except)),
+        ("other than", Qualifier(QF::Except)),
+        ("apart from", Qualifier(QF::Except)),
+        ("without", Qualifier(QF::Except)),
+        ("not", Qualifier(QF::Except)),
+        ("no", Qualifier(QF::Except)),
+        ("front to back", Qualifier(QF::Direction)),
+        ("back to front", Qualifier(QF::Direction)),
+        ("side to side", Qualifier(QF::Direction)),
+        ("left to right", Qualifier(QF::Direction)),
+        ("end to end", Qualifier(QF::Direction)),
+        ("along", Qualifier(QF::Direction)),
+        ("lengthwise", Qualifier(QF::Direction)),
+        ("lengthways", Qualifier(QF::Direction)),
+        ("longitudinal", Qualifier(QF::Direction)),
+        ("longitudinally", Qualifier(QF::Direction)),
+        ("crosswise", Qualifier(QF::Direction)),
+        ("crossways", Qualifier(QF::Direction)),
+        ("transverse", Qualifier(QF::Direction)),
+        ("sideways", Qualifier(QF::Direction)),
+        ("radial", Qualifier(QF::Direction)),
+        ("radially", Qualifier(QF::Direction)),
+        ("axial", Qualifier(QF::Direction)),
+        ("axially", Qualifier(QF::Direction)),
+        ("perpendicular", Qualifier(QF::Direction)),
+        ("parallel", Qualifier(QF::Direction)),
+        ("front", Qualifier(QF::Face)),
+        ("back", Qualifier(QF::Face)),
+        ("rear", Qualifier(QF::Face)),
+        ("left", Qualifier(QF::Face)),
+        ("right", Qualifier(QF::Face)),
+        ("face", Qualifier(QF::Face)),
+        ("faces", Qualifier(QF::Face)),
+        ("offset", Qualifier(QF::Offset)),
+        ("off centre", Qualifier(QF::Offset)),
+        ("off center", Qualifier(QF::Offset)),
+        ("eccentric", Qualifier(QF::Offset)),
+        ("diagonal", Qualifier(QF::Offset)),
+        ("diagonally", Qualifier(QF::Offset)),
+        ("staggered", Qualifier(QF::Offset)),
+        ("opposite", Qualifier(QF::Offset)),
+        ("angled", Qualifier(QF::Angle)),
+        ("tilted", Qualifier(QF::Angle)),
+        ("inclined", Qualifier(QF::Angle)),
+        ("slanted", Qualifier(QF::Angle)),
+        ("halfway", Qualifier(QF::Partial)),
+        ("partway", Qualifier(QF::Partial)),
+        ("part way", Qualifier(QF::Partial)),
+        ("partially", Qualifier(QF::Partial)),
         ("in", Filler),
         ("of", Filler),
         ("is", Filler),
@@ -493,7 +629,10 @@ const PHRASES: &[(&str, Class)] = {
         ("metric", Filler),
         ("solid", Filler),
         ("simple", Filler),
-        ("outer", Filler),
+        ("outer", Label(Q::OuterDiameter)),
+        ("outside", Label(Q::OuterDiameter)),
+        ("inner", Label(Q::InnerDiameter)),
+        ("inside", Label(Q::InnerDiameter)),
         // what the catalogue cannot make: naming one must never yield a simpler part
         ("degrees", Unsupported),
         ("degree", Unsupported),
@@ -527,7 +666,9 @@ const PHRASES: &[(&str, Class)] = {
         ("helix", Unsupported),
         ("hinge", Unsupported),
         ("bolt", Unsupported),
+        ("bolts", Unsupported),
         ("screw", Unsupported),
+        ("screws", Unsupported),
         ("rivet", Unsupported),
         ("wedge", Unsupported),
         ("pyramid", Unsupported),
@@ -576,6 +717,17 @@ const PHRASES: &[(&str, Class)] = {
     ]
 };
 
+/// Every qualifier word and phrase the reader knows, for the tests that check each one is
+/// honoured or refused.
+#[cfg(test)]
+pub fn qualifier_words() -> Vec<&'static str> {
+    PHRASES
+        .iter()
+        .filter(|(_, class)| matches!(class, Class::Qualifier(_)))
+        .map(|(phrase, _)| *phrase)
+        .collect()
+}
+
 /// A phrase split into its words, with its class.
 type SplitPhrase = (Vec<&'static str>, Class);
 
@@ -615,9 +767,14 @@ enum Item {
     Word(Class),
 }
 
-fn items_of(tokens: &[Token]) -> (Vec<Item>, Vec<String>) {
+/// The items of a prompt, the words naming what the catalogue cannot make, and the words of
+/// each qualifier by the index of its item.
+type Items = (Vec<Item>, Vec<String>, Vec<(usize, String)>);
+
+fn items_of(tokens: &[Token]) -> Items {
     let mut items = Vec::new();
     let mut unknown = Vec::new();
+    let mut qualifier_words = Vec::new();
     let mut i = 0;
     while i < tokens.len() {
         match &tokens[i] {
@@ -638,9 +795,22 @@ fn items_of(tokens: &[Token]) -> (Vec<Item>, Vec<String>) {
                     })
                     .collect();
                 match match_phrase(&words) {
+                    // "a washer for an M8 screw": the fastener a part fits is its size, not
+                    // a part to make.
+                    Some((Class::Unsupported, 1))
+                        if matches!(words[0], "screw" | "screws" | "bolt" | "bolts")
+                            && matches!(items.last(), Some(Item::Metric(_))) =>
+                    {
+                        items.push(Item::Word(Class::Filler));
+                        i += 1;
+                        continue;
+                    }
                     Some((class, len)) => {
                         if class == Class::Unsupported {
                             unknown.push(words[..len].join(" "));
+                        }
+                        if matches!(class, Class::Qualifier(_)) {
+                            qualifier_words.push((items.len(), words[..len].join(" ")));
                         }
                         items.push(Item::Word(class));
                         i += len;
@@ -652,11 +822,78 @@ fn items_of(tokens: &[Token]) -> (Vec<Item>, Vec<String>) {
         }
         i += 1;
     }
-    (items, unknown)
+    (items, unknown, qualifier_words)
+}
+
+/// What a phrase (between commas, "with" and "and") is about, for its qualifiers.
+#[derive(Debug, Clone, Copy, Default)]
+struct PhraseTopic {
+    edges: bool,
+    feature: Option<Feature>,
+    /// Anything besides qualifiers and fillers: a phrase of only those ("top and bottom
+    /// edges") borrows the topic of the next one.
+    substance: bool,
+}
+
+/// The scope of every item: the topic of its phrase.
+fn scopes(items: &[Item]) -> Vec<Scope> {
+    let mut phrases: Vec<(usize, usize, PhraseTopic)> = Vec::new();
+    let mut start = 0;
+    let mut topic = PhraseTopic::default();
+    for (k, item) in items.iter().enumerate() {
+        if is_boundary(item) {
+            phrases.push((start, k, topic));
+            start = k + 1;
+            topic = PhraseTopic::default();
+            continue;
+        }
+        match item {
+            Item::Word(Class::EdgeWord) => topic.edges = true,
+            Item::Word(Class::Feature(Feature::Fillet | Feature::Chamfer, _)) => {
+                topic.edges = true;
+                topic.substance = true;
+            }
+            Item::Word(Class::Feature(f, _)) => {
+                topic.feature = topic.feature.or(Some(*f));
+                topic.substance = true;
+            }
+            Item::Word(Class::Qualifier(_) | Class::Filler) => {}
+            _ => topic.substance = true,
+        }
+    }
+    phrases.push((start, items.len(), topic));
+    // A phrase of qualifiers alone takes the topic of the next phrase with substance, or
+    // else of the one before it.
+    let topics: Vec<PhraseTopic> = phrases.iter().map(|p| p.2).collect();
+    let mut scopes = vec![Scope::Part; items.len()];
+    for (n, (from, to, own)) in phrases.iter().enumerate() {
+        let topic = if own.substance || own.edges {
+            *own
+        } else {
+            topics[n + 1..]
+                .iter()
+                .find(|t| t.substance || t.edges)
+                .or_else(|| topics[..n].iter().rev().find(|t| t.substance || t.edges))
+                .copied()
+                .unwrap_or(*own)
+        };
+        let scope = if topic.edges {
+            Scope::Edges
+        } else {
+            topic.feature.map_or(Scope::Part, Scope::Feature)
+        };
+        for slot in &mut scopes[*from..*to] {
+            *slot = scope;
+        }
+    }
+    scopes
 }
 
 fn is_filler(item: &Item) -> bool {
-    matches!(item, Item::Word(Class::Filler) | Item::Word(Class::Blind))
+    matches!(
+        item,
+        Item::Word(Class::Filler | Class::Blind | Class::EdgeWord | Class::Qualifier(_))
+    )
 }
 
 /// Whether the item ends the reach of a label.
@@ -759,6 +996,10 @@ fn counts_holes(items: &[Item], index: usize) -> bool {
     if is_hole_word(items, next) || is_per_location(items, next) {
         return true;
     }
+    let next = skip_adjectives(items, next);
+    if is_hole_word(items, next) {
+        return true;
+    }
     let mut k = match next {
         Some(k) if items[k] == Item::Times => next_meaningful(items, k),
         other => other,
@@ -777,8 +1018,26 @@ fn counts_holes(items: &[Item], index: usize) -> bool {
         Some(Item::Number { unit: None, .. }) if after_times || after_sign => {}
         _ => return false,
     }
-    let after = k.and_then(|k| next_meaningful(items, k));
+    let after = skip_adjectives(items, k.and_then(|k| next_meaningful(items, k)));
     is_hole_word(items, after)
+}
+
+/// Past up to two describing words before a noun ("six 5 mm corner holes", "4 mounting
+/// holes", "two small holes"): the first item that is not one.
+fn skip_adjectives(items: &[Item], mut k: Option<usize>) -> Option<usize> {
+    for _ in 0..2 {
+        match k.map(|k| &items[k]) {
+            Some(Item::Word(Class::Other | Class::Arrangement(_))) => {
+                let next = k.and_then(|k| next_meaningful(items, k));
+                if is_hole_word(items, next) {
+                    return next;
+                }
+                k = next;
+            }
+            _ => break,
+        }
+    }
+    k
 }
 
 /// What a label word next to a number means, with the feature it is about.
@@ -791,10 +1050,24 @@ fn label_at(items: &[Item], k: Option<usize>) -> Option<Quantity> {
 
 /// Reads the prompt into a [`Reading`].
 pub fn read(prompt: &str) -> Reading {
-    let (items, unsupported) = items_of(&tokenize(prompt));
+    let (items, unsupported, qualifier_words) = items_of(&tokenize(prompt));
     let contexts = Contexts::of(&items);
+    let scopes = scopes(&items);
+    let qualifiers = qualifier_words
+        .into_iter()
+        .filter_map(|(k, words)| match items[k] {
+            Item::Word(Class::Qualifier(qualifier)) => Some(QualifierUse {
+                qualifier,
+                scope: scopes[k],
+                words,
+                honoured: false,
+            }),
+            _ => None,
+        })
+        .collect();
     let mut reading = Reading {
         unsupported,
+        qualifiers,
         ..Reading::default()
     };
     let mut used_labels: Vec<usize> = Vec::new();
@@ -1145,6 +1418,41 @@ impl Reading {
             }
         }
         Ok(found)
+    }
+
+    /// The kinds of the qualifiers not yet honoured in `scope`.
+    pub fn open_qualifiers(&self, scope: Scope) -> Vec<Qualifier> {
+        let mut kinds: Vec<Qualifier> = Vec::new();
+        for q in self
+            .qualifiers
+            .iter()
+            .filter(|q| !q.honoured && q.scope == scope)
+        {
+            if !kinds.contains(&q.qualifier) {
+                kinds.push(q.qualifier);
+            }
+        }
+        kinds
+    }
+
+    /// Marks every qualifier of these kinds in `scope` as honoured by the plan.
+    pub fn honour(&mut self, scope: Scope, kinds: &[Qualifier]) {
+        for q in &mut self.qualifiers {
+            if q.scope == scope && kinds.contains(&q.qualifier) {
+                q.honoured = true;
+            }
+        }
+    }
+
+    /// The words of the qualifiers the plan did not honour, for the refusal.
+    pub fn unhonoured(&self) -> Vec<String> {
+        let mut words: Vec<String> = Vec::new();
+        for q in self.qualifiers.iter().filter(|q| !q.honoured) {
+            if !words.contains(&q.words) {
+                words.push(q.words.clone());
+            }
+        }
+        words
     }
 
     /// What was read, for messages: "100 x 50 x 5 mm, 4 holes, hole diameter 6 mm".

@@ -713,6 +713,152 @@ pub const PHRASINGS: &[Phrasing] = &[
             ("length", 15.0),
         ],
     ),
+    // edge selection: which edges a finish goes on
+    p(
+        "a block 80 x 60 x 40 mm with 3 mm fillets on its vertical edges only",
+        "box",
+        &[
+            ("length", 80.0),
+            ("width", 60.0),
+            ("height", 40.0),
+            ("vertical_edge_fillet_radius", 3.0),
+        ],
+    ),
+    p(
+        "a 50 mm cube with 2 mm chamfers along the top edges",
+        "box",
+        &[
+            ("length", 50.0),
+            ("width", 50.0),
+            ("height", 50.0),
+            ("top_edge_chamfer", 2.0),
+        ],
+    ),
+    p(
+        "box 100x50x30, round the bottom edges with a 5 mm fillet",
+        "box",
+        &[
+            ("length", 100.0),
+            ("width", 50.0),
+            ("height", 30.0),
+            ("bottom_edge_fillet_radius", 5.0),
+        ],
+    ),
+    p(
+        "a plate 120 x 80 x 10 mm, 2 mm chamfer on the top and bottom edges",
+        "box",
+        &[
+            ("length", 120.0),
+            ("width", 80.0),
+            ("height", 10.0),
+            ("top_and_bottom_edge_chamfer", 2.0),
+        ],
+    ),
+    p(
+        "a slab 200x100x20 with 4 mm fillets on the horizontal edges",
+        "box",
+        &[
+            ("length", 200.0),
+            ("width", 100.0),
+            ("height", 20.0),
+            ("top_and_bottom_edge_fillet_radius", 4.0),
+        ],
+    ),
+    p(
+        "a plate 100x60x5 mm with four 6 mm holes at the corners and 3 mm fillets on the vertical edges",
+        "plate_with_holes",
+        &[
+            ("length", 100.0),
+            ("width", 60.0),
+            ("height", 5.0),
+            ("hole_diameter", 6.0),
+            ("hole_count", 4.0),
+            ("edge_margin", 9.0),
+            ("vertical_edge_fillet_radius", 3.0),
+        ],
+    ),
+    p(
+        "a cylinder 40 mm in diameter and 25 mm tall with a 2 mm chamfer on the top rim",
+        "cylinder",
+        &[
+            ("diameter", 40.0),
+            ("height", 25.0),
+            ("top_rim_chamfer", 2.0),
+        ],
+    ),
+    p(
+        "a disc 60 mm across, 10 mm thick, with the bottom edge rounded 1.5 mm",
+        "cylinder",
+        &[
+            ("diameter", 60.0),
+            ("height", 10.0),
+            ("bottom_rim_fillet_radius", 1.5),
+        ],
+    ),
+    p(
+        "a rod 20 mm in diameter, 100 mm long, chamfered 1 mm at both ends",
+        "cylinder",
+        &[("diameter", 20.0), ("height", 100.0), ("chamfer", 1.0)],
+    ),
+    p(
+        "a block 60x40x30 mm with a 10 mm hole drilled vertically through the top face",
+        "plate_with_holes",
+        &[
+            ("length", 60.0),
+            ("width", 40.0),
+            ("height", 30.0),
+            ("hole_diameter", 10.0),
+            ("hole_count", 1.0),
+        ],
+    ),
+    // inner and outer in either order, alone
+    p(
+        "a washer, outer 40 mm, inner 25mm, 3 mm thick",
+        "washer",
+        &[
+            ("outer_diameter", 40.0),
+            ("inner_diameter", 25.0),
+            ("thickness", 3.0),
+        ],
+    ),
+    p(
+        "a tube, inner 20 mm and outer 30 mm, 80 mm long",
+        "tube",
+        &[
+            ("outer_diameter", 30.0),
+            ("inner_diameter", 20.0),
+            ("length", 80.0),
+        ],
+    ),
+    // a count before a size and a describing word
+    p(
+        "a plate 100x60x5 with four 5 mm corner holes",
+        "plate_with_holes",
+        &[
+            ("length", 100.0),
+            ("width", 60.0),
+            ("height", 5.0),
+            ("hole_diameter", 5.0),
+            ("hole_count", 4.0),
+            ("edge_margin", 7.5),
+        ],
+    ),
+    p(
+        "a foil 100 x 100 x 0.05 mm",
+        "box",
+        &[("length", 100.0), ("width", 100.0), ("height", 0.05)],
+    ),
+    // a size named through the fastener it fits
+    p(
+        "a flat washer for an M8 screw",
+        "washer",
+        &[
+            ("metric_size", 8.0),
+            ("inner_diameter", 8.4),
+            ("outer_diameter", 16.0),
+            ("thickness", 1.6),
+        ],
+    ),
 ];
 
 #[test]

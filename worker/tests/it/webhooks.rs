@@ -37,6 +37,7 @@ fn finished_job(callback_url: String) -> JobRecord {
         model: None,
         feedback: None,
         convert: None,
+        earlier_feedback: Vec::new(),
     };
     JobRecord::new_pending(&job, "tenant", Some(callback_url))
 }

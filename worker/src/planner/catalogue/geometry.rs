@@ -19,18 +19,69 @@ pub const MAX_SIZE_MM: f64 = 10_000.0;
 /// How far a cutting tool reaches past the faces it opens, so FreeCAD never sees
 /// coincident faces in a boolean.
 const TOOL_OVERSHOOT_MM: f64 = 1.0;
-/// The tessellation that makes FreeCAD's bounding box tight: 1/1000 of the part's size keeps
-/// it within 0.1 % of the surface, well inside the validator's 0.5 %, and stays fast.
+/// The tessellation that makes FreeCAD's bounding box tight: 1/1000 of the part's largest
+/// extent keeps it within 0.1 % of the surface, well inside the validator's 0.5 % per axis.
 const TESSELLATION_PER_EXTENT: f64 = 1e-3;
+/// A thin part (an O-ring's height is its cross-section, not its diameter) is judged per axis
+/// on its smallest extent too: the deflection is also at most 1/100 of that, and the plan
+/// allows the measured box that much wider (`bbox_allowance_mm`), as the mesh widens it.
+/// Finer than that, OCC's mesher takes minutes on a small torus.
+const TESSELLATION_PER_SMALLEST_EXTENT: f64 = 1e-2;
+/// The finest tessellation asked for.
+const MIN_DEFLECTION_MM: f64 = 1e-3;
+
+/// Which outer edges of a body a finish is applied to. On a cylinder `All` is both rims,
+/// `Top` / `Bottom` one rim; `Vertical` and `TopAndBottom` are for boxes only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edges {
+    All,
+    /// The edges around the top face (z = height).
+    Top,
+    /// The edges around the bottom face (z = 0).
+    Bottom,
+    /// The four edges parallel to z.
+    Vertical,
+    /// The eight edges around the top and the bottom face.
+    TopAndBottom,
+}
+
+impl Edges {
+    /// Words for summaries and parameter names: "top edge", "vertical edge", "top rim".
+    pub fn describe(self, round: bool) -> &'static str {
+        match (self, round) {
+            (Self::All, false) => "edges",
+            (Self::All, true) => "rims",
+            (Self::Top, false) => "top edges",
+            (Self::Top, true) => "top rim",
+            (Self::Bottom, false) => "bottom edges",
+            (Self::Bottom, true) => "bottom rim",
+            (Self::Vertical, _) => "vertical edges",
+            (Self::TopAndBottom, _) => "top and bottom edges",
+        }
+    }
+
+    /// The prefix of the finish's parameter name; none for every edge.
+    pub fn parameter_prefix(self, round: bool) -> &'static str {
+        match (self, round) {
+            (Self::All, _) => "",
+            (Self::Top, false) => "top_edge_",
+            (Self::Top, true) => "top_rim_",
+            (Self::Bottom, false) => "bottom_edge_",
+            (Self::Bottom, true) => "bottom_rim_",
+            (Self::Vertical, _) => "vertical_edge_",
+            (Self::TopAndBottom, _) => "top_and_bottom_edge_",
+        }
+    }
+}
 
 /// What is done to a body's outer edges.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum EdgeFinish {
     Sharp,
-    /// Every outer edge rounded with this radius.
-    Fillet(f64),
-    /// Every outer edge chamfered with this (equal) distance.
-    Chamfer(f64),
+    /// The chosen outer edges rounded with this radius.
+    Fillet(f64, Edges),
+    /// The chosen outer edges chamfered with this (equal) distance.
+    Chamfer(f64, Edges),
 }
 
 impl EdgeFinish {
@@ -38,15 +89,36 @@ impl EdgeFinish {
     fn size(self) -> f64 {
         match self {
             Self::Sharp => 0.0,
-            Self::Fillet(s) | Self::Chamfer(s) => s,
+            Self::Fillet(s, _) | Self::Chamfer(s, _) => s,
         }
     }
 
-    pub fn describe(self) -> String {
+    pub fn edges(self) -> Option<Edges> {
+        match self {
+            Self::Sharp => None,
+            Self::Fillet(_, e) | Self::Chamfer(_, e) => Some(e),
+        }
+    }
+
+    pub fn describe(self, round: bool) -> String {
         match self {
             Self::Sharp => String::new(),
-            Self::Fillet(r) => format!(", edges filleted R{} mm", fmt(r)),
-            Self::Chamfer(c) => format!(", edges chamfered {} mm", fmt(c)),
+            Self::Fillet(r, e) => format!(", {} filleted R{} mm", e.describe(round), fmt(r)),
+            Self::Chamfer(c, e) => format!(", {} chamfered {} mm", e.describe(round), fmt(c)),
+        }
+    }
+
+    /// The area one finished edge takes off the body's cross-section, and the volume two
+    /// finished edges meeting at a corner (with the third edge there sharp) take off twice.
+    /// A fillet r leaves the square r x r minus a quarter disc: (1 - π/4)·r². At a mitred
+    /// corner both removals overlap where, at depth v under the face, each is narrower than
+    /// w(v) = r - sqrt(r² - (r - v)²): ∫₀ʳ w² dv = (5/3 - π/2)·r³. For a chamfer c the
+    /// profile is a right triangle (c²/2) and the overlap ∫₀ᶜ (c - v)² dv = c³/3.
+    fn profile_and_corner(self) -> (f64, f64) {
+        match self {
+            Self::Sharp => (0.0, 0.0),
+            Self::Fillet(r, _) => ((1.0 - PI / 4.0) * r * r, (5.0 / 3.0 - PI / 2.0) * r.powi(3)),
+            Self::Chamfer(c, _) => (c * c / 2.0, c.powi(3) / 3.0),
         }
     }
 }
@@ -156,7 +228,21 @@ impl Part {
             bbox: Some(self.body.bbox()),
             volume: Some(volume),
             solids: Some(1),
+            // The mesh widens the measured box by up to the deflection on each side.
+            bbox_allowance_mm: self.deflection().map(|d| 2.0 * d),
         }
+    }
+
+    /// The mesh deflection the script tessellates with, for bodies with toroidal faces.
+    fn deflection(&self) -> Option<f64> {
+        self.body.has_toroidal_faces().then(|| {
+            let extents = self.body.bbox();
+            let largest = extents.into_iter().fold(0.0, f64::max);
+            let smallest = extents.into_iter().fold(f64::INFINITY, f64::min);
+            (largest * TESSELLATION_PER_EXTENT)
+                .min(smallest * TESSELLATION_PER_SMALLEST_EXTENT)
+                .max(MIN_DEFLECTION_MM)
+        })
     }
 
     /// Whether the part can be made, and its volume formula holds: positive sizes within
@@ -198,9 +284,7 @@ impl Part {
         // FreeCAD's `BoundBox` of a toroidal face (a torus, a filleted rim) is up to 8 % too
         // big: it bounds control points, not the surface. Once a shape is tessellated, it
         // bounds the triangles instead, which lie within the deflection of the surface.
-        if self.body.has_toroidal_faces() {
-            let extent = self.body.bbox().into_iter().fold(0.0, f64::max);
-            let deflection = extent * TESSELLATION_PER_EXTENT;
+        if let Some(deflection) = self.deflection() {
             let _ = writeln!(script, "shape.tessellate({deflection:?})");
         }
         script.push_str("doc.addObject(\"Part::Feature\", \"Part\").Shape = shape\n");
@@ -340,7 +424,7 @@ impl Body {
             self,
             Body::Torus { .. }
                 | Body::Cylinder {
-                    edges: EdgeFinish::Fillet(_),
+                    edges: EdgeFinish::Fillet(..),
                     ..
                 }
         )
@@ -446,20 +530,38 @@ impl Body {
                 width,
                 height,
                 edges,
-            } => check_finish(
-                edges,
-                length.min(width).min(height) / 2.0,
-                "the smallest side",
-            ),
+            } => {
+                // Finished edges must not meet the finish of a parallel edge.
+                let across = length.min(width) / 2.0;
+                let (limit, of) = match edges.edges() {
+                    None | Some(Edges::All | Edges::TopAndBottom) => {
+                        (across.min(height / 2.0), "half the smallest side")
+                    }
+                    Some(Edges::Vertical) => (across, "half the length and the width"),
+                    Some(Edges::Top | Edges::Bottom) => (
+                        across.min(height),
+                        "half the length and the width, and the height",
+                    ),
+                };
+                check_finish(edges, limit, of)
+            }
             Body::Cylinder {
                 radius,
                 height,
                 edges,
-            } => check_finish(
-                edges,
-                radius.min(height / 2.0),
-                "the radius and half the height",
-            ),
+            } => match edges.edges() {
+                None | Some(Edges::All) => check_finish(
+                    edges,
+                    radius.min(height / 2.0),
+                    "the radius and half the height",
+                ),
+                Some(Edges::Top | Edges::Bottom) => {
+                    check_finish(edges, radius.min(height), "the radius and the height")
+                }
+                Some(Edges::Vertical | Edges::TopAndBottom) => {
+                    Err("a cylinder has rims, not vertical or top and bottom edges".to_owned())
+                }
+            },
             Body::Cone {
                 base_radius,
                 top_radius,
@@ -607,7 +709,14 @@ impl Body {
                 edges,
             } => {
                 let mut s = format!("shape = Part.makeBox({length:?}, {width:?}, {height:?})\n");
-                s.push_str(&finish_script(edges, "shape.Edges"));
+                match edges.edges() {
+                    None => {}
+                    Some(Edges::All) => s.push_str(&finish_script(edges, "shape.Edges")),
+                    Some(which) => {
+                        let _ = writeln!(s, "chosen = {}", box_edges_script(which, height));
+                        s.push_str(&finish_script(edges, "chosen"));
+                    }
+                }
                 s
             }
             Body::Cylinder {
@@ -616,10 +725,13 @@ impl Body {
                 edges,
             } => {
                 let mut s = format!("shape = Part.makeCylinder({radius:?}, {height:?})\n");
-                if edges != EdgeFinish::Sharp {
-                    // Only the two circular rims; the seam line is not an edge of the part.
-                    s.push_str(
-                        "rims = [e for e in shape.Edges if isinstance(e.Curve, Part.Circle)]\n",
+                if let Some(which) = edges.edges() {
+                    // Only the circular rims; the seam line is not an edge of the part.
+                    let _ = writeln!(
+                        s,
+                        "rims = [e for e in shape.Edges if isinstance(e.Curve, Part.Circle) \
+                         and {}]",
+                        edge_filter(which, height)
                     );
                     s.push_str(&finish_script(edges, "rims"));
                 }
@@ -693,9 +805,26 @@ fn check_finish(edges: EdgeFinish, limit: f64, of: &str) -> Result<(), String> {
 fn finish_script(edges: EdgeFinish, which: &str) -> String {
     match edges {
         EdgeFinish::Sharp => String::new(),
-        EdgeFinish::Fillet(r) => format!("shape = shape.makeFillet({r:?}, {which})\n"),
-        EdgeFinish::Chamfer(c) => format!("shape = shape.makeChamfer({c:?}, {which})\n"),
+        EdgeFinish::Fillet(r, _) => format!("shape = shape.makeFillet({r:?}, {which})\n"),
+        EdgeFinish::Chamfer(c, _) => format!("shape = shape.makeChamfer({c:?}, {which})\n"),
     }
+}
+
+/// A Python condition on an edge `e` of a body standing on z = 0, `height` tall.
+fn edge_filter(which: Edges, height: f64) -> String {
+    let flat = "e.BoundBox.ZLength < 1e-6";
+    match which {
+        Edges::All => "True".to_owned(),
+        Edges::Top => format!("e.BoundBox.ZMin > {:?}", height - 1e-6),
+        Edges::Bottom => "e.BoundBox.ZMax < 1e-6".to_owned(),
+        Edges::Vertical => "e.BoundBox.ZLength > 1e-6".to_owned(),
+        Edges::TopAndBottom => flat.to_owned(),
+    }
+}
+
+/// The list of a box's edges a finish goes on.
+fn box_edges_script(which: Edges, height: f64) -> String {
+    format!("[e for e in shape.Edges if {}]", edge_filter(which, height))
 }
 
 impl Cut {
@@ -748,32 +877,51 @@ impl Cut {
 /// Chamfering every edge by c gives the Minkowski sum with the octahedron |x|+|y|+|z| <= c
 /// (its width is 2c, its shadow on a coordinate plane 2c², its volume 4/3·c³):
 /// V = abc + 2c(ab+bc+ca) + 2c²(a+b+c) + 4/3·c³.
+/// With only some edges finished, each takes its profile area p along its length, and where
+/// two finished edges meet at a corner whose third edge stays sharp (the top face's corners)
+/// the mitred removals overlap by k (see [`EdgeFinish::profile_and_corner`]):
+/// vertical edges V = LWH - 4pH; one face's edges V = LWH - 2p(L+W) + 4k; both, twice that.
 fn cuboid_volume(length: f64, width: f64, height: f64, edges: EdgeFinish) -> f64 {
-    let e = edges.size();
-    let (a, b, c) = (length - 2.0 * e, width - 2.0 * e, height - 2.0 * e);
-    let (shadow, ball) = match edges {
-        EdgeFinish::Sharp => (0.0, 0.0),
-        EdgeFinish::Fillet(r) => (PI * r * r, 4.0 / 3.0 * PI * r.powi(3)),
-        EdgeFinish::Chamfer(c) => (2.0 * c * c, 4.0 / 3.0 * c.powi(3)),
-    };
-    a * b * c + 2.0 * e * (a * b + b * c + c * a) + shadow * (a + b + c) + ball
+    let full = length * width * height;
+    let (profile, corner) = edges.profile_and_corner();
+    let one_face = 2.0 * profile * (length + width) - 4.0 * corner;
+    match edges.edges() {
+        None => full,
+        Some(Edges::Vertical) => full - 4.0 * profile * height,
+        Some(Edges::Top | Edges::Bottom) => full - one_face,
+        Some(Edges::TopAndBottom) => full - 2.0 * one_face,
+        Some(Edges::All) => {
+            let e = edges.size();
+            let (a, b, c) = (length - 2.0 * e, width - 2.0 * e, height - 2.0 * e);
+            let (shadow, ball) = match edges {
+                EdgeFinish::Fillet(r, _) => (PI * r * r, 4.0 / 3.0 * PI * r.powi(3)),
+                EdgeFinish::Chamfer(c, _) => (2.0 * c * c, 4.0 / 3.0 * c.powi(3)),
+                EdgeFinish::Sharp => (0.0, 0.0),
+            };
+            a * b * c + 2.0 * e * (a * b + b * c + c * a) + shadow * (a + b + c) + ball
+        }
+    }
 }
 
-/// A cylinder with both rims rounded or chamfered, by Pappus: each rim removes a small
+/// A cylinder with its rims rounded or chamfered, by Pappus: each rim removes a small
 /// profile of area A whose centroid runs at distance x̄ from the axis, 2π·x̄·A of volume.
 /// For a fillet r that profile is the square r x r minus a quarter disc; for a chamfer c,
 /// the right triangle with legs c.
 fn cylinder_volume(radius: f64, height: f64, edges: EdgeFinish) -> f64 {
     let rim_moment = match edges {
         EdgeFinish::Sharp => 0.0,
-        EdgeFinish::Fillet(r) => {
+        EdgeFinish::Fillet(r, _) => {
             let square = r * r * (radius - r / 2.0);
             let quarter_disc = PI * r * r / 4.0 * (radius - r + 4.0 * r / (3.0 * PI));
             square - quarter_disc
         }
-        EdgeFinish::Chamfer(c) => c * c / 2.0 * (radius - c / 3.0),
+        EdgeFinish::Chamfer(c, _) => c * c / 2.0 * (radius - c / 3.0),
     };
-    PI * radius * radius * height - 2.0 * 2.0 * PI * rim_moment
+    let rims = match edges.edges() {
+        Some(Edges::Top | Edges::Bottom) => 1.0,
+        _ => 2.0,
+    };
+    PI * radius * radius * height - rims * 2.0 * PI * rim_moment
 }
 
 #[cfg(test)]
@@ -785,20 +933,55 @@ mod tests {
         let sharp = cuboid_volume(100.0, 50.0, 30.0, EdgeFinish::Sharp);
         assert_eq!(sharp, 150_000.0);
         // Measured in FreeCAD 0.20 (makeFillet / makeChamfer on all 12 edges).
-        let filleted = cuboid_volume(100.0, 50.0, 30.0, EdgeFinish::Fillet(4.0));
+        let filleted = cuboid_volume(100.0, 50.0, 30.0, EdgeFinish::Fillet(4.0, Edges::All));
         assert!(
             (filleted - 147_613.497_836_466_5).abs() < 1e-6,
             "{filleted}"
         );
-        let chamfered = cuboid_volume(100.0, 50.0, 30.0, EdgeFinish::Chamfer(4.0));
+        let chamfered = cuboid_volume(100.0, 50.0, 30.0, EdgeFinish::Chamfer(4.0, Edges::All));
         assert!(
             (chamfered - 144_581.333_333_333_3).abs() < 1e-6,
             "{chamfered}"
         );
-        let cylinder = cylinder_volume(20.0, 25.0, EdgeFinish::Fillet(3.0));
+        let cylinder = cylinder_volume(20.0, 25.0, EdgeFinish::Fillet(3.0, Edges::All));
         assert!((cylinder - 30_946.772_637_503).abs() < 1e-6, "{cylinder}");
-        let cylinder = cylinder_volume(20.0, 25.0, EdgeFinish::Chamfer(3.0));
+        let cylinder = cylinder_volume(20.0, 25.0, EdgeFinish::Chamfer(3.0, Edges::All));
         assert!((cylinder - 30_341.501_848_370).abs() < 1e-6, "{cylinder}");
+    }
+
+    #[test]
+    fn some_edges_finished_match_freecad() {
+        // Measured in FreeCAD 0.20: makeFillet / makeChamfer(4) on the chosen edges of a
+        // 100 x 50 x 30 box, and (3) on the top rim of a cylinder R20 x 25.
+        let cases = [
+            (EdgeFinish::Fillet(4.0, Edges::Top), 148_994.453_991_290_5),
+            (
+                EdgeFinish::Fillet(4.0, Edges::Bottom),
+                148_994.453_991_294_2,
+            ),
+            (
+                EdgeFinish::Fillet(4.0, Edges::Vertical),
+                149_587.964_473_723_1,
+            ),
+            (
+                EdgeFinish::Fillet(4.0, Edges::TopAndBottom),
+                147_988.907_982_587,
+            ),
+            (EdgeFinish::Chamfer(4.0, Edges::Top), 147_685.333_333_333_3),
+            (EdgeFinish::Chamfer(4.0, Edges::Vertical), 149_040.0),
+            (
+                EdgeFinish::Chamfer(4.0, Edges::TopAndBottom),
+                145_370.666_666_666_7,
+            ),
+        ];
+        for (edges, measured) in cases {
+            let volume = cuboid_volume(100.0, 50.0, 30.0, edges);
+            assert!((volume - measured).abs() < 1e-6, "{edges:?}: {volume}");
+        }
+        let top_rim = cylinder_volume(20.0, 25.0, EdgeFinish::Fillet(3.0, Edges::Top));
+        assert!((top_rim - 31_181.349_586_700_48).abs() < 1e-6, "{top_rim}");
+        let top_rim = cylinder_volume(20.0, 25.0, EdgeFinish::Chamfer(3.0, Edges::Top));
+        assert!((top_rim - 30_878.714_192_134_08).abs() < 1e-6, "{top_rim}");
     }
 
     #[test]

@@ -18,9 +18,9 @@ mod solids;
 
 use std::collections::BTreeMap;
 
-pub use geometry::{Axis, Body, Cut, EdgeFinish, MAX_SIZE_MM, MIN_WALL_MM, Part};
+pub use geometry::{Axis, Body, Cut, EdgeFinish, Edges, MAX_SIZE_MM, MIN_WALL_MM, Part};
 
-use super::parse::{Feature, Quantity, Reading};
+use super::parse::{Feature, Qualifier, Quantity, Reading, Scope};
 use super::{PlanError, fmt};
 
 // The entries as users see them live in `shared`, so the gateway can offer them too (the page
@@ -81,8 +81,26 @@ const NOUN_PRIORITY: &[&str] = &[
     "sphere", "cylinder", "cube", "box",
 ];
 
-/// Chooses the entry a reading names and builds its part, or says why it cannot.
+/// Chooses the entry a reading names and builds its part, or says why it cannot. A refusal
+/// ends with one or two examples close to what was asked.
 pub fn design(reading: &mut Reading) -> Result<Design, PlanError> {
+    design_entry(reading).map_err(|mut error| {
+        let unhonoured = reading.unhonoured();
+        if !unhonoured.is_empty() && !error.message.contains("cannot honour") {
+            error.message = format!(
+                "{} It also did not use {}.",
+                error.message,
+                quoted(&unhonoured)
+            );
+        }
+        if matches!(error.code, "unsupported_prompt" | "ambiguous_prompt") {
+            error.message = format!("{} {}", error.message, close_examples(&reading.nouns));
+        }
+        error
+    })
+}
+
+fn design_entry(reading: &mut Reading) -> Result<Design, PlanError> {
     if !reading.unsupported.is_empty() {
         return Err(unsupported(&format!(
             "it asks for {}, which the offline planner cannot make",
@@ -125,6 +143,14 @@ pub fn design(reading: &mut Reading) -> Result<Design, PlanError> {
         "cube" => plates::box_family(reading, true)?,
         _ => plates::box_family(reading, false)?,
     };
+    let unhonoured = reading.unhonoured();
+    if !unhonoured.is_empty() {
+        return Err(unsupported(&format!(
+            "the {} it would make cannot honour {}",
+            design.entry.replace('_', " "),
+            quoted(&unhonoured)
+        )));
+    }
     let leftovers = reading.leftovers();
     if !leftovers.is_empty() {
         return Err(ambiguous(
@@ -172,7 +198,7 @@ fn quoted(words: &[String]) -> String {
         .join(", ")
 }
 
-/// The list of known parts, for the `unsupported_prompt` message.
+/// The list of known parts, each with an example.
 pub fn known_parts() -> String {
     CATALOGUE
         .iter()
@@ -181,15 +207,48 @@ pub fn known_parts() -> String {
         .join("; ")
 }
 
+/// One or two examples close to a prompt: those of the entries its nouns name, else two
+/// common ones; never the whole catalogue.
+fn close_examples(nouns: &[&str]) -> String {
+    let mut examples: Vec<&str> = Vec::new();
+    for noun in nouns {
+        for entry in entries_for_noun(noun) {
+            if let Some(e) = CATALOGUE.iter().find(|e| e.name == *entry)
+                && !examples.contains(&e.example)
+            {
+                examples.push(e.example);
+            }
+        }
+    }
+    if examples.is_empty() {
+        examples = vec![CATALOGUE[0].example, CATALOGUE[6].example];
+    }
+    examples.truncate(2);
+    let quoted: Vec<String> = examples.iter().map(|e| format!("\"{e}\"")).collect();
+    format!("For example: {}.", quoted.join(" or "))
+}
+
+/// The entries a part noun can lead to, most likely first.
+fn entries_for_noun(noun: &str) -> &'static [&'static str] {
+    match noun {
+        "bracket" => &["l_bracket"],
+        "flange" => &["flange"],
+        "nut" => &["hex_nut"],
+        "washer" => &["washer"],
+        "spacer" => &["spacer"],
+        "tube" => &["tube"],
+        "torus" | "ring" => &["torus", "washer"],
+        "frustum" | "cone" => &["cone"],
+        "sphere" => &["sphere"],
+        "cylinder" => &["cylinder", "tube"],
+        _ => &["box", "plate_with_holes"],
+    }
+}
+
 fn unsupported(reason: &str) -> PlanError {
     PlanError {
         code: "unsupported_prompt",
-        message: format!(
-            "The offline planner could not plan this prompt: {reason}. It knows: {}. Sizes in mm \
-             (default), cm, m, inches or feet; fillets or chamfers on boxes, plates, blocks and \
-             cylinders.",
-            known_parts()
-        ),
+        message: format!("The offline planner could not plan this prompt: {reason}."),
     }
 }
 
@@ -234,26 +293,105 @@ fn required(reading: &Reading, value: Option<f64>, what: &str) -> Result<f64, Pl
     value.ok_or_else(|| ambiguous(reading, what))
 }
 
-/// Rounded or chamfered edges asked for ("with 2 mm fillets"); sharp when none.
-fn edge_finish(reading: &mut Reading) -> Result<EdgeFinish, PlanError> {
+/// Rounded or chamfered edges asked for ("with 2 mm fillets on the top edges"); sharp when
+/// none. `round`: the part is a cylinder, whose edges are its rims.
+fn edge_finish(reading: &mut Reading, round: bool) -> Result<EdgeFinish, PlanError> {
     let fillet = reading.take(Quantity::Fillet)?;
     let chamfer = reading.take(Quantity::Chamfer)?;
-    match (fillet, chamfer) {
-        (Some(_), Some(_)) => Err(ambiguous(
-            reading,
-            "the edges can be filleted or chamfered, not both",
-        )),
-        (Some(r), None) => Ok(EdgeFinish::Fillet(r)),
-        (None, Some(c)) => Ok(EdgeFinish::Chamfer(c)),
-        (None, None) if reading.has_feature(Feature::Fillet) => Err(ambiguous(
-            reading,
-            "rounded edges need a radius, e.g. \"with 2 mm fillets\"",
-        )),
-        (None, None) if reading.has_feature(Feature::Chamfer) => Err(ambiguous(
-            reading,
-            "chamfered edges need a size, e.g. \"with 1 mm chamfers\"",
-        )),
-        (None, None) => Ok(EdgeFinish::Sharp),
+    let finish = match (fillet, chamfer) {
+        (Some(_), Some(_)) => {
+            return Err(ambiguous(
+                reading,
+                "the edges can be filleted or chamfered, not both",
+            ));
+        }
+        (Some(r), None) => EdgeFinish::Fillet(r, edge_selection(reading, round)),
+        (None, Some(c)) => EdgeFinish::Chamfer(c, edge_selection(reading, round)),
+        (None, None) if reading.has_feature(Feature::Fillet) => {
+            return Err(ambiguous(
+                reading,
+                "rounded edges need a radius, e.g. \"with 2 mm fillets\"",
+            ));
+        }
+        (None, None) if reading.has_feature(Feature::Chamfer) => {
+            return Err(ambiguous(
+                reading,
+                "chamfered edges need a size, e.g. \"with 1 mm chamfers\"",
+            ));
+        }
+        (None, None) => EdgeFinish::Sharp,
+    };
+    Ok(finish)
+}
+
+/// Which edges the qualifiers about edges choose; the ones it understands are honoured,
+/// anything else is left for the refusal ("vertical" on a cylinder, "top" and "vertical").
+fn edge_selection(reading: &mut Reading, round: bool) -> Edges {
+    use Qualifier as Q;
+    // "chamfers along the top edges": "along" is only the preposition of a finish.
+    let along_only = reading
+        .qualifiers
+        .iter()
+        .filter(|q| q.scope == Scope::Edges && q.qualifier == Q::Direction)
+        .all(|q| q.words == "along");
+    let open = reading.open_qualifiers(Scope::Edges);
+    let selection: Vec<Qualifier> = open
+        .iter()
+        .copied()
+        .filter(|q| *q != Q::Only && !(*q == Q::Direction && along_only))
+        .collect();
+    let has = |q: Qualifier| selection.contains(&q);
+    let only_these = |qs: &[Qualifier]| selection.iter().all(|q| qs.contains(q));
+    let chosen = if selection.is_empty() {
+        Some(Edges::All)
+    } else if round && only_these(&[Q::Top, Q::Bottom, Q::BothEnds]) {
+        Some(if has(Q::BothEnds) || (has(Q::Top) && has(Q::Bottom)) {
+            Edges::All
+        } else if has(Q::Top) {
+            Edges::Top
+        } else {
+            Edges::Bottom
+        })
+    } else if !round && selection == [Q::Vertical] {
+        Some(Edges::Vertical)
+    } else if !round && only_these(&[Q::Top, Q::Bottom, Q::Horizontal]) {
+        Some(if has(Q::Horizontal) || (has(Q::Top) && has(Q::Bottom)) {
+            Edges::TopAndBottom
+        } else if has(Q::Top) {
+            Edges::Top
+        } else {
+            Edges::Bottom
+        })
+    } else {
+        None
+    };
+    match chosen {
+        Some(edges) => {
+            let mut honoured = selection;
+            if edges != Edges::All || (open.contains(&Q::Only) && !honoured.is_empty()) {
+                honoured.push(Q::Only);
+            }
+            if along_only {
+                honoured.push(Q::Direction);
+            }
+            reading.honour(Scope::Edges, &honoured);
+            edges
+        }
+        None => Edges::All,
+    }
+}
+
+/// Holes drilled straight down through the top face are what the catalogue makes: "in the
+/// top face", "drilled vertically" are honoured; any other face or direction is not.
+fn vertical_holes(reading: &mut Reading, feature: Feature) {
+    use Qualifier as Q;
+    let scope = Scope::Feature(feature);
+    let open = reading.open_qualifiers(scope);
+    let plain = open
+        .iter()
+        .all(|q| matches!(q, Q::Top | Q::Vertical | Q::Face));
+    if plain && (!open.contains(&Q::Face) || open.contains(&Q::Top)) {
+        reading.honour(scope, &[Q::Top, Q::Vertical, Q::Face]);
     }
 }
 
@@ -315,6 +453,65 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), CATALOGUE.len());
+    }
+
+    /// Every qualifier word, in every kind of phrase: either the plan honours it (and the
+    /// part differs from the one without the word, unless the word restates the default) or
+    /// the prompt is refused naming it. Never planned as if the word were not there.
+    #[test]
+    fn every_qualifier_word_is_honoured_or_refused_never_ignored() {
+        use crate::planner::OfflinePlanner;
+        // Words that name what the part is anyway: holes are drilled from the top,
+        // vertically; a finish at both ends of a rod is on both rims.
+        let restating = |template: &str, word: &str| {
+            (template.contains("hole")
+                && ["top", "upper", "vertical", "vertically", "upright"].contains(&word))
+                || ((template.contains("edges") || template.contains("rim")) && word == "along")
+                || (template.contains("rim")
+                    && ["both ends", "each end", "either end", "ends"].contains(&word))
+        };
+        let templates = [
+            "a box 100x50x30 mm with 3 mm fillets on the {} edges",
+            "a box 100x50x30 mm with 3 mm fillets, {} edges",
+            "a cylinder 40 mm in diameter, 30 mm tall, with a 2 mm chamfer on the {} rim",
+            "a plate 100x60x5 mm with a 6 mm hole {}",
+            "a plate 100x60x5 mm with four 6 mm holes at the corners, {}",
+            "a {} block 60x40x30 mm",
+            "a sphere 40 mm in diameter, {}",
+        ];
+        let mut honoured = 0;
+        let mut refused = 0;
+        for word in crate::planner::parse::qualifier_words() {
+            for template in templates {
+                let prompt = template.replace("{}", word);
+                let plain = OfflinePlanner
+                    .plan(&template.replace(" {}", "").replace(", {}", ""))
+                    .expect("the template without the word plans");
+                match OfflinePlanner.plan(&prompt) {
+                    Ok(plan) => {
+                        assert!(
+                            plan.part != plain.part || restating(template, word),
+                            "'{word}' was ignored in: {prompt}"
+                        );
+                        honoured += 1;
+                    }
+                    Err(error) => {
+                        assert!(
+                            error.message.contains(&format!("'{word}'"))
+                                || error.message.contains(&format!("{word}'"))
+                                || error.message.contains(&format!("'{word}")),
+                            "{prompt}: refused without naming '{word}': {}",
+                            error.message
+                        );
+                        refused += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            honoured >= 10 && refused >= 100,
+            "{honoured} honoured, {refused} refused"
+        );
     }
 
     #[test]

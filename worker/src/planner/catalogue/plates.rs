@@ -4,7 +4,9 @@
 
 use super::geometry::{Axis, Body, Cut, EdgeFinish, Part};
 use super::solids::{cuboid_size, cuboid_summary, finish_params, plain_box};
-use super::{Design, Params, ambiguous, edge_finish, hole_diameter, required, take_first};
+use super::{
+    Design, Params, ambiguous, edge_finish, hole_diameter, required, take_first, vertical_holes,
+};
 use crate::planner::parse::{Arrangement, Feature, Quantity as Q, Reading};
 use crate::planner::{PlanError, fmt};
 
@@ -142,7 +144,9 @@ fn spread(count: f64, span: f64, pitch: Option<f64>, margin: Option<f64>) -> Vec
 }
 
 fn plate_with_holes(reading: &mut Reading, cube: bool) -> Result<Design, PlanError> {
-    let edges = edge_finish(reading)?;
+    let edges = edge_finish(reading, false)?;
+    vertical_holes(reading, Feature::Hole);
+    vertical_holes(reading, Feature::Bore);
     let size = cuboid_size(reading, cube)?;
     let diameter = hole_diameter(reading)?;
     let diameter = match diameter {
@@ -177,7 +181,7 @@ fn plate_with_holes(reading: &mut Reading, cube: bool) -> Result<Design, PlanErr
         .set("width", width)
         .set("height", height)
         .set("hole_diameter", diameter);
-    finish_params(&mut params, edges);
+    finish_params(&mut params, edges, false);
     let (centres, placement): (Vec<[f64; 2]>, String) = match layout {
         Layout::Centred => (
             vec![[length / 2.0, width / 2.0]],
@@ -304,7 +308,9 @@ fn cuboid(size: [f64; 3], edges: EdgeFinish) -> Body {
 }
 
 fn block_with_pocket(reading: &mut Reading, cube: bool) -> Result<Design, PlanError> {
-    let edges = edge_finish(reading)?;
+    let edges = edge_finish(reading, false)?;
+    vertical_holes(reading, Feature::Hole);
+    vertical_holes(reading, Feature::Pocket);
     // Taken before the block's sizes, so that "10 mm deep" is never read as a width.
     let mut depth = reading.take(Q::Depth)?;
     let rectangle = match reading.take_group(3, Some(Feature::Pocket)) {
@@ -354,7 +360,7 @@ fn block_with_pocket(reading: &mut Reading, cube: bool) -> Result<Design, PlanEr
         .set("width", width)
         .set("height", height)
         .set("pocket_depth", depth);
-    finish_params(&mut params, edges);
+    finish_params(&mut params, edges, false);
     let from = height - depth;
     let (cut, what) = match (rectangle, round) {
         (Some(_), Some(_)) => {

@@ -79,31 +79,36 @@ pub(super) fn cuboid_summary(noun: &str, size: [f64; 3], edges: EdgeFinish) -> S
         fmt(size[0]),
         fmt(size[1]),
         fmt(size[2]),
-        edges.describe()
+        edges.describe(false)
     )
 }
 
-pub(super) fn finish_params(params: &mut Params, edges: EdgeFinish) {
+/// The finish as a parameter: `fillet_radius` / `chamfer` on every edge, with the edges
+/// chosen in front otherwise (`top_edge_fillet_radius`, `vertical_edge_chamfer`,
+/// `top_rim_chamfer`).
+pub(super) fn finish_params(params: &mut Params, edges: EdgeFinish, round: bool) {
     match edges {
         EdgeFinish::Sharp => {}
-        EdgeFinish::Fillet(r) => {
-            params.set("fillet_radius", r);
+        EdgeFinish::Fillet(r, which) => {
+            let name = format!("{}fillet_radius", which.parameter_prefix(round));
+            params.set(&name, r);
         }
-        EdgeFinish::Chamfer(c) => {
-            params.set("chamfer", c);
+        EdgeFinish::Chamfer(c, which) => {
+            let name = format!("{}chamfer", which.parameter_prefix(round));
+            params.set(&name, c);
         }
     }
 }
 
 pub(super) fn plain_box(reading: &mut Reading, cube: bool) -> Result<Design, PlanError> {
-    let edges = edge_finish(reading)?;
+    let edges = edge_finish(reading, false)?;
     let size = cuboid_size(reading, cube)?;
     let mut params = Params::default();
     params
         .set("length", size[0])
         .set("width", size[1])
         .set("height", size[2]);
-    finish_params(&mut params, edges);
+    finish_params(&mut params, edges, false);
     let noun = if size[0] == size[1] && size[1] == size[2] {
         "Cube"
     } else {
@@ -141,7 +146,7 @@ pub(super) fn axial_length(reading: &mut Reading) -> Result<Option<f64>, PlanErr
 }
 
 pub(super) fn cylinder(reading: &mut Reading) -> Result<Design, PlanError> {
-    let edges = edge_finish(reading)?;
+    let edges = edge_finish(reading, true)?;
     let diameter = outer_diameter(reading)?;
     let mut height = axial_length(reading)?;
     if diameter.is_some() && height.is_none() {
@@ -163,14 +168,14 @@ pub(super) fn cylinder(reading: &mut Reading) -> Result<Design, PlanError> {
     )?;
     let mut params = Params::default();
     params.set("diameter", diameter).set("height", height);
-    finish_params(&mut params, edges);
+    finish_params(&mut params, edges, true);
     Ok(Design::new(
         "cylinder",
         format!(
             "Cylinder, diameter {} mm, height {} mm{}",
             fmt(diameter),
             fmt(height),
-            edges.describe()
+            edges.describe(true)
         ),
         params,
         Part::solid(Body::Cylinder {
