@@ -112,7 +112,10 @@ pub async fn list_designs(
     request_body = FeedbackRequest,
     responses(
         (status = 204, description = "Stored"),
+        (status = 400, description = "A body that is not valid JSON", body = shared::api::ErrorBody),
         (status = 404, description = "No such job", body = shared::api::ErrorBody),
+        (status = 413, description = "A body over MAX_BODY_BYTES", body = shared::api::ErrorBody),
+        (status = 415, description = "A body that is not application/json", body = shared::api::ErrorBody),
         (status = 422, description = "An unknown rating or a comment too long", body = shared::api::ErrorBody)))]
 pub async fn give_feedback(
     State(state): State<AppState>,

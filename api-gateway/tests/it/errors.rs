@@ -26,7 +26,7 @@ async fn fields_out_of_range_are_a_422() {
         json!({ "prompt": "a box 1x1x1", "max_iterations": 0 }),
         json!({ "prompt": "a box 1x1x1", "max_iterations": 11 }),
         json!({ "prompt": "a box 1x1x1", "max_iterations": -1 }),
-        json!({ "prompt": "a box 1x1x1", "output_formats": ["obj"] }),
+        json!({ "prompt": "a box 1x1x1", "output_formats": ["fbx"] }),
         json!({ "prompt": "a box 1x1x1", "output_formats": [] }),
         json!({ "prompt": "a box 1x1x1", "model": "no-slash" }),
     ] {

@@ -19,6 +19,7 @@ import os
 import resource
 import shutil
 import sys
+import time
 import traceback
 import types
 
@@ -317,25 +318,24 @@ def run_child(job, limits, report_fd):
 
 
 def other_processes(sandboxed, child):
-    """Processes other than this one (and the namespace's init): the whole pid namespace
-    under bubblewrap; otherwise those in our process group or the child's."""
+    """Live processes other than this one (and the namespace's init): the whole pid namespace
+    under bubblewrap; otherwise those in our process group or the child's. A zombie is
+    already dead (only its parent's wait is missing), so it does not count."""
     me = os.getpid()
     group = os.getpgid(0)
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) in (me, 1):
             continue
-        if sandboxed:
-            found.append(int(entry))
-            continue
         try:
             with open(f"/proc/{entry}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) not in (group, child):
+        if fields[0] in ("Z", "X"):
             continue
-        found.append(int(entry))
+        if sandboxed or int(fields[2]) in (group, child):
+            found.append(int(entry))
     return found
 
 
@@ -343,7 +343,11 @@ def stop_everything_but_me(child, sandboxed):
     """Kills the child's process group and, under bubblewrap, every process of the namespace
     but this one; returns how many were still running, and whether all are gone."""
     strays = 0
-    for _ in range(50):
+    for attempt in range(60):
+        if attempt:
+            # A killed process still has to be scheduled to exit: on a busy machine that
+            # takes a while. Up to about 2.5 s in all before giving up on the process.
+            time.sleep(min(0.001 * 2**attempt, 0.05))
         try:
             os.killpg(child, 9)
         except OSError:
