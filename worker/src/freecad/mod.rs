@@ -6,6 +6,7 @@
 //! - `runner.py`: the fork server inside FreeCAD: a fresh child per job checks, runs,
 //!   measures and exports; the warm parent never runs a job's code.
 //! - [`sandbox`]: bubblewrap when the kernel allows it, rlimits and an unprivileged user always.
+//! - [`seccomp`]: the system calls a sandboxed process is refused (bubblewrap's `--seccomp`).
 //! - [`process`]: one runner process in its sandbox, spoken to line by line.
 //! - [`pool`]: the warm pool of runner processes, recycled and replaced.
 //! - [`state`]: the document's objects and the diff between iterations.
@@ -17,6 +18,7 @@ mod pool;
 mod process;
 mod runner;
 mod sandbox;
+pub mod seccomp;
 mod state;
 
 pub use locate::{FreecadCommand, LocateError};

@@ -98,6 +98,9 @@ pub enum SandboxError {
     Io(#[from] std::io::Error),
 }
 
+/// The compiled seccomp filter's file name in the runner folder.
+const SECCOMP_FILE: &str = "seccomp.bpf";
+
 /// How every FreeCAD process of this worker is started.
 #[derive(Debug)]
 pub struct Sandbox {
@@ -107,7 +110,7 @@ pub struct Sandbox {
     max_jobs: u32,
     bwrap: Option<PathBuf>,
     setpriv: Option<PathBuf>,
-    /// `runner.py` and `check.py`, readable but not writable by the sandbox.
+    /// `runner.py`, `check.py` and the seccomp filter, readable but not writable by the sandbox.
     runner_dir: TempDir,
     /// Set when the worker runs as root: FreeCAD runs as this user and group instead.
     run_as: Option<u32>,
@@ -130,9 +133,14 @@ impl Sandbox {
         let runner_dir = tempfile::Builder::new()
             .prefix(&owned_prefix("runner"))
             .tempdir()?;
-        for (name, text) in [("runner.py", RUNNER_PY), ("check.py", CHECK_PY)] {
+        let filter = super::seccomp::filter_bytes().map_err(SandboxError::BubblewrapRequired)?;
+        for (name, bytes) in [
+            ("runner.py", RUNNER_PY.as_bytes()),
+            ("check.py", CHECK_PY.as_bytes()),
+            (SECCOMP_FILE, filter.as_slice()),
+        ] {
             let path = runner_dir.path().join(name);
-            std::fs::write(&path, text)?;
+            std::fs::write(&path, bytes)?;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
         }
         std::fs::set_permissions(runner_dir.path(), std::fs::Permissions::from_mode(0o755))?;
@@ -291,7 +299,21 @@ impl Sandbox {
         }
         let home = match bwrap {
             Some(bwrap) => {
+                // bubblewrap reads the seccomp filter from a descriptor; a shell (after
+                // setpriv, so as the sandbox's user) opens the filter file as fd 9 for it,
+                // since this crate forbids the unsafe code a `pre_exec` would need.
+                parts.extend(
+                    [
+                        "/bin/sh",
+                        "-c",
+                        "filter=$1; shift; exec \"$@\" 9<\"$filter\"",
+                        "sh",
+                    ]
+                    .map(Into::into),
+                );
+                parts.push(self.runner_dir.path().join(SECCOMP_FILE).into());
                 parts.push(bwrap.into());
+                parts.extend(["--seccomp", "9"].map(Into::into));
                 parts.extend(self.bwrap_args(host_job_dir));
                 PathBuf::from("/tmp")
             }

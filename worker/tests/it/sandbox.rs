@@ -128,3 +128,55 @@ async fn a_dead_workers_folders_are_swept_at_the_next_start() {
     assert!(alive.exists(), "a live worker's folder was swept");
     std::fs::remove_dir_all(&alive).unwrap();
 }
+
+#[tokio::test]
+async fn the_seccomp_filter_refuses_the_calls_an_escape_needs() {
+    let runner = runner_with(&[
+        ("FREECAD_ISOLATION", "bubblewrap"),
+        ("FREECAD_POOL_SIZE", "1"),
+    ])
+    .await;
+    // Full Python past the check calls each denied system call with harmless arguments and
+    // reports the errno it got; without the filter most give other answers (EFAULT, EINVAL,
+    // EBADF, ENOKEY, a new io_uring, ...).
+    let names: Vec<&str> = worker::freecad::seccomp::DENIED
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    let numbers: Vec<i64> = worker::freecad::seccomp::DENIED
+        .iter()
+        .map(|(_, number)| *number)
+        .collect();
+    let script = format!(
+        "import ctypes, json\n\
+         libc = ctypes.CDLL(None, use_errno=True)\n\
+         libc.syscall.restype = ctypes.c_long\n\
+         buffer = ctypes.create_string_buffer(4096)\n\
+         errnos = {{}}\n\
+         for name, number in zip({names:?}, {numbers:?}):\n    \
+             ctypes.set_errno(0)\n    \
+             result = libc.syscall(ctypes.c_long(number), ctypes.c_long(1), buffer, \
+                                   ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0))\n    \
+             errnos[name] = ctypes.get_errno() if result == -1 else 'allowed'\n\
+         raise RuntimeError('ERRNOS' + json.dumps(errnos))\n"
+    );
+    let error = runner
+        .run_unchecked_for_tests(&script, &[OutputFormat::Step])
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    let json = text
+        .split_once("ERRNOS")
+        .map(|(_, json)| json.trim_end_matches(|c: char| c != '}'))
+        .unwrap_or_else(|| panic!("the script reported nothing: {text}"));
+    let errnos: serde_json::Value = serde_json::from_str(json).expect(json);
+    for name in names {
+        assert_eq!(
+            errnos[name], 1,
+            "{name} was not refused with EPERM: {errnos}"
+        );
+    }
+    // The sandbox still works for a real part.
+    let good = script_for(&OfflinePlanner.plan("a box 1x2x3 mm").unwrap().part);
+    runner.run(&good, &[OutputFormat::Step]).await.unwrap();
+}
