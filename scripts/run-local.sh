@@ -64,10 +64,13 @@ wait_until_up() {
   fail "$name did not answer at $url within 30 s; stopping everything."
 }
 
+# redis-cli waits forever on a port whose holder never answers: bound every call.
+rcli() { timeout 2 redis-cli "$@"; }
+
 # Redis: the private one, unless REDIS_URL names another.
 if [ -n "${REDIS_URL:-}" ]; then
-  redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 || fail "no Redis answers at REDIS_URL=$REDIS_URL."
-  aof=$(redis-cli -u "$REDIS_URL" config get appendonly 2>/dev/null | tail -1 || true)
+  rcli -u "$REDIS_URL" ping >/dev/null 2>&1 || fail "no Redis answers at REDIS_URL=$REDIS_URL."
+  aof=$(rcli -u "$REDIS_URL" config get appendonly 2>/dev/null | tail -1 || true)
   if [ "$aof" != yes ]; then
     echo "WARNING: the Redis at REDIS_URL has its append-only file off (appendonly=${aof:-unknown}):" >&2
     echo "WARNING: queued jobs can be lost when it restarts. Set 'appendonly yes' there." >&2
@@ -84,11 +87,11 @@ else
   pids+=($!)
   for _ in $(seq 100); do
     alive "${pids[-1]}" || fail "Redis could not start on port $redis_port: $(tail -3 "$redis_dir/redis.log")"
-    redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+    rcli -p "$redis_port" ping >/dev/null 2>&1 && break
     sleep 0.1
   done
   # The Redis that answers must be ours, not another one already on that port.
-  answering=$(redis-cli -p "$redis_port" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p')
+  answering=$(rcli -p "$redis_port" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p')
   [ "$answering" = "${pids[-1]}" ] || fail "port $redis_port is taken (by pid ${answering:-unknown}); set RUN_REDIS_PORT to a free port."
   export REDIS_URL="redis://127.0.0.1:$redis_port/0"
 fi

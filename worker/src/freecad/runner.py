@@ -317,10 +317,10 @@ def run_child(job, limits, report_fd):
         os._exit(0)
 
 
-def other_processes(sandboxed, child):
-    """Live processes other than this one (and the namespace's init): the whole pid namespace
-    under bubblewrap; otherwise those in our process group or the child's. A zombie is
-    already dead (only its parent's wait is missing), so it does not count."""
+def other_processes(sandboxed, child, zombies=False):
+    """Processes other than this one (and the namespace's init): the whole pid namespace
+    under bubblewrap; otherwise those in our process group or the child's. Zombies count only
+    when asked: they are already dead (only their parent's wait is missing)."""
     me = os.getpid()
     group = os.getpgid(0)
     found = []
@@ -332,7 +332,7 @@ def other_processes(sandboxed, child):
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if fields[0] in ("Z", "X"):
+        if fields[0] in ("Z", "X") and not zombies:
             continue
         if sandboxed or int(fields[2]) in (group, child):
             found.append(int(entry))
@@ -342,7 +342,9 @@ def other_processes(sandboxed, child):
 def stop_everything_but_me(child, sandboxed):
     """Kills the child's process group and, under bubblewrap, every process of the namespace
     but this one; returns how many were still running, and whether all are gone."""
-    strays = 0
+    # What the job left behind, counted before anything is killed: a fork bomb that the
+    # process limit already stopped still shows as its zombies.
+    strays = len(other_processes(sandboxed, child, zombies=True))
     for attempt in range(60):
         if attempt:
             # A killed process still has to be scheduled to exit: on a busy machine that
