@@ -20,9 +20,25 @@ use crate::keys::Keys;
 /// script fails with "too many results to unpack" past about 8,000 due tasks and stops every
 /// worker. This script writes the task exactly as apalis-redis's `batch_push.lua` does for a
 /// task with no run time, so workers fetch it from the active list directly.
+/// The end of every script that queues a task, in apalis-redis's layout (KEYS 2 queue data
+/// hash, 3 active list, 4 signal list, 5 task metadata hash): the payload, fresh metadata, the
+/// task on the active list, and the wake-up for the workers. Scripts call it once.
+const PUSH_TASK: &str = r"local function push_task(id, payload, max_attempts, channel)
+    redis.call('HSET', KEYS[2], id, payload)
+    redis.call('HSET', KEYS[5], 'attempts', 0, 'max_attempts', max_attempts, 'status', 'Pending',
+        'idempotency_key', '')
+    redis.call('RPUSH', KEYS[3], id)
+    redis.call('PUBLISH', channel, id)
+    redis.call('DEL', KEYS[4])
+    redis.call('LPUSH', KEYS[4], 1)
+end
+";
+
 static ENQUEUE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"
+        &[
+            PUSH_TASK,
+            r"
 -- KEYS: 1 job record, 2 queue data hash, 3 active list, 4 signal list, 5 task metadata hash,
 --       6 the principal's jobs not yet ended (sorted by submission time),
 --       7 the idempotency entry (the record key again when there is none),
@@ -62,15 +78,11 @@ redis.call('ZADD', KEYS[8], now_ms, ARGV[7])
 redis.call('EXPIRE', KEYS[8], ARGV[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 12))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-redis.call('HSET', KEYS[5], 'attempts', 0, 'max_attempts', ARGV[4], 'status', 'Pending',
-    'idempotency_key', '')
-redis.call('RPUSH', KEYS[3], ARGV[2])
-redis.call('PUBLISH', ARGV[5], ARGV[2])
-redis.call('DEL', KEYS[4])
-redis.call('LPUSH', KEYS[4], 1)
+push_task(ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 return {1, ''}
 ",
+        ]
+        .concat(),
     )
 });
 
@@ -345,7 +357,9 @@ impl WriteOutcome {
 /// both win and a job is never marked refining without being queued.
 static REQUEUE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"
+        &[
+            PUSH_TASK,
+            r"
 -- KEYS: 1 job record, 2 queue data hash, 3 active list, 4 signal list, 5 task metadata hash,
 --       6 the principal's jobs not yet ended
 -- ARGV: 1 record TTL (s), 2 task id, 3 task payload, 4 max attempts, 5 wake-up channel,
@@ -361,15 +375,11 @@ redis.call('ZADD', KEYS[6], now, ARGV[6])
 redis.call('EXPIRE', KEYS[6], ARGV[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-redis.call('HSET', KEYS[5], 'attempts', 0, 'max_attempts', ARGV[4], 'status', 'Pending',
-    'idempotency_key', '')
-redis.call('RPUSH', KEYS[3], ARGV[2])
-redis.call('PUBLISH', ARGV[5], ARGV[2])
-redis.call('DEL', KEYS[4])
-redis.call('LPUSH', KEYS[4], 1)
+push_task(ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 return 1
 ",
+        ]
+        .concat(),
     )
 });
 
@@ -388,7 +398,9 @@ pub enum Requeue {
 /// is queued already: two exports at once queue one conversion, never a second run.
 static REQUEST_CONVERSION_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r"
+        &[
+            PUSH_TASK,
+            r"
 -- KEYS: 1 job record, 2 queue data hash, 3 active list, 4 signal list, 5 task metadata hash
 -- ARGV: 1 task id, 2 task payload, 3 max attempts, 4 wake-up channel,
 --       5 the status (JSON) the job must be in, 6 the conversion (JSON)
@@ -403,15 +415,11 @@ if current and current ~= 'null' and cjson.decode(current).state == 'queued' the
     return 2
 end
 redis.call('HSET', KEYS[1], 'conversion', ARGV[6])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[5], 'attempts', 0, 'max_attempts', ARGV[3], 'status', 'Pending',
-    'idempotency_key', '')
-redis.call('RPUSH', KEYS[3], ARGV[1])
-redis.call('PUBLISH', ARGV[4], ARGV[1])
-redis.call('DEL', KEYS[4])
-redis.call('LPUSH', KEYS[4], 1)
+push_task(ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 return 1
 ",
+        ]
+        .concat(),
     )
 });
 
