@@ -4,6 +4,8 @@
 # process that cannot start or bind stops the whole stack with a non-zero exit.
 #
 # Settings (environment or .env): WORKERS (2), GATEWAY_ADDR (0.0.0.0:8080),
+# RUN_WORKER_USER (designer: the user workers run as when started as root), RUN_WORKER_HOME
+# (/var/lib/freecad-ai-designer: what that user runs from), RUN_AS_ROOT (1 keeps root),
 # WORKER_METRICS_PORTS (9091,9092,...: one per worker), RUN_REDIS_PORT (6390, the private
 # Redis), REDIS_URL (an external Redis instead of the private one).
 # For tests: RUN_SKIP_BUILD=1 with RUN_BIN_DIR=<dir holding api-gateway and worker>.
@@ -96,6 +98,40 @@ else
   export REDIS_URL="redis://127.0.0.1:$redis_port/0"
 fi
 
+# A worker runs model-written code next to the model keys: started as root, it is dropped to
+# the unprivileged system user RUN_WORKER_USER (designer, created if missing). That user may
+# not reach this checkout (under /root, say), so the worker runs from a copy of its binary and
+# of config/ in RUN_WORKER_HOME, and the artifacts it writes go to a folder it owns there
+# (unless ARTIFACT_DIR or ARTIFACT_STORE_URL says otherwise). RUN_AS_ROOT=1 keeps root.
+worker_command=("$bin_dir/worker")
+worker_cwd=$PWD
+if [ "$(id -u)" = 0 ] && [ "${RUN_AS_ROOT:-}" != 1 ]; then
+  worker_user=${RUN_WORKER_USER:-designer}
+  worker_home=${RUN_WORKER_HOME:-/var/lib/freecad-ai-designer}
+  if ! id -u "$worker_user" >/dev/null 2>&1; then
+    useradd --system --no-create-home --home-dir "$worker_home" --shell /usr/sbin/nologin \
+      "$worker_user" || fail "could not create the user $worker_user for the workers."
+  fi
+  mkdir -p "$worker_home/bin" "$worker_home/home"
+  chmod 755 "$worker_home" "$worker_home/bin"
+  install -m 755 "$bin_dir/worker" "$worker_home/bin/worker"
+  rm -rf "$worker_home/config" && cp -r config "$worker_home/config" && chmod -R a+rX "$worker_home/config"
+  chown "$worker_user:" "$worker_home/home"
+  if [ -z "${ARTIFACT_STORE_URL:-}" ]; then
+    export ARTIFACT_DIR=${ARTIFACT_DIR:-$worker_home/artifacts}
+    mkdir -p "$ARTIFACT_DIR"
+    ARTIFACT_DIR=$(cd "$ARTIFACT_DIR" && pwd)
+    chown -R "$worker_user:" "$ARTIFACT_DIR"
+    setpriv --reuid="$worker_user" --regid="$worker_user" --init-groups test -w "$ARTIFACT_DIR" ||
+      fail "ARTIFACT_DIR=$ARTIFACT_DIR is not writable by $worker_user (is a parent folder closed to it?)."
+  fi
+  worker_command=(env HOME="$worker_home/home" CONFIG_DIR="${CONFIG_DIR:-$worker_home/config}"
+    setpriv --reuid="$worker_user" --regid="$worker_user" --init-groups --inh-caps=-all
+    "$worker_home/bin/worker")
+  worker_cwd=$worker_home
+  echo "The workers run as the unprivileged user $worker_user (from $worker_home; RUN_AS_ROOT=1 keeps root)."
+fi
+
 # The gateway.
 export GATEWAY_ADDR="$gateway_addr"
 "$bin_dir/api-gateway" &
@@ -107,7 +143,7 @@ wait_until_up "the gateway (GATEWAY_ADDR=$gateway_addr)" "${pids[-1]}" "http://1
 IFS=, read -r -a metrics_ports <<<"${WORKER_METRICS_PORTS:-}"
 for i in $(seq 0 $((workers - 1))); do
   port=${metrics_ports[$i]:-$((9091 + i))}
-  WORKER_METRICS_ADDR="127.0.0.1:$port" "$bin_dir/worker" &
+  (cd "$worker_cwd" && WORKER_METRICS_ADDR="127.0.0.1:$port" exec "${worker_command[@]}") &
   pids+=($!)
   wait_until_up "worker $((i + 1)) (metrics port $port)" "${pids[-1]}" "http://127.0.0.1:$port/health"
 done

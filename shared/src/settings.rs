@@ -145,6 +145,8 @@ pub struct Settings {
     pub freecad_memory_mb: u64,
     /// Largest file a FreeCAD process may write, in MiB.
     pub freecad_file_size_mb: u64,
+    /// Size of a sandbox's job folder (a tmpfs under bubblewrap: all the job's files), in MiB.
+    pub freecad_job_dir_mb: u64,
     /// Processes and threads a FreeCAD sandbox may hold at once.
     pub freecad_max_processes: u64,
     /// The tessellation's largest distance from the true surface, in mm (every mesh format
@@ -312,6 +314,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("freecad_cpu_seconds", "300"),
     ("freecad_memory_mb", "4096"),
     ("freecad_file_size_mb", "512"),
+    ("freecad_job_dir_mb", "1024"),
     ("freecad_max_processes", "256"),
     ("mesh_linear_deflection", "0.05"),
     ("mesh_angular_deflection", "0.1"),
@@ -468,6 +471,7 @@ impl Settings {
             ("FREECAD_CPU_SECONDS", self.freecad_cpu_seconds),
             ("FREECAD_MEMORY_MB", self.freecad_memory_mb),
             ("FREECAD_FILE_SIZE_MB", self.freecad_file_size_mb),
+            ("FREECAD_JOB_DIR_MB", self.freecad_job_dir_mb),
             ("FREECAD_MAX_PROCESSES", self.freecad_max_processes),
             ("LLM_RETRY_BASE_MS", self.llm_retry_base_ms),
             ("LLM_RETRY_MAX_MS", self.llm_retry_max_ms),

@@ -11,7 +11,7 @@ use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
-use super::sandbox::Sandbox;
+use super::sandbox::{IsolationMode, SANDBOX_JOB_DIR, Sandbox};
 
 /// Marks the runner's answers among whatever else reaches its stdout (FreeCAD's banner).
 const ANSWER_MARK: &str = "@@designer@@ ";
@@ -67,8 +67,11 @@ pub(crate) struct FreecadProcess {
     answers: Lines<BufReader<ChildStdout>>,
     /// Host pid of the wrapper, which is also the process group id.
     pid: u32,
-    /// `job/` (the sandbox's folder) and `stderr.log`.
+    /// `job/` (the folder the runner works in without bubblewrap) and `stderr.log`.
     dir: TempDir,
+    /// The job folder as the worker reaches it: under bubblewrap the sandbox's own tmpfs,
+    /// through `/proc/<pid>/root` of the sandbox's first process; otherwise `dir/job`.
+    job_dir: PathBuf,
     sandbox: Arc<Sandbox>,
     pub jobs_done: u32,
     killed: bool,
@@ -96,6 +99,7 @@ impl FreecadProcess {
             stdin,
             answers: BufReader::new(stdout).lines(),
             pid,
+            job_dir: dir.path().join("job"),
             dir,
             sandbox,
             jobs_done: 0,
@@ -112,7 +116,19 @@ impl FreecadProcess {
             }
         };
         match serde_json::from_str::<Ready>(&ready) {
-            Ok(Ready { ready: true }) => Ok(process),
+            Ok(Ready { ready: true }) if process.sandbox.mode() == IsolationMode::RlimitsOnly => {
+                Ok(process)
+            }
+            Ok(Ready { ready: true }) => match sandbox_root(pid) {
+                Ok(root) => {
+                    process.job_dir = root.join(SANDBOX_JOB_DIR.trim_start_matches('/'));
+                    Ok(process)
+                }
+                Err(error) => {
+                    process.kill();
+                    Err(ProcessFailure::Io(error))
+                }
+            },
             _ => {
                 process.kill();
                 Err(ProcessFailure::Died {
@@ -129,7 +145,7 @@ impl FreecadProcess {
 
     /// The job folder on the host.
     pub fn job_dir(&self) -> PathBuf {
-        self.dir.path().join("job")
+        self.job_dir.clone()
     }
 
     pub fn sandbox(&self) -> &Sandbox {
@@ -228,6 +244,19 @@ impl Drop for FreecadProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The root folder of the sandbox that bubblewrap `wrapper` made, as the host sees it:
+/// `/proc/<pid>/root` of bubblewrap's first child (the namespace's init, which runs no job
+/// code and lives exactly as long as the sandbox). The wrapper is `exec`ed into bubblewrap, so
+/// its pid is bubblewrap's own, which stays outside the namespaces.
+fn sandbox_root(wrapper: u32) -> std::io::Result<PathBuf> {
+    let children = std::fs::read_to_string(format!("/proc/{wrapper}/task/{wrapper}/children"))?;
+    let init = children
+        .split_whitespace()
+        .next()
+        .ok_or_else(|| std::io::Error::other("bubblewrap has no child: the sandbox is gone"))?;
+    Ok(PathBuf::from(format!("/proc/{init}/root")))
 }
 
 fn describe_exit(status: Option<ExitStatus>) -> String {

@@ -13,10 +13,12 @@
 # Environment (set by the worker): DESIGNER_RUNNER_DIR (this file's folder, for check.py),
 # DESIGNER_LIMITS (JSON: cpu_seconds, memory_bytes, file_size_bytes, processes, max_jobs),
 # DESIGNER_BUBBLEWRAP ("1" inside bubblewrap: a private pid namespace and /tmp).
+import base64
 import builtins
 import json
 import os
 import resource
+import select
 import shutil
 import sys
 import time
@@ -37,6 +39,10 @@ ANSWER_MARK = "@@designer@@ "
 MAX_FD = 65536
 # A child's report larger than this is void (a script flooding its own pipe).
 MAX_REPORT_BYTES = 16 * 1024 * 1024
+# How often the parent looks whether a child that has gone quiet has exited.
+REPORT_POLL_MS = 20
+# How long a job's fork may wait for the process limit to free up.
+FORK_RETRY_SECONDS = 10
 
 
 def apply_limits(limits):
@@ -378,13 +384,12 @@ def reap():
             return
 
 
-def wipe_tmp(keep):
-    """A fresh /tmp for the next child: everything the job left there goes (bubblewrap's
-    private tmpfs only; without it /tmp is the host's and is left alone)."""
-    for entry in os.listdir("/tmp"):
+def wipe_folder(folder, keep):
+    """Removes everything in `folder` but the names in `keep` (symbolic links as links)."""
+    for entry in os.listdir(folder):
         if entry in keep:
             continue
-        path = os.path.join("/tmp", entry)
+        path = os.path.join(folder, entry)
         try:
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path, ignore_errors=True)
@@ -394,37 +399,100 @@ def wipe_tmp(keep):
             pass
 
 
-def read_report(fd):
+def read_report(fd, child):
+    """The child's report, read until the child has exited and the pipe holds nothing more.
+    End of file is not awaited: a process the script forked keeps the pipe's write end open
+    for as long as it lives, and it is killed only after this returns."""
     chunks = []
     size = 0
+    status = None
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
     while True:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > MAX_REPORT_BYTES:
-            # Keep draining so the child is not blocked, but the report is void.
-            chunks = None
+        readable = poller.poll(REPORT_POLL_MS)
+        if readable:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_REPORT_BYTES:
+                # Keep draining so the child is not blocked, but the report is void.
+                chunks = None
+            elif chunks is not None:
+                chunks.append(chunk)
             continue
-        if chunks is not None:
-            chunks.append(chunk)
+        if status is not None:
+            break  # the child has exited and nothing more came
+        pid, waited = os.waitpid(child, os.WNOHANG)
+        if pid:
+            # Everything it wrote is in the pipe now: one more round drains it.
+            status = waited
     os.close(fd)
-    return None if chunks is None else b"".join(chunks)
+    if status is None:
+        _, status = os.waitpid(child, 0)
+    return (None if chunks is None else b"".join(chunks)), status
+
+
+def prepare_job_dir(job):
+    """Empties the job folder and writes the job's script and input files into it, as the
+    sandbox's user (the worker only reads from this folder)."""
+    folder = job["dir"]
+    wipe_folder(folder, keep=())
+    files = {job["script"]: job["script_text"].encode()}
+    for name, encoded in job.get("inputs", {}).items():
+        files[name] = base64.b64decode(encoded)
+    for name, data in files.items():
+        if os.sep in name or name in (".", ".."):
+            raise ValueError(f"not a file name: {name!r}")
+        fd = os.open(os.path.join(folder, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+
+
+def fork_when_allowed():
+    """`os.fork`, waiting a while when the process limit refuses it: processes an earlier job
+    left (a fork bomb, killed) count against the limit until they are reaped, and without
+    bubblewrap they are the host's to reap and share one count with every sandbox of the user."""
+    delay = 0.01
+    deadline = time.monotonic() + FORK_RETRY_SECONDS
+    while True:
+        try:
+            return os.fork()
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 def serve(job, limits, sandboxed, tmp_keep):
     """One job in a fresh forked child; this process never runs the job's code."""
+    try:
+        prepare_job_dir(job)
+    except (OSError, ValueError) as error:
+        return failure("execution_failed", f"the job folder could not be prepared: {error}")
     read_fd, write_fd = os.pipe()
-    child = os.fork()
+    try:
+        child = fork_when_allowed()
+    except BlockingIOError:
+        os.close(read_fd)
+        os.close(write_fd)
+        return failure(
+            "execution_failed",
+            "the job's process could not be started: the process limit "
+            "(FREECAD_MAX_PROCESSES) is still taken by processes that are exiting",
+            fatal=True,
+        )
     if child == 0:
         os.close(read_fd)
         run_child(job, limits, write_fd)
     os.close(write_fd)
-    report = read_report(read_fd)
-    _, status = os.waitpid(child, 0)
+    report, status = read_report(read_fd, child)
     strays, all_gone = stop_everything_but_me(child, sandboxed)
     if sandboxed:
-        wipe_tmp(tmp_keep)
+        # A fresh /tmp for the next child (bubblewrap's private tmpfs only; without it /tmp
+        # is the host's and is left alone).
+        wipe_folder("/tmp", tmp_keep)
     if not all_gone:
         return failure(
             "execution_failed",
@@ -475,4 +543,11 @@ def main():
     os._exit(0)
 
 
-main()
+try:
+    main()
+except BaseException:  # noqa: B036
+    # Never fall through to freecadcmd's interactive console, which would sit on stdin with
+    # the answer channel open and leave the worker waiting for an answer until its timeout.
+    traceback.print_exc()
+    sys.stderr.flush()
+    os._exit(70)

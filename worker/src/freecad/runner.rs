@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use shared::job::{Geometry, OutputFormat};
 use shared::metrics::{
     FREECAD_EXECUTION_DURATION_SECONDS, FREECAD_EXECUTIONS_TOTAL, FREECAD_ISOLATION_MODE,
@@ -332,11 +334,14 @@ impl FreecadRunner {
     ) -> Result<Collected, ExecutionError> {
         let (script, formats) = (input.script, input.formats);
         let host_dir = process.job_dir();
-        process.clear_job_dir()?;
-        tokio::fs::write(host_dir.join("design.py"), script.text()).await?;
-        for (name, contents) in input.inputs {
-            tokio::fs::write(host_dir.join(name), contents).await?;
-        }
+        // The runner empties the folder and writes the script and inputs itself, as the
+        // sandbox's user: the worker only ever reads from the job folder (under bubblewrap it
+        // is the sandbox's own tmpfs, where a file of the worker's could not even be created).
+        let inputs: serde_json::Map<String, serde_json::Value> = input
+            .inputs
+            .iter()
+            .map(|(name, contents)| ((*name).to_owned(), BASE64.encode(contents).into()))
+            .collect();
         let inner_dir = process.sandbox().inner_job_dir(&host_dir);
         let outputs: serde_json::Map<String, serde_json::Value> = formats
             .iter()
@@ -350,6 +355,8 @@ impl FreecadRunner {
         let job = serde_json::json!({
             "dir": inner_dir.display().to_string(),
             "script": "design.py",
+            "script_text": script.text(),
+            "inputs": inputs,
             "outputs": outputs,
             "unchecked": !matches!(script, Script::Checked(_)),
             "tessellation": self.tessellation,

@@ -15,7 +15,7 @@ use super::FreecadCommand;
 const RUNNER_PY: &str = include_str!("runner.py");
 const CHECK_PY: &str = include_str!("check.py");
 /// Where the sandbox sees its writable folder and the runner's files (bubblewrap mode).
-const SANDBOX_JOB_DIR: &str = "/job";
+pub(crate) const SANDBOX_JOB_DIR: &str = "/job";
 const SANDBOX_RUNNER_DIR: &str = "/runner";
 /// The account FreeCAD runs as when the worker itself is root (Debian's `nobody`).
 const UNPRIVILEGED_ID: u32 = 65534;
@@ -73,6 +73,8 @@ pub struct Limits {
     pub file_size_bytes: u64,
     /// Processes and threads the sandbox may hold at once.
     pub processes: u64,
+    /// All the files of the job folder together (bubblewrap only: a tmpfs of this size).
+    pub job_dir_bytes: u64,
 }
 
 impl Limits {
@@ -83,6 +85,7 @@ impl Limits {
             memory_bytes: settings.freecad_memory_mb * MIB,
             file_size_bytes: settings.freecad_file_size_mb * MIB,
             processes: settings.freecad_max_processes,
+            job_dir_bytes: settings.freecad_job_dir_mb * MIB,
         }
     }
 }
@@ -314,7 +317,7 @@ impl Sandbox {
                 parts.push(self.runner_dir.path().join(SECCOMP_FILE).into());
                 parts.push(bwrap.into());
                 parts.extend(["--seccomp", "9"].map(Into::into));
-                parts.extend(self.bwrap_args(host_job_dir));
+                parts.extend(self.bwrap_args());
                 PathBuf::from("/tmp")
             }
             None => host_job_dir.to_owned(),
@@ -334,7 +337,7 @@ impl Sandbox {
         command
     }
 
-    fn bwrap_args(&self, host_job_dir: &Path) -> Vec<std::ffi::OsString> {
+    fn bwrap_args(&self) -> Vec<std::ffi::OsString> {
         let mut args: Vec<std::ffi::OsString> = [
             "--unshare-user",
             "--unshare-ipc",
@@ -383,12 +386,18 @@ impl Sandbox {
                 args.extend(["--ro-bind".into(), install.into(), install.into()]);
             }
         }
+        // The job folder is a tmpfs of its own size, so that a script cannot fill the host's
+        // disk file by file; the worker reaches it through the sandbox's `/proc/<pid>/root`
+        // (`FreecadProcess::job_dir`).
         args.extend([
             "--ro-bind".into(),
             self.runner_dir.path().into(),
             SANDBOX_RUNNER_DIR.into(),
-            "--bind".into(),
-            host_job_dir.into(),
+            "--size".into(),
+            self.limits.job_dir_bytes.to_string().into(),
+            "--perms".into(),
+            "0755".into(),
+            "--tmpfs".into(),
             SANDBOX_JOB_DIR.into(),
             "--chdir".into(),
             SANDBOX_JOB_DIR.into(),
