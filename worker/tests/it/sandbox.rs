@@ -69,11 +69,12 @@ async fn isolation_is_bubblewrap_where_the_kernel_allows_it() {
 }
 
 #[tokio::test]
-async fn the_sandbox_refuses_nested_user_namespaces_and_oversize_tmp_writes() {
+async fn the_sandbox_refuses_nested_user_namespaces_and_oversize_writes() {
     let runner = runner_with(&[
         ("FREECAD_ISOLATION", "bubblewrap"),
         ("FREECAD_POOL_SIZE", "1"),
         ("FREECAD_FILE_SIZE_MB", "8"),
+        ("FREECAD_JOB_DIR_MB", "12"),
     ])
     .await;
     let good = script_for(&OfflinePlanner.plan("a box 1x2x3 mm").unwrap().part);
@@ -88,59 +89,33 @@ async fn the_sandbox_refuses_nested_user_namespaces_and_oversize_tmp_writes() {
     assert_eq!(error.code(), "execution_failed", "{error}");
     assert!(error.to_string().contains("unshare"), "{error}");
 
-    // Three 5 MiB files, each under the file size limit, overflow the 8 MiB /tmp.
-    let error = runner
-        .run_unchecked_for_tests(
-            "for n in range(3):\n    with open(f'/tmp/big{n}', 'wb') as f:\n        \
-             f.write(bytes(5 * 1024 * 1024))\n",
-            &[OutputFormat::Step],
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(error.code(), "execution_failed", "{error}");
-    assert!(
-        error.to_string().contains("No space left on device"),
-        "{error}"
-    );
-    // The next job gets an empty /tmp again.
+    // Files each under the file size limit overflow the 8 MiB /tmp (three of 5 MiB) and the
+    // 12 MiB job folder (forty of 4 MiB: before the job folder was a tmpfs of its own, all
+    // 160 MiB went to the host's disk and the job completed).
+    for folder in ["/tmp", "."] {
+        let script = format!(
+            "for n in range(40):\n    with open(f'{folder}/big{{n}}', 'wb') as f:\n        \
+             f.write(bytes(4 * 1024 * 1024))\n"
+        );
+        let error = runner
+            .run_unchecked_for_tests(&script, &[OutputFormat::Step])
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "execution_failed", "{folder}: {error}");
+        assert!(
+            error.to_string().contains("No space left on device"),
+            "{folder}: {error}"
+        );
+    }
+    // The next job gets an empty /tmp and job folder again.
     runner
         .run_unchecked_for_tests(
-            "import os\nassert not [n for n in os.listdir('/tmp') if n.startswith('big')]\n\
+            "import os\nassert not [n for n in os.listdir('/tmp') + os.listdir('.') if n.startswith('big')]\n\
              import FreeCAD as App\nApp.ActiveDocument.addObject('Part::Box', 'B')\n",
             &[OutputFormat::Step],
         )
         .await
-        .expect("a fresh /tmp");
-    runner.run(&good, &[OutputFormat::Step]).await.unwrap();
-}
-
-#[tokio::test]
-async fn the_job_folder_is_size_limited() {
-    let runner = runner_with(&[
-        ("FREECAD_ISOLATION", "bubblewrap"),
-        ("FREECAD_POOL_SIZE", "1"),
-        ("FREECAD_FILE_SIZE_MB", "8"),
-        ("FREECAD_JOB_DIR_MB", "12"),
-    ])
-    .await;
-    let good = script_for(&OfflinePlanner.plan("a box 1x2x3 mm").unwrap().part);
-
-    // Many files, each under the file size limit, together over the job folder's size.
-    let error = runner
-        .run_unchecked_for_tests(
-            "for n in range(40):\n    with open(f'fill{n}', 'wb') as f:\n        \
-             f.write(bytes(4 * 1024 * 1024))\n",
-            &[OutputFormat::Step],
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(error.code(), "execution_failed", "{error}");
-    assert!(
-        error.to_string().contains("No space left on device"),
-        "{error}"
-    );
-    // (Before the job folder was a tmpfs, all 160 MiB went to the host's disk and the job
-    // completed.) The next job has its whole folder again.
+        .expect("a fresh /tmp and job folder");
     runner.run(&good, &[OutputFormat::Step]).await.unwrap();
 }
 
