@@ -287,6 +287,15 @@ impl Application {
         }
         listener.abort();
         promoter.abort();
+        let grace = self.settings.worker_shutdown_grace();
+        let undelivered = self.context.webhooks.drain(grace).await;
+        if undelivered > 0 {
+            warn!(
+                undelivered,
+                ?grace,
+                "webhook deliveries unfinished after the shutdown grace were dropped"
+            );
+        }
         probes.abort();
         info!(worker = %self.worker_id, "worker stopped");
         Ok(())

@@ -19,6 +19,7 @@ use sha2::Sha256;
 use shared::api::DesignStatusResponse;
 use shared::callback::CallbackPolicy;
 use shared::job::JobRecord;
+use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 /// The signature header: `sha256=<hex HMAC-SHA256 of "{timestamp}.{body}">`.
@@ -79,6 +80,8 @@ pub struct WebhookSender {
     client: reqwest::Client,
     secret: Option<SecretString>,
     policy: Arc<CallbackPolicy>,
+    /// Deliveries under way, so that shutdown waits for them instead of dropping them.
+    deliveries: TaskTracker,
 }
 
 pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
@@ -116,6 +119,7 @@ impl WebhookSender {
             client,
             secret,
             policy,
+            deliveries: TaskTracker::new(),
         }
     }
 
@@ -125,7 +129,21 @@ impl WebhookSender {
             return;
         }
         let sender = self.clone();
-        tokio::spawn(async move { sender.deliver(record).await });
+        self.deliveries
+            .spawn(async move { sender.deliver(record).await });
+    }
+
+    /// At shutdown: takes no new deliveries and waits up to `within` for those under way;
+    /// returns how many were still unfinished (and are dropped with the process).
+    pub async fn drain(&self, within: Duration) -> usize {
+        self.deliveries.close();
+        if tokio::time::timeout(within, self.deliveries.wait())
+            .await
+            .is_err()
+        {
+            return self.deliveries.len();
+        }
+        0
     }
 
     /// Delivers the record's final status to its `callback_url`; `true` once a receiver took it.

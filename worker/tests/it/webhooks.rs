@@ -123,3 +123,36 @@ async fn redirects_are_not_followed() {
         "the redirect was followed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_waits_for_deliveries_under_way() {
+    // A receiver that takes its time: the delivery is still under way when shutdown begins.
+    let hooked = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let counter = hooked.clone();
+    let router = axum::Router::new().route(
+        "/slow",
+        axum::routing::post(move || async move {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            counter.fetch_add(1, Ordering::SeqCst);
+            StatusCode::NO_CONTENT
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let sender = WebhookSender::new(None, policy(true));
+    sender.deliver_in_background(finished_job(format!("http://127.0.0.1:{port}/slow")));
+    let left = sender.drain(std::time::Duration::from_secs(30)).await;
+    assert_eq!(left, 0, "a delivery was left unfinished");
+    assert_eq!(
+        hooked.load(Ordering::SeqCst),
+        1,
+        "the delivery was not made"
+    );
+
+    // One that cannot finish within the grace is counted, not waited for forever.
+    let never = WebhookSender::new(None, policy(true));
+    never.deliver_in_background(finished_job(format!("http://127.0.0.1:{port}/slow")));
+    assert_eq!(never.drain(std::time::Duration::from_millis(10)).await, 1);
+}
