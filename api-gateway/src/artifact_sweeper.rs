@@ -9,6 +9,7 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use shared::artifact_store::{ArtifactStore, sweep_expired};
 use shared::keys::Keys;
+use shared::metrics::{RedisComponent, record_redis_error};
 use tokio_util::sync::CancellationToken;
 
 pub struct ArtifactSweeper {
@@ -45,6 +46,7 @@ impl ArtifactSweeper {
             Ok(Some(_)) => {}
             Ok(None) => return,
             Err(error) => {
+                record_redis_error(RedisComponent::ArtifactSweeper);
                 tracing::warn!(%error, "artifact sweep skipped: Redis is unreachable");
                 return;
             }
@@ -57,7 +59,12 @@ impl ArtifactSweeper {
                 "deleted the artifacts of expired jobs"
             ),
             Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "artifact sweep failed; retried next interval"),
+            Err(error) => {
+                if matches!(error, shared::artifact_store::SweepError::Redis(_)) {
+                    record_redis_error(RedisComponent::ArtifactSweeper);
+                }
+                tracing::warn!(%error, "artifact sweep failed; retried next interval")
+            }
         }
     }
 }

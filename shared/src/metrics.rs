@@ -373,16 +373,22 @@ pub enum RedisComponent {
     Jobs,
     /// A worker's "task available" subscription.
     WakeUps,
+    /// A worker's queue upkeep: promoting due retries, forgetting finished tasks, renewing
+    /// the workers' metadata expiry.
+    QueueUpkeep,
+    /// The gateway's artifact sweeper (its election lock and the expired-jobs index).
+    ArtifactSweeper,
 }
 
 impl RedisComponent {
-    pub const GATEWAY: [Self; 4] = [
+    pub const GATEWAY: [Self; 5] = [
         Self::Api,
         Self::RateLimiter,
         Self::Events,
         Self::QueueSampler,
+        Self::ArtifactSweeper,
     ];
-    pub const WORKER: [Self; 2] = [Self::Jobs, Self::WakeUps];
+    pub const WORKER: [Self; 3] = [Self::Jobs, Self::WakeUps, Self::QueueUpkeep];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -392,6 +398,8 @@ impl RedisComponent {
             Self::QueueSampler => "queue_sampler",
             Self::Jobs => "jobs",
             Self::WakeUps => "wake_ups",
+            Self::QueueUpkeep => "queue_upkeep",
+            Self::ArtifactSweeper => "artifact_sweeper",
         }
     }
 }

@@ -317,27 +317,53 @@ async fn promote_due_forever(
     worker_metadata_ttl: Duration,
     shutdown: CancellationToken,
 ) {
+    // Every failure is counted; the log says when the upkeep starts failing and when it
+    // recovers, not four times a second while Redis is away.
+    let mut failing = false;
     loop {
         tokio::select! {
             () = tokio::time::sleep(PROMOTION_INTERVAL) => {}
             () = shutdown.cancelled() => return,
         }
-        match store.promote_due(&mut conn, PROMOTION_CHUNK).await {
-            Ok(0) => {}
-            Ok(moved) => debug!(moved, "promoted due scheduled tasks"),
-            Err(error) => debug!(%error, "cannot promote scheduled tasks now"),
+        let errors = [
+            store
+                .promote_due(&mut conn, PROMOTION_CHUNK)
+                .await
+                .map(|moved| {
+                    if moved > 0 {
+                        debug!(moved, "promoted due scheduled tasks");
+                    }
+                }),
+            // apalis-redis keeps every finished task forever; the job record is what counts.
+            store
+                .forget_done_tasks(&mut conn, PROMOTION_CHUNK)
+                .await
+                .map(|forgotten| {
+                    if forgotten > 0 {
+                        debug!(forgotten, "forgot finished tasks");
+                    }
+                }),
+            store
+                .expire_worker_metadata(&mut conn, worker_metadata_ttl)
+                .await
+                .map(drop),
+        ]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect::<Vec<_>>();
+        for _ in &errors {
+            shared::metrics::record_redis_error(RedisComponent::QueueUpkeep);
         }
-        // apalis-redis keeps every finished task forever; the job record is what counts.
-        match store.forget_done_tasks(&mut conn, PROMOTION_CHUNK).await {
-            Ok(0) => {}
-            Ok(forgotten) => debug!(forgotten, "forgot finished tasks"),
-            Err(error) => debug!(%error, "cannot forget finished tasks now"),
-        }
-        if let Err(error) = store
-            .expire_worker_metadata(&mut conn, worker_metadata_ttl)
-            .await
-        {
-            debug!(%error, "cannot renew the workers' metadata expiry now");
+        match (errors.first(), failing) {
+            (Some(error), false) => {
+                warn!(%error, "queue upkeep (promoting retries, forgetting finished tasks) fails; retrying");
+                failing = true;
+            }
+            (None, true) => {
+                info!("queue upkeep works again");
+                failing = false;
+            }
+            _ => {}
         }
     }
 }

@@ -42,6 +42,27 @@ async fn ready_follows_redis_without_a_restart() {
     )
     .await;
     assert_eq!(code, "redis_unavailable");
+    // The worker's queue upkeep (promoting retries, forgetting finished tasks) counts its
+    // failures instead of logging them at debug level only.
+    let metrics = format!("http://127.0.0.1:{}/metrics", app.worker_metrics_ports[0]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while upkeep_errors(
+        &app.client
+            .get(&metrics)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    ) == 0.0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no queue_upkeep error counted while Redis was down"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     app.redis.restart();
     wait_for_ready_status(&app, 200).await;
@@ -53,4 +74,14 @@ async fn ready_follows_redis_without_a_restart() {
         202,
         "accepts jobs again once Redis is back"
     );
+}
+
+/// `redis_errors_total{component="queue_upkeep"}` in a Prometheus text page (0 when absent).
+fn upkeep_errors(page: &str) -> f64 {
+    page.lines()
+        .filter(|line| {
+            line.starts_with("redis_errors_total") && line.contains("component=\"queue_upkeep\"")
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
