@@ -7,11 +7,12 @@ draining the same number of tasks on the same Redis; 120 jobs whose model calls 
 generator, validator) each take 1 s at a local fake OpenAI-compatible vendor, 2 workers;
 600 box jobs with FreeCAD (warm pool, default exports), 2 workers; box POST -> completed one
 at a time (median of 20). Also: Redis commands per planning-only job (INFO commandstats over
-the backlog, and a MONITOR sample that splits ours from apalis-redis's), the worker's Redis
-connection (one multiplexed connection against a deadpool-redis pool, REDIS_POOL_SIZE) under
-the same backlog, and worker RSS with 1,000 model-bound jobs in flight.
+the backlog, and a MONITOR sample that splits ours from apalis-redis's), CPU per job of each
+process, and worker RSS with 1,000 model-bound jobs in flight. (The deadpool-redis comparison
+of BENCHMARKS.md ran with `--pool-sizes 0,4` on commit dfc563d, whose REDIS_POOL_SIZE was
+dropped after it lost.)
 Usage: python3 load/bench_throughput.py [--jobs 10000] [--model-jobs 120] [--box-jobs 600]
-       [--in-flight 1000] [--pool-sizes 0,4] [--skip-celery]
+       [--in-flight 1000] [--skip-celery]
 """
 
 import argparse
@@ -213,7 +214,7 @@ class Stack:
             RUST_LOG="warn", AUTH_ENABLED="false", RATE_LIMIT_ENABLED="false",
             WORKER_METRICS_ADDR="127.0.0.1:0", OPENAI_API_KEY="sk-bench-not-a-secret", OPENAI_BASE_URL=vendor_url)
         # Default settings: nothing inherited from the caller's shell tunes the workers.
-        for name in ("WORKER_CONCURRENCY", "LLM_MAX_IN_FLIGHT", "FREECAD_POOL_SIZE", "REDIS_POOL_SIZE"):
+        for name in ("WORKER_CONCURRENCY", "LLM_MAX_IN_FLIGHT", "FREECAD_POOL_SIZE"):
             self.env.pop(name, None)
 
     def start(self, command, env=None):
@@ -435,7 +436,6 @@ def main():
     parser.add_argument("--latency-runs", type=int, default=20)
     parser.add_argument("--monitor-jobs", type=int, default=1000)
     parser.add_argument("--in-flight", type=int, default=1000)
-    parser.add_argument("--pool-sizes", default="0,4", help="REDIS_POOL_SIZE values compared under the backlog (0: one multiplexed connection)")
     parser.add_argument("--skip-celery", action="store_true")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="designer-throughput-")
@@ -472,14 +472,6 @@ def main():
                      f"{ours:.2f} scripts of ours; apalis-redis {theirs:.2f} scripts; {other:.2f} other commands",
                      "<= 4 scripts of ours + apalis-redis fetch/ack"))
         notes.append(f"other commands per job in that sample: { {k: round(v / args.monitor_jobs, 3) for k, v in other_kinds.items()} }")
-
-        for round_ in range(2):
-            for size in [s for s in args.pool_sizes.split(",") if s]:
-                run = drain_backlog(stack, args.jobs, REDIS_POOL_SIZE=size)
-                label = "one multiplexed connection" if size == "0" else f"deadpool-redis pool of {size}"
-                notes.append(f"backlog, REDIS_POOL_SIZE={size} ({label}), round {round_ + 1}: "
-                             f"{args.jobs / run['seconds']:,.0f} jobs/s ({args.jobs / run['from_first_fetch']:,.0f} from the first fetch); "
-                             f"{cpu_note(run['cpu'], args.jobs, run['seconds'])}{run['note']}")
 
         workers = stack.workers(2)
         time.sleep(3)

@@ -69,9 +69,6 @@ pub struct Settings {
     pub redis_password: Option<SecretString>,
     /// Prefix of every key of ours (not of the apalis-redis queue keys).
     pub redis_key_prefix: String,
-    /// A worker's connection for its jobs and queue: 0 for one multiplexed connection,
-    /// otherwise a deadpool-redis pool of this many (BENCHMARKS.md, "Worker throughput").
-    pub redis_pool_size: usize,
 
     /// Explicit `freecadcmd` to run; empty means look further.
     pub freecad_cmd: Option<String>,
@@ -289,7 +286,6 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("redis_port", "6379"),
     ("redis_db", "0"),
     ("redis_key_prefix", "designer:"),
-    ("redis_pool_size", "0"),
     ("auth_enabled", "false"),
     ("jwt_algorithm", "HS256"),
     ("jwt_access_token_expire_minutes", "15"),

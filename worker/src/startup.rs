@@ -17,7 +17,6 @@ use shared::job::DesignJob;
 use shared::job_store::JobStore;
 use shared::keys::{Keys, QUEUE_NAME};
 use shared::redis_conn;
-use shared::redis_conn::SharedConnection;
 use shared::settings::Settings;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
@@ -39,8 +38,6 @@ pub struct Application {
     settings: Settings,
     client: redis::Client,
     conn: ConnectionManager,
-    /// What jobs and the queue backend use: `conn` itself, or a pool (`REDIS_POOL_SIZE`).
-    job_conn: SharedConnection,
     context: JobContext,
     worker_id: String,
     freecad: FreecadCommand,
@@ -69,8 +66,6 @@ impl Application {
         let conn = redis_conn::connection_manager(&client)
             .await
             .context("connecting to Redis")?;
-        let job_conn = SharedConnection::new(&client, conn.clone(), settings.redis_pool_size)
-            .context("preparing the Redis pool")?;
         let artifacts =
             ArtifactStore::from_settings(&settings).context("opening the artifact store")?;
         info!(store = %artifacts.location(), "artifact store");
@@ -122,7 +117,7 @@ impl Application {
             freecad_slots: crate::jobs::freecad_slots::FreecadSlots::new(
                 settings.freecad_pool_size,
             ),
-            conn: job_conn.clone(),
+            conn: conn.clone(),
             runner: Arc::new(runner),
             artifacts,
             settings: Arc::new(settings.clone()),
@@ -140,7 +135,6 @@ impl Application {
             settings,
             client,
             conn,
-            job_conn,
             context,
             freecad,
             restarts: Arc::default(),
@@ -245,7 +239,7 @@ impl Application {
             let strategy = Strategy::new()
                 .stream(receiver)
                 .interval(IDLE_POLL_INTERVAL);
-            let backend = RedisStorage::<DesignJob, SharedConnection>::new(self.job_conn.clone())
+            let backend = RedisStorage::<DesignJob>::new(self.conn.clone())
                 .with_config(self.queue_config())
                 .poll_with_strategy(strategy);
             // A fresh name per run: apalis-redis refuses to register a name that sent a

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 
 use apalis::prelude::{BoxDynError, Data};
-use shared::redis_conn::SharedConnection;
+use redis::aio::ConnectionManager;
 use shared::job::{DesignJob, DesignStatus, JobPatch};
 use shared::job_store::JobStore;
 use shared::settings::Settings;
@@ -50,7 +50,7 @@ pub const UNCHECKED_OVERRIDE_LINE: &str = "#!designer-test-unchecked\n";
 #[derive(Clone)]
 pub struct JobContext {
     pub store: JobStore,
-    pub conn: SharedConnection,
+    pub conn: ConnectionManager,
     pub runner: Arc<FreecadRunner>,
     /// Where the job's files go (`ARTIFACT_STORE_URL`).
     pub artifacts: shared::artifact_store::ArtifactStore,

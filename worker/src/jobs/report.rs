@@ -19,7 +19,7 @@
 use std::sync::{Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
-use shared::redis_conn::SharedConnection;
+use redis::aio::ConnectionManager;
 use shared::events::EventPayload;
 use shared::job::{ArtifactInfo, DesignStatus, JobPatch};
 use shared::job_store::{JobStore, StoreError, WriteOutcome};
@@ -40,7 +40,7 @@ const ENDED_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_milli
 pub struct JobReporter {
     store: JobStore,
     webhooks: WebhookSender,
-    conn: SharedConnection,
+    conn: ConnectionManager,
     id: String,
     /// Holds the job in `active_designs` from its first stage to its end.
     active: Mutex<Option<GaugeGuard>>,
@@ -69,7 +69,7 @@ impl JobReporter {
     pub fn new(
         store: JobStore,
         webhooks: WebhookSender,
-        conn: SharedConnection,
+        conn: ConnectionManager,
         request_id: Uuid,
     ) -> Self {
         Self {
