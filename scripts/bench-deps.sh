@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # What `make bench` needs beyond `make test`: the Python peer (Celery 5) in a project-local
-# virtualenv (load/.venv), `wrk` (Debian) for the gateway's connection rows, and `perf` if the
-# system has it (profiling is optional). Never run by `make test`.
+# virtualenv (load/.venv). Never run by `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -9,7 +8,6 @@ missing=()
 if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
     missing+=(python3-venv)
 fi
-command -v wrk >/dev/null || missing+=(wrk)
 if [ ${#missing[@]} -gt 0 ]; then
     sudo_if_needed apt-get update
     sudo_if_needed apt-get install -y "${missing[@]}"
