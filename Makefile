@@ -46,12 +46,13 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
+# bench-deps (Celery's virtualenv) first, so a missing install fails before the long runs.
 bench: build
+	scripts/bench-deps.sh
 	cargo build --release -p api-gateway --example sse_fanout --example enqueue_load
 	python3 load/bench.py
 	cargo run --release -p worker --example freecad_timing
 	cargo run --release -p worker --example planner_timing
-	scripts/bench-deps.sh
 	python3 load/bench_throughput.py
 
 # Builds the release binaries unless LOAD_HOST names a running gateway to load instead.

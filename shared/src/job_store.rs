@@ -892,8 +892,11 @@ impl JobStore {
     }
 
     /// Tasks finished so far: those still in apalis-redis's done set and those forgotten.
+    /// Read in one transaction: the forgetting script may otherwise run between the two reads
+    /// and a chunk be counted in both places.
     pub async fn finished_tasks<C: ConnectionLike>(&self, conn: &mut C) -> Result<u64, StoreError> {
         let (in_set, forgotten): (u64, Option<u64>) = redis::pipe()
+            .atomic()
             .cmd("SCARD")
             .arg(self.keys.queue_done())
             .cmd("GET")

@@ -342,11 +342,12 @@ impl TestApp {
     pub fn finished_tasks(&self) -> usize {
         let mut conn = self.redis.connection();
         let keys = self.keys();
-        let in_set: usize = redis::cmd("SCARD")
+        // One transaction: a chunk being forgotten between two reads would count twice.
+        let (in_set, forgotten): (usize, Option<usize>) = redis::pipe()
+            .atomic()
+            .cmd("SCARD")
             .arg(keys.queue_done())
-            .query(&mut conn)
-            .unwrap();
-        let forgotten: Option<usize> = redis::cmd("GET")
+            .cmd("GET")
             .arg(keys.queue_done_forgotten())
             .query(&mut conn)
             .unwrap();
