@@ -29,17 +29,24 @@ impl OfflinePlanner {
     pub fn plan(&self, prompt: &str) -> Result<OfflinePlan, PlanError> {
         let mut reading = parse::read(prompt);
         let design = catalogue::design(&mut reading)?;
-        let steps = vec![
+        let mut steps = vec![
             format!("Catalogue entry: {}", design.entry),
             format!("Understood: {}", describe_parameters(&design.parameters)),
             format!("Build: {}", design.summary),
             "Measure the solid and export it".to_owned(),
         ];
+        if !design.notes.is_empty() {
+            steps.push(format!(
+                "Noted, not geometry: {}",
+                design.notes.join("; ")
+            ));
+        }
         Ok(OfflinePlan {
             plan: DesignPlan {
                 summary: design.summary,
                 steps,
                 expected: design.part.expected(),
+                notes: design.notes,
             },
             part: design.part,
             entry: design.entry,

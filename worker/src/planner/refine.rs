@@ -42,6 +42,9 @@ pub enum Dimension {
     Hole,
     Fillet,
     Chamfer,
+    Wall,
+    Teeth,
+    Module,
     All,
 }
 
@@ -56,6 +59,9 @@ impl Dimension {
             Self::Hole => "hole diameter",
             Self::Fillet => "fillet radius",
             Self::Chamfer => "chamfer",
+            Self::Wall => "wall thickness",
+            Self::Teeth => "number of teeth",
+            Self::Module => "module",
             Self::All => "every size",
         }
     }
@@ -63,14 +69,35 @@ impl Dimension {
     /// The parameters it may mean, in order; the first one the part has is used.
     fn parameters(self) -> &'static [&'static str] {
         match self {
-            Self::Height => &["height", "length", "thickness"],
-            Self::Length => &["length", "height"],
-            Self::Width => &["width", "diameter", "outer_diameter", "base_diameter"],
-            Self::Thickness => &["thickness", "height", "minor_radius"],
-            Self::Diameter => &["diameter", "outer_diameter", "base_diameter"],
+            Self::Height => &["height", "length", "thickness", "leg_height", "face_width"],
+            Self::Length => &["length", "height", "leg_length"],
+            Self::Width => &[
+                "width",
+                "face_width",
+                "diameter",
+                "outer_diameter",
+                "base_diameter",
+                "across_flats",
+            ],
+            Self::Thickness => &[
+                "thickness",
+                "wall_thickness",
+                "height",
+                "face_width",
+                "minor_radius",
+            ],
+            Self::Diameter => &[
+                "diameter",
+                "outer_diameter",
+                "base_diameter",
+                "shank_diameter",
+            ],
             Self::Hole => &["hole_diameter", "inner_diameter", "bore_diameter"],
             Self::Fillet => &["fillet_radius"],
             Self::Chamfer => &["chamfer"],
+            Self::Wall => &["wall_thickness"],
+            Self::Teeth => &["teeth"],
+            Self::Module => &["module"],
             Self::All => &[],
         }
     }
@@ -97,6 +124,9 @@ fn dimension_word(word: &str) -> Option<(Dimension, i8)> {
         "hole" | "holes" | "bore" => (D::Hole, 0),
         "fillet" | "fillets" | "radius" | "rounding" => (D::Fillet, 0),
         "chamfer" | "chamfers" | "bevel" => (D::Chamfer, 0),
+        "wall" | "walls" => (D::Wall, 0),
+        "teeth" | "tooth" => (D::Teeth, 0),
+        "module" => (D::Module, 0),
         "size" | "big" | "large" | "small" => (D::All, 0),
         "bigger" | "larger" => (D::All, 1),
         "smaller" => (D::All, -1),
@@ -410,7 +440,13 @@ fn apply(
             Edit::RemoveHoles => {
                 let before = params.len();
                 params.retain(|name, _| {
-                    !name.starts_with("hole") && !name.starts_with("grid") && name != "edge_margin"
+                    !name.starts_with("hole")
+                        && !name.starts_with("grid")
+                        && !name.starts_with("pattern_")
+                        && !name.starts_with("countersink")
+                        && !name.starts_with("counterbore")
+                        && name != "edge_margin"
+                        && name != "row_spacing"
                 });
                 if params.len() == before {
                     return Err("the part has no holes to remove".to_owned());
@@ -422,8 +458,14 @@ fn apply(
     Ok((params, appended))
 }
 
+/// Parameters that are counts, angles or flags: "twice as big" leaves them as they are.
 fn is_count(name: &str) -> bool {
-    name.ends_with("count") || name.starts_with("grid_") || name == "metric_size"
+    name.ends_with("count")
+        || name.starts_with("grid_")
+        || matches!(
+            name,
+            "metric_size" | "teeth" | "pressure_angle" | "lid" | "slots_across" | "holes_per_leg"
+        )
 }
 
 /// The parameter an edit of `d` changes; a finish named in feedback replaces the other one.
@@ -509,11 +551,112 @@ fn canonical_prompt(entry: &str, summary: &str, p: &BTreeMap<String, f64>) -> Op
             v("inner_diameter")?,
             v("length")?
         ),
+        "enclosure" => format!(
+            "an enclosure {} x {} x {} mm with {} mm walls and a {} mm floor{}",
+            v("length")?,
+            v("width")?,
+            v("height")?,
+            v("wall_thickness")?,
+            v("floor_thickness")?,
+            if p.contains_key("lid") {
+                ", with a lid"
+            } else {
+                ""
+            }
+        ),
+        "spur_gear" => format!(
+            "a spur gear, module {}, {} teeth, pressure angle {} degrees, face width {} mm{}",
+            v("module")?,
+            v("teeth")?,
+            v("pressure_angle")?,
+            v("face_width")?,
+            v("bore_diameter").map_or(String::new(), |b| format!(", with a {b} mm bore"))
+        ),
+        "hex_bolt" => format!(
+            "a{} hex bolt {} mm long, shank diameter {} mm, head {} mm across flats, head height \
+             {} mm",
+            v("metric_size").map_or(String::new(), |m| format!("n M{m}")),
+            v("length")?,
+            v("shank_diameter")?,
+            v("across_flats")?,
+            v("head_height")?
+        ),
+        "hex_standoff" => format!(
+            "a{} hex standoff {} mm across flats, {} mm long, with a {} mm bore",
+            v("metric_size").map_or(String::new(), |m| format!("n M{m}")),
+            v("across_flats")?,
+            v("length")?,
+            v("bore_diameter")?
+        ),
+        "pulley" => {
+            let mut text = format!(
+                "a pulley {} mm in diameter, {} mm wide",
+                v("diameter")?,
+                v("width")?
+            );
+            if let (Some(d), Some(l)) = (v("hub_diameter"), v("hub_length")) {
+                text.push_str(&format!(", with a {d} mm hub {l} mm long"));
+            }
+            if let Some(b) = v("bore_diameter") {
+                text.push_str(&format!(", with a {b} mm bore"));
+            }
+            text
+        }
+        "stepped_shaft" => {
+            let mut sections = Vec::new();
+            for n in 1.. {
+                match (
+                    v(&format!("section_{n}_diameter")),
+                    v(&format!("section_{n}_length")),
+                ) {
+                    (Some(d), Some(l)) => sections.push(format!("{d} mm diameter {l} mm long")),
+                    _ => break,
+                }
+            }
+            format!("a stepped shaft, {}", sections.join(", then "))
+        }
+        "plate_with_slots" => format!(
+            "a plate {} x {} x {} mm with {} slots, {} mm long and {} mm wide{}{}",
+            v("length")?,
+            v("width")?,
+            v("height")?,
+            v("slot_count")?,
+            v("slot_length")?,
+            v("slot_width")?,
+            v("slot_spacing").map_or(String::new(), |s| format!(", {s} mm apart")),
+            if p.contains_key("slots_across") {
+                ", crosswise"
+            } else {
+                ""
+            }
+        ),
+        "l_bracket" => {
+            let mut text = format!(
+                "an L-bracket, length {}, height {}, thickness {}, width {}",
+                v("leg_length")?,
+                v("leg_height")?,
+                v("thickness")?,
+                v("width")?
+            );
+            if let (Some(n), Some(d)) = (v("holes_per_leg"), v("hole_diameter")) {
+                text.push_str(&format!(", with {n} {d} mm holes in each leg"));
+            }
+            if let (Some(n), Some(g), Some(t)) = (
+                v("gusset_count"),
+                v("gusset_size"),
+                v("gusset_thickness"),
+            ) {
+                text.push_str(&format!(", with {n} gussets of {g} mm, {t} mm thick"));
+            }
+            return Some(text);
+        }
         _ => return None,
     };
     if let Some(d) = v("hole_diameter") {
         let holes = if let (Some(c), Some(r)) = (v("grid_columns"), v("grid_rows")) {
             format!(", with a {c} x {r} grid of {d} mm holes")
+        } else if let (Some(a), Some(b)) = (v("pattern_length"), v("pattern_width")) {
+            format!(", with four {d} mm holes on a {a} x {b} mm rectangle")
         } else if summary.contains("at the corners") {
             format!(", with four {d} mm holes at the corners")
         } else if let Some(n) = v("hole_count").filter(|n| n != "1") {
@@ -522,10 +665,26 @@ fn canonical_prompt(entry: &str, summary: &str, p: &BTreeMap<String, f64>) -> Op
             format!(", with a {d} mm hole through the middle")
         };
         prompt.push_str(&holes);
-        if let Some(s) = v("hole_spacing") {
+        if let (Some(s), Some(r)) = (v("hole_spacing"), v("row_spacing")) {
+            prompt.push_str(&format!(", {s} x {r} mm apart"));
+        } else if let Some(s) = v("hole_spacing") {
             prompt.push_str(&format!(", {s} mm apart"));
         } else if let Some(m) = v("edge_margin") {
             prompt.push_str(&format!(", {m} mm from the edges"));
+        }
+        if let Some(depth) = v("hole_depth") {
+            prompt.push_str(&format!(", {depth} mm deep"));
+        }
+        if let Some(c) = v("countersink_diameter") {
+            prompt.push_str(&format!(", countersunk to {c} mm"));
+        }
+        if let (Some(c), Some(depth)) = (v("counterbore_diameter"), v("counterbore_depth")) {
+            prompt.push_str(&format!(", counterbored {c} mm diameter, {depth} mm deep"));
+        }
+        if summary.contains("running lengthwise") {
+            prompt.push_str(", lengthwise");
+        } else if summary.contains("running front to back") {
+            prompt.push_str(", front to back");
         }
     }
     for (name, value) in p {

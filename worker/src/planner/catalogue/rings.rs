@@ -163,6 +163,12 @@ pub(super) fn spacer(reading: &mut Reading) -> Result<Design, PlanError> {
 
 /// "a disc with a 20 mm hole through the middle" is a tube; holes off the axis are a flange.
 pub(super) fn cylinder_or_tube(reading: &mut Reading) -> Result<Design, PlanError> {
+    // "a shaft 40 mm diameter 20 mm long, then 25 mm diameter for 60 mm": sections.
+    if reading.distinct_values(&[Q::Diameter, Q::OuterDiameter]) >= 2
+        && !(reading.has_feature(Feature::Hole) || reading.has_feature(Feature::Bore))
+    {
+        return super::turned::stepped_shaft(reading);
+    }
     if !(reading.has_feature(Feature::Hole) || reading.has_feature(Feature::Bore)) {
         return cylinder(reading);
     }
