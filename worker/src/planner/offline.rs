@@ -36,10 +36,7 @@ impl OfflinePlanner {
             "Measure the solid and export it".to_owned(),
         ];
         if !design.notes.is_empty() {
-            steps.push(format!(
-                "Noted, not geometry: {}",
-                design.notes.join("; ")
-            ));
+            steps.push(format!("Noted, not geometry: {}", design.notes.join("; ")));
         }
         Ok(OfflinePlan {
             plan: DesignPlan {

@@ -1659,8 +1659,14 @@ fn read_numbers(
         if let Some(k) = after_group {
             used_labels.push(k);
         }
-        reading.push(Found::Value(Quantity::PatternLength, raw[0].0 * raw[0].1.unwrap_or(unit)));
-        reading.push(Found::Value(Quantity::PatternWidth, raw[1].0 * raw[1].1.unwrap_or(unit)));
+        reading.push(Found::Value(
+            Quantity::PatternLength,
+            raw[0].0 * raw[0].1.unwrap_or(unit),
+        ));
+        reading.push(Found::Value(
+            Quantity::PatternWidth,
+            raw[1].0 * raw[1].1.unwrap_or(unit),
+        ));
         return end;
     }
     if members.len() == 2 && is_count(raw[0].0, raw[0].1) && is_hole_word(items, after_group) {

@@ -180,7 +180,11 @@ fn three_d(chars: &[char], i: usize) -> Option<usize> {
     if chars[i] != '3' || (i > 0 && chars[i - 1].is_alphanumeric()) {
         return None;
     }
-    let d = if chars.get(i + 1) == Some(&'-') { i + 2 } else { i + 1 };
+    let d = if chars.get(i + 1) == Some(&'-') {
+        i + 2
+    } else {
+        i + 1
+    };
     let end = d + 1;
     let word_ends = chars.get(end).is_none_or(|c| !c.is_alphanumeric());
     // Only before "print...": "3d 10 long" may still be a diameter of 3.

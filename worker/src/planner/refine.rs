@@ -641,11 +641,9 @@ fn canonical_prompt(entry: &str, summary: &str, p: &BTreeMap<String, f64>) -> Op
             if let (Some(n), Some(d)) = (v("holes_per_leg"), v("hole_diameter")) {
                 text.push_str(&format!(", with {n} {d} mm holes in each leg"));
             }
-            if let (Some(n), Some(g), Some(t)) = (
-                v("gusset_count"),
-                v("gusset_size"),
-                v("gusset_thickness"),
-            ) {
+            if let (Some(n), Some(g), Some(t)) =
+                (v("gusset_count"), v("gusset_size"), v("gusset_thickness"))
+            {
                 text.push_str(&format!(", with {n} gussets of {g} mm, {t} mm thick"));
             }
             return Some(text);

@@ -1178,7 +1178,11 @@ pub const PHRASINGS: &[Phrasing] = &[
     p(
         "a wheel 100 mm diameter, 25 mm thick with a 10 mm bore",
         "pulley",
-        &[("diameter", 100.0), ("width", 25.0), ("bore_diameter", 10.0)],
+        &[
+            ("diameter", 100.0),
+            ("width", 25.0),
+            ("bore_diameter", 10.0),
+        ],
     ),
     p(
         "a belt pulley Ø80 x 30 with a hub of 40 mm diameter, 15 mm long, 12 mm bore",

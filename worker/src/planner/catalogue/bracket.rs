@@ -13,7 +13,12 @@ const MAX_HOLES_PER_LEG: f64 = 50.0;
 const DEFAULT_GUSSET_SHARE: f64 = 0.5;
 
 /// The gussets asked for: "with a gusset", "two 30 mm gussets", "gusseted", a shelf bracket.
-fn gussets(reading: &mut Reading, shelf: bool, room: f64, thickness: f64) -> Result<Gussets, PlanError> {
+fn gussets(
+    reading: &mut Reading,
+    shelf: bool,
+    room: f64,
+    thickness: f64,
+) -> Result<Gussets, PlanError> {
     let named = reading.has_feature(Feature::Gusset);
     let count = reading.take_count_of(Feature::Gusset)?;
     let size = reading.take(Q::GussetSize)?;

@@ -109,7 +109,10 @@ pub(super) fn hex_standoff_flats(m: f64) -> Option<f64> {
 
 /// The countersink diameter for an M screw (ISO 10642 head).
 pub(super) fn countersink_for(m: f64) -> Option<f64> {
-    ISO_10642_HEADS.iter().find(|row| row.0 == m).map(|row| row.1)
+    ISO_10642_HEADS
+        .iter()
+        .find(|row| row.0 == m)
+        .map(|row| row.1)
 }
 
 /// The counterbore (diameter, depth) for an M socket head cap screw.
@@ -338,7 +341,10 @@ mod tests {
             assert!(clearance_hole(m).is_some_and(|d| d < dk), "M{m}");
         }
         for &(m, d, depth) in COUNTERBORES {
-            assert!(clearance_hole(m).is_some_and(|h| h < d) && depth > m, "M{m}");
+            assert!(
+                clearance_hole(m).is_some_and(|h| h < d) && depth > m,
+                "M{m}"
+            );
         }
     }
 }

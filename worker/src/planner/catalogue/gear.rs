@@ -175,8 +175,8 @@ pub(super) fn spur_gear(reading: &mut Reading) -> Result<Design, PlanError> {
     let teeth = reading.take(Q::Teeth)?;
     let diametral_pitch = reading.has_value(Q::DiametralPitch);
     let module = module_of(reading, teeth)?;
-    let pressure_angle = take_first(reading, &[Q::PressureAngle, Q::Angle])?
-        .unwrap_or(DEFAULT_PRESSURE_ANGLE_DEG);
+    let pressure_angle =
+        take_first(reading, &[Q::PressureAngle, Q::Angle])?.unwrap_or(DEFAULT_PRESSURE_ANGLE_DEG);
     let face = take_first(reading, &[Q::Width, Q::Thickness, Q::Height, Q::Length])?;
     let bore = match reading.take_diameter(Q::InnerDiameter, Q::InnerRadius)? {
         Some(d) => Some(d),

@@ -214,9 +214,13 @@ impl Gussets {
 /// The cross-section of a stacked segment.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Section {
-    Round { radius: f64 },
+    Round {
+        radius: f64,
+    },
     /// A regular hexagon with two corners on the x axis.
-    Hex { across_flats: f64 },
+    Hex {
+        across_flats: f64,
+    },
 }
 
 impl Section {
@@ -562,9 +566,7 @@ fn apart(a: &Cut, b: &Cut) -> bool {
                 radius: rb,
                 ..
             },
-        ) => {
-            axis_a != axis_b || (ca[0] - cb[0]).hypot(ca[1] - cb[1]) >= ra + rb + MIN_WALL_MM
-        }
+        ) => axis_a != axis_b || (ca[0] - cb[0]).hypot(ca[1] - cb[1]) >= ra + rb + MIN_WALL_MM,
         // A part has at most one pocket, and never a pocket and another cut.
         (Cut::Pocket { .. }, _) | (_, Cut::Pocket { .. }) => false,
         // Slots and holes: their plan rectangles kept apart (a slot is no wider than them).
@@ -656,10 +658,9 @@ impl Body {
                 thickness,
                 gussets,
             } => thickness * width * (leg_x + leg_z - thickness) + gussets.volume(),
-            Body::Stack { ref segments } => segments
-                .iter()
-                .map(|s| s.section.area() * s.height)
-                .sum(),
+            Body::Stack { ref segments } => {
+                segments.iter().map(|s| s.section.area() * s.height).sum()
+            }
             Body::Prism {
                 ref outline,
                 height,
@@ -935,7 +936,9 @@ impl Body {
                     Ok(())
                 }
             }
-            Body::Prism { ref outline, .. } if outline.len() < 3 || polygon_area(outline) <= 0.0 => {
+            Body::Prism { ref outline, .. }
+                if outline.len() < 3 || polygon_area(outline) <= 0.0 =>
+            {
                 Err("its outline is not a closed counter-clockwise polygon".to_owned())
             }
             Body::Beside {
@@ -1011,9 +1014,11 @@ impl Body {
                             && through
                             && spans(from, to, true, 0.0, span)
                     }
-                    Cut::Slot { to, .. } => cut.footprint().is_some_and(|(x, y)| {
-                        region.holds_rectangle([x[0], y[0]], [x[1] - x[0], y[1] - y[0]])
-                    }) && spans(0.0, to, true, 0.0, *height),
+                    Cut::Slot { to, .. } => {
+                        cut.footprint().is_some_and(|(x, y)| {
+                            region.holds_rectangle([x[0], y[0]], [x[1] - x[0], y[1] - y[0]])
+                        }) && spans(0.0, to, true, 0.0, *height)
+                    }
                 }
             }
             (

@@ -551,8 +551,15 @@ mod tests {
         // vertically; a finish at both ends of a rod is on both rims.
         let restating = |template: &str, word: &str| {
             (template.contains("hole")
-                && ["top", "upper", "vertical", "vertically", "upright", "top to bottom"]
-                    .contains(&word))
+                && [
+                    "top",
+                    "upper",
+                    "vertical",
+                    "vertically",
+                    "upright",
+                    "top to bottom",
+                ]
+                .contains(&word))
                 || ((template.contains("edges") || template.contains("rim")) && word == "along")
                 || (template.contains("rim")
                     && ["both ends", "each end", "either end", "ends"].contains(&word))

@@ -22,7 +22,10 @@ pub(super) fn box_family(reading: &mut Reading, cube: bool) -> Result<Design, Pl
     let blind = reading.blind || reading.has_value(Q::Depth);
     // Several blind holes are a plate with holes; one centred is a block with a pocket.
     let several = reading.plural_holes
-        || reading.arrangements.iter().any(|a| *a != Arrangement::Centred);
+        || reading
+            .arrangements
+            .iter()
+            .any(|a| *a != Arrangement::Centred);
     if reading.has_feature(Feature::Slot) {
         plate_with_slots(reading, cube)
     } else if reading.has_feature(Feature::Pocket)
@@ -223,7 +226,10 @@ fn hole_head(reading: &mut Reading, hole: f64) -> Result<Option<Head>, PlanError
         }
     } else {
         let standard = metric.and_then(counterbore_for);
-        match (diameter.or(standard.map(|s| s.0)), depth.or(standard.map(|s| s.1))) {
+        match (
+            diameter.or(standard.map(|s| s.0)),
+            depth.or(standard.map(|s| s.1)),
+        ) {
             (Some(d), Some(depth)) => Head::Counterbore {
                 radius: d / 2.0,
                 depth,
@@ -260,9 +266,7 @@ fn hole_axis(reading: &mut Reading, size: [f64; 3]) -> Result<(Axis, String), Pl
     // "a hole along the length": one hole, so not a row along it but its direction.
     let mut axes = Vec::new();
     let mut words: Vec<String> = Vec::new();
-    if !reading.plural_holes
-        && !reading.counts_given()
-        && reading.has_arrangement(Arrangement::Row)
+    if !reading.plural_holes && !reading.counts_given() && reading.has_arrangement(Arrangement::Row)
     {
         reading.arrangements.retain(|a| *a != Arrangement::Row);
         axes.push(Axis::X);
@@ -277,7 +281,12 @@ fn hole_axis(reading: &mut Reading, size: [f64; 3]) -> Result<(Axis, String), Pl
         if (actual - v).abs() > 1e-9 * actual.max(1.0) {
             return Err(ambiguous(
                 reading,
-                &format!("the part's {} is {} mm, not {} mm", q.name(), fmt(actual), fmt(v)),
+                &format!(
+                    "the part's {} is {} mm, not {} mm",
+                    q.name(),
+                    fmt(actual),
+                    fmt(v)
+                ),
             ));
         }
     }
@@ -287,7 +296,11 @@ fn hole_axis(reading: &mut Reading, size: [f64; 3]) -> Result<(Axis, String), Pl
             Scope::Part | Scope::Feature(Feature::Hole) | Scope::Feature(Feature::Bore)
         )
     };
-    for q in reading.qualifiers.iter().filter(|q| !q.honoured && in_scope(q.scope)) {
+    for q in reading
+        .qualifiers
+        .iter()
+        .filter(|q| !q.honoured && in_scope(q.scope))
+    {
         let axis = match (q.qualifier, q.along, q.words.as_str()) {
             (Qualifier::Direction, Some(Q::Length), _) => Some(Axis::X),
             (Qualifier::Direction, Some(Q::Width), _) => Some(Axis::Y),
@@ -340,10 +353,7 @@ fn hole_centres(
             (length, "length")
         };
         return match layout {
-            Layout::Centred => Ok((
-                vec![[across / 2.0, height / 2.0]],
-                "centred".to_owned(),
-            )),
+            Layout::Centred => Ok((vec![[across / 2.0, height / 2.0]], "centred".to_owned())),
             Layout::Row(n) => {
                 let pitch = reading.take(Q::Pitch)?;
                 if let Some(p) = pitch {
@@ -394,11 +404,7 @@ fn hole_centres(
                 ys.iter()
                     .flat_map(|&y| xs.iter().map(move |&x| [x, y]))
                     .collect(),
-                format!(
-                    "on a centred {} x {} mm rectangle",
-                    fmt(a),
-                    fmt(b)
-                ),
+                format!("on a centred {} x {} mm rectangle", fmt(a), fmt(b)),
             )
         }
         Layout::Row(n) => {
@@ -442,7 +448,10 @@ fn grid_centres(
 ) -> Result<(Vec<[f64; 2]>, String), PlanError> {
     let [length, width, _] = size;
     // "25 x 20 mm apart": a pitch for each direction.
-    let pattern = match (reading.take(Q::PatternLength)?, reading.take(Q::PatternWidth)?) {
+    let pattern = match (
+        reading.take(Q::PatternLength)?,
+        reading.take(Q::PatternWidth)?,
+    ) {
         (Some(a), Some(b)) => Some((a, b)),
         _ => None,
     };
@@ -570,22 +579,23 @@ fn plate_with_holes(reading: &mut Reading, cube: bool) -> Result<Design, PlanErr
         &mut params,
     )?;
     params.set("hole_count", centres.len() as f64);
+    let plural = if centres.len() == 1 { "" } else { "s" };
     let kind_words = match kind {
-        HoleKind::Through => "through-hole".to_owned(),
+        HoleKind::Through => format!("through-hole{plural}"),
         HoleKind::Blind(d) => {
             params.set("hole_depth", d);
-            format!("blind hole ({} mm deep)", fmt(d))
+            format!("blind hole{plural} {} mm deep", fmt(d))
         }
         HoleKind::Sunk(Head::Countersink { radius }) => {
             params.set("countersink_diameter", 2.0 * radius);
-            format!("hole countersunk 90° to Ø{} mm", fmt(2.0 * radius))
+            format!("hole{plural} countersunk 90° to Ø{} mm", fmt(2.0 * radius))
         }
         HoleKind::Sunk(Head::Counterbore { radius, depth }) => {
             params
                 .set("counterbore_diameter", 2.0 * radius)
                 .set("counterbore_depth", depth);
             format!(
-                "hole counterbored Ø{} mm, {} mm deep",
+                "hole{plural} counterbored Ø{} mm, {} mm deep,",
                 fmt(2.0 * radius),
                 fmt(depth)
             )
@@ -596,15 +606,12 @@ fn plate_with_holes(reading: &mut Reading, cube: bool) -> Result<Design, PlanErr
         Axis::Y => " running front to back",
         Axis::Z => "",
     };
-    let plural = if centres.len() == 1 { "" } else { "s" };
     let summary = format!(
-        "{} with {} Ø{} mm {kind_words}{plural}{direction} {placement}",
+        "{} with {} Ø{} mm {kind_words}{direction} {placement}",
         cuboid_summary(block_noun(size), size, edges),
         centres.len(),
         fmt(diameter),
-    )
-    .replace(&format!("hole{plural} countersunk"), &format!("hole{plural}, countersunk"))
-    .replace(&format!("hole{plural} counterbored"), &format!("hole{plural}, counterbored"));
+    );
     let span = match axis {
         Axis::X => length,
         Axis::Y => width,
@@ -703,7 +710,10 @@ fn plate_with_slots(reading: &mut Reading, cube: bool) -> Result<Design, PlanErr
         ));
     }
     if reading.has_arrangement(Arrangement::Centred) && count != 1.0 {
-        return Err(ambiguous(reading, "several slots cannot all be in the centre"));
+        return Err(ambiguous(
+            reading,
+            "several slots cannot all be in the centre",
+        ));
     }
     let [length, width, height] = size;
     let pitch = reading.take(Q::Pitch)?;
@@ -741,7 +751,11 @@ fn plate_with_slots(reading: &mut Reading, cube: bool) -> Result<Design, PlanErr
             if n == 1 { "" } else { "s" },
             fmt(slot_length),
             fmt(slot_width),
-            if across { "across the width" } else { "along the length" },
+            if across {
+                "across the width"
+            } else {
+                "along the length"
+            },
             match (n, pitch) {
                 (1, _) => "centred".to_owned(),
                 (_, Some(p)) => format!("in a row {} mm apart", fmt(p)),
