@@ -1471,7 +1471,12 @@ pub fn read(prompt: &str) -> Reading {
             Item::Word(Class::Blind) => reading.blind = true,
             Item::Word(Class::Lid) => reading.lid = true,
             Item::Metric(m) => {
-                let after = feature_at(&items, next_meaningful(&items, i));
+                // "M5 csk holes": the screw size is the holes', past the head's word.
+                let mut next = next_meaningful(&items, i);
+                if feature_at(&items, next) == Some(Feature::Head) {
+                    next = next.and_then(|k| next_meaningful(&items, k));
+                }
+                let after = feature_at(&items, next);
                 reading.push(Found::Metric(m, after.or(contexts.of_single(i))));
             }
             Item::Number { value, unit } => {
@@ -1544,50 +1549,44 @@ fn through_a_size(items: &[Item], k: usize) -> Option<Quantity> {
     }
 }
 
-/// "for a shelf", "for my garden gate", "for M6 screws" is not a purpose (it has a size): the
-/// words after "for" up to the end of the phrase, when they name no size, are what the part
-/// is for. They become fillers (a part or an unsupported word there is not asked for). The
-/// purposes, and the indices of the words taken.
+/// "for a shelf", "for my garden gate", "for a car, 100 x 50 x 30": the words right after
+/// "for", up to the first size or the end of the phrase, are what the part is for when they
+/// start with a word ("for M6 screws" and "for 30 mm" say a size). They become fillers (a
+/// part or an unsupported word there is not asked for). The purposes, and the indices of the
+/// words taken.
 fn purposes(items: &mut [Item], words_at: &HashMap<usize, String>) -> (Vec<String>, Vec<usize>) {
+    let plain = |item: &Item| {
+        matches!(
+            item,
+            Item::Word(
+                Class::Filler | Class::Other | Class::Unsupported | Class::Part(_) | Class::Note(_)
+            )
+        )
+    };
     let mut found = Vec::new();
     let mut taken = Vec::new();
-    let mut k = 0;
-    while k < items.len() {
+    for k in 0..items.len() {
         if items[k] != Item::Word(Class::For) {
-            k += 1;
             continue;
         }
         let end = (k + 1..items.len())
-            .find(|&j| is_boundary(&items[j]))
+            .find(|&j| !plain(&items[j]))
             .unwrap_or(items.len());
-        let span = k + 1..end;
-        let plain = items[span.clone()].iter().all(|item| {
-            matches!(
-                item,
-                Item::Word(
-                    Class::Filler
-                        | Class::Other
-                        | Class::Unsupported
-                        | Class::Part(_)
-                        | Class::Note(_)
-                )
-            )
-        });
-        let words: Vec<usize> = span.clone().filter(|j| words_at.contains_key(j)).collect();
-        if plain && !words.is_empty() {
-            found.push(
-                words
-                    .iter()
-                    .map(|j| words_at[j].as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
-            for &j in &words {
-                items[j] = Item::Word(Class::Filler);
-            }
-            taken.extend(words);
+        let words: Vec<usize> = (k + 1..end).filter(|j| words_at.contains_key(j)).collect();
+        if words.is_empty() {
+            continue;
         }
-        k = end;
+        found.push(
+            words
+                .iter()
+                .map(|j| words_at[j].as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        for &j in &words {
+            items[j] = Item::Word(Class::Filler);
+        }
+        taken.extend(words);
     }
     (found, taken)
 }
@@ -2181,6 +2180,50 @@ mod tests {
                 Found::Group(vec![20.0, 20.0, 10.0], Some(Feature::Pocket))
             ]
         );
+    }
+
+    #[test]
+    fn a_count_before_a_size_is_never_read_as_a_size() {
+        assert_eq!(
+            found("three 40 mm legs"),
+            vec![Found::CountOf(3.0, None), Found::Bare(40.0, None)]
+        );
+        assert_eq!(
+            found("two 30 x 8 mm slots"),
+            vec![
+                Found::CountOf(2.0, Some(Feature::Slot)),
+                Found::Group(vec![30.0, 8.0], Some(Feature::Slot))
+            ]
+        );
+        assert_eq!(
+            found("six 5 mm corner holes"),
+            vec![Found::Count(6.0), Found::Value(Quantity::HoleDiameter, 5.0)]
+        );
+        assert_eq!(
+            found("two 10 mm thick gussets"),
+            vec![
+                Found::CountOf(2.0, Some(Feature::Gusset)),
+                Found::Value(Quantity::GussetThickness, 10.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn directions_say_which_size_they_run_along() {
+        let along = |prompt: &str| -> Vec<Option<Quantity>> {
+            read(prompt).qualifiers.iter().map(|q| q.along).collect()
+        };
+        assert_eq!(along("a hole along its length"), [Some(Quantity::Length)]);
+        assert_eq!(along("a hole front to back"), [Some(Quantity::Width)]);
+        assert_eq!(
+            along("a hole through the 80 mm length"),
+            [Some(Quantity::Length)]
+        );
+        assert_eq!(
+            found("a hole through the 80 mm length"),
+            vec![Found::Along(Quantity::Length, 80.0)]
+        );
+        assert_eq!(along("chamfers along the top edges"), [None, None]);
     }
 
     #[test]

@@ -259,7 +259,7 @@ pub(super) fn spur_gear(reading: &mut Reading) -> Result<Design, PlanError> {
         });
     }
     let summary = format!(
-        "Spur gear, {} teeth, module {}{} mm, {}° pressure angle, pitch diameter {} mm, outside \
+        "Spur gear, {} teeth, module {} mm{}, {}° pressure angle, pitch diameter {} mm, outside \
          diameter {} mm, {} mm face width{}",
         fmt(teeth),
         fmt(module),

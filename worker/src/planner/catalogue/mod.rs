@@ -611,6 +611,78 @@ mod tests {
         );
     }
 
+    /// The qualifier words added with the new parts, each in a prompt that honours it and
+    /// one that must be refused naming it.
+    #[test]
+    fn new_qualifier_words_are_honoured_where_made_and_refused_elsewhere() {
+        use crate::planner::OfflinePlanner;
+        let cases = [
+            (
+                "countersunk",
+                "a plate 100x60x6 mm with four countersunk M5 holes at the corners",
+                "a flange 100 mm OD, 40 mm bore, 10 mm thick with 4 countersunk M8 holes",
+            ),
+            (
+                "counterbored",
+                "a plate 100x60x10 mm with four counterbored M5 holes at the corners",
+                "an L-bracket 60x40x5, 30 wide, with a counterbored M4 hole in each leg",
+            ),
+            (
+                "csk",
+                "a plate 100x60x6 mm with 4 M5 csk holes",
+                "an M8 csk washer",
+            ),
+            (
+                "front to back",
+                "a block 60x40x30 with an 8 mm hole drilled front to back",
+                "a cylinder 40 mm in diameter, 30 mm tall with a 6 mm hole front to back",
+            ),
+            (
+                "lengthwise",
+                "a bar 200 x 30 x 20 with a 6 mm hole lengthwise",
+                "a flange 120 mm OD, 60 mm bore, 12 mm thick with 6 holes of 10 mm lengthwise",
+            ),
+            (
+                "crosswise",
+                "a plate 200x100x10 with two 30 x 8 mm slots running crosswise",
+                "a sphere 40 mm in diameter, crosswise",
+            ),
+            (
+                "top to bottom",
+                "a block 60x40x30 with a 10 mm hole top to bottom",
+                "a torus with major radius 30 mm and minor radius 5 mm, top to bottom",
+            ),
+        ];
+        for (word, honoured, refused) in cases {
+            let plan = OfflinePlanner
+                .plan(honoured)
+                .unwrap_or_else(|e| panic!("{honoured}: {e}"));
+            assert!(
+                plan.plan.steps.len() >= 3,
+                "{honoured}: {:?}",
+                plan.plan.steps
+            );
+            let error = match OfflinePlanner.plan(refused) {
+                Ok(plan) => panic!("{refused}: planned {}", plan.plan.summary),
+                Err(error) => error,
+            };
+            assert!(
+                error.message.contains(&format!("'{word}'")),
+                "{refused}: {}",
+                error.message
+            );
+        }
+        // Honoured means made: the countersink and the direction are in the part.
+        let plan = OfflinePlanner
+            .plan("a plate 100x60x6 mm with four countersunk M5 holes at the corners")
+            .unwrap();
+        assert!(plan.part.cuts.iter().all(|c| matches!(c, Cut::SunkHole { .. })));
+        let plan = OfflinePlanner
+            .plan("a block 60x40x30 with an 8 mm hole drilled front to back")
+            .unwrap();
+        assert!(matches!(plan.part.cuts[0], Cut::Hole { axis: Axis::Y, .. }));
+    }
+
     #[test]
     fn parameters_read_as_words_and_millimetres() {
         let mut params = Params::default();
