@@ -945,6 +945,81 @@ mod tests {
             "make it twice as thick",
             &[("minor_radius", 10.0)],
         ),
+        (
+            "a project box 120 x 80 x 40 mm with 2 mm walls and a lid",
+            "make it 10 mm taller",
+            &[("height", 50.0), ("wall_thickness", 2.0), ("lid", 1.0)],
+        ),
+        (
+            "a project box 120 x 80 x 40 mm with 2 mm walls",
+            "make the walls 3 mm",
+            &[("wall_thickness", 3.0), ("floor_thickness", 2.0)],
+        ),
+        (
+            "a spur gear, module 2, 24 teeth, 10 mm wide",
+            "30 teeth instead",
+            &[("teeth", 30.0), ("module", 2.0), ("face_width", 10.0)],
+        ),
+        (
+            "a spur gear, module 2, 24 teeth, 10 mm wide with an 8 mm bore",
+            "make it 5 mm thicker",
+            &[("face_width", 15.0), ("bore_diameter", 8.0)],
+        ),
+        (
+            "a spur gear, module 2, 24 teeth, 10 mm wide",
+            "module 1.5",
+            &[("module", 1.5), ("teeth", 24.0)],
+        ),
+        (
+            "an M8 x 40 hex bolt",
+            "make it 20 mm longer",
+            &[("length", 60.0), ("metric_size", 8.0), ("across_flats", 13.0)],
+        ),
+        (
+            "a plate 120 x 60 x 5 mm with two 30 x 8 mm slots",
+            "make it 20 mm longer",
+            &[("length", 140.0), ("slot_count", 2.0), ("slot_length", 30.0)],
+        ),
+        (
+            "a stepped shaft: 20 mm diameter 50 mm long, then 12 mm diameter 30 mm long",
+            "make it twice as big",
+            &[("section_1_diameter", 40.0), ("section_2_length", 60.0)],
+        ),
+        (
+            "a pulley 60 mm in diameter, 20 mm wide, with a 25 mm hub 10 mm long and an 8 mm bore",
+            "make it 80 mm in diameter",
+            &[("diameter", 80.0), ("hub_diameter", 25.0), ("bore_diameter", 8.0)],
+        ),
+        (
+            "a pulley 60 mm in diameter, 20 mm wide, with a 25 mm hub 10 mm long and an 8 mm bore",
+            "use a 10 mm bore",
+            &[("bore_diameter", 10.0), ("hub_length", 10.0)],
+        ),
+        (
+            "an M3 hex standoff 20 mm long",
+            "make it 5 mm shorter",
+            &[("length", 15.0), ("across_flats", 5.5)],
+        ),
+        (
+            "a shelf bracket 150 x 100 x 5 mm, 40 mm wide",
+            "make it 10 mm wider",
+            &[("width", 50.0), ("gusset_count", 2.0), ("gusset_size", 47.5)],
+        ),
+        (
+            "a plate 100x60x6 mm with four countersunk M5 holes at the corners",
+            "make it 4 mm thicker",
+            &[("height", 10.0), ("countersink_diameter", 11.2), ("hole_count", 4.0)],
+        ),
+        (
+            "a block 80 x 40 x 40 mm with a 10 mm hole through the 80 mm length",
+            "make it 20 mm longer",
+            &[("length", 100.0), ("hole_diameter", 10.0)],
+        ),
+        (
+            "a plate 100x50x10 with four 5 mm holes 6 mm deep at the corners",
+            "use 6 mm holes",
+            &[("hole_diameter", 6.0), ("hole_depth", 6.0)],
+        ),
     ];
 
     #[test]
