@@ -162,7 +162,10 @@ mod tests {
             assert_eq!(plan.parameters, plain.parameters, "{prompt}");
             assert_eq!(plan.plan.notes, notes, "{prompt}");
             assert!(
-                plan.plan.steps.iter().any(|s| s.starts_with("Noted, not geometry")),
+                plan.plan
+                    .steps
+                    .iter()
+                    .any(|s| s.starts_with("Noted, not geometry")),
                 "{:?}",
                 plan.plan.steps
             );

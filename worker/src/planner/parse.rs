@@ -243,6 +243,8 @@ pub enum Qualifier {
     Countersunk,
     /// "counterbored": holes with a wider flat-bottomed recess at the top face.
     Counterbored,
+    /// "inside dimensions", "80 x 50 x 25 inside": sizes of the hollow, not the outside.
+    Inside,
 }
 
 /// What a qualifier is about: the edges (near "edges", "rim", a fillet or a chamfer), a
@@ -363,6 +365,8 @@ enum Class {
     /// "lid": an enclosure's separate lid.
     Lid,
     Other,
+    /// A word of no class that looks plural ("sections", "legs"): a count before it counts it.
+    Plural,
 }
 
 /// What a word that is not geometry tells.
@@ -506,6 +510,12 @@ const PHRASES: &[(&str, Class)] = {
         ("foil", Part("box")),
         ("panel", Part("box")),
         ("tile", Part("box")),
+        ("base plate", Part("box")),
+        ("baseplate", Part("box")),
+        ("flat bar", Part("box")),
+        ("strip", Part("box")),
+        ("plank", Part("box")),
+        ("board", Part("box")),
         ("bar", Part("box")),
         // features
         ("blind holes", Feature(F::Hole, true)),
@@ -846,6 +856,19 @@ const PHRASES: &[(&str, Class)] = {
         ("counterbores", Qualifier(QF::Counterbored)),
         ("cbore", Qualifier(QF::Counterbored)),
         ("top to bottom", Qualifier(QF::Vertical)),
+        ("cross drilled", Qualifier(QF::Direction)),
+        ("cross", Qualifier(QF::Direction)),
+        ("inside dimensions", Qualifier(QF::Inside)),
+        ("internal dimensions", Qualifier(QF::Inside)),
+        ("inner dimensions", Qualifier(QF::Inside)),
+        ("interior dimensions", Qualifier(QF::Inside)),
+        ("inside size", Qualifier(QF::Inside)),
+        ("internal size", Qualifier(QF::Inside)),
+        ("outside dimensions", Filler),
+        ("outer dimensions", Filler),
+        ("external dimensions", Filler),
+        ("overall dimensions", Filler),
+        ("outside size", Filler),
         ("halfway", Qualifier(QF::Partial)),
         ("partway", Qualifier(QF::Partial)),
         ("part way", Qualifier(QF::Partial)),
@@ -878,6 +901,12 @@ const PHRASES: &[(&str, Class)] = {
         ("mm", Filler),
         ("through", Through),
         ("thru", Through),
+        ("running", Through),
+        ("runs", Through),
+        ("run", Through),
+        ("full", Filler),
+        ("entire", Filler),
+        ("whole", Filler),
         ("round", Filler),
         ("circular", Filler),
         ("plain", Filler),
@@ -1089,7 +1118,13 @@ fn items_of(tokens: &[Token]) -> Items {
                         continue;
                     }
                     None => {
-                        items.push(Item::Word(Class::Other));
+                        let word = words[0];
+                        let plural = word.len() > 3 && word.ends_with('s') && !word.ends_with("ss");
+                        items.push(Item::Word(if plural {
+                            Class::Plural
+                        } else {
+                            Class::Other
+                        }));
                         other_words.push((items.len() - 1, words[0].to_owned()));
                     }
                 }
@@ -1343,6 +1378,12 @@ fn counts_holes(items: &[Item], index: usize) -> bool {
 /// slots", "two 20 mm slots", "three 40 mm legs" (a count, never a size). The feature it
 /// counts, when it is one: `Some(None)` for a count of something else.
 fn counts_other(items: &[Item], index: usize) -> Option<Option<Feature>> {
+    // "three sections", "3 steps": a count right before a noun in the plural.
+    match items.get(index + 1) {
+        Some(Item::Word(Class::Part("stepped_shaft"))) => return Some(None),
+        Some(Item::Word(Class::Plural)) => return Some(None),
+        _ => {}
+    }
     let next = skip_adjectives(items, next_meaningful(items, index));
     let counted = |k: Option<usize>| match feature_at(items, k) {
         Some(f @ (Feature::Slot | Feature::Gusset)) => Some(f),
@@ -1374,7 +1415,7 @@ fn counts_other(items: &[Item], index: usize) -> Option<Option<Feature>> {
                 return counted(Some(k)).map(Some);
             }
             Item::Word(Class::Feature(..)) => return None,
-            Item::Word(Class::Other) if k == next_meaningful(items, size)? => {
+            Item::Word(Class::Other | Class::Plural) if k == next_meaningful(items, size)? => {
                 // "three 40 mm legs": a count of something the catalogue does not know.
                 return Some(counted(skip_adjectives(items, Some(k))));
             }
@@ -1391,7 +1432,7 @@ fn skip_adjectives(items: &[Item], mut k: Option<usize>) -> Option<usize> {
     for _ in 0..2 {
         match k.map(|k| &items[k]) {
             Some(
-                Item::Word(Class::Other | Class::Arrangement(_) | Class::Note(_))
+                Item::Word(Class::Other | Class::Plural | Class::Arrangement(_) | Class::Note(_))
                 | Item::Word(Class::Qualifier(Qualifier::Countersunk | Qualifier::Counterbored)),
             ) => {
                 let next = k.and_then(|k| next_meaningful(items, k));
@@ -1480,6 +1521,21 @@ pub fn read(prompt: &str) -> Reading {
                 reading.push(Found::Metric(m, after.or(contexts.of_single(i))));
             }
             Item::Number { value, unit } => {
+                // "6061 aluminium", "stainless 316": a grade, not a size.
+                let material = |k: Option<&Item>| {
+                    matches!(k, Some(Item::Word(Class::Note(NoteKind::Material))))
+                };
+                if unit.is_none()
+                    && value.fract() == 0.0
+                    && value >= 100.0
+                    && (material(items.get(i + 1)) || material(i.checked_sub(1).map(|j| &items[j])))
+                {
+                    reading
+                        .notes
+                        .push(format!("material grade: {}", fmt(value)));
+                    i += 1;
+                    continue;
+                }
                 if let Some(along) = through_a_size(&items, i) {
                     // "through the 80 mm length": which way, not another size.
                     let mm = value * unit.unwrap_or(1.0);
@@ -1502,7 +1558,35 @@ pub fn read(prompt: &str) -> Reading {
         }
         i += 1;
     }
+    through_a_side(&items, &scopes, &used_labels, &mut reading);
     reading
+}
+
+/// "through its length", "running the full width": a size word no number took, right after
+/// "through" / "running", names the way a hole runs.
+fn through_a_side(items: &[Item], scopes: &[Scope], used: &[usize], reading: &mut Reading) {
+    for (k, item) in items.iter().enumerate() {
+        let along = match item {
+            Item::Word(Class::Label(q @ (Quantity::Length | Quantity::Width))) => *q,
+            _ => continue,
+        };
+        if used.contains(&k) {
+            continue;
+        }
+        let opener = (k.saturating_sub(3)..k)
+            .rev()
+            .take_while(|&j| matches!(items[j], Item::Word(Class::Filler | Class::Through)))
+            .find(|&j| items[j] == Item::Word(Class::Through));
+        if opener.is_some() {
+            reading.qualifiers.push(QualifierUse {
+                qualifier: Qualifier::Direction,
+                scope: scopes[k],
+                words: format!("through the {}", along.name()),
+                along: Some(along),
+                honoured: false,
+            });
+        }
+    }
 }
 
 /// The size a direction qualifier runs along: fixed for "front to back" (the width),
@@ -1559,7 +1643,12 @@ fn purposes(items: &mut [Item], words_at: &HashMap<usize, String>) -> (Vec<Strin
         matches!(
             item,
             Item::Word(
-                Class::Filler | Class::Other | Class::Unsupported | Class::Part(_) | Class::Note(_)
+                Class::Filler
+                    | Class::Other
+                    | Class::Plural
+                    | Class::Unsupported
+                    | Class::Part(_)
+                    | Class::Note(_)
             )
         )
     };
@@ -1576,13 +1665,19 @@ fn purposes(items: &mut [Item], words_at: &HashMap<usize, String>) -> (Vec<Strin
         if words.is_empty() {
             continue;
         }
-        found.push(
-            words
-                .iter()
-                .map(|j| words_at[j].as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
+        let mut purpose = words
+            .iter()
+            .map(|j| words_at[j].as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        // "for a raspberry pi 4": a plain number ending the phrase is part of the name.
+        if let Some(&Item::Number { value, unit: None }) = items.get(end)
+            && items.get(end + 1).is_none_or(is_boundary)
+        {
+            purpose = format!("{purpose} {}", fmt(value));
+            items[end] = Item::Word(Class::Filler);
+        }
+        found.push(purpose);
         for &j in &words {
             items[j] = Item::Word(Class::Filler);
         }
@@ -1716,8 +1811,35 @@ fn read_numbers(
         });
         return end;
     }
-    // A group takes its feature only from before it: "a 100x50x5 plate, four holes".
-    reading.push(Found::Group(values, contexts.preceding[start]));
+    // "80 x 50 x 25 mm inside": the sizes of the hollow, a qualifier the entry must honour.
+    let inside = |k: Option<usize>| label_at(items, k) == Some(Quantity::InnerDiameter);
+    if members.len() == 3 && (inside(after_group) || inside(before_first)) {
+        let label = if inside(after_group) {
+            after_group
+        } else {
+            before_first
+        };
+        used_labels.extend(label);
+        reading.qualifiers.push(QualifierUse {
+            qualifier: Qualifier::Inside,
+            scope: Scope::Part,
+            words: "inside".to_owned(),
+            along: None,
+            honoured: false,
+        });
+    }
+    // A group takes its feature only from before it: "a 100x50x5 plate, four holes"; right
+    // before a part noun it is the part's ("holes in a 150 x 20 x 3 strip").
+    let before_part = matches!(
+        after_group.map(|k| &items[k]),
+        Some(Item::Word(Class::Part(_)))
+    );
+    let feature = if before_part {
+        None
+    } else {
+        contexts.preceding[start]
+    };
+    reading.push(Found::Group(values, feature));
     end
 }
 
@@ -1970,6 +2092,18 @@ impl Reading {
             }
         }
         Ok(found)
+    }
+
+    /// Counts of things the catalogue has no feature for ("three sections"), in order.
+    pub fn take_plain_counts(&mut self) -> Vec<f64> {
+        let mut found = Vec::new();
+        for k in 0..self.found.len() {
+            if let (false, Found::CountOf(n, None)) = (self.taken[k], &self.found[k]) {
+                found.push(*n);
+                self.taken[k] = true;
+            }
+        }
+        found
     }
 
     /// The sizes a direction names ("through the 80 mm length"), as (which size, mm).

@@ -164,6 +164,9 @@ pub fn tokenize(prompt: &str) -> Vec<Token> {
                 }
                 '\'' | '′' => push_unit_mark(&mut tokens, "'"),
                 ',' | ';' | '(' | ')' => tokens.push(Token::Break),
+                // "a wheel with a hub: 80 mm diameter, ...": a colon starts the list of
+                // sizes as "with" does, so they are not read as the hub's.
+                ':' => tokens.push(Token::Word("with".to_owned())),
                 '.' if chars.get(i + 1).is_none_or(|c| c.is_whitespace()) => {
                     tokens.push(Token::Break)
                 }

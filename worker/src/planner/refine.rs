@@ -973,12 +973,20 @@ mod tests {
         (
             "an M8 x 40 hex bolt",
             "make it 20 mm longer",
-            &[("length", 60.0), ("metric_size", 8.0), ("across_flats", 13.0)],
+            &[
+                ("length", 60.0),
+                ("metric_size", 8.0),
+                ("across_flats", 13.0),
+            ],
         ),
         (
             "a plate 120 x 60 x 5 mm with two 30 x 8 mm slots",
             "make it 20 mm longer",
-            &[("length", 140.0), ("slot_count", 2.0), ("slot_length", 30.0)],
+            &[
+                ("length", 140.0),
+                ("slot_count", 2.0),
+                ("slot_length", 30.0),
+            ],
         ),
         (
             "a stepped shaft: 20 mm diameter 50 mm long, then 12 mm diameter 30 mm long",
@@ -988,7 +996,11 @@ mod tests {
         (
             "a pulley 60 mm in diameter, 20 mm wide, with a 25 mm hub 10 mm long and an 8 mm bore",
             "make it 80 mm in diameter",
-            &[("diameter", 80.0), ("hub_diameter", 25.0), ("bore_diameter", 8.0)],
+            &[
+                ("diameter", 80.0),
+                ("hub_diameter", 25.0),
+                ("bore_diameter", 8.0),
+            ],
         ),
         (
             "a pulley 60 mm in diameter, 20 mm wide, with a 25 mm hub 10 mm long and an 8 mm bore",
@@ -1003,12 +1015,20 @@ mod tests {
         (
             "a shelf bracket 150 x 100 x 5 mm, 40 mm wide",
             "make it 10 mm wider",
-            &[("width", 50.0), ("gusset_count", 2.0), ("gusset_size", 47.5)],
+            &[
+                ("width", 50.0),
+                ("gusset_count", 2.0),
+                ("gusset_size", 47.5),
+            ],
         ),
         (
             "a plate 100x60x6 mm with four countersunk M5 holes at the corners",
             "make it 4 mm thicker",
-            &[("height", 10.0), ("countersink_diameter", 11.2), ("hole_count", 4.0)],
+            &[
+                ("height", 10.0),
+                ("countersink_diameter", 11.2),
+                ("hole_count", 4.0),
+            ],
         ),
         (
             "a block 80 x 40 x 40 mm with a 10 mm hole through the 80 mm length",

@@ -1395,6 +1395,126 @@ pub const PHRASINGS: &[Phrasing] = &[
             ("length", 8.0),
         ],
     ),
+    p(
+        "an enclosure with internal dimensions 100 x 60 x 30 and 2 mm walls",
+        "enclosure",
+        &[
+            ("length", 104.0),
+            ("width", 64.0),
+            ("height", 32.0),
+            ("wall_thickness", 2.0),
+            ("floor_thickness", 2.0),
+        ],
+    ),
+    p(
+        "a project box, 150 long, 90 wide, 50 high, walls 2.5 mm, floor 3 mm",
+        "enclosure",
+        &[
+            ("length", 150.0),
+            ("width", 90.0),
+            ("height", 50.0),
+            ("wall_thickness", 2.5),
+            ("floor_thickness", 3.0),
+        ],
+    ),
+    p(
+        "a 40 tooth spur gear, module 1, 6 mm face, 5 mm bore",
+        "spur_gear",
+        &[
+            ("module", 1.0),
+            ("teeth", 40.0),
+            ("pressure_angle", 20.0),
+            ("face_width", 6.0),
+            ("bore_diameter", 5.0),
+        ],
+    ),
+    p(
+        "a stepped shaft with three sections: 30 mm dia x 20 mm, 20 mm dia x 40 mm, 10 mm dia x 30 mm",
+        "stepped_shaft",
+        &[
+            ("section_1_diameter", 30.0),
+            ("section_1_length", 20.0),
+            ("section_2_diameter", 20.0),
+            ("section_2_length", 40.0),
+            ("section_3_diameter", 10.0),
+            ("section_3_length", 30.0),
+        ],
+    ),
+    p(
+        "a 50 mm pulley, 15 mm wide with a 6 mm bore",
+        "pulley",
+        &[("diameter", 50.0), ("width", 15.0), ("bore_diameter", 6.0)],
+    ),
+    p(
+        "a wheel with a hub: 80 mm diameter, 20 mm wide, hub 30 mm diameter x 25 mm long, 8 mm bore",
+        "pulley",
+        &[
+            ("diameter", 80.0),
+            ("width", 20.0),
+            ("hub_diameter", 30.0),
+            ("hub_length", 25.0),
+            ("bore_diameter", 8.0),
+        ],
+    ),
+    p(
+        "a shelf bracket with 200 mm and 150 mm legs, 5 mm thick, 30 mm wide, with a gusset",
+        "l_bracket",
+        &[
+            ("leg_length", 200.0),
+            ("leg_height", 150.0),
+            ("thickness", 5.0),
+            ("width", 30.0),
+            ("gusset_count", 1.0),
+            ("gusset_size", 72.5),
+            ("gusset_thickness", 5.0),
+        ],
+    ),
+    p(
+        "a square plate 100 mm on a side and 5 mm thick",
+        "box",
+        &[("length", 100.0), ("width", 100.0), ("height", 5.0)],
+    ),
+    p(
+        "a row of five 4 mm holes in a 150 x 20 x 3 strip, 25 mm apart",
+        "plate_with_holes",
+        &[
+            ("length", 150.0),
+            ("width", 20.0),
+            ("height", 3.0),
+            ("hole_diameter", 4.0),
+            ("hole_count", 5.0),
+            ("hole_spacing", 25.0),
+        ],
+    ),
+    p(
+        "a 60 x 20 x 20 block with a 5 mm hole running its full length",
+        "plate_with_holes",
+        &[
+            ("length", 60.0),
+            ("width", 20.0),
+            ("height", 20.0),
+            ("hole_diameter", 5.0),
+            ("hole_count", 1.0),
+        ],
+    ),
+    p(
+        "4 x M5 countersunk holes in a 100 x 60 x 6 plate",
+        "plate_with_holes",
+        &[
+            ("length", 100.0),
+            ("width", 60.0),
+            ("height", 6.0),
+            ("hole_diameter", 5.5),
+            ("hole_count", 4.0),
+            ("edge_margin", 8.25),
+            ("countersink_diameter", 11.2),
+        ],
+    ),
+    p(
+        "a plate 100x50x5 made from 6061 aluminium",
+        "box",
+        &[("length", 100.0), ("width", 50.0), ("height", 5.0)],
+    ),
 ];
 
 #[test]

@@ -8,7 +8,10 @@ const REFUSALS: &[(&str, &str)] = &[
     ("a worm gear with 20 teeth", "unsupported_prompt"),
     ("a threaded M6 bolt 30 mm long", "unsupported_prompt"),
     ("a set screw M4 x 6", "unsupported_prompt"),
-    ("a V pulley 60 mm diameter, 20 mm wide with a groove", "unsupported_prompt"),
+    (
+        "a V pulley 60 mm diameter, 20 mm wide with a groove",
+        "unsupported_prompt",
+    ),
     ("design me a nice teapot", "unsupported_prompt"),
     ("", "unsupported_prompt"),
     ("a box 100x50x30 with a 10 mm keyway", "unsupported_prompt"),
@@ -27,7 +30,10 @@ const REFUSALS: &[(&str, &str)] = &[
         "a cylinder 40 mm in diameter, 20 mm tall with a 6 mm hole front to back",
         "unsupported_prompt",
     ),
-    ("a sphere 40 mm in diameter with a hub", "unsupported_prompt"),
+    (
+        "a sphere 40 mm in diameter with a hub",
+        "unsupported_prompt",
+    ),
     ("a box 100x50x30 with a lid", "unsupported_prompt"),
     ("an M7 washer", "unsupported_prompt"),
     ("an M30 hex nut", "unsupported_prompt"),
@@ -91,8 +97,14 @@ const REFUSALS: &[(&str, &str)] = &[
     ("a gear with 20 teeth", "ambiguous_prompt"),
     ("a box 100x50x30 with a 10 mm slot", "ambiguous_prompt"),
     ("a plate 100x60x5 with three 40 mm legs", "ambiguous_prompt"),
-    ("a shelf bracket 150 x 100 x 5 mm with 3 gussets", "ambiguous_prompt"),
-    ("a stepped shaft 20 mm diameter 50 mm long", "ambiguous_prompt"),
+    (
+        "a shelf bracket 150 x 100 x 5 mm with 3 gussets",
+        "ambiguous_prompt",
+    ),
+    (
+        "a stepped shaft 20 mm diameter 50 mm long",
+        "ambiguous_prompt",
+    ),
     ("a project box 100 x 60 x 30 mm", "ambiguous_prompt"),
     (
         "a plate 100x60x5 with four 6 mm holes, countersunk",
@@ -197,7 +209,9 @@ fn refused_prompts_get_the_right_code_and_never_a_part() {
 
 #[test]
 fn an_unsupported_prompt_names_the_words_briefly_with_close_examples() {
-    let error = OfflinePlanner.plan("a worm gear with 20 teeth").unwrap_err();
+    let error = OfflinePlanner
+        .plan("a worm gear with 20 teeth")
+        .unwrap_err();
     assert!(error.message.contains("'worm gear'"), "{}", error.message);
     assert!(error.message.contains("For example"), "{}", error.message);
     assert!(error.message.len() < 300, "{}", error.message);

@@ -53,11 +53,16 @@ pub(super) fn l_bracket(reading: &mut Reading, shelf: bool) -> Result<Design, Pl
     // "60x40x5" is the angle-profile notation: first leg x second leg x thickness.
     let (leg_x, leg_z, thickness) = match reading.take_group(3, None) {
         Some(g) => (Some(g[0]), Some(g[1]), Some(g[2])),
-        None => (
-            reading.take(Q::Length)?,
-            reading.take(Q::Height)?,
-            reading.take(Q::Thickness)?,
-        ),
+        None => {
+            let mut leg_x = reading.take(Q::Length)?;
+            let mut leg_z = reading.take(Q::Height)?;
+            // "with 200 mm and 150 mm legs": two sizes with no label are the legs.
+            if leg_x.is_none() && leg_z.is_none() {
+                leg_x = reading.take_bare(None);
+                leg_z = reading.take_bare(None);
+            }
+            (leg_x, leg_z, reading.take(Q::Thickness)?)
+        }
     };
     let needs = "an L-bracket needs its two legs and its thickness, e.g. \"an L-bracket 60x40x5 \
                  mm\" (legs 60 and 40 mm, 5 mm thick)";

@@ -5,7 +5,7 @@
 use super::geometry::{Body, Cut, EdgeFinish, Part};
 use super::solids::cuboid_size;
 use super::{Design, Params, ambiguous, no_edge_finish, no_holes, required};
-use crate::planner::parse::{Quantity as Q, Reading};
+use crate::planner::parse::{Qualifier, Quantity as Q, Reading};
 use crate::planner::{PlanError, fmt};
 
 /// How far the lid sits from the box, along x.
@@ -24,6 +24,14 @@ pub(super) fn enclosure(reading: &mut Reading) -> Result<Design, PlanError> {
         "an enclosure needs its wall thickness, e.g. \"with 2 mm walls\"",
     )?;
     let floor = floor.unwrap_or(wall);
+    // "inside dimensions 100 x 60 x 30": the hollow's sizes; the walls and floor go outside.
+    let inside = reading.has_qualifier(Qualifier::Inside);
+    let size = if inside {
+        reading.honour_anywhere(&[Qualifier::Inside]);
+        [size[0] + 2.0 * wall, size[1] + 2.0 * wall, size[2] + floor]
+    } else {
+        size
+    };
     let [length, width, height] = size;
     let inner = [length - 2.0 * wall, width - 2.0 * wall];
     if inner[0] <= 0.0 || inner[1] <= 0.0 || floor >= height {

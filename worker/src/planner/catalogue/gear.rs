@@ -10,7 +10,7 @@ use std::f64::consts::PI;
 
 use super::geometry::{Axis, Body, Cut, MIN_WALL_MM, Part, polygon_area};
 use super::{Design, Params, ambiguous, hole_diameter, no_edge_finish, required, take_first};
-use crate::planner::parse::{Quantity as Q, Reading};
+use crate::planner::parse::{Qualifier, Quantity as Q, Reading};
 use crate::planner::{PlanError, fmt};
 
 /// The usual pressure angle, when none is given.
@@ -172,6 +172,8 @@ fn module_of(reading: &mut Reading, teeth: Option<f64>) -> Result<Option<f64>, P
 
 pub(super) fn spur_gear(reading: &mut Reading) -> Result<Design, PlanError> {
     no_edge_finish(reading, "gear")?;
+    // "a 6 mm face": a gear's face is its width.
+    reading.honour_anywhere(&[Qualifier::Face]);
     let teeth = reading.take(Q::Teeth)?;
     let diametral_pitch = reading.has_value(Q::DiametralPitch);
     let module = module_of(reading, teeth)?;

@@ -676,7 +676,12 @@ mod tests {
         let plan = OfflinePlanner
             .plan("a plate 100x60x6 mm with four countersunk M5 holes at the corners")
             .unwrap();
-        assert!(plan.part.cuts.iter().all(|c| matches!(c, Cut::SunkHole { .. })));
+        assert!(
+            plan.part
+                .cuts
+                .iter()
+                .all(|c| matches!(c, Cut::SunkHole { .. }))
+        );
         let plan = OfflinePlanner
             .plan("a block 60x40x30 with an 8 mm hole drilled front to back")
             .unwrap();

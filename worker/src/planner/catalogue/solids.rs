@@ -34,6 +34,14 @@ pub(super) fn cuboid_size(reading: &mut Reading, cube: bool) -> Result<[f64; 3],
             ));
         }
     }
+    // "a square plate 100 mm on a side, 5 mm thick".
+    if !cube
+        && length.is_none()
+        && width.is_none()
+        && let Some(side) = reading.take(Q::Side)?
+    {
+        (length, width) = (Some(side), Some(side));
+    }
     if cube && length.is_none() && width.is_none() && height.is_none() {
         let side = match take_first(reading, &[Q::Side])? {
             Some(side) => Some(side),

@@ -86,6 +86,19 @@ pub(super) fn stepped_shaft(reading: &mut Reading) -> Result<Design, PlanError> 
     if diameter.is_some() || sections.len() < 2 {
         return Err(ambiguous(reading, needs));
     }
+    // "three sections: ...": the count must match what follows.
+    for count in reading.take_plain_counts() {
+        if count != sections.len() as f64 {
+            return Err(ambiguous(
+                reading,
+                &format!(
+                    "it names {} sections but gives {}",
+                    fmt(count),
+                    sections.len()
+                ),
+            ));
+        }
+    }
     if sections.len() > MAX_SECTIONS {
         return Err(ambiguous(
             reading,
@@ -122,7 +135,11 @@ pub(super) fn pulley(reading: &mut Reading) -> Result<Design, PlanError> {
     let hub_diameter = reading.take(Q::HubDiameter)?;
     let hub_length = reading.take(Q::HubLength)?;
     let bore = bore(reading)?;
-    let diameter = outer_diameter(reading)?;
+    let diameter = match outer_diameter(reading)? {
+        Some(d) => Some(d),
+        // "a 50 mm pulley": a lone size is its diameter.
+        None => reading.take_bare(None),
+    };
     let width = match take_first(reading, &[Q::Width, Q::Thickness, Q::Height, Q::Length])? {
         Some(w) => Some(w),
         // "a pulley Ø80 x 30": a bare size after the diameter is the width.
