@@ -1515,6 +1515,53 @@ pub const PHRASINGS: &[Phrasing] = &[
         "box",
         &[("length", 100.0), ("width", 50.0), ("height", 5.0)],
     ),
+    p(
+        "an M3 standoff, hex, 15 mm",
+        "hex_standoff",
+        &[
+            ("metric_size", 3.0),
+            ("across_flats", 5.5),
+            ("bore_diameter", 3.0),
+            ("length", 15.0),
+        ],
+    ),
+    p(
+        "a 6 mm hex standoff with a 3 mm hole, 20 mm long",
+        "hex_standoff",
+        &[("across_flats", 6.0), ("bore_diameter", 3.0), ("length", 20.0)],
+    ),
+    p(
+        "a wheel 60 mm diameter 10 mm thick, with a hub 20 mm in diameter sticking out 8 mm, and a 5 mm bore",
+        "pulley",
+        &[
+            ("diameter", 60.0),
+            ("width", 10.0),
+            ("hub_diameter", 20.0),
+            ("hub_length", 8.0),
+            ("bore_diameter", 5.0),
+        ],
+    ),
+    p(
+        "a 16 DP spur gear with 24 teeth, 0.5 inch wide",
+        "spur_gear",
+        &[
+            ("module", IN / 16.0),
+            ("teeth", 24.0),
+            ("pressure_angle", 20.0),
+            ("face_width", 0.5 * IN),
+        ],
+    ),
+    p(
+        "a bolt M8 40mm",
+        "hex_bolt",
+        &[
+            ("metric_size", 8.0),
+            ("shank_diameter", 8.0),
+            ("length", 40.0),
+            ("across_flats", 13.0),
+            ("head_height", 5.3),
+        ],
+    ),
 ];
 
 #[test]

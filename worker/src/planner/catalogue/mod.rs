@@ -145,6 +145,10 @@ fn design_entry(reading: &mut Reading) -> Result<Design, PlanError> {
             quoted(&reading.unsupported)
         )));
     }
+    // "hex" makes a standoff or spacer hexagonal; nuts and bolts are hexagonal anyway.
+    if reading.nouns.contains(&"hex_shape") && reading.nouns.contains(&"spacer") {
+        reading.nouns.push("hex_standoff");
+    }
     let Some(noun) = NOUN_PRIORITY
         .iter()
         .copied()
@@ -152,10 +156,16 @@ fn design_entry(reading: &mut Reading) -> Result<Design, PlanError> {
     else {
         return Err(unsupported("it names no part the offline planner knows"));
     };
+    if reading.nouns.contains(&"hex_shape") && !["nut", "bolt", "hex_standoff"].contains(&noun) {
+        return Err(unsupported(&format!(
+            "it asks for a 'hex' {}, which the offline planner cannot make",
+            noun.replace('_', " ")
+        )));
+    }
     let others: Vec<String> = reading
         .nouns
         .iter()
-        .filter(|n| **n != noun && !companions(noun).contains(n))
+        .filter(|n| **n != noun && **n != "hex_shape" && !companions(noun).contains(n))
         .map(|n| (*n).to_owned())
         .collect();
     if !others.is_empty() {

@@ -305,9 +305,15 @@ pub(super) fn hex_bolt(reading: &mut Reading) -> Result<Design, PlanError> {
 pub(super) fn hex_standoff(reading: &mut Reading) -> Result<Design, PlanError> {
     no_edge_finish(reading, "hex standoff")?;
     let metric = metric_size(reading)?;
-    let across_flats = reading.take(Q::AcrossFlats)?;
     let inner = bore(reading)?;
-    let length = axial(reading)?;
+    let length = take_first(reading, &[Q::Length, Q::Height])?;
+    // "a 6 mm hex standoff": a lone size before the noun is across the flats, unless it is
+    // the only size of an M standoff ("an M3 x 10 hex standoff": its length).
+    let (across_flats, length) = match (reading.take(Q::AcrossFlats)?, length, metric) {
+        (Some(af), l, _) => (Some(af), l.or_else(|| reading.take_bare(None))),
+        (None, None, Some(_)) => (None, reading.take_bare(None)),
+        (None, l, _) => (reading.take_bare(None), l),
+    };
     let standard = match metric {
         Some(m) => Some(hex_standoff_flats(m).ok_or_else(|| {
             unsupported(&format!(
