@@ -285,6 +285,8 @@ pub enum Found {
     CountOf(f64, Option<Feature>),
     /// The size a direction names: "through the 80 mm length" is `Along(Length, 80)`.
     Along(Quantity, f64),
+    /// How many rows of holes ("two rows of three holes").
+    Rows(f64),
     /// A grid of holes, columns by rows ("a 3x2 grid").
     Grid(f64, f64),
     /// A metric size ("M6"), for the feature it belongs to, if any.
@@ -298,6 +300,7 @@ impl Found {
             Found::CountOf(n, Some(f)) => format!("{} {f:?}s", fmt(*n)).to_lowercase(),
             Found::CountOf(n, None) => format!("a count of {}", fmt(*n)),
             Found::Along(q, v) => format!("through the {} mm {}", fmt(*v), q.name()),
+            Found::Rows(n) => format!("{} rows", fmt(*n)),
             Found::Group(values, feature) => {
                 let sizes: Vec<String> = values.iter().map(|v| fmt(*v)).collect();
                 match feature {
@@ -364,6 +367,8 @@ enum Class {
     Note(NoteKind),
     /// "lid": an enclosure's separate lid.
     Lid,
+    /// "rows": "two rows of three holes" is a grid.
+    Rows,
     Other,
     /// A word of no class that looks plural ("sections", "legs"): a count before it counts it.
     Plural,
@@ -652,6 +657,7 @@ const PHRASES: &[(&str, Class)] = {
         ("on a side", Label(Q::Side)),
         ("on each side", Label(Q::Side)),
         ("per side", Label(Q::Side)),
+        ("square", Label(Q::Side)),
         ("walls", Label(Q::Wall)),
         ("wall", Label(Q::Wall)),
         ("top diameter", Label(Q::TopDiameter)),
@@ -749,6 +755,7 @@ const PHRASES: &[(&str, Class)] = {
         ("at the four corners", Arrangement(A::Corners)),
         ("corners", Arrangement(A::Corners)),
         ("corner", Arrangement(A::Corners)),
+        ("rows", Rows),
         ("in a row", Arrangement(A::Row)),
         ("in a line", Arrangement(A::Row)),
         ("in line", Arrangement(A::Row)),
@@ -1778,6 +1785,26 @@ fn read_numbers(
         return end;
     }
     if members.len() == 1
+        && is_count(raw[0].0, raw[0].1)
+        && items.get(start + 1) == Some(&Item::Word(Class::Rows))
+    {
+        reading.push(Found::Rows(raw[0].0));
+        return end;
+    }
+    // "on an 80 mm square pattern": the centre distances of a square of holes.
+    if members.len() == 1
+        && raw[0].1.is_some()
+        && matches!(
+            after_group.map(|k| &items[k]),
+            Some(Item::Word(Class::Arrangement(Arrangement::Rectangle)))
+        )
+    {
+        let mm = raw[0].0 * raw[0].1.unwrap_or(1.0);
+        reading.push(Found::Value(Quantity::PatternLength, mm));
+        reading.push(Found::Value(Quantity::PatternWidth, mm));
+        return end;
+    }
+    if members.len() == 1
         && !after_diameter_sign
         && is_count(raw[0].0, raw[0].1)
         && let Some(counted) = counts_other(items, start)
@@ -1801,7 +1828,8 @@ fn read_numbers(
         && matches!(
             after_group.map(|k| &items[k]),
             Some(Item::Word(
-                Class::Arrangement(Arrangement::Rectangle) | Class::Label(Quantity::Pitch)
+                Class::Arrangement(Arrangement::Rectangle)
+                    | Class::Label(Quantity::Pitch | Quantity::Side)
             ))
         )
     {
@@ -2148,6 +2176,17 @@ impl Reading {
             }
         }
         Ok(found)
+    }
+
+    /// How many rows of holes the prompt gave ("two rows of three holes").
+    pub fn take_rows(&mut self) -> Option<f64> {
+        let k = (0..self.found.len())
+            .find(|&k| !self.taken[k] && matches!(self.found[k], Found::Rows(_)))?;
+        self.taken[k] = true;
+        match self.found[k] {
+            Found::Rows(n) => Some(n),
+            _ => None,
+        }
     }
 
     /// Counts of things the catalogue has no feature for ("three sections"), in order.

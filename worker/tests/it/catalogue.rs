@@ -87,6 +87,9 @@ const PROMPTS: &[&str] = &[
     "a block 60x40x30 with an 8 mm hole drilled front to back",
     "a plate 100x50x10 with four 5 mm holes 6 mm deep at the corners",
     "a plate 100 x 100 x 5 with a 3 x 3 grid of 5 mm holes, 30 x 25 mm apart",
+    "a block 40x40x20 with four 3 mm blind holes 5 mm deep in a 20 x 20 mm square",
+    "an enclosure with internal dimensions 100 x 60 x 30 and 2 mm walls",
+    "a wheel with a hub: 80 mm diameter, 20 mm wide, hub 30 mm diameter x 25 mm long, 8 mm bore",
 ];
 
 /// A warm pool of two sandboxed FreeCAD processes, as a worker runs them.

@@ -1528,7 +1528,11 @@ pub const PHRASINGS: &[Phrasing] = &[
     p(
         "a 6 mm hex standoff with a 3 mm hole, 20 mm long",
         "hex_standoff",
-        &[("across_flats", 6.0), ("bore_diameter", 3.0), ("length", 20.0)],
+        &[
+            ("across_flats", 6.0),
+            ("bore_diameter", 3.0),
+            ("length", 20.0),
+        ],
     ),
     p(
         "a wheel 60 mm diameter 10 mm thick, with a hub 20 mm in diameter sticking out 8 mm, and a 5 mm bore",
@@ -1561,6 +1565,71 @@ pub const PHRASINGS: &[Phrasing] = &[
             ("across_flats", 13.0),
             ("head_height", 5.3),
         ],
+    ),
+    p(
+        "a 100 mm square plate, 3 mm thick, with a 10 mm hole in the middle",
+        "plate_with_holes",
+        &[
+            ("length", 100.0),
+            ("width", 100.0),
+            ("height", 3.0),
+            ("hole_diameter", 10.0),
+            ("hole_count", 1.0),
+        ],
+    ),
+    p(
+        "a plate 100x60x5 with two rows of three 5 mm holes",
+        "plate_with_holes",
+        &[
+            ("length", 100.0),
+            ("width", 60.0),
+            ("height", 5.0),
+            ("hole_diameter", 5.0),
+            ("hole_count", 6.0),
+            ("grid_columns", 3.0),
+            ("grid_rows", 2.0),
+        ],
+    ),
+    p(
+        "a block 40x40x20 with four 3 mm blind holes 5 mm deep in a 20 x 20 mm square",
+        "plate_with_holes",
+        &[
+            ("length", 40.0),
+            ("width", 40.0),
+            ("height", 20.0),
+            ("hole_diameter", 3.0),
+            ("hole_count", 4.0),
+            ("hole_depth", 5.0),
+            ("pattern_length", 20.0),
+            ("pattern_width", 20.0),
+        ],
+    ),
+    p(
+        "a plate 100 x 100 x 10 with 4 holes 6 mm diameter on an 80 mm square pattern",
+        "plate_with_holes",
+        &[
+            ("length", 100.0),
+            ("width", 100.0),
+            ("height", 10.0),
+            ("hole_diameter", 6.0),
+            ("hole_count", 4.0),
+            ("pattern_length", 80.0),
+            ("pattern_width", 80.0),
+        ],
+    ),
+    p(
+        "a cylinder 30 mm diameter 60 long with a 10 mm hole through its length",
+        "tube",
+        &[
+            ("outer_diameter", 30.0),
+            ("inner_diameter", 10.0),
+            ("length", 60.0),
+        ],
+    ),
+    p(
+        "a 20 mm square bar 100 mm long",
+        "box",
+        &[("length", 100.0), ("width", 20.0), ("height", 20.0)],
     ),
 ];
 

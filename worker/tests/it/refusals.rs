@@ -16,14 +16,20 @@ const REFUSALS: &[(&str, &str)] = &[
     ("", "unsupported_prompt"),
     ("a box 100x50x30 with a 10 mm keyway", "unsupported_prompt"),
     ("an M7 bolt 30 mm long", "unsupported_prompt"),
-    ("a V-belt pulley 60 mm diameter, 12 mm wide", "unsupported_prompt"),
+    (
+        "a V-belt pulley 60 mm diameter, 12 mm wide",
+        "unsupported_prompt",
+    ),
     ("a socket head cap screw M6 x 20", "unsupported_prompt"),
     ("a hex box 10x10x10", "unsupported_prompt"),
     (
         "a project box 100x60x30 with 2 mm walls and a snap fit lid",
         "unsupported_prompt",
     ),
-    ("a male-female M3 hex standoff 10 mm long", "unsupported_prompt"),
+    (
+        "a male-female M3 hex standoff 10 mm long",
+        "unsupported_prompt",
+    ),
     ("a hex standoff M3 x 10 with a slot", "unsupported_prompt"),
     ("a cube with a sphere on top", "unsupported_prompt"),
     (

@@ -85,6 +85,28 @@ fn layout(reading: &mut Reading) -> Result<Layout, PlanError> {
             )),
         };
     }
+    // "on an 80 mm square": a square of four holes.
+    if !reading.has_arrangement(Arrangement::Grid)
+        && let Some(side) = reading.take(Q::Side)?
+    {
+        return match hole_count(reading)? {
+            None | Some(4.0) => Ok(Layout::Rectangle(side, side)),
+            Some(n) => Err(ambiguous(
+                reading,
+                &format!("{} holes do not make a square of four", fmt(n)),
+            )),
+        };
+    }
+    // "two rows of three holes": a grid, the count being per row.
+    if let Some(rows) = reading.take_rows() {
+        let per_row = hole_count(reading)?;
+        let per_row = required(
+            reading,
+            per_row,
+            "rows of holes need the holes in each, e.g. \"two rows of three 5 mm holes\"",
+        )?;
+        return Ok(Layout::Grid(per_row, rows));
+    }
     if reading.has_arrangement(Arrangement::Rectangle) {
         return Err(ambiguous(
             reading,
