@@ -80,51 +80,62 @@ impl GearShape {
 
     /// The closed outline, counter-clockwise, the first tooth centred on the x axis.
     pub fn outline(self) -> Vec<[f64; 2]> {
+        // One tooth and the root after it, centred on the x axis; every other tooth is the
+        // same points turned by a multiple of the angular pitch.
+        let tooth = self.one_tooth();
+        let pitch_angle = 2.0 * PI / f64::from(self.teeth);
+        let mut points = Vec::with_capacity(tooth.len() * self.teeth as usize);
+        for n in 0..self.teeth {
+            let (sin, cos) = (pitch_angle * f64::from(n)).sin_cos();
+            points.extend(
+                tooth
+                    .iter()
+                    .map(|&[x, y]| [x * cos - y * sin, x * sin + y * cos]),
+            );
+        }
+        points
+    }
+
+    /// The first tooth (centred on the x axis) and the root arc after it, counter-clockwise.
+    fn one_tooth(self) -> Vec<[f64; 2]> {
         let (rb, ra, rf) = (self.base_radius(), self.tip_radius(), self.root_radius());
         let start = rb.max(rf);
         let pitch_angle = 2.0 * PI / f64::from(self.teeth);
-        let at = |rho: f64, angle: f64| [rho * angle.cos(), rho * angle.sin()];
+        let at = |rho: f64, angle: f64| {
+            let (sin, cos) = angle.sin_cos();
+            [rho * cos, rho * sin]
+        };
         // Flank radii from the start of the involute to the tip, denser near the base where
-        // the involute bends most.
-        let radii: Vec<f64> = (0..FLANK_POINTS)
+        // the involute bends most; with the half-angle of the tooth at each.
+        let flank: Vec<(f64, f64)> = (0..FLANK_POINTS)
             .map(|k| {
                 let t = k as f64 / (FLANK_POINTS - 1) as f64;
-                start + (ra - start) * t * t
+                let rho = start + (ra - start) * t * t;
+                (rho, self.half_tooth_angle(rho))
             })
             .collect();
-        let mut points = Vec::new();
-        for tooth in 0..self.teeth {
-            let centre = pitch_angle * f64::from(tooth);
-            // The flank leaving the root (radially below the base circle, if the root is).
-            if rf < rb {
-                points.push(at(rf, centre - self.half_tooth_angle(rb)));
-            }
-            points.extend(
-                radii
-                    .iter()
-                    .map(|&rho| at(rho, centre - self.half_tooth_angle(rho))),
-            );
-            let tip = self.half_tooth_angle(ra);
-            points.extend((1..=TIP_POINTS).map(|k| {
-                let t = k as f64 / (TIP_POINTS + 1) as f64;
-                at(ra, centre - tip + 2.0 * tip * t)
-            }));
-            points.extend(
-                radii
-                    .iter()
-                    .rev()
-                    .map(|&rho| at(rho, centre + self.half_tooth_angle(rho))),
-            );
-            if rf < rb {
-                points.push(at(rf, centre + self.half_tooth_angle(rb)));
-            }
-            let from = centre + self.half_tooth_angle(start);
-            let to = centre + pitch_angle - self.half_tooth_angle(start);
-            points.extend((1..=ROOT_POINTS).map(|k| {
-                let t = k as f64 / (ROOT_POINTS + 1) as f64;
-                at(rf, from + (to - from) * t)
-            }));
+        let mut points = Vec::with_capacity(2 * FLANK_POINTS + TIP_POINTS + ROOT_POINTS + 2);
+        // The flank leaving the root (radially below the base circle, if the root is).
+        let at_base = self.half_tooth_angle(rb);
+        if rf < rb {
+            points.push(at(rf, -at_base));
         }
+        points.extend(flank.iter().map(|&(rho, half)| at(rho, -half)));
+        let tip = self.half_tooth_angle(ra);
+        points.extend((1..=TIP_POINTS).map(|k| {
+            let t = k as f64 / (TIP_POINTS + 1) as f64;
+            at(ra, -tip + 2.0 * tip * t)
+        }));
+        points.extend(flank.iter().rev().map(|&(rho, half)| at(rho, half)));
+        if rf < rb {
+            points.push(at(rf, at_base));
+        }
+        let from = self.half_tooth_angle(start);
+        let to = pitch_angle - from;
+        points.extend((1..=ROOT_POINTS).map(|k| {
+            let t = k as f64 / (ROOT_POINTS + 1) as f64;
+            at(rf, from + (to - from) * t)
+        }));
         points
     }
 }

@@ -1245,16 +1245,18 @@ impl Body {
                 ref outline,
                 height,
             } => {
-                let points: Vec<String> = outline
-                    .iter()
-                    .chain(outline.first())
-                    .map(|p| format!("App.Vector({:?}, {:?}, 0.0)", p[0], p[1]))
-                    .collect();
-                format!(
-                    "outline = Part.Face(Part.makePolygon([{}]))\n\
-                     shape = outline.extrude(App.Vector(0.0, 0.0, {height:?}))\n",
-                    points.join(", ")
-                )
+                // A gear has a thousand corners: plain (x, y) pairs keep the script short.
+                let mut s = String::with_capacity(outline.len() * 44 + 200);
+                s.push_str("corners = [");
+                for p in outline.iter().chain(outline.first()) {
+                    let _ = write!(s, "({:?}, {:?}), ", p[0], p[1]);
+                }
+                let _ = write!(
+                    s,
+                    "]\noutline = Part.Face(Part.makePolygon([App.Vector(x, y, 0.0) for x, y in \
+                     corners]))\nshape = outline.extrude(App.Vector(0.0, 0.0, {height:?}))\n"
+                );
+                s
             }
             Body::Beside {
                 ref first,
