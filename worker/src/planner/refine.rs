@@ -29,6 +29,8 @@ pub enum Edit {
     RemoveHoles,
     /// Words added to the part's description ("add 2 mm fillets", "with four M5 holes").
     Append(String),
+    /// A fastener's new M size ("make it M10"): its standard sizes follow.
+    Metric(f64),
 }
 
 /// Which size an edit is about, by the words people use for it.
@@ -45,6 +47,8 @@ pub enum Dimension {
     Wall,
     Teeth,
     Module,
+    /// One named parameter ("the slots 40 mm long" is `slot_length`).
+    Param(&'static str),
     All,
 }
 
@@ -62,13 +66,15 @@ impl Dimension {
             Self::Wall => "wall thickness",
             Self::Teeth => "number of teeth",
             Self::Module => "module",
+            Self::Param(name) => name,
             Self::All => "every size",
         }
     }
 
     /// The parameters it may mean, in order; the first one the part has is used.
-    fn parameters(self) -> &'static [&'static str] {
+    fn parameters(&self) -> &[&'static str] {
         match self {
+            Self::Param(name) => std::slice::from_ref(name),
             Self::Height => &["height", "length", "thickness", "leg_height", "face_width"],
             Self::Length => &["length", "height", "leg_length"],
             Self::Width => &[
@@ -212,8 +218,12 @@ fn read_changes(tokens: &[Token]) -> Result<Vec<Edit>, String> {
     let mut used = vec![false; tokens.len()];
     let mut k = 0;
     while k < tokens.len() {
-        if let Some(edit) = read_one(tokens, k, &mut used) {
-            edits.push(edit);
+        // "make it M10": a new M size for a fastener.
+        if let Token::Metric(m) = tokens[k] {
+            used[k] = true;
+            edits.push(Edit::Metric(m));
+        } else if let Some(edit) = read_one(tokens, k, &mut used) {
+            edits.push(about_subject(tokens, k, edit));
         }
         k += 1;
     }
@@ -371,6 +381,43 @@ fn read_one(tokens: &[Token], k: usize, used: &mut [bool]) -> Option<Edit> {
     None
 }
 
+/// "make the slots 40 mm long", "the hub 30 mm wide": a size of a feature named just before
+/// it is that feature's, not the part's.
+fn about_subject(tokens: &[Token], k: usize, edit: Edit) -> Edit {
+    let subject = (k.saturating_sub(4)..k)
+        .rev()
+        .find_map(|i| word_at(tokens, i).filter(|w| SUBJECTS.contains(w)));
+    let named = |d: Dimension| -> Option<&'static str> {
+        use Dimension as D;
+        Some(match (subject?, d) {
+            ("slot" | "slots", D::Length) => "slot_length",
+            ("slot" | "slots", D::Width | D::Diameter) => "slot_width",
+            ("hub", D::Length | D::Height | D::Thickness) => "hub_length",
+            ("hub", D::Width | D::Diameter) => "hub_diameter",
+            ("gusset" | "gussets", D::Length | D::Height) => "gusset_size",
+            ("gusset" | "gussets", D::Thickness | D::Width) => "gusset_thickness",
+            ("head", D::Height | D::Thickness) => "head_height",
+            ("head", D::Width | D::Diameter) => "across_flats",
+            ("floor" | "base", D::Thickness | D::Height) => "floor_thickness",
+            ("lid", D::Thickness) => "wall_thickness",
+            _ => return None,
+        })
+    };
+    match edit {
+        Edit::Set(d, v) => named(d).map_or(Edit::Set(d, v), |n| Edit::Set(Dimension::Param(n), v)),
+        Edit::Add(d, v) => named(d).map_or(Edit::Add(d, v), |n| Edit::Add(Dimension::Param(n), v)),
+        Edit::Scale(d, f) => {
+            named(d).map_or(Edit::Scale(d, f), |n| Edit::Scale(Dimension::Param(n), f))
+        }
+        other => other,
+    }
+}
+
+/// Feature words a size in feedback may be about.
+const SUBJECTS: &[&str] = &[
+    "slot", "slots", "hub", "gusset", "gussets", "head", "floor", "base", "lid",
+];
+
 /// Words that may sit between a number and the size it gives.
 const FILLERS: &[&str] = &[
     "to", "of", "the", "a", "an", "be", "is", "at", "mm", "in", "diameter", "more", "less", "as",
@@ -394,6 +441,14 @@ const FEATURE_WORDS: &[&str] = &[
     "chamfered",
     "filleted",
     "bevel",
+    "lid",
+    "gusset",
+    "gussets",
+    "slot",
+    "slots",
+    "hub",
+    "countersunk",
+    "counterbored",
 ];
 
 /// Applies the edits to the parameters of the previous plan.
@@ -453,6 +508,26 @@ fn apply(
                 }
             }
             Edit::Append(words) => appended.push(words.clone()),
+            Edit::Metric(m) => {
+                if !params.contains_key("metric_size") {
+                    return Err(format!("M{} is a size for a standard fastener", fmt(*m)));
+                }
+                // The standard sizes of the new M size replace the old one's.
+                params.retain(|name, _| {
+                    !matches!(
+                        name.as_str(),
+                        "shank_diameter"
+                            | "across_flats"
+                            | "head_height"
+                            | "inner_diameter"
+                            | "outer_diameter"
+                            | "thickness"
+                            | "bore_diameter"
+                            | "height"
+                    )
+                });
+                params.insert("metric_size".to_owned(), *m);
+            }
         }
     }
     Ok((params, appended))
@@ -518,6 +593,13 @@ fn slot(params: &mut BTreeMap<String, f64>, d: Dimension) -> Result<&mut f64, St
 /// A prompt the offline planner reads back as the same entry with these parameters.
 fn canonical_prompt(entry: &str, summary: &str, p: &BTreeMap<String, f64>) -> Option<String> {
     let v = |name: &str| p.get(name).map(|v| fmt(*v));
+    // ", shank diameter 8 mm, head height 5.3 mm" for the sizes the part has.
+    let sizes = |labels: &[(&str, &str)]| -> String {
+        labels
+            .iter()
+            .filter_map(|(label, name)| v(name).map(|value| format!(", {label} {value} mm")))
+            .collect()
+    };
     let mut prompt = match entry {
         "box" | "plate_with_holes" => {
             format!(
@@ -573,21 +655,58 @@ fn canonical_prompt(entry: &str, summary: &str, p: &BTreeMap<String, f64>) -> Op
             v("bore_diameter").map_or(String::new(), |b| format!(", with a {b} mm bore"))
         ),
         "hex_bolt" => format!(
-            "a{} hex bolt {} mm long, shank diameter {} mm, head {} mm across flats, head height \
-             {} mm",
+            "a{} hex bolt {} mm long{}",
             v("metric_size").map_or(String::new(), |m| format!("n M{m}")),
             v("length")?,
-            v("shank_diameter")?,
-            v("across_flats")?,
-            v("head_height")?
+            sizes(&[
+                ("shank diameter", "shank_diameter"),
+                ("head across flats", "across_flats"),
+                ("head height", "head_height"),
+            ])
         ),
         "hex_standoff" => format!(
-            "a{} hex standoff {} mm across flats, {} mm long, with a {} mm bore",
+            "a{} hex standoff {} mm long{}",
             v("metric_size").map_or(String::new(), |m| format!("n M{m}")),
-            v("across_flats")?,
             v("length")?,
-            v("bore_diameter")?
+            sizes(&[("across flats", "across_flats"), ("bore", "bore_diameter")])
         ),
+        "washer" => format!(
+            "a{} washer{}",
+            v("metric_size").map_or(String::new(), |m| format!("n M{m}")),
+            sizes(&[
+                ("inner diameter", "inner_diameter"),
+                ("outer diameter", "outer_diameter"),
+                ("thickness", "thickness"),
+            ])
+        ),
+        "hex_nut" => format!(
+            "a{} hex nut{}",
+            v("metric_size").map_or(String::new(), |m| format!("n M{m}")),
+            sizes(&[
+                ("across flats", "across_flats"),
+                ("height", "height"),
+                ("bore", "bore_diameter"),
+            ])
+        ),
+        "spacer" => format!(
+            "a spacer {} mm OD, {} mm ID, {} mm long",
+            v("outer_diameter")?,
+            v("inner_diameter")?,
+            v("length")?
+        ),
+        "flange" => {
+            // The bolt holes are part of the flange's own words.
+            return Some(format!(
+                "a flange {} mm OD, {} mm bore, {} mm thick with {} holes of {} mm on a {} mm pitch \
+             circle",
+                v("outer_diameter")?,
+                v("inner_diameter")?,
+                v("thickness")?,
+                v("hole_count")?,
+                v("hole_diameter")?,
+                v("pitch_circle_diameter")?
+            ));
+        }
         "pulley" => {
             let mut text = format!(
                 "a pulley {} mm in diameter, {} mm wide",
@@ -765,6 +884,7 @@ fn describe_edits(edits: &[Edit]) -> String {
             Edit::RemoveFinish => "no edge finish".to_owned(),
             Edit::RemoveHoles => "no holes".to_owned(),
             Edit::Append(words) => format!("add \"{words}\""),
+            Edit::Metric(m) => format!("size M{}", fmt(*m)),
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -1040,6 +1160,51 @@ mod tests {
             "use 6 mm holes",
             &[("hole_diameter", 6.0), ("hole_depth", 6.0)],
         ),
+        (
+            "an M8 x 40 hex bolt",
+            "make it M10",
+            &[
+                ("metric_size", 10.0),
+                ("across_flats", 16.0),
+                ("head_height", 6.4),
+                ("length", 40.0),
+            ],
+        ),
+        (
+            "an M8 washer",
+            "make it 2 mm thicker",
+            &[("thickness", 3.6), ("inner_diameter", 8.4)],
+        ),
+        (
+            "a hex nut M10",
+            "M12 instead",
+            &[("metric_size", 12.0), ("across_flats", 18.0)],
+        ),
+        (
+            "a project box 120 x 80 x 40 mm with 2 mm walls",
+            "add a lid",
+            &[("lid", 1.0), ("height", 40.0)],
+        ),
+        (
+            "a plate 120 x 60 x 5 mm with two 30 x 8 mm slots",
+            "make the slots 40 mm long",
+            &[("slot_length", 40.0), ("length", 120.0)],
+        ),
+        (
+            "a pulley 60 mm in diameter, 20 mm wide, with a 25 mm hub 10 mm long and an 8 mm bore",
+            "make the hub 15 mm longer",
+            &[("hub_length", 25.0), ("width", 20.0)],
+        ),
+        (
+            "a flange 120 mm OD, 60 mm bore, 12 mm thick with 6 holes of 10 mm on a 90 mm pitch circle",
+            "make it 3 mm thicker",
+            &[("thickness", 15.0), ("hole_count", 6.0)],
+        ),
+        (
+            "an M4 spacer 12 mm long",
+            "make it 20 mm long",
+            &[("length", 20.0), ("inner_diameter", 4.5)],
+        ),
     ];
 
     #[test]
@@ -1093,7 +1258,12 @@ mod tests {
             ("a box 100x50x30 mm", "make it 200 mm taller and 7"),
             ("a box 100x50x30 mm", "make it 40x40 instead"),
             ("a box 100x50x30 mm", "make it 120 mm narrower"),
-            ("an M8 washer", "make it 2 mm thicker"),
+            ("a sphere 50 mm in diameter", "make it 2 mm thicker"),
+            ("a box 100x50x30 mm", "make it M10"),
+            (
+                "a stepped shaft: 20 mm diameter 50 mm long, then 12 mm diameter 30 mm long",
+                "make it 10 mm longer",
+            ),
         ] {
             let error = refine(prompt, &[], feedback)
                 .err()
