@@ -694,6 +694,24 @@ fn canonical_prompt(entry: &str, summary: &str, p: &BTreeMap<String, f64>) -> Op
             v("inner_diameter")?,
             v("length")?
         ),
+        "block_with_pocket" => {
+            let block = format!(
+                "a block {} x {} x {} mm",
+                v("length")?,
+                v("width")?,
+                v("height")?
+            );
+            let pocket = match (v("pocket_length"), v("pocket_width"), v("pocket_diameter")) {
+                (Some(l), Some(w), _) => {
+                    format!(" with a {l} x {w} x {} mm pocket", v("pocket_depth")?)
+                }
+                (_, _, Some(d)) => {
+                    format!(" with a {d} mm blind hole {} mm deep", v("pocket_depth")?)
+                }
+                _ => return None,
+            };
+            format!("{block}{pocket}")
+        }
         "flange" => {
             // The bolt holes are part of the flange's own words.
             return Some(format!(
@@ -1199,6 +1217,24 @@ mod tests {
             "a flange 120 mm OD, 60 mm bore, 12 mm thick with 6 holes of 10 mm on a 90 mm pitch circle",
             "make it 3 mm thicker",
             &[("thickness", 15.0), ("hole_count", 6.0)],
+        ),
+        (
+            "a block 60x40x30 mm with a 30x20x10 mm pocket",
+            "make it 10 mm taller",
+            &[
+                ("height", 40.0),
+                ("pocket_depth", 10.0),
+                ("pocket_length", 30.0),
+            ],
+        ),
+        (
+            "a block 50x50x20 with a 20 mm blind hole 8 mm deep",
+            "make it 50 mm long",
+            &[
+                ("length", 50.0),
+                ("pocket_diameter", 20.0),
+                ("pocket_depth", 8.0),
+            ],
         ),
         (
             "an M4 spacer 12 mm long",
