@@ -1229,9 +1229,9 @@ mod tests {
         ),
         (
             "a block 50x50x20 with a 20 mm blind hole 8 mm deep",
-            "make it 50 mm long",
+            "make it 10 mm taller",
             &[
-                ("length", 50.0),
+                ("height", 30.0),
                 ("pocket_diameter", 20.0),
                 ("pocket_depth", 8.0),
             ],
