@@ -79,9 +79,9 @@ MULTI_FEATURE_PROMPTS = [
 # Outside the catalogue: the service must refuse these with `unsupported_prompt`.
 REFUSED_PROMPTS = [
     "a car",
-    "a gear with 20 teeth",
+    "a worm gear with 20 teeth",
     "design me a nice teapot",
-    "a box 100x50x30 with a 10 mm slot",
+    "a box 100x50x30 with a 10 mm keyway",
 ]
 # Feedback the offline planner can apply: the whole part described again.
 REFINE_FEEDBACK = ["a box 120x50x30 mm", "a 25 mm cube", "a plate 120 x 80 mm, 8 mm thick"]

@@ -49,7 +49,8 @@ pub const CATALOGUE: &[Entry] = &[
     },
     Entry {
         name: "plate_with_holes",
-        what: "plate or block with through-holes: centred, at the corners, in a row or a grid",
+        what: "plate or block with holes: centred, at the corners, on a rectangle, in a row or a \
+               grid; through, blind, countersunk or counterbored; or along the length",
         example: "a plate 100x60x5 mm with four 6 mm holes at the corners 8 mm from the edges",
     },
     Entry {
@@ -59,7 +60,7 @@ pub const CATALOGUE: &[Entry] = &[
     },
     Entry {
         name: "l_bracket",
-        what: "L-bracket: two legs, a thickness, holes in each leg",
+        what: "L-bracket or shelf bracket: two legs, a thickness, holes in each leg, gussets",
         example: "an L-bracket 60x40x5 mm, 30 mm wide, with a 6 mm hole in each leg",
     },
     Entry {
@@ -81,5 +82,40 @@ pub const CATALOGUE: &[Entry] = &[
         name: "spacer",
         what: "spacer or standoff, from an M size or its diameters",
         example: "an M4 spacer 12 mm long",
+    },
+    Entry {
+        name: "enclosure",
+        what: "open-top enclosure or project box: outside size, wall and floor, optional lid",
+        example: "a project box 120 x 80 x 40 mm with 2 mm walls and a lid",
+    },
+    Entry {
+        name: "spur_gear",
+        what: "spur gear: module or diametral pitch, teeth, face width, bore (involute profile)",
+        example: "a spur gear, module 2, 24 teeth, 10 mm wide with an 8 mm bore",
+    },
+    Entry {
+        name: "hex_bolt",
+        what: "hex bolt blank M3 to M24 (ISO 4017 head, plain shank, no thread)",
+        example: "an M8 x 40 hex bolt",
+    },
+    Entry {
+        name: "plate_with_slots",
+        what: "plate with obround slots, along or across it",
+        example: "a plate 120 x 60 x 5 mm with two 30 x 8 mm slots",
+    },
+    Entry {
+        name: "stepped_shaft",
+        what: "stepped shaft: each section's diameter and length, in order",
+        example: "a stepped shaft: 20 mm diameter 50 mm long, then 12 mm diameter 30 mm long",
+    },
+    Entry {
+        name: "pulley",
+        what: "wheel or flat-faced pulley with a bore and an optional hub",
+        example: "a pulley 60 mm in diameter, 20 mm wide, with a 25 mm hub 10 mm long and an 8 mm bore",
+    },
+    Entry {
+        name: "hex_standoff",
+        what: "hex standoff M2 to M8 (plain bore, no thread)",
+        example: "an M3 hex standoff 20 mm long",
     },
 ];

@@ -453,7 +453,7 @@ async fn refine_needs_a_completed_design_of_ones_own() {
             }
         }
     };
-    let failed: Value = submit("a gear with 20 teeth")
+    let failed: Value = submit("a worm gear with 20 teeth")
         .await
         .unwrap()
         .json()

@@ -218,7 +218,7 @@ async fn an_unsupported_prompt_fails_and_says_what_is_supported() {
     assert_eq!(status["artifacts"], json!([]));
 
     let id = app
-        .submit(&json!({ "prompt": "a box 100x50x30 with a 10 mm slot along the top" }))
+        .submit(&json!({ "prompt": "a box 100x50x30 with a 10 mm keyway along the top" }))
         .await;
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
     assert_eq!(

@@ -77,7 +77,7 @@ async fn a_client_that_connects_after_the_job_ended_gets_every_event_then_the_en
 async fn a_failed_job_ends_its_stream_with_the_error() {
     let app = spawn_app().await;
     let id = app
-        .submit(&json!({ "prompt": "a gear with 20 teeth" }))
+        .submit(&json!({ "prompt": "a worm gear with 20 teeth" }))
         .await;
     let events = app.sse(None, &id, None).await.collect_to_end(LIMIT).await;
     assert_consecutive(&events, 1);

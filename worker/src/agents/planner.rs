@@ -126,6 +126,7 @@ pub fn parse_plan(answer: &str) -> Result<DesignPlan, AgentError> {
         summary: plan.summary.trim().to_owned(),
         steps: plan.steps,
         expected: plan.expected,
+        notes: Vec::new(),
     })
 }
 

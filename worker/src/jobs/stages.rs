@@ -129,6 +129,7 @@ impl JobRun<'_> {
                 "planner": planner,
                 "entry": offline.entry,
                 "parameters": offline.parameters,
+                "notes": offline.plan.notes,
             }),
             None => json!({ "planner": planner, "plan": self.state.plan }),
         };

@@ -41,6 +41,10 @@ pub struct DesignPlan {
     pub summary: String,
     pub steps: Vec<String>,
     pub expected: ExpectedGeometry,
+    /// What the prompt said that is not geometry, recorded as said: "material: aluminium",
+    /// "purpose: a shelf", "process: 3D printed". The part is the same without them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Why a prompt could not be planned; `code` goes into the job's `error_code`.

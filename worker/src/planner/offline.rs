@@ -29,17 +29,21 @@ impl OfflinePlanner {
     pub fn plan(&self, prompt: &str) -> Result<OfflinePlan, PlanError> {
         let mut reading = parse::read(prompt);
         let design = catalogue::design(&mut reading)?;
-        let steps = vec![
+        let mut steps = vec![
             format!("Catalogue entry: {}", design.entry),
             format!("Understood: {}", describe_parameters(&design.parameters)),
             format!("Build: {}", design.summary),
             "Measure the solid and export it".to_owned(),
         ];
+        if !design.notes.is_empty() {
+            steps.push(format!("Noted, not geometry: {}", design.notes.join("; ")));
+        }
         Ok(OfflinePlan {
             plan: DesignPlan {
                 summary: design.summary,
                 steps,
                 expected: design.part.expected(),
+                notes: design.notes,
             },
             part: design.part,
             entry: design.entry,
@@ -111,6 +115,61 @@ mod tests {
         let e = error("a box 100x50x30 mm, 12 mm");
         assert_eq!(e.code, "ambiguous_prompt");
         assert!(e.message.contains("12 mm"), "{}", e.message);
+    }
+
+    /// Words that name a material, a purpose or a way of making are recorded in the plan and
+    /// change nothing else: the part is the one planned without them.
+    #[test]
+    fn material_and_purpose_words_are_recorded_never_refused() {
+        let cases = [
+            (
+                "an aluminium plate 100 x 50 x 5 mm for a shelf",
+                "a plate 100 x 50 x 5 mm",
+                &["material: aluminium", "purpose: shelf"][..],
+            ),
+            (
+                "a 3D printed project box 100x60x40 with 2 mm walls, for my raspberry pi",
+                "a project box 100x60x40 with 2 mm walls",
+                &["process: 3D printed", "purpose: my raspberry pi"][..],
+            ),
+            (
+                "a stainless steel washer for an M8 screw",
+                "a washer for an M8 screw",
+                &["material: stainless steel"][..],
+            ),
+            (
+                "a box for a car 100x50x30, in PLA",
+                "a box 100x50x30",
+                &["material: pla", "purpose: car"][..],
+            ),
+            (
+                "a brass spacer for a table leg, 20 OD, 10 ID, 30 long",
+                "a spacer, 20 OD, 10 ID, 30 long",
+                &["material: brass", "purpose: table leg"][..],
+            ),
+            (
+                "a machined steel spur gear, module 2, 24 teeth, 10 mm wide",
+                "a spur gear, module 2, 24 teeth, 10 mm wide",
+                &["process: machined", "material: steel"][..],
+            ),
+        ];
+        for (prompt, plain, notes) in cases {
+            let plan = OfflinePlanner
+                .plan(prompt)
+                .unwrap_or_else(|e| panic!("{prompt}: {e}"));
+            let plain = OfflinePlanner.plan(plain).unwrap();
+            assert_eq!(plan.part, plain.part, "{prompt}");
+            assert_eq!(plan.parameters, plain.parameters, "{prompt}");
+            assert_eq!(plan.plan.notes, notes, "{prompt}");
+            assert!(
+                plan.plan
+                    .steps
+                    .iter()
+                    .any(|s| s.starts_with("Noted, not geometry")),
+                "{:?}",
+                plan.plan.steps
+            );
+        }
     }
 
     #[test]

@@ -43,6 +43,33 @@ pub enum Quantity {
     PocketDiameter,
     Fillet,
     Chamfer,
+    /// A gear's number of teeth (a count, not mm).
+    Teeth,
+    /// A gear's module (mm of pitch diameter per tooth).
+    Module,
+    /// A gear's diametral pitch (teeth per inch of pitch diameter).
+    DiametralPitch,
+    /// Degrees.
+    PressureAngle,
+    /// Degrees, with no other label.
+    Angle,
+    SlotLength,
+    SlotWidth,
+    HubDiameter,
+    HubLength,
+    /// A counterbore's or countersink's diameter at the top face.
+    HeadDiameter,
+    /// A counterbore's depth.
+    HeadDepth,
+    /// A bolt head's height.
+    HeadHeight,
+    GussetSize,
+    GussetThickness,
+    /// The thickness of an enclosure's floor.
+    Floor,
+    /// The centre distances of a rectangle of holes, along the length and the width.
+    PatternLength,
+    PatternWidth,
 }
 
 impl Quantity {
@@ -78,6 +105,32 @@ impl Quantity {
             Self::PocketDiameter => "pocket diameter",
             Self::Fillet => "fillet radius",
             Self::Chamfer => "chamfer size",
+            Self::Teeth => "tooth count",
+            Self::Module => "module",
+            Self::DiametralPitch => "diametral pitch",
+            Self::PressureAngle => "pressure angle",
+            Self::Angle => "angle",
+            Self::SlotLength => "slot length",
+            Self::SlotWidth => "slot width",
+            Self::HubDiameter => "hub diameter",
+            Self::HubLength => "hub length",
+            Self::HeadDiameter => "head diameter",
+            Self::HeadDepth => "head depth",
+            Self::HeadHeight => "head height",
+            Self::GussetSize => "gusset size",
+            Self::GussetThickness => "gusset thickness",
+            Self::Floor => "floor thickness",
+            Self::PatternLength => "hole pattern length",
+            Self::PatternWidth => "hole pattern width",
+        }
+    }
+
+    /// The unit a value of this quantity is given in, for messages.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Self::Teeth | Self::DiametralPitch => "",
+            Self::PressureAngle | Self::Angle => " degrees",
+            _ => " mm",
         }
     }
 }
@@ -91,6 +144,16 @@ pub enum Feature {
     Pocket,
     Fillet,
     Chamfer,
+    /// An obround slot.
+    Slot,
+    /// The hub of a wheel or pulley.
+    Hub,
+    /// A triangular rib in a bracket's corner.
+    Gusset,
+    /// A counterbore or countersink: sizes next to it are the head's.
+    Head,
+    /// A bolt's hexagonal head.
+    BoltHead,
 }
 
 impl Feature {
@@ -102,6 +165,11 @@ impl Feature {
             Self::Pocket => None,
             Self::Fillet => Some(Quantity::Fillet),
             Self::Chamfer => Some(Quantity::Chamfer),
+            Self::Slot => Some(Quantity::SlotWidth),
+            Self::Hub => Some(Quantity::HubDiameter),
+            Self::Gusset => Some(Quantity::GussetSize),
+            Self::Head => Some(Quantity::HeadDiameter),
+            Self::BoltHead => None,
         }
     }
 
@@ -116,6 +184,15 @@ impl Feature {
             (Self::Pocket, Q::Diameter) => Q::PocketDiameter,
             (Self::Fillet, Q::Radius | Q::Side) => Q::Fillet,
             (Self::Chamfer, Q::Side | Q::Length | Q::Width) => Q::Chamfer,
+            (Self::Slot, Q::Length) => Q::SlotLength,
+            (Self::Slot, Q::Width | Q::Diameter) => Q::SlotWidth,
+            (Self::Hub, Q::Diameter | Q::OuterDiameter) => Q::HubDiameter,
+            (Self::Hub, Q::Length | Q::Height | Q::Thickness | Q::Width | Q::Depth) => Q::HubLength,
+            (Self::Gusset, Q::Thickness) => Q::GussetThickness,
+            (Self::Gusset, Q::Length | Q::Height | Q::Side) => Q::GussetSize,
+            (Self::Head, Q::Diameter | Q::Radius) => Q::HeadDiameter,
+            (Self::Head, Q::Depth) => Q::HeadDepth,
+            (Self::BoltHead, Q::Height | Q::Thickness) => Q::HeadHeight,
             (_, q) => q,
         }
     }
@@ -132,6 +209,8 @@ pub enum Arrangement {
     Grid,
     /// "in each leg", "per leg": counts are per leg of a bracket.
     PerLeg,
+    /// "on a 80 x 40 rectangle": four holes at the corners of a centred rectangle.
+    Rectangle,
 }
 
 /// A word that says where or how a feature applies (which edges, which face, which axis,
@@ -160,6 +239,12 @@ pub enum Qualifier {
     Angle,
     /// A partial extent: "halfway", "partway", "partially".
     Partial,
+    /// "countersunk": holes with a 90° cone at the top face.
+    Countersunk,
+    /// "counterbored": holes with a wider flat-bottomed recess at the top face.
+    Counterbored,
+    /// "inside dimensions", "80 x 50 x 25 inside": sizes of the hollow, not the outside.
+    Inside,
 }
 
 /// What a qualifier is about: the edges (near "edges", "rim", a fillet or a chamfer), a
@@ -178,6 +263,9 @@ pub struct QualifierUse {
     pub scope: Scope,
     /// The words as written ("vertical", "front to back").
     pub words: String,
+    /// For a direction: the size it runs along ("along its length", "front to back" is the
+    /// width, "through the 80 mm length").
+    pub along: Option<Quantity>,
     pub honoured: bool,
 }
 
@@ -192,6 +280,13 @@ pub enum Found {
     Bare(f64, Option<Feature>),
     /// How many holes ("four holes", "4x Ø6").
     Count(f64),
+    /// How many of something other than holes ("two slots", "three 40 mm legs"), with the
+    /// feature counted when it is one the catalogue knows.
+    CountOf(f64, Option<Feature>),
+    /// The size a direction names: "through the 80 mm length" is `Along(Length, 80)`.
+    Along(Quantity, f64),
+    /// How many rows of holes ("two rows of three holes").
+    Rows(f64),
     /// A grid of holes, columns by rows ("a 3x2 grid").
     Grid(f64, f64),
     /// A metric size ("M6"), for the feature it belongs to, if any.
@@ -201,7 +296,11 @@ pub enum Found {
 impl Found {
     fn describe(&self) -> String {
         match self {
-            Found::Value(q, v) => format!("{} {} mm", q.name(), fmt(*v)),
+            Found::Value(q, v) => format!("{} {}{}", q.name(), fmt(*v), q.unit()),
+            Found::CountOf(n, Some(f)) => format!("{} {f:?}s", fmt(*n)).to_lowercase(),
+            Found::CountOf(n, None) => format!("a count of {}", fmt(*n)),
+            Found::Along(q, v) => format!("through the {} mm {}", fmt(*v), q.name()),
+            Found::Rows(n) => format!("{} rows", fmt(*n)),
             Found::Group(values, feature) => {
                 let sizes: Vec<String> = values.iter().map(|v| fmt(*v)).collect();
                 match feature {
@@ -225,13 +324,20 @@ pub struct Reading {
     pub features: Vec<Feature>,
     /// "holes" rather than "hole": a count is needed.
     pub plural_holes: bool,
+    /// Features named in the plural ("gussets", "slots").
+    pub plural: Vec<Feature>,
     /// "blind hole": a hole with a bottom.
     pub blind: bool,
+    /// "with a lid": an enclosure's separate lid.
+    pub lid: bool,
     pub arrangements: Vec<Arrangement>,
     /// Words naming something the catalogue cannot make ("thread", "gear", "slot").
     pub unsupported: Vec<String>,
     /// Every qualifier word, in order; each must be honoured by the plan.
     pub qualifiers: Vec<QualifierUse>,
+    /// What the prompt says that is not geometry: "material: aluminium", "purpose: a shelf",
+    /// "process: 3D printed". Recorded in the plan, never a reason to refuse.
+    pub notes: Vec<String>,
     found: Vec<Found>,
     taken: Vec<bool>,
 }
@@ -253,7 +359,26 @@ enum Class {
     Qualifier(Qualifier),
     /// "edges", "edge", "rim", "rims": makes the qualifiers of its phrase about edges.
     EdgeWord,
+    /// "through": a filler, except before "the 80 mm length".
+    Through,
+    /// "for": a filler, or the start of what the part is for ("for a shelf").
+    For,
+    /// A material ("aluminium") or a way of making ("3D printed"): recorded, not geometry.
+    Note(NoteKind),
+    /// "lid": an enclosure's separate lid.
+    Lid,
+    /// "rows": "two rows of three holes" is a grid.
+    Rows,
     Other,
+    /// A word of no class that looks plural ("sections", "legs"): a count before it counts it.
+    Plural,
+}
+
+/// What a word that is not geometry tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteKind {
+    Material,
+    Process,
 }
 
 /// Multi-word phrases and synonyms, longest first where they overlap.
@@ -265,6 +390,8 @@ const PHRASES: &[(&str, Class)] = {
     use Class::*;
     &[
         // parts
+        ("shelf bracket", Part("shelf_bracket")),
+        ("shelf support", Part("shelf_bracket")),
         ("l shaped bracket", Part("bracket")),
         ("l bracket", Part("bracket")),
         ("angle bracket", Part("bracket")),
@@ -273,6 +400,101 @@ const PHRASES: &[(&str, Class)] = {
         ("hexagon nut", Part("nut")),
         ("hexagonal nut", Part("nut")),
         ("hex nut", Part("nut")),
+        ("hex standoff", Part("hex_standoff")),
+        ("hex stand off", Part("hex_standoff")),
+        ("hexagonal standoff", Part("hex_standoff")),
+        ("hexagonal stand off", Part("hex_standoff")),
+        ("hexagon standoff", Part("hex_standoff")),
+        ("hex spacer", Part("hex_standoff")),
+        ("hex body", Part("hex_standoff")),
+        ("hexagonal body", Part("hex_standoff")),
+        ("hexagonal spacer", Part("hex_standoff")),
+        ("hex head bolt", Part("bolt")),
+        ("hex head screw", Part("bolt")),
+        ("hexagon head bolt", Part("bolt")),
+        ("hexagon head screw", Part("bolt")),
+        ("hex bolt", Part("bolt")),
+        ("hex screw", Part("bolt")),
+        ("hexagon bolt", Part("bolt")),
+        ("hexagonal bolt", Part("bolt")),
+        ("bolt blank", Part("bolt")),
+        ("screw blank", Part("bolt")),
+        ("machine screw", Part("bolt")),
+        ("set screw", Unsupported),
+        ("shoulder bolt", Unsupported),
+        ("flange bolt", Unsupported),
+        ("flange nut", Unsupported),
+        ("thumb screw", Unsupported),
+        ("self tapping", Unsupported),
+        ("cheese head", Unsupported),
+        ("round head", Unsupported),
+        ("square head", Unsupported),
+        ("square nut", Unsupported),
+        ("wing nut", Unsupported),
+        ("lock nut", Unsupported),
+        ("cap nut", Unsupported),
+        ("t nut", Unsupported),
+        ("spring washer", Unsupported),
+        ("lock washer", Unsupported),
+        ("v belt", Unsupported),
+        ("v pulley", Unsupported),
+        ("v groove", Unsupported),
+        ("timing pulley", Unsupported),
+        ("toothed pulley", Unsupported),
+        ("snap fit", Unsupported),
+        ("sliding lid", Unsupported),
+        ("hinged lid", Unsupported),
+        ("screw posts", Unsupported),
+        ("screw post", Unsupported),
+        ("grub screw", Unsupported),
+        ("cap screw", Unsupported),
+        ("socket head", Unsupported),
+        ("wood screw", Unsupported),
+        ("pan head", Unsupported),
+        ("button head", Unsupported),
+        ("flat head", Unsupported),
+        ("carriage bolt", Unsupported),
+        ("eye bolt", Unsupported),
+        ("u bolt", Unsupported),
+        ("worm gear", Unsupported),
+        ("bevel gear", Unsupported),
+        ("helical gear", Unsupported),
+        ("rack", Unsupported),
+        ("internal gear", Unsupported),
+        ("ring gear", Unsupported),
+        ("bolt", Part("bolt")),
+        ("bolts", Part("bolt")),
+        ("screw", Part("bolt")),
+        ("screws", Part("bolt")),
+        ("spur gear", Part("gear")),
+        ("gear wheel", Part("gear")),
+        ("gearwheel", Part("gear")),
+        ("cog wheel", Part("gear")),
+        ("cogwheel", Part("gear")),
+        ("gear", Part("gear")),
+        ("cog", Part("gear")),
+        ("pinion", Part("gear")),
+        ("belt pulley", Part("pulley")),
+        ("pulley", Part("pulley")),
+        ("wheel", Part("pulley")),
+        ("project box", Part("enclosure")),
+        ("open top box", Part("enclosure")),
+        ("open topped box", Part("enclosure")),
+        ("open box", Part("enclosure")),
+        ("open top", Part("enclosure")),
+        ("open topped", Part("enclosure")),
+        ("hollow box", Part("enclosure")),
+        ("enclosure", Part("enclosure")),
+        ("case", Part("enclosure")),
+        ("tray", Part("enclosure")),
+        ("container", Part("enclosure")),
+        ("housing", Part("enclosure")),
+        ("stepped shaft", Part("stepped_shaft")),
+        ("step shaft", Part("stepped_shaft")),
+        ("stepped", Part("stepped_shaft")),
+        ("shouldered", Part("stepped_shaft")),
+        ("step", Part("stepped_shaft")),
+        ("steps", Part("stepped_shaft")),
         ("nut", Part("nut")),
         ("flat washer", Part("washer")),
         ("plain washer", Part("washer")),
@@ -318,6 +540,12 @@ const PHRASES: &[(&str, Class)] = {
         ("foil", Part("box")),
         ("panel", Part("box")),
         ("tile", Part("box")),
+        ("base plate", Part("box")),
+        ("baseplate", Part("box")),
+        ("flat bar", Part("box")),
+        ("strip", Part("box")),
+        ("plank", Part("box")),
+        ("board", Part("box")),
         ("bar", Part("box")),
         // features
         ("blind holes", Feature(F::Hole, true)),
@@ -341,6 +569,25 @@ const PHRASES: &[(&str, Class)] = {
         ("centre bore", Feature(F::Bore, false)),
         ("center bore", Feature(F::Bore, false)),
         ("bore", Feature(F::Bore, false)),
+        ("slotted holes", Feature(F::Slot, true)),
+        ("slotted hole", Feature(F::Slot, false)),
+        ("obround holes", Feature(F::Slot, true)),
+        ("obround hole", Feature(F::Slot, false)),
+        ("elongated holes", Feature(F::Slot, true)),
+        ("elongated hole", Feature(F::Slot, false)),
+        ("slots", Feature(F::Slot, true)),
+        ("slot", Feature(F::Slot, false)),
+        ("slotted", Feature(F::Slot, false)),
+        ("hubs", Feature(F::Hub, true)),
+        ("hub", Feature(F::Hub, false)),
+        ("gussets", Feature(F::Gusset, true)),
+        ("gusset", Feature(F::Gusset, false)),
+        ("gusseted", Feature(F::Gusset, false)),
+        ("ribs", Feature(F::Gusset, true)),
+        ("rib", Feature(F::Gusset, false)),
+        ("stiffeners", Feature(F::Gusset, true)),
+        ("stiffener", Feature(F::Gusset, false)),
+        ("head", Feature(F::BoltHead, false)),
         ("pocket", Feature(F::Pocket, false)),
         ("recess", Feature(F::Pocket, false)),
         ("cavity", Feature(F::Pocket, false)),
@@ -377,6 +624,40 @@ const PHRASES: &[(&str, Class)] = {
         ("inner radius", Label(Q::InnerRadius)),
         ("inside radius", Label(Q::InnerRadius)),
         ("wall thickness", Label(Q::Wall)),
+        ("floor thickness", Label(Q::Floor)),
+        ("base thickness", Label(Q::Floor)),
+        ("bottom thickness", Label(Q::Floor)),
+        ("floor", Label(Q::Floor)),
+        ("base", Label(Q::Floor)),
+        ("number of teeth", Label(Q::Teeth)),
+        ("tooth count", Label(Q::Teeth)),
+        ("teeth", Label(Q::Teeth)),
+        ("tooth", Label(Q::Teeth)),
+        ("module", Label(Q::Module)),
+        ("mod", Label(Q::Module)),
+        ("diametral pitch", Label(Q::DiametralPitch)),
+        ("dp", Label(Q::DiametralPitch)),
+        ("pressure angle", Label(Q::PressureAngle)),
+        ("degrees", Label(Q::Angle)),
+        ("degree", Label(Q::Angle)),
+        ("deg", Label(Q::Angle)),
+        ("face width", Label(Q::Width)),
+        ("head height", Label(Q::HeadHeight)),
+        ("countersink diameter", Label(Q::HeadDiameter)),
+        ("counterbore diameter", Label(Q::HeadDiameter)),
+        ("counterbore depth", Label(Q::HeadDepth)),
+        ("hub diameter", Label(Q::HubDiameter)),
+        ("hub length", Label(Q::HubLength)),
+        ("sticking out", Label(Q::Length)),
+        ("protruding", Label(Q::Length)),
+        ("projecting", Label(Q::Length)),
+        ("proud", Label(Q::Length)),
+        ("slot length", Label(Q::SlotLength)),
+        ("slot width", Label(Q::SlotWidth)),
+        ("on a side", Label(Q::Side)),
+        ("on each side", Label(Q::Side)),
+        ("per side", Label(Q::Side)),
+        ("square", Label(Q::Side)),
         ("walls", Label(Q::Wall)),
         ("wall", Label(Q::Wall)),
         ("top diameter", Label(Q::TopDiameter)),
@@ -474,6 +755,7 @@ const PHRASES: &[(&str, Class)] = {
         ("at the four corners", Arrangement(A::Corners)),
         ("corners", Arrangement(A::Corners)),
         ("corner", Arrangement(A::Corners)),
+        ("rows", Rows),
         ("in a row", Arrangement(A::Row)),
         ("in a line", Arrangement(A::Row)),
         ("in line", Arrangement(A::Row)),
@@ -481,6 +763,10 @@ const PHRASES: &[(&str, Class)] = {
         ("along the length", Arrangement(A::Row)),
         ("row", Arrangement(A::Row)),
         ("grid", Arrangement(A::Grid)),
+        ("rectangular pattern", Arrangement(A::Rectangle)),
+        ("rectangular hole pattern", Arrangement(A::Rectangle)),
+        ("square pattern", Arrangement(A::Rectangle)),
+        ("rectangle", Arrangement(A::Rectangle)),
         ("array", Arrangement(A::Grid)),
         ("matrix", Arrangement(A::Grid)),
         ("in the middle", Arrangement(A::Centred)),
@@ -595,6 +881,30 @@ const PHRASES: &[(&str, Class)] = {
         ("tilted", Qualifier(QF::Angle)),
         ("inclined", Qualifier(QF::Angle)),
         ("slanted", Qualifier(QF::Angle)),
+        ("countersunk", Qualifier(QF::Countersunk)),
+        ("counter sunk", Qualifier(QF::Countersunk)),
+        ("countersink", Qualifier(QF::Countersunk)),
+        ("countersinks", Qualifier(QF::Countersunk)),
+        ("csk", Qualifier(QF::Countersunk)),
+        ("counterbored", Qualifier(QF::Counterbored)),
+        ("counter bored", Qualifier(QF::Counterbored)),
+        ("counterbore", Qualifier(QF::Counterbored)),
+        ("counterbores", Qualifier(QF::Counterbored)),
+        ("cbore", Qualifier(QF::Counterbored)),
+        ("top to bottom", Qualifier(QF::Vertical)),
+        ("cross drilled", Qualifier(QF::Direction)),
+        ("cross", Qualifier(QF::Direction)),
+        ("inside dimensions", Qualifier(QF::Inside)),
+        ("internal dimensions", Qualifier(QF::Inside)),
+        ("inner dimensions", Qualifier(QF::Inside)),
+        ("interior dimensions", Qualifier(QF::Inside)),
+        ("inside size", Qualifier(QF::Inside)),
+        ("internal size", Qualifier(QF::Inside)),
+        ("outside dimensions", Filler),
+        ("outer dimensions", Filler),
+        ("external dimensions", Filler),
+        ("overall dimensions", Filler),
+        ("outside size", Filler),
         ("halfway", Qualifier(QF::Partial)),
         ("partway", Qualifier(QF::Partial)),
         ("part way", Qualifier(QF::Partial)),
@@ -609,7 +919,11 @@ const PHRASES: &[(&str, Class)] = {
         ("at", Filler),
         ("on", Filler),
         ("to", Filler),
-        ("for", Filler),
+        ("for", For),
+        ("lid", Lid),
+        ("shank", Filler),
+        ("blank", Filler),
+        ("unthreaded", Filler),
         ("each", Filler),
         ("all", Filler),
         ("around", Filler),
@@ -621,7 +935,14 @@ const PHRASES: &[(&str, Class)] = {
         ("that", Filler),
         ("which", Filler),
         ("mm", Filler),
-        ("through", Filler),
+        ("through", Through),
+        ("thru", Through),
+        ("running", Through),
+        ("runs", Through),
+        ("run", Through),
+        ("full", Filler),
+        ("entire", Filler),
+        ("whole", Filler),
         ("round", Filler),
         ("circular", Filler),
         ("plain", Filler),
@@ -629,46 +950,72 @@ const PHRASES: &[(&str, Class)] = {
         ("metric", Filler),
         ("solid", Filler),
         ("simple", Filler),
+        // not geometry: recorded in the plan, never a reason to refuse
+        ("stainless steel", Note(NoteKind::Material)),
+        ("mild steel", Note(NoteKind::Material)),
+        ("carbon fibre", Note(NoteKind::Material)),
+        ("carbon fiber", Note(NoteKind::Material)),
+        ("aluminium", Note(NoteKind::Material)),
+        ("aluminum", Note(NoteKind::Material)),
+        ("steel", Note(NoteKind::Material)),
+        ("stainless", Note(NoteKind::Material)),
+        ("brass", Note(NoteKind::Material)),
+        ("bronze", Note(NoteKind::Material)),
+        ("copper", Note(NoteKind::Material)),
+        ("titanium", Note(NoteKind::Material)),
+        ("plastic", Note(NoteKind::Material)),
+        ("abs", Note(NoteKind::Material)),
+        ("pla", Note(NoteKind::Material)),
+        ("petg", Note(NoteKind::Material)),
+        ("nylon", Note(NoteKind::Material)),
+        ("delrin", Note(NoteKind::Material)),
+        ("acetal", Note(NoteKind::Material)),
+        ("hdpe", Note(NoteKind::Material)),
+        ("polycarbonate", Note(NoteKind::Material)),
+        ("acrylic", Note(NoteKind::Material)),
+        ("wood", Note(NoteKind::Material)),
+        ("wooden", Note(NoteKind::Material)),
+        ("plywood", Note(NoteKind::Material)),
+        ("mdf", Note(NoteKind::Material)),
+        ("rubber", Note(NoteKind::Material)),
+        ("resin", Note(NoteKind::Material)),
+        ("3d printed", Note(NoteKind::Process)),
+        ("3d printing", Note(NoteKind::Process)),
+        ("3d printable", Note(NoteKind::Process)),
+        ("3d print", Note(NoteKind::Process)),
+        ("3d printer", Note(NoteKind::Process)),
+        ("printed", Note(NoteKind::Process)),
+        ("printable", Note(NoteKind::Process)),
+        ("machined", Note(NoteKind::Process)),
+        ("cnc machined", Note(NoteKind::Process)),
+        ("cnc", Note(NoteKind::Process)),
+        ("laser cut", Note(NoteKind::Process)),
+        ("milled", Note(NoteKind::Process)),
+        ("turned", Note(NoteKind::Process)),
+        ("injection moulded", Note(NoteKind::Process)),
+        ("injection molded", Note(NoteKind::Process)),
         ("outer", Label(Q::OuterDiameter)),
         ("outside", Label(Q::OuterDiameter)),
         ("inner", Label(Q::InnerDiameter)),
         ("inside", Label(Q::InnerDiameter)),
         // what the catalogue cannot make: naming one must never yield a simpler part
-        ("degrees", Unsupported),
-        ("degree", Unsupported),
         ("hollow", Unsupported),
-        ("hex", Unsupported),
-        ("hexagon", Unsupported),
-        ("hexagonal", Unsupported),
+        ("hex", Part("hex_shape")),
+        ("hexagon", Part("hex_shape")),
+        ("hexagonal", Part("hex_shape")),
         ("thread", Unsupported),
         ("threaded", Unsupported),
         ("threads", Unsupported),
         ("tapped", Unsupported),
-        ("countersunk", Unsupported),
-        ("countersink", Unsupported),
-        ("counterbore", Unsupported),
-        ("counterbored", Unsupported),
-        ("slot", Unsupported),
-        ("slots", Unsupported),
-        ("slotted", Unsupported),
         ("groove", Unsupported),
         ("grooves", Unsupported),
         ("keyway", Unsupported),
         ("spline", Unsupported),
         ("knurled", Unsupported),
-        ("gear", Unsupported),
-        ("teeth", Unsupported),
-        ("tooth", Unsupported),
         ("sprocket", Unsupported),
-        ("pulley", Unsupported),
-        ("wheel", Unsupported),
         ("spring", Unsupported),
         ("helix", Unsupported),
         ("hinge", Unsupported),
-        ("bolt", Unsupported),
-        ("bolts", Unsupported),
-        ("screw", Unsupported),
-        ("screws", Unsupported),
         ("rivet", Unsupported),
         ("wedge", Unsupported),
         ("pyramid", Unsupported),
@@ -685,12 +1032,8 @@ const PHRASES: &[(&str, Class)] = {
         ("rib", Unsupported),
         ("ribs", Unsupported),
         ("boss", Unsupported),
-        ("gusset", Unsupported),
-        ("lid", Unsupported),
         ("open", Unsupported),
         ("shell", Unsupported),
-        ("enclosure", Unsupported),
-        ("case", Unsupported),
         ("handle", Unsupported),
         ("hook", Unsupported),
         ("knob", Unsupported),
@@ -699,8 +1042,6 @@ const PHRASES: &[(&str, Class)] = {
         ("taper", Unsupported),
         ("cutout", Unsupported),
         ("notch", Unsupported),
-        ("step", Unsupported),
-        ("stepped", Unsupported),
         ("sketch", Unsupported),
         ("assembly", Unsupported),
         ("car", Unsupported),
@@ -714,6 +1055,33 @@ const PHRASES: &[(&str, Class)] = {
         ("phone", Unsupported),
         ("teapot", Unsupported),
         ("propeller", Unsupported),
+        ("wing", Unsupported),
+        ("lag", Unsupported),
+        ("torx", Unsupported),
+        ("allen", Unsupported),
+        ("phillips", Unsupported),
+        ("nyloc", Unsupported),
+        ("acorn", Unsupported),
+        ("male", Unsupported),
+        ("worm", Unsupported),
+        ("herringbone", Unsupported),
+        ("sheave", Unsupported),
+        ("grooved", Unsupported),
+        ("crowned", Unsupported),
+        ("flanged", Unsupported),
+        ("spokes", Unsupported),
+        ("spoked", Unsupported),
+        ("tyre", Unsupported),
+        ("tire", Unsupported),
+        ("hinged", Unsupported),
+        ("vents", Unsupported),
+        ("vent", Unsupported),
+        ("vented", Unsupported),
+        ("dividers", Unsupported),
+        ("divider", Unsupported),
+        ("compartments", Unsupported),
+        ("lip", Unsupported),
+        ("feet", Unsupported),
     ]
 };
 
@@ -767,14 +1135,20 @@ enum Item {
     Word(Class),
 }
 
-/// The items of a prompt, the words naming what the catalogue cannot make, and the words of
-/// each qualifier by the index of its item.
-type Items = (Vec<Item>, Vec<String>, Vec<(usize, String)>);
+/// The items of a prompt, the words naming what the catalogue cannot make, the words of each
+/// qualifier by the index of its item, and the words of no class by index (for notes).
+type Items = (
+    Vec<Item>,
+    Vec<(usize, String)>,
+    Vec<(usize, String)>,
+    Vec<(usize, String)>,
+);
 
 fn items_of(tokens: &[Token]) -> Items {
     let mut items = Vec::new();
-    let mut unknown = Vec::new();
+    let mut unknown: Vec<(usize, String)> = Vec::new();
     let mut qualifier_words = Vec::new();
+    let mut other_words = Vec::new();
     let mut i = 0;
     while i < tokens.len() {
         match &tokens[i] {
@@ -795,34 +1169,54 @@ fn items_of(tokens: &[Token]) -> Items {
                     })
                     .collect();
                 match match_phrase(&words) {
-                    // "a washer for an M8 screw": the fastener a part fits is its size, not
-                    // a part to make.
-                    Some((Class::Unsupported, 1))
-                        if matches!(words[0], "screw" | "screws" | "bolt" | "bolts")
-                            && matches!(items.last(), Some(Item::Metric(_))) =>
-                    {
-                        items.push(Item::Word(Class::Filler));
-                        i += 1;
-                        continue;
-                    }
                     Some((class, len)) => {
-                        if class == Class::Unsupported {
-                            unknown.push(words[..len].join(" "));
+                        if matches!(class, Class::Unsupported | Class::Part(_)) {
+                            unknown.push((items.len(), words[..len].join(" ")));
                         }
-                        if matches!(class, Class::Qualifier(_)) {
+                        if matches!(class, Class::Qualifier(_) | Class::Note(_)) {
                             qualifier_words.push((items.len(), words[..len].join(" ")));
                         }
                         items.push(Item::Word(class));
                         i += len;
                         continue;
                     }
-                    None => items.push(Item::Word(Class::Other)),
+                    None => {
+                        let word = words[0];
+                        let plural = word.len() > 3 && word.ends_with('s') && !word.ends_with("ss");
+                        items.push(Item::Word(if plural {
+                            Class::Plural
+                        } else {
+                            Class::Other
+                        }));
+                        other_words.push((items.len() - 1, words[0].to_owned()));
+                    }
                 }
             }
         }
         i += 1;
     }
-    (items, unknown, qualifier_words)
+    fitted_fasteners(&mut items);
+    (items, unknown, qualifier_words, other_words)
+}
+
+/// "a washer for an M8 screw", "holes for M5 bolts": a fastener right after its M size, in a
+/// prompt that names another part, is the size of what the part fits, not a part to make.
+fn fitted_fasteners(items: &mut [Item]) {
+    let is_bolt = |item: &Item| *item == Item::Word(Class::Part("bolt"));
+    let other_part = items
+        .iter()
+        .any(|item| matches!(item, Item::Word(Class::Part(noun)) if *noun != "bolt"));
+    let has_holes = items
+        .iter()
+        .any(|item| matches!(item, Item::Word(Class::Feature(Feature::Hole, _))));
+    if !(other_part || has_holes) {
+        return;
+    }
+    for k in 1..items.len() {
+        if is_bolt(&items[k]) && matches!(items[k - 1], Item::Metric(_)) {
+            items[k] = Item::Word(Class::Filler);
+        }
+    }
 }
 
 /// What a phrase (between commas, "with" and "and") is about, for its qualifiers.
@@ -890,10 +1284,32 @@ fn scopes(items: &[Item]) -> Vec<Scope> {
 }
 
 fn is_filler(item: &Item) -> bool {
-    matches!(
-        item,
-        Item::Word(Class::Filler | Class::Blind | Class::EdgeWord | Class::Qualifier(_))
-    )
+    item_feature(item).is_none()
+        && matches!(
+            item,
+            Item::Word(
+                Class::Filler
+                    | Class::Blind
+                    | Class::EdgeWord
+                    | Class::Qualifier(_)
+                    | Class::Through
+                    | Class::For
+                    | Class::Note(_)
+                    | Class::Lid
+            )
+        )
+}
+
+/// The feature a word names for the sizes near it: a feature word, or "countersunk" /
+/// "counterbored" (a qualifier of holes whose sizes are the head's).
+fn item_feature(item: &Item) -> Option<Feature> {
+    match item {
+        Item::Word(Class::Feature(f, _)) => Some(*f),
+        Item::Word(Class::Qualifier(Qualifier::Countersunk | Qualifier::Counterbored)) => {
+            Some(Feature::Head)
+        }
+        _ => None,
+    }
 }
 
 /// Whether the item ends the reach of a label.
@@ -914,10 +1330,7 @@ fn previous_meaningful(items: &[Item], index: usize) -> Option<usize> {
 }
 
 fn feature_at(items: &[Item], k: Option<usize>) -> Option<Feature> {
-    match k.map(|k| &items[k]) {
-        Some(Item::Word(Class::Feature(f, _))) => Some(*f),
-        _ => None,
-    }
+    k.and_then(|k| item_feature(&items[k]))
 }
 
 /// The feature each item's phrase is about.
@@ -935,10 +1348,12 @@ impl Contexts {
         let mut preceding = vec![None; items.len()];
         let mut current = None;
         for (k, item) in items.iter().enumerate() {
-            match item {
-                Item::Word(Class::With) => current = None,
-                Item::Word(Class::Feature(f, _)) => current = Some(*f),
-                _ => {}
+            // A part noun ends the reach of a feature word before it: "a gusseted bracket
+            // 100 x 100 x 8", "four holes on a rectangle in a plate 120 x 60 x 5".
+            if matches!(item, Item::Word(Class::With | Class::Part(_))) {
+                current = None;
+            } else if let Some(f) = item_feature(item) {
+                current = Some(f);
             }
             preceding[k] = current;
         }
@@ -947,8 +1362,8 @@ impl Contexts {
         for (k, item) in items.iter().enumerate().rev() {
             if is_boundary(item) {
                 next = None;
-            } else if let Item::Word(Class::Feature(f, _)) = item {
-                next = Some(*f);
+            } else if let Some(f) = item_feature(item) {
+                next = Some(f);
             }
             following[k] = next;
         }
@@ -1022,12 +1437,67 @@ fn counts_holes(items: &[Item], index: usize) -> bool {
     is_hole_word(items, after)
 }
 
+/// Whether the unitless whole number at `index` counts something other than holes: "two
+/// slots", "two 20 mm slots", "three 40 mm legs" (a count, never a size). The feature it
+/// counts, when it is one: `Some(None)` for a count of something else.
+fn counts_other(items: &[Item], index: usize) -> Option<Option<Feature>> {
+    // "three sections", "3 steps": a count right before a noun in the plural.
+    match items.get(index + 1) {
+        Some(Item::Word(Class::Part("stepped_shaft"))) => return Some(None),
+        Some(Item::Word(Class::Plural)) => return Some(None),
+        _ => {}
+    }
+    let next = skip_adjectives(items, next_meaningful(items, index));
+    let counted = |k: Option<usize>| match feature_at(items, k) {
+        Some(f @ (Feature::Slot | Feature::Gusset)) => Some(f),
+        _ => None,
+    };
+    if let Some(f) = counted(next) {
+        return Some(Some(f));
+    }
+    // A size between the count and the noun: "two 20 mm slots", "three 40 mm legs", "two
+    // 30 x 8 mm slots".
+    let mut size = next.filter(|&k| {
+        matches!(
+            items[k],
+            Item::Number { unit: Some(_), .. } | Item::Metric(_)
+        ) || (matches!(items[k], Item::Number { .. }) && items.get(k + 1) == Some(&Item::Times))
+    })?;
+    while items.get(size + 1) == Some(&Item::Times)
+        && matches!(items.get(size + 2), Some(Item::Number { .. }))
+    {
+        size += 2;
+    }
+    // The noun, past a few describing words and sizes: "two 10 mm thick gussets", "four
+    // 10 mm wide, 50 mm long slots".
+    let mut k = size;
+    for _ in 0..6 {
+        k = next_meaningful(items, k)?;
+        match &items[k] {
+            Item::Word(Class::Feature(Feature::Slot | Feature::Gusset, _)) => {
+                return counted(Some(k)).map(Some);
+            }
+            Item::Word(Class::Feature(..)) => return None,
+            Item::Word(Class::Other | Class::Plural) if k == next_meaningful(items, size)? => {
+                // "three 40 mm legs": a count of something the catalogue does not know.
+                return Some(counted(skip_adjectives(items, Some(k))));
+            }
+            Item::Word(Class::Label(_)) | Item::Number { .. } | Item::Times | Item::Break => {}
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// Past up to two describing words before a noun ("six 5 mm corner holes", "4 mounting
 /// holes", "two small holes"): the first item that is not one.
 fn skip_adjectives(items: &[Item], mut k: Option<usize>) -> Option<usize> {
     for _ in 0..2 {
         match k.map(|k| &items[k]) {
-            Some(Item::Word(Class::Other | Class::Arrangement(_))) => {
+            Some(
+                Item::Word(Class::Other | Class::Plural | Class::Arrangement(_) | Class::Note(_))
+                | Item::Word(Class::Qualifier(Qualifier::Countersunk | Qualifier::Counterbored)),
+            ) => {
                 let next = k.and_then(|k| next_meaningful(items, k));
                 if is_hole_word(items, next) {
                     return next;
@@ -1050,24 +1520,40 @@ fn label_at(items: &[Item], k: Option<usize>) -> Option<Quantity> {
 
 /// Reads the prompt into a [`Reading`].
 pub fn read(prompt: &str) -> Reading {
-    let (items, unsupported, qualifier_words) = items_of(&tokenize(prompt));
+    let (mut items, named, qualifier_words, other_words) = items_of(&tokenize(prompt));
+    let mut words_at: HashMap<usize, String> = other_words.into_iter().collect();
+    words_at.extend(named.iter().cloned());
+    let (purposes, in_purpose) = purposes(&mut items, &words_at);
+    let unsupported = named
+        .into_iter()
+        .filter(|(k, _)| !in_purpose.contains(k) && items[*k] == Item::Word(Class::Unsupported))
+        .map(|(_, words)| words)
+        .collect();
     let contexts = Contexts::of(&items);
     let scopes = scopes(&items);
-    let qualifiers = qualifier_words
-        .into_iter()
-        .filter_map(|(k, words)| match items[k] {
-            Item::Word(Class::Qualifier(qualifier)) => Some(QualifierUse {
+    let mut notes = Vec::new();
+    let mut qualifiers = Vec::new();
+    for (k, words) in qualifier_words {
+        match items[k] {
+            Item::Word(Class::Qualifier(qualifier)) => qualifiers.push(QualifierUse {
                 qualifier,
                 scope: scopes[k],
+                along: direction_of(&items, k, &words),
                 words,
                 honoured: false,
             }),
-            _ => None,
-        })
-        .collect();
+            Item::Word(Class::Note(NoteKind::Material)) => notes.push(format!("material: {words}")),
+            Item::Word(Class::Note(NoteKind::Process)) => {
+                notes.push(format!("process: {}", words.replace("3d", "3D")));
+            }
+            _ => {}
+        }
+    }
+    notes.extend(purposes.into_iter().map(|p| format!("purpose: {p}")));
     let mut reading = Reading {
         unsupported,
         qualifiers,
+        notes,
         ..Reading::default()
     };
     let mut used_labels: Vec<usize> = Vec::new();
@@ -1078,14 +1564,56 @@ pub fn read(prompt: &str) -> Reading {
             Item::Word(Class::Feature(feature, plural)) => {
                 reading.features.push(feature);
                 reading.plural_holes |= feature == Feature::Hole && plural;
+                if plural {
+                    reading.plural.push(feature);
+                }
+            }
+            Item::Word(Class::Qualifier(Qualifier::Countersunk | Qualifier::Counterbored)) => {
+                reading.features.push(Feature::Head);
             }
             Item::Word(Class::Arrangement(a)) => reading.arrangements.push(a),
             Item::Word(Class::Blind) => reading.blind = true,
+            Item::Word(Class::Lid) => reading.lid = true,
             Item::Metric(m) => {
-                let after = feature_at(&items, next_meaningful(&items, i));
+                // "M5 csk holes": the screw size is the holes', past the head's word.
+                let mut next = next_meaningful(&items, i);
+                if feature_at(&items, next) == Some(Feature::Head) {
+                    next = next.and_then(|k| next_meaningful(&items, k));
+                }
+                let after = feature_at(&items, next);
                 reading.push(Found::Metric(m, after.or(contexts.of_single(i))));
             }
-            Item::Number { .. } => {
+            Item::Number { value, unit } => {
+                // "6061 aluminium", "stainless 316": a grade, not a size.
+                let material = |k: Option<&Item>| {
+                    matches!(k, Some(Item::Word(Class::Note(NoteKind::Material))))
+                };
+                if unit.is_none()
+                    && value.fract() == 0.0
+                    && value >= 100.0
+                    && (material(items.get(i + 1)) || material(i.checked_sub(1).map(|j| &items[j])))
+                {
+                    reading
+                        .notes
+                        .push(format!("material grade: {}", fmt(value)));
+                    i += 1;
+                    continue;
+                }
+                if let Some(along) = through_a_size(&items, i) {
+                    // "through the 80 mm length": which way, not another size.
+                    let mm = value * unit.unwrap_or(1.0);
+                    reading.push(Found::Along(along, mm));
+                    reading.qualifiers.push(QualifierUse {
+                        qualifier: Qualifier::Direction,
+                        scope: scopes[i],
+                        words: format!("through the {} mm {}", fmt(mm), along.name()),
+                        along: Some(along),
+                        honoured: false,
+                    });
+                    used_labels.push(i + 1);
+                    i += 2;
+                    continue;
+                }
                 i = read_numbers(&items, &contexts, i, &mut used_labels, &mut reading);
                 continue;
             }
@@ -1093,7 +1621,132 @@ pub fn read(prompt: &str) -> Reading {
         }
         i += 1;
     }
+    through_a_side(&items, &scopes, &used_labels, &mut reading);
     reading
+}
+
+/// "through its length", "running the full width": a size word no number took, right after
+/// "through" / "running", names the way a hole runs.
+fn through_a_side(items: &[Item], scopes: &[Scope], used: &[usize], reading: &mut Reading) {
+    for (k, item) in items.iter().enumerate() {
+        let along = match item {
+            Item::Word(Class::Label(q @ (Quantity::Length | Quantity::Width))) => *q,
+            _ => continue,
+        };
+        if used.contains(&k) {
+            continue;
+        }
+        let opener = (k.saturating_sub(3)..k)
+            .rev()
+            .take_while(|&j| matches!(items[j], Item::Word(Class::Filler | Class::Through)))
+            .find(|&j| items[j] == Item::Word(Class::Through));
+        if opener.is_some() {
+            reading.qualifiers.push(QualifierUse {
+                qualifier: Qualifier::Direction,
+                scope: scopes[k],
+                words: format!("through the {}", along.name()),
+                along: Some(along),
+                honoured: false,
+            });
+        }
+    }
+}
+
+/// The size a direction qualifier runs along: fixed for "front to back" (the width),
+/// "lengthwise" (the length); for "along" and "through", the size named right after it
+/// ("along its length").
+fn direction_of(items: &[Item], k: usize, words: &str) -> Option<Quantity> {
+    match words {
+        "front to back" | "back to front" | "crosswise" | "crossways" | "transverse" => {
+            return Some(Quantity::Width);
+        }
+        "side to side" | "left to right" | "end to end" | "lengthwise" | "lengthways"
+        | "longitudinal" | "longitudinally" => return Some(Quantity::Length),
+        "along" => {}
+        _ => return None,
+    }
+    let next = next_meaningful(items, k)?;
+    match label_at(items, Some(next)) {
+        Some(q @ (Quantity::Length | Quantity::Width | Quantity::Height)) => Some(q),
+        Some(Quantity::Thickness | Quantity::Depth) => Some(Quantity::Height),
+        _ => None,
+    }
+}
+
+/// "through the 80 mm length", "along the 60 mm width": a number between "through" /
+/// "along" and a size word names the way a hole runs. The size it names, if so.
+fn through_a_size(items: &[Item], k: usize) -> Option<Quantity> {
+    let before = (0..k)
+        .rev()
+        .take(2)
+        .find(|&j| !matches!(items[j], Item::Word(Class::Filler)))?;
+    let opens = matches!(
+        items[before],
+        Item::Word(Class::Through | Class::Qualifier(Qualifier::Direction))
+    );
+    match items.get(k + 1) {
+        Some(Item::Word(Class::Label(
+            q @ (Quantity::Length | Quantity::Width | Quantity::Height | Quantity::Thickness),
+        ))) if opens => Some(if *q == Quantity::Thickness {
+            Quantity::Height
+        } else {
+            *q
+        }),
+        _ => None,
+    }
+}
+
+/// "for a shelf", "for my garden gate", "for a car, 100 x 50 x 30": the words right after
+/// "for", up to the first size or the end of the phrase, are what the part is for when they
+/// start with a word ("for M6 screws" and "for 30 mm" say a size). They become fillers (a
+/// part or an unsupported word there is not asked for). The purposes, and the indices of the
+/// words taken.
+fn purposes(items: &mut [Item], words_at: &HashMap<usize, String>) -> (Vec<String>, Vec<usize>) {
+    let plain = |item: &Item| {
+        matches!(
+            item,
+            Item::Word(
+                Class::Filler
+                    | Class::Other
+                    | Class::Plural
+                    | Class::Unsupported
+                    | Class::Part(_)
+                    | Class::Note(_)
+            )
+        )
+    };
+    let mut found = Vec::new();
+    let mut taken = Vec::new();
+    for k in 0..items.len() {
+        if items[k] != Item::Word(Class::For) {
+            continue;
+        }
+        let end = (k + 1..items.len())
+            .find(|&j| !plain(&items[j]))
+            .unwrap_or(items.len());
+        let words: Vec<usize> = (k + 1..end).filter(|j| words_at.contains_key(j)).collect();
+        if words.is_empty() {
+            continue;
+        }
+        let mut purpose = words
+            .iter()
+            .map(|j| words_at[j].as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        // "for a raspberry pi 4": a plain number ending the phrase is part of the name.
+        if let Some(&Item::Number { value, unit: None }) = items.get(end)
+            && items.get(end + 1).is_none_or(is_boundary)
+        {
+            purpose = format!("{purpose} {}", fmt(value));
+            items[end] = Item::Word(Class::Filler);
+        }
+        found.push(purpose);
+        for &j in &words {
+            items[j] = Item::Word(Class::Filler);
+        }
+        taken.extend(words);
+    }
+    (found, taken)
 }
 
 /// Reads the number (or `x`-joined group of numbers) at `start`; returns the index after it.
@@ -1131,6 +1784,34 @@ fn read_numbers(
         reading.push(Found::Count(raw[0].0));
         return end;
     }
+    if members.len() == 1
+        && is_count(raw[0].0, raw[0].1)
+        && items.get(start + 1) == Some(&Item::Word(Class::Rows))
+    {
+        reading.push(Found::Rows(raw[0].0));
+        return end;
+    }
+    // "on an 80 mm square pattern": the centre distances of a square of holes.
+    if members.len() == 1
+        && raw[0].1.is_some()
+        && matches!(
+            after_group.map(|k| &items[k]),
+            Some(Item::Word(Class::Arrangement(Arrangement::Rectangle)))
+        )
+    {
+        let mm = raw[0].0 * raw[0].1.unwrap_or(1.0);
+        reading.push(Found::Value(Quantity::PatternLength, mm));
+        reading.push(Found::Value(Quantity::PatternWidth, mm));
+        return end;
+    }
+    if members.len() == 1
+        && !after_diameter_sign
+        && is_count(raw[0].0, raw[0].1)
+        && let Some(counted) = counts_other(items, start)
+    {
+        reading.push(Found::CountOf(raw[0].0, counted));
+        return end;
+    }
     if members.len() == 2 && raw.iter().all(|&(v, u)| is_count(v, u)) {
         let after = items.get(after_group.unwrap_or(items.len())).cloned();
         if matches!(
@@ -1141,6 +1822,30 @@ fn read_numbers(
             reading.push(Found::Grid(raw[0].0, raw[1].0));
             return end;
         }
+    }
+    // "on an 80 x 40 mm rectangle", "80 x 40 mm apart": the centre distances of a pattern.
+    if members.len() == 2
+        && matches!(
+            after_group.map(|k| &items[k]),
+            Some(Item::Word(
+                Class::Arrangement(Arrangement::Rectangle)
+                    | Class::Label(Quantity::Pitch | Quantity::Side)
+            ))
+        )
+    {
+        let unit = raw.iter().rev().find_map(|(_, unit)| *unit).unwrap_or(1.0);
+        if let Some(k) = after_group {
+            used_labels.push(k);
+        }
+        reading.push(Found::Value(
+            Quantity::PatternLength,
+            raw[0].0 * raw[0].1.unwrap_or(unit),
+        ));
+        reading.push(Found::Value(
+            Quantity::PatternWidth,
+            raw[1].0 * raw[1].1.unwrap_or(unit),
+        ));
+        return end;
     }
     if members.len() == 2 && is_count(raw[0].0, raw[0].1) && is_hole_word(items, after_group) {
         // "4 x 6 mm holes": a count times a size.
@@ -1190,8 +1895,35 @@ fn read_numbers(
         });
         return end;
     }
-    // A group takes its feature only from before it: "a 100x50x5 plate, four holes".
-    reading.push(Found::Group(values, contexts.preceding[start]));
+    // "80 x 50 x 25 mm inside": the sizes of the hollow, a qualifier the entry must honour.
+    let inside = |k: Option<usize>| label_at(items, k) == Some(Quantity::InnerDiameter);
+    if members.len() == 3 && (inside(after_group) || inside(before_first)) {
+        let label = if inside(after_group) {
+            after_group
+        } else {
+            before_first
+        };
+        used_labels.extend(label);
+        reading.qualifiers.push(QualifierUse {
+            qualifier: Qualifier::Inside,
+            scope: Scope::Part,
+            words: "inside".to_owned(),
+            along: None,
+            honoured: false,
+        });
+    }
+    // A group takes its feature only from before it: "a 100x50x5 plate, four holes"; right
+    // before a part noun it is the part's ("holes in a 150 x 20 x 3 strip").
+    let before_part = matches!(
+        after_group.map(|k| &items[k]),
+        Some(Item::Word(Class::Part(_)))
+    );
+    let feature = if before_part {
+        None
+    } else {
+        contexts.preceding[start]
+    };
+    reading.push(Found::Group(values, feature));
     end
 }
 
@@ -1227,6 +1959,14 @@ fn label_single(
         && let Some(q) = label_at(items, Some(k))
     {
         used_labels.push(k);
+        // "2 mm thick walls", "a 3 mm thick floor": the thickness of what follows.
+        let next = next_meaningful(items, k);
+        if q == Quantity::Thickness
+            && let Some(whose @ (Quantity::Wall | Quantity::Floor)) = label_at(items, next)
+        {
+            used_labels.extend(next);
+            return Found::Value(whose, mm);
+        }
         return Found::Value(refine(q), mm);
     }
     if let Some(q) = feature_at(items, after).and_then(Feature::primary) {
@@ -1420,6 +2160,126 @@ impl Reading {
         Ok(found)
     }
 
+    /// How many of `feature` the prompt counted ("two slots"); several counts must agree.
+    pub fn take_count_of(&mut self, feature: Feature) -> Result<Option<f64>, PlanError> {
+        let mut found: Option<f64> = None;
+        for k in 0..self.found.len() {
+            if let (false, Found::CountOf(n, Some(f))) = (self.taken[k], &self.found[k])
+                && *f == feature
+            {
+                let n = *n;
+                if found.is_some_and(|previous| previous != n) {
+                    return Err(self.conflict(&format!("two different counts of {feature:?}s")));
+                }
+                found = Some(n);
+                self.taken[k] = true;
+            }
+        }
+        Ok(found)
+    }
+
+    /// How many rows of holes the prompt gave ("two rows of three holes").
+    pub fn take_rows(&mut self) -> Option<f64> {
+        let k = (0..self.found.len())
+            .find(|&k| !self.taken[k] && matches!(self.found[k], Found::Rows(_)))?;
+        self.taken[k] = true;
+        match self.found[k] {
+            Found::Rows(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// Counts of things the catalogue has no feature for ("three sections"), in order.
+    pub fn take_plain_counts(&mut self) -> Vec<f64> {
+        let mut found = Vec::new();
+        for k in 0..self.found.len() {
+            if let (false, Found::CountOf(n, None)) = (self.taken[k], &self.found[k]) {
+                found.push(*n);
+                self.taken[k] = true;
+            }
+        }
+        found
+    }
+
+    /// The sizes a direction names ("through the 80 mm length"), as (which size, mm).
+    pub fn take_along(&mut self) -> Vec<(Quantity, f64)> {
+        let mut found = Vec::new();
+        for k in 0..self.found.len() {
+            if let (false, Found::Along(q, v)) = (self.taken[k], &self.found[k]) {
+                found.push((*q, *v));
+                self.taken[k] = true;
+            }
+        }
+        found
+    }
+
+    /// Every value of these quantities and (with `bare`) every unlabelled size of the part
+    /// itself, in the order the prompt gives them: a stepped shaft's diameters and lengths.
+    /// Unlabelled sizes come as `None`; a pair "15 x 30" of the part itself as `Diameter`
+    /// then `Length` (a turned section is given as diameter by length).
+    pub fn take_in_order(&mut self, quantities: &[Quantity]) -> Vec<(Option<Quantity>, f64)> {
+        let mut found = Vec::new();
+        for k in 0..self.found.len() {
+            if self.taken[k] {
+                continue;
+            }
+            match &self.found[k] {
+                Found::Value(q, v) if quantities.contains(q) => found.push((Some(*q), *v)),
+                Found::Bare(v, None) => found.push((None, *v)),
+                Found::Group(v, None) if v.len() == 2 => {
+                    found.push((Some(Quantity::Diameter), v[0]));
+                    found.push((Some(Quantity::Length), v[1]));
+                }
+                _ => continue,
+            }
+            self.taken[k] = true;
+        }
+        found
+    }
+
+    /// How many different values of these quantities the prompt gave.
+    pub fn distinct_values(&self, quantities: &[Quantity]) -> usize {
+        let mut values: Vec<f64> = Vec::new();
+        for found in &self.found {
+            if let Found::Value(q, v) = found
+                && quantities.contains(q)
+                && !values.iter().any(|w| same(*w, *v))
+            {
+                values.push(*v);
+            }
+        }
+        values.len()
+    }
+
+    /// Marks every qualifier of these kinds, in any scope, as honoured.
+    pub fn honour_anywhere(&mut self, kinds: &[Qualifier]) {
+        for q in &mut self.qualifiers {
+            if kinds.contains(&q.qualifier) {
+                q.honoured = true;
+            }
+        }
+    }
+
+    /// Whether the prompt has a qualifier of this kind (honoured or not).
+    pub fn has_qualifier(&self, kind: Qualifier) -> bool {
+        self.qualifiers.iter().any(|q| q.qualifier == kind)
+    }
+
+    /// Whether the prompt counted holes ("four holes", "a 3 x 2 grid").
+    pub fn counts_given(&self) -> bool {
+        self.found
+            .iter()
+            .any(|f| matches!(f, Found::Count(_) | Found::Grid(..)))
+    }
+
+    /// The M size given for `feature`, taken or not ("countersunk M5 holes").
+    pub fn metric_of(&self, feature: Option<Feature>) -> Option<f64> {
+        self.found.iter().find_map(|found| match found {
+            Found::Metric(m, f) if *f == feature => Some(*m),
+            _ => None,
+        })
+    }
+
     /// The kinds of the qualifiers not yet honoured in `scope`.
     pub fn open_qualifiers(&self, scope: Scope) -> Vec<Qualifier> {
         let mut kinds: Vec<Qualifier> = Vec::new();
@@ -1552,7 +2412,54 @@ mod tests {
     }
 
     #[test]
+    fn a_count_before_a_size_is_never_read_as_a_size() {
+        assert_eq!(
+            found("three 40 mm legs"),
+            vec![Found::CountOf(3.0, None), Found::Bare(40.0, None)]
+        );
+        assert_eq!(
+            found("two 30 x 8 mm slots"),
+            vec![
+                Found::CountOf(2.0, Some(Feature::Slot)),
+                Found::Group(vec![30.0, 8.0], Some(Feature::Slot))
+            ]
+        );
+        assert_eq!(
+            found("six 5 mm corner holes"),
+            vec![Found::Count(6.0), Found::Value(Quantity::HoleDiameter, 5.0)]
+        );
+        assert_eq!(
+            found("two 10 mm thick gussets"),
+            vec![
+                Found::CountOf(2.0, Some(Feature::Gusset)),
+                Found::Value(Quantity::GussetThickness, 10.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn directions_say_which_size_they_run_along() {
+        let along = |prompt: &str| -> Vec<Option<Quantity>> {
+            read(prompt).qualifiers.iter().map(|q| q.along).collect()
+        };
+        assert_eq!(along("a hole along its length"), [Some(Quantity::Length)]);
+        assert_eq!(along("a hole front to back"), [Some(Quantity::Width)]);
+        assert_eq!(
+            along("a hole through the 80 mm length"),
+            [Some(Quantity::Length)]
+        );
+        assert_eq!(
+            found("a hole through the 80 mm length"),
+            vec![Found::Along(Quantity::Length, 80.0)]
+        );
+        assert_eq!(along("chamfers along the top edges"), [None, None]);
+    }
+
+    #[test]
     fn unsupported_words_are_collected() {
-        assert_eq!(read("a gear with 20 teeth").unsupported, ["gear", "teeth"]);
+        assert_eq!(
+            read("a sprocket with a keyway").unsupported,
+            ["sprocket", "keyway"]
+        );
     }
 }

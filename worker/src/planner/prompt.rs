@@ -116,6 +116,12 @@ pub fn tokenize(prompt: &str) -> Vec<Token> {
                 .get(k)
                 .is_some_and(|c| c.is_ascii_digit() || *c == '.')
         };
+        if let Some(end) = three_d(&chars, i) {
+            // "3D printed", "3-D printing": how it is made, not a diameter of 3.
+            tokens.push(Token::Word("3d".to_owned()));
+            i = end;
+            continue;
+        }
         if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
             let number = read_number(&chars, i);
             i = number.end;
@@ -158,6 +164,9 @@ pub fn tokenize(prompt: &str) -> Vec<Token> {
                 }
                 '\'' | '′' => push_unit_mark(&mut tokens, "'"),
                 ',' | ';' | '(' | ')' => tokens.push(Token::Break),
+                // "a wheel with a hub: 80 mm diameter, ...": a colon starts the list of
+                // sizes as "with" does, so they are not read as the hub's.
+                ':' => tokens.push(Token::Word("with".to_owned())),
                 '.' if chars.get(i + 1).is_none_or(|c| c.is_whitespace()) => {
                     tokens.push(Token::Break)
                 }
@@ -167,6 +176,23 @@ pub fn tokenize(prompt: &str) -> Vec<Token> {
         }
     }
     tokens
+}
+
+/// The end of "3d" / "3-d" at `i` when it is a word ("3D printed"), not a number.
+fn three_d(chars: &[char], i: usize) -> Option<usize> {
+    if chars[i] != '3' || (i > 0 && chars[i - 1].is_alphanumeric()) {
+        return None;
+    }
+    let d = if chars.get(i + 1) == Some(&'-') {
+        i + 2
+    } else {
+        i + 1
+    };
+    let end = d + 1;
+    let word_ends = chars.get(end).is_none_or(|c| !c.is_alphanumeric());
+    // Only before "print...": "3d 10 long" may still be a diameter of 3.
+    let printed = next_word(chars, end).is_some_and(|w| w.starts_with("print"));
+    (chars.get(d) == Some(&'d') && word_ends && printed).then_some(end)
 }
 
 /// A number read from the prompt; `fraction` marks "3/4", which may join a whole number
@@ -341,6 +367,9 @@ mod tests {
         assert_eq!(tokenize("four holes")[0], n(4.0, None));
         assert_eq!(tokenize("an M6 nut")[1], Token::Metric(6.0));
         assert_eq!(tokenize("M10")[0], Token::Metric(10.0));
+        assert_eq!(tokenize("3D printed")[0], Token::Word("3d".to_owned()));
+        assert_eq!(tokenize("3-d printing")[0], Token::Word("3d".to_owned()));
+        assert_eq!(tokenize("3d 10 long")[0], n(3.0, None));
         assert_eq!(tokenize("a box -10x5x5")[2], n(-10.0, None));
         assert_eq!(tokenize("height 30. width 20")[2], Token::Break);
         assert_eq!(tokenize("length 2.5, width")[2], Token::Break);

@@ -29,6 +29,8 @@ pub enum Edit {
     RemoveHoles,
     /// Words added to the part's description ("add 2 mm fillets", "with four M5 holes").
     Append(String),
+    /// A fastener's new M size ("make it M10"): its standard sizes follow.
+    Metric(f64),
 }
 
 /// Which size an edit is about, by the words people use for it.
@@ -42,6 +44,11 @@ pub enum Dimension {
     Hole,
     Fillet,
     Chamfer,
+    Wall,
+    Teeth,
+    Module,
+    /// One named parameter ("the slots 40 mm long" is `slot_length`).
+    Param(&'static str),
     All,
 }
 
@@ -56,21 +63,47 @@ impl Dimension {
             Self::Hole => "hole diameter",
             Self::Fillet => "fillet radius",
             Self::Chamfer => "chamfer",
+            Self::Wall => "wall thickness",
+            Self::Teeth => "number of teeth",
+            Self::Module => "module",
+            Self::Param(name) => name,
             Self::All => "every size",
         }
     }
 
     /// The parameters it may mean, in order; the first one the part has is used.
-    fn parameters(self) -> &'static [&'static str] {
+    fn parameters(&self) -> &[&'static str] {
         match self {
-            Self::Height => &["height", "length", "thickness"],
-            Self::Length => &["length", "height"],
-            Self::Width => &["width", "diameter", "outer_diameter", "base_diameter"],
-            Self::Thickness => &["thickness", "height", "minor_radius"],
-            Self::Diameter => &["diameter", "outer_diameter", "base_diameter"],
+            Self::Param(name) => std::slice::from_ref(name),
+            Self::Height => &["height", "length", "thickness", "leg_height", "face_width"],
+            Self::Length => &["length", "height", "leg_length"],
+            Self::Width => &[
+                "width",
+                "face_width",
+                "diameter",
+                "outer_diameter",
+                "base_diameter",
+                "across_flats",
+            ],
+            Self::Thickness => &[
+                "thickness",
+                "wall_thickness",
+                "height",
+                "face_width",
+                "minor_radius",
+            ],
+            Self::Diameter => &[
+                "diameter",
+                "outer_diameter",
+                "base_diameter",
+                "shank_diameter",
+            ],
             Self::Hole => &["hole_diameter", "inner_diameter", "bore_diameter"],
             Self::Fillet => &["fillet_radius"],
             Self::Chamfer => &["chamfer"],
+            Self::Wall => &["wall_thickness"],
+            Self::Teeth => &["teeth"],
+            Self::Module => &["module"],
             Self::All => &[],
         }
     }
@@ -97,6 +130,9 @@ fn dimension_word(word: &str) -> Option<(Dimension, i8)> {
         "hole" | "holes" | "bore" => (D::Hole, 0),
         "fillet" | "fillets" | "radius" | "rounding" => (D::Fillet, 0),
         "chamfer" | "chamfers" | "bevel" => (D::Chamfer, 0),
+        "wall" | "walls" => (D::Wall, 0),
+        "teeth" | "tooth" => (D::Teeth, 0),
+        "module" => (D::Module, 0),
         "size" | "big" | "large" | "small" => (D::All, 0),
         "bigger" | "larger" => (D::All, 1),
         "smaller" => (D::All, -1),
@@ -182,8 +218,12 @@ fn read_changes(tokens: &[Token]) -> Result<Vec<Edit>, String> {
     let mut used = vec![false; tokens.len()];
     let mut k = 0;
     while k < tokens.len() {
-        if let Some(edit) = read_one(tokens, k, &mut used) {
-            edits.push(edit);
+        // "make it M10": a new M size for a fastener.
+        if let Token::Metric(m) = tokens[k] {
+            used[k] = true;
+            edits.push(Edit::Metric(m));
+        } else if let Some(edit) = read_one(tokens, k, &mut used) {
+            edits.push(about_subject(tokens, k, edit));
         }
         k += 1;
     }
@@ -341,6 +381,43 @@ fn read_one(tokens: &[Token], k: usize, used: &mut [bool]) -> Option<Edit> {
     None
 }
 
+/// "make the slots 40 mm long", "the hub 30 mm wide": a size of a feature named just before
+/// it is that feature's, not the part's.
+fn about_subject(tokens: &[Token], k: usize, edit: Edit) -> Edit {
+    let subject = (k.saturating_sub(4)..k)
+        .rev()
+        .find_map(|i| word_at(tokens, i).filter(|w| SUBJECTS.contains(w)));
+    let named = |d: Dimension| -> Option<&'static str> {
+        use Dimension as D;
+        Some(match (subject?, d) {
+            ("slot" | "slots", D::Length) => "slot_length",
+            ("slot" | "slots", D::Width | D::Diameter) => "slot_width",
+            ("hub", D::Length | D::Height | D::Thickness) => "hub_length",
+            ("hub", D::Width | D::Diameter) => "hub_diameter",
+            ("gusset" | "gussets", D::Length | D::Height) => "gusset_size",
+            ("gusset" | "gussets", D::Thickness | D::Width) => "gusset_thickness",
+            ("head", D::Height | D::Thickness) => "head_height",
+            ("head", D::Width | D::Diameter) => "across_flats",
+            ("floor" | "base", D::Thickness | D::Height) => "floor_thickness",
+            ("lid", D::Thickness) => "wall_thickness",
+            _ => return None,
+        })
+    };
+    match edit {
+        Edit::Set(d, v) => named(d).map_or(Edit::Set(d, v), |n| Edit::Set(Dimension::Param(n), v)),
+        Edit::Add(d, v) => named(d).map_or(Edit::Add(d, v), |n| Edit::Add(Dimension::Param(n), v)),
+        Edit::Scale(d, f) => {
+            named(d).map_or(Edit::Scale(d, f), |n| Edit::Scale(Dimension::Param(n), f))
+        }
+        other => other,
+    }
+}
+
+/// Feature words a size in feedback may be about.
+const SUBJECTS: &[&str] = &[
+    "slot", "slots", "hub", "gusset", "gussets", "head", "floor", "base", "lid",
+];
+
 /// Words that may sit between a number and the size it gives.
 const FILLERS: &[&str] = &[
     "to", "of", "the", "a", "an", "be", "is", "at", "mm", "in", "diameter", "more", "less", "as",
@@ -364,6 +441,14 @@ const FEATURE_WORDS: &[&str] = &[
     "chamfered",
     "filleted",
     "bevel",
+    "lid",
+    "gusset",
+    "gussets",
+    "slot",
+    "slots",
+    "hub",
+    "countersunk",
+    "counterbored",
 ];
 
 /// Applies the edits to the parameters of the previous plan.
@@ -410,20 +495,52 @@ fn apply(
             Edit::RemoveHoles => {
                 let before = params.len();
                 params.retain(|name, _| {
-                    !name.starts_with("hole") && !name.starts_with("grid") && name != "edge_margin"
+                    !name.starts_with("hole")
+                        && !name.starts_with("grid")
+                        && !name.starts_with("pattern_")
+                        && !name.starts_with("countersink")
+                        && !name.starts_with("counterbore")
+                        && name != "edge_margin"
+                        && name != "row_spacing"
                 });
                 if params.len() == before {
                     return Err("the part has no holes to remove".to_owned());
                 }
             }
             Edit::Append(words) => appended.push(words.clone()),
+            Edit::Metric(m) => {
+                if !params.contains_key("metric_size") {
+                    return Err(format!("M{} is a size for a standard fastener", fmt(*m)));
+                }
+                // The standard sizes of the new M size replace the old one's.
+                params.retain(|name, _| {
+                    !matches!(
+                        name.as_str(),
+                        "shank_diameter"
+                            | "across_flats"
+                            | "head_height"
+                            | "inner_diameter"
+                            | "outer_diameter"
+                            | "thickness"
+                            | "bore_diameter"
+                            | "height"
+                    )
+                });
+                params.insert("metric_size".to_owned(), *m);
+            }
         }
     }
     Ok((params, appended))
 }
 
+/// Parameters that are counts, angles or flags: "twice as big" leaves them as they are.
 fn is_count(name: &str) -> bool {
-    name.ends_with("count") || name.starts_with("grid_") || name == "metric_size"
+    name.ends_with("count")
+        || name.starts_with("grid_")
+        || matches!(
+            name,
+            "metric_size" | "teeth" | "pressure_angle" | "lid" | "slots_across" | "holes_per_leg"
+        )
 }
 
 /// The parameter an edit of `d` changes; a finish named in feedback replaces the other one.
@@ -476,6 +593,13 @@ fn slot(params: &mut BTreeMap<String, f64>, d: Dimension) -> Result<&mut f64, St
 /// A prompt the offline planner reads back as the same entry with these parameters.
 fn canonical_prompt(entry: &str, summary: &str, p: &BTreeMap<String, f64>) -> Option<String> {
     let v = |name: &str| p.get(name).map(|v| fmt(*v));
+    // ", shank diameter 8 mm, head height 5.3 mm" for the sizes the part has.
+    let sizes = |labels: &[(&str, &str)]| -> String {
+        labels
+            .iter()
+            .filter_map(|(label, name)| v(name).map(|value| format!(", {label} {value} mm")))
+            .collect()
+    };
     let mut prompt = match entry {
         "box" | "plate_with_holes" => {
             format!(
@@ -509,11 +633,165 @@ fn canonical_prompt(entry: &str, summary: &str, p: &BTreeMap<String, f64>) -> Op
             v("inner_diameter")?,
             v("length")?
         ),
+        "enclosure" => format!(
+            "an enclosure {} x {} x {} mm with {} mm walls and a {} mm floor{}",
+            v("length")?,
+            v("width")?,
+            v("height")?,
+            v("wall_thickness")?,
+            v("floor_thickness")?,
+            if p.contains_key("lid") {
+                ", with a lid"
+            } else {
+                ""
+            }
+        ),
+        "spur_gear" => format!(
+            "a spur gear, module {}, {} teeth, pressure angle {} degrees, face width {} mm{}",
+            v("module")?,
+            v("teeth")?,
+            v("pressure_angle")?,
+            v("face_width")?,
+            v("bore_diameter").map_or(String::new(), |b| format!(", with a {b} mm bore"))
+        ),
+        "hex_bolt" => format!(
+            "a{} hex bolt {} mm long{}",
+            v("metric_size").map_or(String::new(), |m| format!("n M{m}")),
+            v("length")?,
+            sizes(&[
+                ("shank diameter", "shank_diameter"),
+                ("head across flats", "across_flats"),
+                ("head height", "head_height"),
+            ])
+        ),
+        "hex_standoff" => format!(
+            "a{} hex standoff {} mm long{}",
+            v("metric_size").map_or(String::new(), |m| format!("n M{m}")),
+            v("length")?,
+            sizes(&[("across flats", "across_flats"), ("bore", "bore_diameter")])
+        ),
+        "washer" => format!(
+            "a{} washer{}",
+            v("metric_size").map_or(String::new(), |m| format!("n M{m}")),
+            sizes(&[
+                ("inner diameter", "inner_diameter"),
+                ("outer diameter", "outer_diameter"),
+                ("thickness", "thickness"),
+            ])
+        ),
+        "hex_nut" => format!(
+            "a{} hex nut{}",
+            v("metric_size").map_or(String::new(), |m| format!("n M{m}")),
+            sizes(&[
+                ("across flats", "across_flats"),
+                ("height", "height"),
+                ("bore", "bore_diameter"),
+            ])
+        ),
+        "spacer" => format!(
+            "a spacer {} mm OD, {} mm ID, {} mm long",
+            v("outer_diameter")?,
+            v("inner_diameter")?,
+            v("length")?
+        ),
+        "block_with_pocket" => {
+            let block = format!(
+                "a block {} x {} x {} mm",
+                v("length")?,
+                v("width")?,
+                v("height")?
+            );
+            let pocket = match (v("pocket_length"), v("pocket_width"), v("pocket_diameter")) {
+                (Some(l), Some(w), _) => {
+                    format!(" with a {l} x {w} x {} mm pocket", v("pocket_depth")?)
+                }
+                (_, _, Some(d)) => {
+                    format!(" with a {d} mm blind hole {} mm deep", v("pocket_depth")?)
+                }
+                _ => return None,
+            };
+            format!("{block}{pocket}")
+        }
+        "flange" => {
+            // The bolt holes are part of the flange's own words.
+            return Some(format!(
+                "a flange {} mm OD, {} mm bore, {} mm thick with {} holes of {} mm on a {} mm pitch \
+             circle",
+                v("outer_diameter")?,
+                v("inner_diameter")?,
+                v("thickness")?,
+                v("hole_count")?,
+                v("hole_diameter")?,
+                v("pitch_circle_diameter")?
+            ));
+        }
+        "pulley" => {
+            let mut text = format!(
+                "a pulley {} mm in diameter, {} mm wide",
+                v("diameter")?,
+                v("width")?
+            );
+            if let (Some(d), Some(l)) = (v("hub_diameter"), v("hub_length")) {
+                text.push_str(&format!(", with a {d} mm hub {l} mm long"));
+            }
+            if let Some(b) = v("bore_diameter") {
+                text.push_str(&format!(", with a {b} mm bore"));
+            }
+            text
+        }
+        "stepped_shaft" => {
+            let mut sections = Vec::new();
+            for n in 1.. {
+                match (
+                    v(&format!("section_{n}_diameter")),
+                    v(&format!("section_{n}_length")),
+                ) {
+                    (Some(d), Some(l)) => sections.push(format!("{d} mm diameter {l} mm long")),
+                    _ => break,
+                }
+            }
+            format!("a stepped shaft, {}", sections.join(", then "))
+        }
+        "plate_with_slots" => format!(
+            "a plate {} x {} x {} mm with {} slots, {} mm long and {} mm wide{}{}",
+            v("length")?,
+            v("width")?,
+            v("height")?,
+            v("slot_count")?,
+            v("slot_length")?,
+            v("slot_width")?,
+            v("slot_spacing").map_or(String::new(), |s| format!(", {s} mm apart")),
+            if p.contains_key("slots_across") {
+                ", crosswise"
+            } else {
+                ""
+            }
+        ),
+        "l_bracket" => {
+            let mut text = format!(
+                "an L-bracket, length {}, height {}, thickness {}, width {}",
+                v("leg_length")?,
+                v("leg_height")?,
+                v("thickness")?,
+                v("width")?
+            );
+            if let (Some(n), Some(d)) = (v("holes_per_leg"), v("hole_diameter")) {
+                text.push_str(&format!(", with {n} {d} mm holes in each leg"));
+            }
+            if let (Some(n), Some(g), Some(t)) =
+                (v("gusset_count"), v("gusset_size"), v("gusset_thickness"))
+            {
+                text.push_str(&format!(", with {n} gussets of {g} mm, {t} mm thick"));
+            }
+            return Some(text);
+        }
         _ => return None,
     };
     if let Some(d) = v("hole_diameter") {
         let holes = if let (Some(c), Some(r)) = (v("grid_columns"), v("grid_rows")) {
             format!(", with a {c} x {r} grid of {d} mm holes")
+        } else if let (Some(a), Some(b)) = (v("pattern_length"), v("pattern_width")) {
+            format!(", with four {d} mm holes on a {a} x {b} mm rectangle")
         } else if summary.contains("at the corners") {
             format!(", with four {d} mm holes at the corners")
         } else if let Some(n) = v("hole_count").filter(|n| n != "1") {
@@ -522,10 +800,26 @@ fn canonical_prompt(entry: &str, summary: &str, p: &BTreeMap<String, f64>) -> Op
             format!(", with a {d} mm hole through the middle")
         };
         prompt.push_str(&holes);
-        if let Some(s) = v("hole_spacing") {
+        if let (Some(s), Some(r)) = (v("hole_spacing"), v("row_spacing")) {
+            prompt.push_str(&format!(", {s} x {r} mm apart"));
+        } else if let Some(s) = v("hole_spacing") {
             prompt.push_str(&format!(", {s} mm apart"));
         } else if let Some(m) = v("edge_margin") {
             prompt.push_str(&format!(", {m} mm from the edges"));
+        }
+        if let Some(depth) = v("hole_depth") {
+            prompt.push_str(&format!(", {depth} mm deep"));
+        }
+        if let Some(c) = v("countersink_diameter") {
+            prompt.push_str(&format!(", countersunk to {c} mm"));
+        }
+        if let (Some(c), Some(depth)) = (v("counterbore_diameter"), v("counterbore_depth")) {
+            prompt.push_str(&format!(", counterbored {c} mm diameter, {depth} mm deep"));
+        }
+        if summary.contains("running lengthwise") {
+            prompt.push_str(", lengthwise");
+        } else if summary.contains("running front to back") {
+            prompt.push_str(", front to back");
         }
     }
     for (name, value) in p {
@@ -608,6 +902,7 @@ fn describe_edits(edits: &[Edit]) -> String {
             Edit::RemoveFinish => "no edge finish".to_owned(),
             Edit::RemoveHoles => "no holes".to_owned(),
             Edit::Append(words) => format!("add \"{words}\""),
+            Edit::Metric(m) => format!("size M{}", fmt(*m)),
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -788,6 +1083,164 @@ mod tests {
             "make it twice as thick",
             &[("minor_radius", 10.0)],
         ),
+        (
+            "a project box 120 x 80 x 40 mm with 2 mm walls and a lid",
+            "make it 10 mm taller",
+            &[("height", 50.0), ("wall_thickness", 2.0), ("lid", 1.0)],
+        ),
+        (
+            "a project box 120 x 80 x 40 mm with 2 mm walls",
+            "make the walls 3 mm",
+            &[("wall_thickness", 3.0), ("floor_thickness", 2.0)],
+        ),
+        (
+            "a spur gear, module 2, 24 teeth, 10 mm wide",
+            "30 teeth instead",
+            &[("teeth", 30.0), ("module", 2.0), ("face_width", 10.0)],
+        ),
+        (
+            "a spur gear, module 2, 24 teeth, 10 mm wide with an 8 mm bore",
+            "make it 5 mm thicker",
+            &[("face_width", 15.0), ("bore_diameter", 8.0)],
+        ),
+        (
+            "a spur gear, module 2, 24 teeth, 10 mm wide",
+            "module 1.5",
+            &[("module", 1.5), ("teeth", 24.0)],
+        ),
+        (
+            "an M8 x 40 hex bolt",
+            "make it 20 mm longer",
+            &[
+                ("length", 60.0),
+                ("metric_size", 8.0),
+                ("across_flats", 13.0),
+            ],
+        ),
+        (
+            "a plate 120 x 60 x 5 mm with two 30 x 8 mm slots",
+            "make it 20 mm longer",
+            &[
+                ("length", 140.0),
+                ("slot_count", 2.0),
+                ("slot_length", 30.0),
+            ],
+        ),
+        (
+            "a stepped shaft: 20 mm diameter 50 mm long, then 12 mm diameter 30 mm long",
+            "make it twice as big",
+            &[("section_1_diameter", 40.0), ("section_2_length", 60.0)],
+        ),
+        (
+            "a pulley 60 mm in diameter, 20 mm wide, with a 25 mm hub 10 mm long and an 8 mm bore",
+            "make it 80 mm in diameter",
+            &[
+                ("diameter", 80.0),
+                ("hub_diameter", 25.0),
+                ("bore_diameter", 8.0),
+            ],
+        ),
+        (
+            "a pulley 60 mm in diameter, 20 mm wide, with a 25 mm hub 10 mm long and an 8 mm bore",
+            "use a 10 mm bore",
+            &[("bore_diameter", 10.0), ("hub_length", 10.0)],
+        ),
+        (
+            "an M3 hex standoff 20 mm long",
+            "make it 5 mm shorter",
+            &[("length", 15.0), ("across_flats", 5.5)],
+        ),
+        (
+            "a shelf bracket 150 x 100 x 5 mm, 40 mm wide",
+            "make it 10 mm wider",
+            &[
+                ("width", 50.0),
+                ("gusset_count", 2.0),
+                ("gusset_size", 47.5),
+            ],
+        ),
+        (
+            "a plate 100x60x6 mm with four countersunk M5 holes at the corners",
+            "make it 4 mm thicker",
+            &[
+                ("height", 10.0),
+                ("countersink_diameter", 11.2),
+                ("hole_count", 4.0),
+            ],
+        ),
+        (
+            "a block 80 x 40 x 40 mm with a 10 mm hole through the 80 mm length",
+            "make it 20 mm longer",
+            &[("length", 100.0), ("hole_diameter", 10.0)],
+        ),
+        (
+            "a plate 100x50x10 with four 5 mm holes 6 mm deep at the corners",
+            "use 6 mm holes",
+            &[("hole_diameter", 6.0), ("hole_depth", 6.0)],
+        ),
+        (
+            "an M8 x 40 hex bolt",
+            "make it M10",
+            &[
+                ("metric_size", 10.0),
+                ("across_flats", 16.0),
+                ("head_height", 6.4),
+                ("length", 40.0),
+            ],
+        ),
+        (
+            "an M8 washer",
+            "make it 2 mm thicker",
+            &[("thickness", 3.6), ("inner_diameter", 8.4)],
+        ),
+        (
+            "a hex nut M10",
+            "M12 instead",
+            &[("metric_size", 12.0), ("across_flats", 18.0)],
+        ),
+        (
+            "a project box 120 x 80 x 40 mm with 2 mm walls",
+            "add a lid",
+            &[("lid", 1.0), ("height", 40.0)],
+        ),
+        (
+            "a plate 120 x 60 x 5 mm with two 30 x 8 mm slots",
+            "make the slots 40 mm long",
+            &[("slot_length", 40.0), ("length", 120.0)],
+        ),
+        (
+            "a pulley 60 mm in diameter, 20 mm wide, with a 25 mm hub 10 mm long and an 8 mm bore",
+            "make the hub 15 mm longer",
+            &[("hub_length", 25.0), ("width", 20.0)],
+        ),
+        (
+            "a flange 120 mm OD, 60 mm bore, 12 mm thick with 6 holes of 10 mm on a 90 mm pitch circle",
+            "make it 3 mm thicker",
+            &[("thickness", 15.0), ("hole_count", 6.0)],
+        ),
+        (
+            "a block 60x40x30 mm with a 30x20x10 mm pocket",
+            "make it 10 mm taller",
+            &[
+                ("height", 40.0),
+                ("pocket_depth", 10.0),
+                ("pocket_length", 30.0),
+            ],
+        ),
+        (
+            "a block 50x50x20 with a 20 mm blind hole 8 mm deep",
+            "make it 10 mm taller",
+            &[
+                ("height", 30.0),
+                ("pocket_diameter", 20.0),
+                ("pocket_depth", 8.0),
+            ],
+        ),
+        (
+            "an M4 spacer 12 mm long",
+            "make it 20 mm long",
+            &[("length", 20.0), ("inner_diameter", 4.5)],
+        ),
     ];
 
     #[test]
@@ -841,7 +1294,12 @@ mod tests {
             ("a box 100x50x30 mm", "make it 200 mm taller and 7"),
             ("a box 100x50x30 mm", "make it 40x40 instead"),
             ("a box 100x50x30 mm", "make it 120 mm narrower"),
-            ("an M8 washer", "make it 2 mm thicker"),
+            ("a sphere 50 mm in diameter", "make it 2 mm thicker"),
+            ("a box 100x50x30 mm", "make it M10"),
+            (
+                "a stepped shaft: 20 mm diameter 50 mm long, then 12 mm diameter 30 mm long",
+                "make it 10 mm longer",
+            ),
         ] {
             let error = refine(prompt, &[], feedback)
                 .err()

@@ -452,6 +452,7 @@ async fn malformed_replies_are_clear_errors_without_retries() {
         summary: "Box".to_owned(),
         steps: Vec::new(),
         expected: Default::default(),
+        notes: Vec::new(),
     });
     let error = within(generator.execute(&mut state, None))
         .await

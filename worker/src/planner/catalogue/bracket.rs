@@ -1,7 +1,7 @@
 //! L-bracket: two legs at a right angle, one thickness, one width, and optional through-holes
 //! in each leg (in a row across the width, centred on the leg's free part).
 
-use super::geometry::{Axis, Body, Cut, Part};
+use super::geometry::{Axis, Body, Cut, Gussets, Part};
 use super::{Design, Params, ambiguous, hole_diameter, no_edge_finish, required};
 use crate::planner::parse::{Arrangement, Feature, Quantity as Q, Reading};
 use crate::planner::{PlanError, fmt};
@@ -9,16 +9,60 @@ use crate::planner::{PlanError, fmt};
 /// More holes per leg than this is not a bracket the catalogue makes.
 const MAX_HOLES_PER_LEG: f64 = 50.0;
 
-pub(super) fn l_bracket(reading: &mut Reading) -> Result<Design, PlanError> {
+/// Gusset legs, as a share of the shorter leg's free length, when not given.
+const DEFAULT_GUSSET_SHARE: f64 = 0.5;
+
+/// The gussets asked for: "with a gusset", "two 30 mm gussets", "gusseted", a shelf bracket.
+fn gussets(
+    reading: &mut Reading,
+    shelf: bool,
+    room: f64,
+    thickness: f64,
+) -> Result<Gussets, PlanError> {
+    let named = reading.has_feature(Feature::Gusset);
+    let count = reading.take_count_of(Feature::Gusset)?;
+    let size = reading.take(Q::GussetSize)?;
+    let gusset_thickness = reading.take(Q::GussetThickness)?;
+    if !(named || shelf) {
+        return Ok(Gussets::NONE);
+    }
+    // One gusset sits in the middle; two, or a plural with no count, flush with both ends.
+    let count = match count {
+        Some(n) => n,
+        None if reading.plural.contains(&Feature::Gusset) || !named => 2.0,
+        None => 1.0,
+    };
+    if !(count == 1.0 || count == 2.0) {
+        return Err(ambiguous(
+            reading,
+            &format!(
+                "{} gussets: it makes one (in the middle) or two (at both ends)",
+                fmt(count)
+            ),
+        ));
+    }
+    Ok(Gussets {
+        count: count as u32,
+        size: size.unwrap_or(DEFAULT_GUSSET_SHARE * room),
+        thickness: gusset_thickness.unwrap_or(thickness),
+    })
+}
+
+pub(super) fn l_bracket(reading: &mut Reading, shelf: bool) -> Result<Design, PlanError> {
     no_edge_finish(reading, "L-bracket")?;
     // "60x40x5" is the angle-profile notation: first leg x second leg x thickness.
     let (leg_x, leg_z, thickness) = match reading.take_group(3, None) {
         Some(g) => (Some(g[0]), Some(g[1]), Some(g[2])),
-        None => (
-            reading.take(Q::Length)?,
-            reading.take(Q::Height)?,
-            reading.take(Q::Thickness)?,
-        ),
+        None => {
+            let mut leg_x = reading.take(Q::Length)?;
+            let mut leg_z = reading.take(Q::Height)?;
+            // "with 200 mm and 150 mm legs": two sizes with no label are the legs.
+            if leg_x.is_none() && leg_z.is_none() {
+                leg_x = reading.take_bare(None);
+                leg_z = reading.take_bare(None);
+            }
+            (leg_x, leg_z, reading.take(Q::Thickness)?)
+        }
     };
     let needs = "an L-bracket needs its two legs and its thickness, e.g. \"an L-bracket 60x40x5 \
                  mm\" (legs 60 and 40 mm, 5 mm thick)";
@@ -29,12 +73,19 @@ pub(super) fn l_bracket(reading: &mut Reading) -> Result<Design, PlanError> {
     // Without a width the bracket is as wide as its shorter leg; the plan says so.
     let width = given_width.unwrap_or(leg_x.min(leg_z));
 
+    let gussets = gussets(reading, shelf, leg_x.min(leg_z) - thickness, thickness)?;
     let mut params = Params::default();
     params
         .set("leg_length", leg_x)
         .set("leg_height", leg_z)
         .set("thickness", thickness)
         .set("width", width);
+    if gussets.count > 0 {
+        params
+            .set("gusset_count", f64::from(gussets.count))
+            .set("gusset_size", gussets.size)
+            .set("gusset_thickness", gussets.thickness);
+    }
     let mut summary = format!(
         "L-bracket, legs {} and {} mm, {} mm thick, {} mm wide{}",
         fmt(leg_x),
@@ -47,6 +98,20 @@ pub(super) fn l_bracket(reading: &mut Reading) -> Result<Design, PlanError> {
             ""
         }
     );
+    if gussets.count > 0 {
+        summary.push_str(&format!(
+            ", {} triangular gusset{} {} mm thick with {} mm legs {}",
+            gussets.count,
+            if gussets.count == 1 { "" } else { "s" },
+            fmt(gussets.thickness),
+            fmt(gussets.size),
+            if gussets.count == 1 {
+                "in the middle"
+            } else {
+                "flush with both ends"
+            }
+        ));
+    }
     let mut cuts = Vec::new();
     if reading.has_feature(Feature::Hole) {
         let diameter = hole_diameter(reading)?;
@@ -91,6 +156,7 @@ pub(super) fn l_bracket(reading: &mut Reading) -> Result<Design, PlanError> {
                 leg_z,
                 width,
                 thickness,
+                gussets,
             },
             cuts,
         },

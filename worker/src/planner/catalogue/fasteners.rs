@@ -37,6 +37,92 @@ const ISO_7089_WASHERS: &[(f64, f64, f64, f64)] = &[
     (24.0, 25.0, 44.0, 4.0),
 ];
 
+/// ISO 4017 hex head bolts: (M, width across flats s, head height k nominal), mm.
+const ISO_4017_HEADS: &[(f64, f64, f64)] = &[
+    (3.0, 5.5, 2.0),
+    (4.0, 7.0, 2.8),
+    (5.0, 8.0, 3.5),
+    (6.0, 10.0, 4.0),
+    (8.0, 13.0, 5.3),
+    (10.0, 16.0, 6.4),
+    (12.0, 18.0, 7.5),
+    (14.0, 21.0, 8.8),
+    (16.0, 24.0, 10.0),
+    (20.0, 30.0, 12.5),
+    (24.0, 36.0, 15.0),
+];
+
+/// Hex standoffs as sold for electronics: (M, width across flats), mm.
+const HEX_STANDOFFS: &[(f64, f64)] = &[
+    (2.0, 4.0),
+    (2.5, 5.0),
+    (3.0, 5.5),
+    (4.0, 7.0),
+    (5.0, 8.0),
+    (6.0, 10.0),
+    (8.0, 13.0),
+];
+
+/// ISO 10642 countersunk head screws: (M, head diameter dk), mm; the countersink for an M
+/// size opens to this.
+const ISO_10642_HEADS: &[(f64, f64)] = &[
+    (3.0, 6.72),
+    (4.0, 8.96),
+    (5.0, 11.2),
+    (6.0, 13.44),
+    (8.0, 17.92),
+    (10.0, 22.4),
+    (12.0, 26.88),
+    (16.0, 33.6),
+    (20.0, 40.32),
+];
+
+/// Counterbores for ISO 4762 socket head cap screws (DIN 974-1, row 1): (M, counterbore
+/// diameter, depth = head height + 0.4 mm), mm.
+const COUNTERBORES: &[(f64, f64, f64)] = &[
+    (3.0, 6.5, 3.4),
+    (4.0, 8.0, 4.4),
+    (5.0, 10.0, 5.4),
+    (6.0, 11.0, 6.4),
+    (8.0, 15.0, 8.4),
+    (10.0, 18.0, 10.4),
+    (12.0, 20.0, 12.4),
+    (16.0, 26.0, 16.4),
+    (20.0, 33.0, 20.4),
+];
+
+/// The ISO 4017 head of an M bolt: (across flats, height).
+pub(super) fn bolt_head(m: f64) -> Option<(f64, f64)> {
+    ISO_4017_HEADS
+        .iter()
+        .find(|row| row.0 == m)
+        .map(|row| (row.1, row.2))
+}
+
+pub(super) fn standard_sizes() -> String {
+    sizes(ISO_4017_HEADS, |row| row.0)
+}
+
+pub(super) fn hex_standoff_flats(m: f64) -> Option<f64> {
+    HEX_STANDOFFS.iter().find(|row| row.0 == m).map(|row| row.1)
+}
+
+/// The countersink diameter for an M screw (ISO 10642 head).
+pub(super) fn countersink_for(m: f64) -> Option<f64> {
+    ISO_10642_HEADS
+        .iter()
+        .find(|row| row.0 == m)
+        .map(|row| row.1)
+}
+
+/// The counterbore (diameter, depth) for an M socket head cap screw.
+pub(super) fn counterbore_for(m: f64) -> Option<(f64, f64)> {
+    COUNTERBORES
+        .iter()
+        .find(|row| row.0 == m)
+        .map(|row| (row.1, row.2))
+}
+
 /// ISO 273 clearance holes, medium series: (M, hole diameter), mm.
 const ISO_273_MEDIUM: &[(f64, f64)] = &[
     (3.0, 3.4),
@@ -236,6 +322,7 @@ mod tests {
             ISO_4032_NUTS.iter().map(|r| r.0).collect::<Vec<_>>(),
             ISO_7089_WASHERS.iter().map(|r| r.0).collect(),
             ISO_273_MEDIUM.iter().map(|r| r.0).collect(),
+            ISO_4017_HEADS.iter().map(|r| r.0).collect(),
         ] {
             assert_eq!(
                 table,
@@ -246,8 +333,18 @@ mod tests {
         for &(m, d1, d2, _) in ISO_7089_WASHERS {
             assert!(m < d1 && d1 < d2, "M{m}");
         }
-        for &(m, s, _) in ISO_4032_NUTS {
+        for &(m, s, _) in ISO_4032_NUTS.iter().chain(ISO_4017_HEADS) {
             assert!(m < s, "M{m}");
+        }
+        // A countersink or counterbore opens wider than the clearance hole of its size.
+        for &(m, dk) in ISO_10642_HEADS {
+            assert!(clearance_hole(m).is_some_and(|d| d < dk), "M{m}");
+        }
+        for &(m, d, depth) in COUNTERBORES {
+            assert!(
+                clearance_hole(m).is_some_and(|h| h < d) && depth > m,
+                "M{m}"
+            );
         }
     }
 }

@@ -155,20 +155,148 @@ pub enum Body {
     /// A regular hexagon (two corners on the x axis) extruded from z = 0.
     HexPrism { across_flats: f64, height: f64 },
     /// An L profile: a leg along x (`leg_x` long) and a leg up z (`leg_z` high), both
-    /// `thickness` thick, sharing the corner at the origin, `width` deep along y.
+    /// `thickness` thick, sharing the corner at the origin, `width` deep along y; with
+    /// triangular gussets in the inside corner.
     Angle {
         leg_x: f64,
         leg_z: f64,
         width: f64,
         thickness: f64,
+        gussets: Gussets,
     },
+    /// Sections stacked up the z axis from z = 0, each centred on the axis: a bolt blank (hex
+    /// head on a round shank), a stepped shaft, a wheel with its hub.
+    Stack { segments: Vec<Segment> },
+    /// A closed outline in the xy plane (counter-clockwise, not repeating its first point)
+    /// extruded from z = 0 to `height`: a spur gear's involute profile. The volume is the
+    /// outline's exact area times the height, as FreeCAD builds the same polygon.
+    Prism { outline: Vec<[f64; 2]>, height: f64 },
+    /// A body with a second, separate one beside it along x, `gap` away (an enclosure and
+    /// its lid, printed together). Cuts apply to the first.
+    Beside {
+        first: Box<Body>,
+        second: Box<Body>,
+        gap: f64,
+    },
+}
+
+/// Triangular ribs in the inside corner of an L profile: right triangles with both legs
+/// `size` long (measured from the inside faces), `thickness` thick along y. One gusset sits
+/// in the middle of the width; two sit flush with both ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gussets {
+    pub count: u32,
+    pub size: f64,
+    pub thickness: f64,
+}
+
+impl Gussets {
+    pub const NONE: Self = Self {
+        count: 0,
+        size: 0.0,
+        thickness: 0.0,
+    };
+
+    /// Where each gusset starts along y, for a profile `width` deep.
+    fn starts(self, width: f64) -> Vec<f64> {
+        match self.count {
+            0 => vec![],
+            1 => vec![(width - self.thickness) / 2.0],
+            _ => vec![0.0, width - self.thickness],
+        }
+    }
+
+    fn volume(self) -> f64 {
+        f64::from(self.count) * self.size * self.size / 2.0 * self.thickness
+    }
+}
+
+/// The cross-section of a stacked segment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Section {
+    Round {
+        radius: f64,
+    },
+    /// A regular hexagon with two corners on the x axis.
+    Hex {
+        across_flats: f64,
+    },
+}
+
+impl Section {
+    fn area(self) -> f64 {
+        match self {
+            Self::Round { radius } => PI * radius * radius,
+            Self::Hex { across_flats } => 3f64.sqrt() / 2.0 * across_flats * across_flats,
+        }
+    }
+
+    /// [x, y] extents.
+    fn extents(self) -> [f64; 2] {
+        match self {
+            Self::Round { radius } => [2.0 * radius; 2],
+            Self::Hex { across_flats } => [2.0 * across_flats / 3f64.sqrt(), across_flats],
+        }
+    }
+
+    /// The radius of the largest circle about the axis inside the section.
+    fn inscribed_radius(self) -> f64 {
+        match self {
+            Self::Round { radius } => radius,
+            Self::Hex { across_flats } => across_flats / 2.0,
+        }
+    }
+
+    fn size(self) -> (&'static str, f64) {
+        match self {
+            Self::Round { radius } => ("diameter", 2.0 * radius),
+            Self::Hex { across_flats } => ("width across flats", across_flats),
+        }
+    }
+}
+
+/// One section of a [`Body::Stack`], `height` tall.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Segment {
+    pub section: Section,
+    pub height: f64,
+}
+
+/// The head of a hole sunk for a screw, opening in the top face.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Head {
+    /// A flat-bottomed wider hole `depth` deep.
+    Counterbore { radius: f64, depth: f64 },
+    /// A 90° cone from `radius` at the top face down to the hole.
+    Countersink { radius: f64 },
+}
+
+impl Head {
+    /// The radius of the opening in the top face.
+    pub fn radius(self) -> f64 {
+        match self {
+            Self::Counterbore { radius, .. } | Self::Countersink { radius } => radius,
+        }
+    }
+
+    /// How deep the head reaches below the top face, for a hole of `hole_radius`.
+    pub fn depth(self, hole_radius: f64) -> f64 {
+        match self {
+            Self::Counterbore { depth, .. } => depth,
+            // 90° included: the cone loses one unit of radius per unit of depth.
+            Self::Countersink { radius } => radius - hole_radius,
+        }
+    }
 }
 
 /// The direction a hole runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Axis {
-    /// Holes through the upright leg of an L profile; `centre` is (y, z).
+    /// Holes through the upright leg of an L profile, or along a box's length; `centre` is
+    /// (y, z).
     X,
+    /// Holes through a box from front to back; `centre` is (x, z).
+    Y,
     /// `centre` is (x, y).
     Z,
 }
@@ -193,6 +321,24 @@ pub enum Cut {
         from: f64,
         to: f64,
     },
+    /// A vertical through-hole from z = 0 to `to` (the top face) whose top is counterbored
+    /// or countersunk.
+    SunkHole {
+        centre: [f64; 2],
+        radius: f64,
+        head: Head,
+        to: f64,
+    },
+    /// An obround slot through z = 0 to `to`, running along x: two half discs of `radius`
+    /// whose centres are `length` apart, joined by a rectangle.
+    Slot {
+        centre: [f64; 2],
+        length: f64,
+        radius: f64,
+        to: f64,
+        /// `X` or `Y`: the direction the slot runs in.
+        along: Axis,
+    },
 }
 
 impl Cut {
@@ -202,6 +348,69 @@ impl Cut {
                 radius, from, to, ..
             } => PI * radius * radius * (to - from),
             Cut::Pocket { size, from, to, .. } => size[0] * size[1] * (to - from),
+            Cut::SunkHole {
+                radius, head, to, ..
+            } => {
+                let depth = head.depth(radius);
+                let head_volume = match head {
+                    Head::Counterbore { radius: big, .. } => PI * big * big * depth,
+                    // A frustum from the head's radius down to the hole's.
+                    Head::Countersink { radius: big } => {
+                        PI * depth / 3.0 * (big * big + big * radius + radius * radius)
+                    }
+                };
+                PI * radius * radius * (to - depth) + head_volume
+            }
+            Cut::Slot {
+                length, radius, to, ..
+            } => (2.0 * radius * length + PI * radius * radius) * to,
+        }
+    }
+
+    /// The rectangle [x0, x1] x [y0, y1] a vertical cut occupies in plan, if it is one.
+    fn footprint(&self) -> Option<([f64; 2], [f64; 2])> {
+        let square = |c: [f64; 2], r: f64| Some(([c[0] - r, c[0] + r], [c[1] - r, c[1] + r]));
+        match *self {
+            Cut::Hole {
+                axis: Axis::Z,
+                centre,
+                radius,
+                ..
+            } => square(centre, radius),
+            Cut::SunkHole { centre, head, .. } => square(centre, head.radius()),
+            Cut::Slot {
+                centre,
+                length,
+                radius,
+                along,
+                ..
+            } => {
+                let half = [length / 2.0 + radius, radius];
+                let [hx, hy] = if along == Axis::Y {
+                    [half[1], half[0]]
+                } else {
+                    half
+                };
+                Some((
+                    [centre[0] - hx, centre[0] + hx],
+                    [centre[1] - hy, centre[1] + hy],
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// A vertical round cut's centre and widest radius.
+    fn circle(&self) -> Option<([f64; 2], f64)> {
+        match *self {
+            Cut::Hole {
+                axis: Axis::Z,
+                centre,
+                radius,
+                ..
+            } => Some((centre, radius)),
+            Cut::SunkHole { centre, head, .. } => Some((centre, head.radius())),
+            _ => None,
         }
     }
 }
@@ -227,7 +436,7 @@ impl Part {
         ExpectedGeometry {
             bbox: Some(self.body.bbox()),
             volume: Some(volume),
-            solids: Some(1),
+            solids: Some(self.body.solids()),
             // The mesh widens the measured box by up to the deflection on each side.
             bbox_allowance_mm: self.deflection().map(|d| 2.0 * d),
         }
@@ -309,12 +518,41 @@ fn describe_cut(cut: &Cut, index: usize, count: usize) -> String {
         Cut::Pocket { size, .. } => {
             format!("the {} x {} mm pocket", fmt(size[0]), fmt(size[1]))
         }
+        Cut::SunkHole {
+            centre,
+            radius,
+            head,
+            ..
+        } => format!(
+            "hole{which} (Ø{} mm with a Ø{} mm head at {}, {})",
+            fmt(2.0 * radius),
+            fmt(2.0 * head.radius()),
+            fmt(centre[0]),
+            fmt(centre[1])
+        ),
+        Cut::Slot {
+            centre,
+            length,
+            radius,
+            ..
+        } => format!(
+            "slot{which} ({} x {} mm at {}, {})",
+            fmt(length + 2.0 * radius),
+            fmt(2.0 * radius),
+            fmt(centre[0]),
+            fmt(centre[1])
+        ),
     }
 }
 
 /// Whether two cuts keep at least the minimum wall between them.
 fn apart(a: &Cut, b: &Cut) -> bool {
+    if let (Some((ca, ra)), Some((cb, rb))) = (a.circle(), b.circle()) {
+        return (ca[0] - cb[0]).hypot(ca[1] - cb[1]) >= ra + rb + MIN_WALL_MM;
+    }
     match (a, b) {
+        // Holes across different axes only exist in different legs of an L profile, whose
+        // regions `Body::holds` keeps apart.
         (
             Cut::Hole {
                 axis: axis_a,
@@ -328,15 +566,19 @@ fn apart(a: &Cut, b: &Cut) -> bool {
                 radius: rb,
                 ..
             },
-        ) if axis_a == axis_b => {
-            let distance = (ca[0] - cb[0]).hypot(ca[1] - cb[1]);
-            distance >= ra + rb + MIN_WALL_MM
-        }
-        // Holes across different axes only exist in different legs of an L profile, whose
-        // regions `Body::holds` keeps apart.
-        (Cut::Hole { .. }, Cut::Hole { .. }) => true,
-        // A part has at most one pocket, and never a pocket and a hole.
-        _ => false,
+        ) => axis_a != axis_b || (ca[0] - cb[0]).hypot(ca[1] - cb[1]) >= ra + rb + MIN_WALL_MM,
+        // A part has at most one pocket, and never a pocket and another cut.
+        (Cut::Pocket { .. }, _) | (_, Cut::Pocket { .. }) => false,
+        // Slots and holes: their plan rectangles kept apart (a slot is no wider than them).
+        _ => match (a.footprint(), b.footprint()) {
+            (Some((ax, ay)), Some((bx, by))) => {
+                ax[1] + MIN_WALL_MM <= bx[0]
+                    || bx[1] + MIN_WALL_MM <= ax[0]
+                    || ay[1] + MIN_WALL_MM <= by[0]
+                    || by[1] + MIN_WALL_MM <= ay[0]
+            }
+            _ => false,
+        },
     }
 }
 
@@ -414,7 +656,28 @@ impl Body {
                 leg_z,
                 width,
                 thickness,
-            } => thickness * width * (leg_x + leg_z - thickness),
+                gussets,
+            } => thickness * width * (leg_x + leg_z - thickness) + gussets.volume(),
+            Body::Stack { ref segments } => {
+                segments.iter().map(|s| s.section.area() * s.height).sum()
+            }
+            Body::Prism {
+                ref outline,
+                height,
+            } => polygon_area(outline) * height,
+            Body::Beside {
+                ref first,
+                ref second,
+                ..
+            } => first.volume() + second.volume(),
+        }
+    }
+
+    /// How many separate solids the body is.
+    pub fn solids(&self) -> u32 {
+        match self {
+            Body::Beside { first, second, .. } => first.solids() + second.solids(),
+            _ => 1,
         }
     }
 
@@ -466,6 +729,35 @@ impl Body {
                 width,
                 ..
             } => [leg_x, width, leg_z],
+            Body::Stack { ref segments } => {
+                let [x, y] = segments.iter().fold([0.0, 0.0], |[x, y], s| {
+                    let [sx, sy] = s.section.extents();
+                    [f64::max(x, sx), f64::max(y, sy)]
+                });
+                [x, y, segments.iter().map(|s| s.height).sum()]
+            }
+            Body::Prism {
+                ref outline,
+                height,
+            } => {
+                let span = |k: usize| {
+                    let (lo, hi) = outline
+                        .iter()
+                        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                            (lo.min(p[k]), hi.max(p[k]))
+                        });
+                    hi - lo
+                };
+                [span(0), span(1), height]
+            }
+            Body::Beside {
+                ref first,
+                ref second,
+                gap,
+            } => {
+                let (a, b) = (first.bbox(), second.bbox());
+                [a[0] + gap + b[0], a[1].max(b[1]), a[2].max(b[2])]
+            }
         }
     }
 
@@ -502,12 +794,38 @@ impl Body {
                 leg_z,
                 width,
                 thickness,
-            } => vec![
-                ("first leg", leg_x),
-                ("second leg", leg_z),
-                ("width", width),
-                ("thickness", thickness),
-            ],
+                gussets,
+            } => {
+                let mut sizes = vec![
+                    ("first leg", leg_x),
+                    ("second leg", leg_z),
+                    ("width", width),
+                    ("thickness", thickness),
+                ];
+                if gussets.count > 0 {
+                    sizes.push(("gusset size", gussets.size));
+                    sizes.push(("gusset thickness", gussets.thickness));
+                }
+                sizes
+            }
+            Body::Stack { ref segments } => segments
+                .iter()
+                .flat_map(|s| [s.section.size(), ("section length", s.height)])
+                .collect(),
+            Body::Prism { height, .. } => {
+                let [x, y, _] = self.bbox();
+                vec![("width", x), ("depth", y), ("height", height)]
+            }
+            Body::Beside {
+                ref first,
+                ref second,
+                gap,
+            } => {
+                let mut sizes = first.sizes();
+                sizes.extend(second.sizes());
+                sizes.push(("gap", gap));
+                sizes
+            }
         }
     }
 
@@ -592,6 +910,42 @@ impl Body {
                 "its thickness ({} mm) must be smaller than each leg",
                 fmt(thickness)
             )),
+            Body::Angle {
+                leg_x,
+                leg_z,
+                width,
+                thickness,
+                gussets,
+            } if gussets.count > 0 => {
+                let room = (leg_x.min(leg_z) - thickness).min(MAX_SIZE_MM);
+                if gussets.size > room + 1e-9 {
+                    Err(format!(
+                        "its gussets ({} mm) must fit inside the shorter leg ({} mm beyond the \
+                         other leg's thickness)",
+                        fmt(gussets.size),
+                        fmt(room)
+                    ))
+                } else if f64::from(gussets.count) * gussets.thickness > width - 1e-9 {
+                    Err(format!(
+                        "{} gussets {} mm thick do not fit in its {} mm width",
+                        gussets.count,
+                        fmt(gussets.thickness),
+                        fmt(width)
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            Body::Prism { ref outline, .. }
+                if outline.len() < 3 || polygon_area(outline) <= 0.0 =>
+            {
+                Err("its outline is not a closed counter-clockwise polygon".to_owned())
+            }
+            Body::Beside {
+                ref first,
+                ref second,
+                ..
+            } => first.check().and_then(|()| second.check()),
             _ => Ok(()),
         }
     }
@@ -630,7 +984,41 @@ impl Body {
                     } => {
                         region.holds_rectangle(corner, size) && spans(from, to, false, 0.0, *height)
                     }
-                    _ => false,
+                    Cut::SunkHole {
+                        centre,
+                        radius,
+                        head,
+                        to,
+                    } => {
+                        region.holds_circle(centre, head.radius())
+                            && head.radius() > radius
+                            && head.depth(radius) + MIN_WALL_MM <= *height
+                            && spans(0.0, to, true, 0.0, *height)
+                    }
+                    // Holes along the length or from front to back, through the whole box.
+                    Cut::Hole {
+                        axis: axis @ (Axis::X | Axis::Y),
+                        centre,
+                        radius,
+                        from,
+                        to,
+                        through,
+                    } => {
+                        let (across, span) = if axis == Axis::X {
+                            (*width, *length)
+                        } else {
+                            (*length, *width)
+                        };
+                        Region::inset([0.0, across], [0.0, *height], edges.size() + MIN_WALL_MM)
+                            .holds_circle(centre, radius)
+                            && through
+                            && spans(from, to, true, 0.0, span)
+                    }
+                    Cut::Slot { to, .. } => {
+                        cut.footprint().is_some_and(|(x, y)| {
+                            region.holds_rectangle([x[0], y[0]], [x[1] - x[0], y[1] - y[0]])
+                        }) && spans(0.0, to, true, 0.0, *height)
+                    }
                 }
             }
             (
@@ -674,6 +1062,7 @@ impl Body {
                     leg_z,
                     width,
                     thickness,
+                    gussets,
                 },
                 Cut::Hole {
                     axis,
@@ -688,14 +1077,60 @@ impl Body {
                 let (along, across_end) = match axis {
                     Axis::Z => ([*thickness, *leg_x], *width),
                     Axis::X => ([0.0, *width], *leg_z),
+                    Axis::Y => return false,
                 };
                 let region = match axis {
-                    Axis::Z => Region::inset(along, [0.0, across_end], MIN_WALL_MM),
                     Axis::X => Region::inset(along, [*thickness, across_end], MIN_WALL_MM),
+                    _ => Region::inset(along, [0.0, across_end], MIN_WALL_MM),
                 };
+                // Clear of the gussets too: the drill reaches past the leg's inner face.
+                let (across, along_leg) = match axis {
+                    Axis::X => (centre[0], centre[1]),
+                    _ => (centre[1], centre[0]),
+                };
+                let clear_of_gussets = gussets.starts(*width).iter().all(|&y0| {
+                    across + radius + MIN_WALL_MM <= y0
+                        || across - radius - MIN_WALL_MM >= y0 + gussets.thickness
+                        || along_leg - radius >= thickness + gussets.size + MIN_WALL_MM
+                });
                 region.holds_circle(*centre, *radius)
                     && spans(*from, *to, *through, 0.0, *thickness)
+                    && clear_of_gussets
             }
+            (
+                Body::Stack { segments },
+                Cut::Hole {
+                    axis: Axis::Z,
+                    centre,
+                    radius,
+                    from,
+                    to,
+                    through,
+                },
+            ) => {
+                let narrowest = segments
+                    .iter()
+                    .map(|s| s.section.inscribed_radius())
+                    .fold(f64::INFINITY, f64::min);
+                let height: f64 = segments.iter().map(|s| s.height).sum();
+                centre[0].hypot(centre[1]) + radius <= narrowest - MIN_WALL_MM
+                    && spans(*from, *to, *through, 0.0, height)
+            }
+            (
+                Body::Prism { outline, height },
+                Cut::Hole {
+                    axis: Axis::Z,
+                    centre,
+                    radius,
+                    from,
+                    to,
+                    through,
+                },
+            ) => {
+                distance_to_outline(outline, *centre) >= radius + MIN_WALL_MM
+                    && spans(*from, *to, *through, 0.0, *height)
+            }
+            (Body::Beside { first, .. }, cut) => first.holds(cut),
             _ => false,
         }
     }
@@ -750,35 +1185,139 @@ impl Body {
             Body::HexPrism {
                 across_flats,
                 height,
-            } => {
-                let corner = across_flats / 3f64.sqrt();
-                let points: Vec<String> = (0..=6)
-                    .map(|k| {
-                        let angle = PI / 3.0 * f64::from(k % 6);
-                        format!(
-                            "App.Vector({:?}, {:?}, 0.0)",
-                            corner * angle.cos(),
-                            corner * angle.sin()
-                        )
-                    })
-                    .collect();
-                format!(
-                    "hexagon = Part.Face(Part.makePolygon([{}]))\n\
-                     shape = hexagon.extrude(App.Vector(0.0, 0.0, {height:?}))\n",
-                    points.join(", ")
-                )
-            }
+            } => format!(
+                "hexagon = Part.Face(Part.makePolygon([{}]))\n\
+                 shape = hexagon.extrude(App.Vector(0.0, 0.0, {height:?}))\n",
+                hexagon_points(across_flats, 0.0)
+            ),
             Body::Angle {
                 leg_x,
                 leg_z,
                 width,
                 thickness,
+                gussets,
+            } => {
+                let mut s = format!(
+                    "shape = Part.makeBox({leg_x:?}, {width:?}, {thickness:?}).fuse(\
+                     Part.makeBox({thickness:?}, {width:?}, {leg_z:?}))\n"
+                );
+                let (t, g) = (thickness, gussets.size);
+                for y0 in gussets.starts(width) {
+                    let _ = writeln!(
+                        s,
+                        "gusset = Part.Face(Part.makePolygon([App.Vector({t:?}, {y0:?}, {t:?}), \
+                         App.Vector({:?}, {y0:?}, {t:?}), App.Vector({t:?}, {y0:?}, {:?}), \
+                         App.Vector({t:?}, {y0:?}, {t:?})])).extrude(App.Vector(0.0, {:?}, 0.0))\n\
+                         shape = shape.fuse(gusset)",
+                        t + g,
+                        t + g,
+                        gussets.thickness
+                    );
+                }
+                s.push_str("shape = shape.removeSplitter()\n");
+                s
+            }
+            Body::Stack { ref segments } => {
+                let mut s = String::from("pieces = []\n");
+                let mut z = 0.0;
+                for segment in segments {
+                    let piece = match segment.section {
+                        Section::Round { radius } => format!(
+                            "Part.makeCylinder({radius:?}, {:?}, App.Vector(0.0, 0.0, {z:?}))",
+                            segment.height
+                        ),
+                        Section::Hex { across_flats } => format!(
+                            "Part.Face(Part.makePolygon([{}])).extrude(App.Vector(0.0, 0.0, {:?}))",
+                            hexagon_points(across_flats, z),
+                            segment.height
+                        ),
+                    };
+                    let _ = writeln!(s, "pieces.append({piece})");
+                    z += segment.height;
+                }
+                s.push_str(
+                    "shape = pieces[0]\nfor piece in pieces[1:]:\n    shape = shape.fuse(piece)\n\
+                     shape = shape.removeSplitter()\n",
+                );
+                s
+            }
+            Body::Prism {
+                ref outline,
+                height,
+            } => {
+                // A gear has a thousand corners: plain (x, y) pairs keep the script short.
+                let mut s = String::with_capacity(outline.len() * 44 + 200);
+                s.push_str("corners = [");
+                for p in outline.iter().chain(outline.first()) {
+                    let _ = write!(s, "({:?}, {:?}), ", p[0], p[1]);
+                }
+                let _ = write!(
+                    s,
+                    "]\noutline = Part.Face(Part.makePolygon([App.Vector(x, y, 0.0) for x, y in \
+                     corners]))\nshape = outline.extrude(App.Vector(0.0, 0.0, {height:?}))\n"
+                );
+                s
+            }
+            Body::Beside {
+                ref first,
+                ref second,
+                gap,
             } => format!(
-                "shape = Part.makeBox({leg_x:?}, {width:?}, {thickness:?}).fuse(\
-                 Part.makeBox({thickness:?}, {width:?}, {leg_z:?})).removeSplitter()\n"
+                "{}second = shape\nsecond.translate(App.Vector({:?}, 0.0, 0.0))\n\
+                 {}shape = shape.fuse(second)\n",
+                second.script(),
+                first.bbox()[0] + gap,
+                first.script()
             ),
         }
     }
+}
+
+/// The corners of a regular hexagon (two on the x axis) at height z, closed, as FreeCAD
+/// vectors.
+fn hexagon_points(across_flats: f64, z: f64) -> String {
+    let corner = across_flats / 3f64.sqrt();
+    let points: Vec<String> = (0..=6)
+        .map(|k| {
+            let angle = PI / 3.0 * f64::from(k % 6);
+            format!(
+                "App.Vector({:?}, {:?}, {z:?})",
+                corner * angle.cos(),
+                corner * angle.sin()
+            )
+        })
+        .collect();
+    points.join(", ")
+}
+
+/// The signed area of a polygon (shoelace); positive when counter-clockwise.
+pub fn polygon_area(outline: &[[f64; 2]]) -> f64 {
+    let n = outline.len();
+    (0..n)
+        .map(|i| {
+            let (a, b) = (outline[i], outline[(i + 1) % n]);
+            a[0] * b[1] - b[0] * a[1]
+        })
+        .sum::<f64>()
+        / 2.0
+}
+
+/// How far `point` is from the nearest side of a closed polygon.
+fn distance_to_outline(outline: &[[f64; 2]], point: [f64; 2]) -> f64 {
+    let n = outline.len();
+    (0..n)
+        .map(|i| {
+            let (a, b) = (outline[i], outline[(i + 1) % n]);
+            let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+            let along = ((point[0] - a[0]) * dx + (point[1] - a[1]) * dy) / (dx * dx + dy * dy);
+            let t = if along.is_finite() {
+                along.clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            (a[0] + t * dx - point[0]).hypot(a[1] + t * dy - point[1])
+        })
+        .fold(f64::INFINITY, f64::min)
 }
 
 fn check_finish(edges: EdgeFinish, limit: f64, of: &str) -> Result<(), String> {
@@ -847,6 +1386,7 @@ impl Cut {
                 let (origin, direction) = match axis {
                     Axis::Z => ([centre[0], centre[1], start], "0.0, 0.0, 1.0"),
                     Axis::X => ([start, centre[0], centre[1]], "1.0, 0.0, 0.0"),
+                    Axis::Y => ([centre[0], start, centre[1]], "0.0, 1.0, 0.0"),
                 };
                 format!(
                     "Part.makeCylinder({radius:?}, {length:?}, App.Vector({:?}, {:?}, {:?}), \
@@ -867,6 +1407,70 @@ impl Cut {
                 corner[0],
                 corner[1]
             ),
+            Cut::SunkHole {
+                centre: [x, y],
+                radius,
+                head,
+                to,
+            } => {
+                let o = TOOL_OVERSHOOT_MM;
+                let depth = head.depth(radius);
+                let at = |z: f64| format!("App.Vector({x:?}, {y:?}, {z:?})");
+                let shank = format!(
+                    "Part.makeCylinder({radius:?}, {:?}, {})",
+                    to + 2.0 * o,
+                    at(-o)
+                );
+                let top = match head {
+                    Head::Counterbore { radius: big, .. } => format!(
+                        "Part.makeCylinder({big:?}, {:?}, {})",
+                        depth + o,
+                        at(to - depth)
+                    ),
+                    // The cone carried on past the top face keeps its 90° flank.
+                    Head::Countersink { radius: big } => format!(
+                        "Part.makeCone({radius:?}, {:?}, {:?}, {})",
+                        big + o,
+                        depth + o,
+                        at(to - depth)
+                    ),
+                };
+                format!("{shank}.fuse({top})")
+            }
+            Cut::Slot {
+                centre: [x, y],
+                length,
+                radius,
+                to,
+                along,
+            } => {
+                let o = TOOL_OVERSHOOT_MM;
+                let height = to + 2.0 * o;
+                let (dx, dy) = if along == Axis::Y {
+                    (0.0, length / 2.0)
+                } else {
+                    (length / 2.0, 0.0)
+                };
+                let (box_x, box_y) = if along == Axis::Y {
+                    (2.0 * radius, length)
+                } else {
+                    (length, 2.0 * radius)
+                };
+                format!(
+                    "Part.makeBox({box_x:?}, {box_y:?}, {height:?}, App.Vector({:?}, {:?}, {:?}))\
+                     .fuse(Part.makeCylinder({radius:?}, {height:?}, App.Vector({:?}, {:?}, {:?})))\
+                     .fuse(Part.makeCylinder({radius:?}, {height:?}, App.Vector({:?}, {:?}, {:?})))",
+                    x - box_x / 2.0,
+                    y - box_y / 2.0,
+                    -o,
+                    x - dx,
+                    y - dy,
+                    -o,
+                    x + dx,
+                    y + dy,
+                    -o
+                )
+            }
         }
     }
 }

@@ -4,21 +4,31 @@
 //! # Layout
 //! - [`geometry`]: bodies and cuts; exact volume and bounding box, fit checks, the script.
 //! - [`solids`]: box / cube, cylinder, sphere, cone and truncated cone, torus; edge finishes.
-//! - [`plates`]: plate or block with through-holes; block with a pocket or blind hole.
+//! - [`plates`]: plate or block with holes (through, blind, countersunk, counterbored, along
+//!   any axis, in any layout), with obround slots; block with a pocket or blind hole.
 //! - [`rings`]: tube, spacer / standoff, flange.
 //! - [`fasteners`]: washer (ISO 7089) and hex nut (ISO 4032), and their tables.
-//! - [`bracket`]: L-bracket with holes in its legs.
+//! - [`bracket`]: L-bracket with holes in its legs and optional gussets (shelf bracket).
+//! - [`enclosure`]: open-top enclosure / project box with walls, floor and optional lid.
+//! - [`gear`]: spur gear with an involute profile, from a module or a diametral pitch.
+//! - [`turned`]: stepped shaft, pulley / wheel with a hub, hex bolt blank, hex standoff.
 
 mod bracket;
+mod enclosure;
 mod fasteners;
+mod gear;
 mod geometry;
 mod plates;
 mod rings;
 mod solids;
+mod turned;
 
 use std::collections::BTreeMap;
 
-pub use geometry::{Axis, Body, Cut, EdgeFinish, Edges, MAX_SIZE_MM, MIN_WALL_MM, Part};
+pub use geometry::{
+    Axis, Body, Cut, EdgeFinish, Edges, Gussets, Head, MAX_SIZE_MM, MIN_WALL_MM, Part, Section,
+    Segment,
+};
 
 use super::parse::{Feature, Qualifier, Quantity, Reading, Scope};
 use super::{PlanError, fmt};
@@ -35,6 +45,8 @@ pub struct Design {
     /// Every parameter the part was built from, in mm (counts are plain numbers).
     pub parameters: BTreeMap<String, f64>,
     pub part: Part,
+    /// What the prompt said that is not geometry (material, purpose, process).
+    pub notes: Vec<String>,
 }
 
 impl Design {
@@ -44,6 +56,7 @@ impl Design {
             summary,
             parameters: parameters.0,
             part,
+            notes: Vec::new(),
         }
     }
 }
@@ -64,6 +77,12 @@ impl Params {
 fn companions(noun: &str) -> &'static [&'static str] {
     match noun {
         "bracket" => &["box"],
+        "shelf_bracket" => &["bracket", "box"],
+        "enclosure" => &["box"],
+        "hex_standoff" => &["spacer"],
+        "stepped_shaft" => &["cylinder"],
+        "pulley" => &["cylinder"],
+        "gear" => &["cylinder"],
         "flange" => &["tube", "cylinder", "ring"],
         "washer" => &["ring", "cylinder"],
         "spacer" => &["tube", "cylinder"],
@@ -77,8 +96,27 @@ fn companions(noun: &str) -> &'static [&'static str] {
 
 /// From the most specific noun to the most generic: the first one present names the part.
 const NOUN_PRIORITY: &[&str] = &[
-    "bracket", "flange", "nut", "washer", "spacer", "tube", "torus", "ring", "frustum", "cone",
-    "sphere", "cylinder", "cube", "box",
+    "shelf_bracket",
+    "bracket",
+    "enclosure",
+    "gear",
+    "hex_standoff",
+    "bolt",
+    "flange",
+    "nut",
+    "washer",
+    "spacer",
+    "pulley",
+    "stepped_shaft",
+    "tube",
+    "torus",
+    "ring",
+    "frustum",
+    "cone",
+    "sphere",
+    "cylinder",
+    "cube",
+    "box",
 ];
 
 /// Chooses the entry a reading names and builds its part, or says why it cannot. A refusal
@@ -107,6 +145,10 @@ fn design_entry(reading: &mut Reading) -> Result<Design, PlanError> {
             quoted(&reading.unsupported)
         )));
     }
+    // "hex" makes a standoff or spacer hexagonal; nuts and bolts are hexagonal anyway.
+    if reading.nouns.contains(&"hex_shape") && reading.nouns.contains(&"spacer") {
+        reading.nouns.push("hex_standoff");
+    }
     let Some(noun) = NOUN_PRIORITY
         .iter()
         .copied()
@@ -114,10 +156,16 @@ fn design_entry(reading: &mut Reading) -> Result<Design, PlanError> {
     else {
         return Err(unsupported("it names no part the offline planner knows"));
     };
+    if reading.nouns.contains(&"hex_shape") && !["nut", "bolt", "hex_standoff"].contains(&noun) {
+        return Err(unsupported(&format!(
+            "it asks for a 'hex' {}, which the offline planner cannot make",
+            noun.replace('_', " ")
+        )));
+    }
     let others: Vec<String> = reading
         .nouns
         .iter()
-        .filter(|n| **n != noun && !companions(noun).contains(n))
+        .filter(|n| **n != noun && **n != "hex_shape" && !companions(noun).contains(n))
         .map(|n| (*n).to_owned())
         .collect();
     if !others.is_empty() {
@@ -127,8 +175,15 @@ fn design_entry(reading: &mut Reading) -> Result<Design, PlanError> {
             others.join(", ")
         )));
     }
-    let design = match noun {
-        "bracket" => bracket::l_bracket(reading)?,
+    let mut design = match noun {
+        "shelf_bracket" => bracket::l_bracket(reading, true)?,
+        "bracket" => bracket::l_bracket(reading, false)?,
+        "enclosure" => enclosure::enclosure(reading)?,
+        "gear" => gear::spur_gear(reading)?,
+        "hex_standoff" => turned::hex_standoff(reading)?,
+        "bolt" => turned::hex_bolt(reading)?,
+        "pulley" => turned::pulley(reading)?,
+        "stepped_shaft" => turned::stepped_shaft(reading)?,
         "flange" => rings::flange(reading)?,
         "nut" => fasteners::hex_nut(reading)?,
         "washer" => fasteners::washer(reading)?,
@@ -143,6 +198,15 @@ fn design_entry(reading: &mut Reading) -> Result<Design, PlanError> {
         "cube" => plates::box_family(reading, true)?,
         _ => plates::box_family(reading, false)?,
     };
+    let unused = unused_features(reading, design.entry);
+    if !unused.is_empty() {
+        return Err(unsupported(&format!(
+            "the {} it would make has no {}",
+            design.entry.replace('_', " "),
+            unused.join(" or ")
+        )));
+    }
+    design.notes = reading.notes.clone();
     let unhonoured = reading.unhonoured();
     if !unhonoured.is_empty() {
         return Err(unsupported(&format!(
@@ -173,17 +237,43 @@ fn design_entry(reading: &mut Reading) -> Result<Design, PlanError> {
     Ok(design)
 }
 
+/// The features only some entries make, named in the prompt but not made by `entry`.
+fn unused_features(reading: &Reading, entry: &str) -> Vec<&'static str> {
+    let mut unused = Vec::new();
+    for (feature, words, makers) in [
+        (Feature::Slot, "'slot'", &["plate_with_slots"][..]),
+        (Feature::Hub, "'hub'", &["pulley"][..]),
+        (Feature::Gusset, "'gusset'", &["l_bracket"][..]),
+        (Feature::BoltHead, "'head'", &["hex_bolt"][..]),
+    ] {
+        if reading.has_feature(feature) && !makers.contains(&entry) {
+            unused.push(words);
+        }
+    }
+    if reading.lid && entry != "enclosure" {
+        unused.push("'lid'");
+    }
+    unused
+}
+
 /// "length 100 mm, hole count 4, ..." for messages and plan steps.
 pub fn describe_parameters(parameters: &BTreeMap<String, f64>) -> String {
     parameters
         .iter()
         .map(|(name, value)| {
-            let unit =
-                if name.ends_with("count") || name.ends_with("columns") || name.ends_with("rows") {
-                    ""
-                } else {
-                    " mm"
-                };
+            let unit = if name.ends_with("count")
+                || name.ends_with("columns")
+                || name.ends_with("rows")
+                || name == "teeth"
+                || name == "diametral_pitch"
+                || name == "lid"
+            {
+                ""
+            } else if name.ends_with("angle") {
+                " degrees"
+            } else {
+                " mm"
+            };
             format!("{} {}{unit}", name.replace('_', " "), fmt(*value))
         })
         .collect::<Vec<_>>()
@@ -231,7 +321,13 @@ fn close_examples(nouns: &[&str]) -> String {
 /// The entries a part noun can lead to, most likely first.
 fn entries_for_noun(noun: &str) -> &'static [&'static str] {
     match noun {
-        "bracket" => &["l_bracket"],
+        "bracket" | "shelf_bracket" => &["l_bracket"],
+        "enclosure" => &["enclosure"],
+        "gear" => &["spur_gear"],
+        "hex_standoff" => &["hex_standoff", "spacer"],
+        "bolt" => &["hex_bolt"],
+        "pulley" => &["pulley"],
+        "stepped_shaft" => &["stepped_shaft"],
         "flange" => &["flange"],
         "nut" => &["hex_nut"],
         "washer" => &["washer"],
@@ -465,7 +561,15 @@ mod tests {
         // vertically; a finish at both ends of a rod is on both rims.
         let restating = |template: &str, word: &str| {
             (template.contains("hole")
-                && ["top", "upper", "vertical", "vertically", "upright"].contains(&word))
+                && [
+                    "top",
+                    "upper",
+                    "vertical",
+                    "vertically",
+                    "upright",
+                    "top to bottom",
+                ]
+                .contains(&word))
                 || ((template.contains("edges") || template.contains("rim")) && word == "along")
                 || (template.contains("rim")
                     && ["both ends", "each end", "either end", "ends"].contains(&word))
@@ -495,6 +599,9 @@ mod tests {
                         );
                         honoured += 1;
                     }
+                    // Refused only after every qualifier was honoured: the part itself is
+                    // impossible (a hole front to back through a thin plate).
+                    Err(error) if error.code == "invalid_dimensions" => honoured += 1,
                     Err(error) => {
                         assert!(
                             error.message.contains(&format!("'{word}'"))
@@ -512,6 +619,83 @@ mod tests {
             honoured >= 10 && refused >= 100,
             "{honoured} honoured, {refused} refused"
         );
+    }
+
+    /// The qualifier words added with the new parts, each in a prompt that honours it and
+    /// one that must be refused naming it.
+    #[test]
+    fn new_qualifier_words_are_honoured_where_made_and_refused_elsewhere() {
+        use crate::planner::OfflinePlanner;
+        let cases = [
+            (
+                "countersunk",
+                "a plate 100x60x6 mm with four countersunk M5 holes at the corners",
+                "a flange 100 mm OD, 40 mm bore, 10 mm thick with 4 countersunk M8 holes",
+            ),
+            (
+                "counterbored",
+                "a plate 100x60x10 mm with four counterbored M5 holes at the corners",
+                "an L-bracket 60x40x5, 30 wide, with a counterbored M4 hole in each leg",
+            ),
+            (
+                "csk",
+                "a plate 100x60x6 mm with 4 M5 csk holes",
+                "an M8 csk washer",
+            ),
+            (
+                "front to back",
+                "a block 60x40x30 with an 8 mm hole drilled front to back",
+                "a cylinder 40 mm in diameter, 30 mm tall with a 6 mm hole front to back",
+            ),
+            (
+                "lengthwise",
+                "a bar 200 x 30 x 20 with a 6 mm hole lengthwise",
+                "a flange 120 mm OD, 60 mm bore, 12 mm thick with 6 holes of 10 mm lengthwise",
+            ),
+            (
+                "crosswise",
+                "a plate 200x100x10 with two 30 x 8 mm slots running crosswise",
+                "a sphere 40 mm in diameter, crosswise",
+            ),
+            (
+                "top to bottom",
+                "a block 60x40x30 with a 10 mm hole top to bottom",
+                "a torus with major radius 30 mm and minor radius 5 mm, top to bottom",
+            ),
+        ];
+        for (word, honoured, refused) in cases {
+            let plan = OfflinePlanner
+                .plan(honoured)
+                .unwrap_or_else(|e| panic!("{honoured}: {e}"));
+            assert!(
+                plan.plan.steps.len() >= 3,
+                "{honoured}: {:?}",
+                plan.plan.steps
+            );
+            let error = match OfflinePlanner.plan(refused) {
+                Ok(plan) => panic!("{refused}: planned {}", plan.plan.summary),
+                Err(error) => error,
+            };
+            assert!(
+                error.message.contains(&format!("'{word}'")),
+                "{refused}: {}",
+                error.message
+            );
+        }
+        // Honoured means made: the countersink and the direction are in the part.
+        let plan = OfflinePlanner
+            .plan("a plate 100x60x6 mm with four countersunk M5 holes at the corners")
+            .unwrap();
+        assert!(
+            plan.part
+                .cuts
+                .iter()
+                .all(|c| matches!(c, Cut::SunkHole { .. }))
+        );
+        let plan = OfflinePlanner
+            .plan("a block 60x40x30 with an 8 mm hole drilled front to back")
+            .unwrap();
+        assert!(matches!(plan.part.cuts[0], Cut::Hole { axis: Axis::Y, .. }));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::solids::{axial_length, cylinder, outer_diameter, torus};
 use super::{
     Design, Params, ambiguous, hole_diameter, no_edge_finish, required, take_first, unsupported,
 };
-use crate::planner::parse::{Arrangement, Feature, Quantity as Q, Reading};
+use crate::planner::parse::{Arrangement, Feature, Qualifier, Quantity as Q, Reading};
 use crate::planner::{PlanError, fmt};
 
 /// A spacer for an M size is this many times the nominal diameter across, when not given.
@@ -163,6 +163,12 @@ pub(super) fn spacer(reading: &mut Reading) -> Result<Design, PlanError> {
 
 /// "a disc with a 20 mm hole through the middle" is a tube; holes off the axis are a flange.
 pub(super) fn cylinder_or_tube(reading: &mut Reading) -> Result<Design, PlanError> {
+    // "a shaft 40 mm diameter 20 mm long, then 25 mm diameter for 60 mm": sections.
+    if reading.distinct_values(&[Q::Diameter, Q::OuterDiameter]) >= 2
+        && !(reading.has_feature(Feature::Hole) || reading.has_feature(Feature::Bore))
+    {
+        return super::turned::stepped_shaft(reading);
+    }
     if !(reading.has_feature(Feature::Hole) || reading.has_feature(Feature::Bore)) {
         return cylinder(reading);
     }
@@ -183,6 +189,19 @@ pub(super) fn cylinder_or_tube(reading: &mut Reading) -> Result<Design, PlanErro
         ));
     }
     no_edge_finish(reading, "cylinder with a bore")?;
+    // "a hole through its length", "axially": the axis is the only way a bore runs.
+    let directions = reading
+        .qualifiers
+        .iter()
+        .filter(|q| q.qualifier == Qualifier::Direction);
+    if directions.clone().count() > 0
+        && directions.clone().all(|q| {
+            matches!(q.along, Some(Q::Length | Q::Height))
+                || matches!(q.words.as_str(), "axial" | "axially")
+        })
+    {
+        reading.honour_anywhere(&[Qualifier::Direction]);
+    }
     let outer = outer_diameter(reading)?;
     let inner = inner_diameter(reading)?;
     tube_like(reading, "tube", "tube", outer, inner)

@@ -34,6 +34,14 @@ pub(super) fn cuboid_size(reading: &mut Reading, cube: bool) -> Result<[f64; 3],
             ));
         }
     }
+    // "a square plate 100 mm on a side, 5 mm thick"; "a 20 mm square bar 100 mm long".
+    if !cube && width.is_none() && (length.is_none() || height.is_none()) {
+        match (reading.take(Q::Side)?, length) {
+            (Some(side), None) => (length, width) = (Some(side), Some(side)),
+            (Some(side), Some(_)) => (width, height) = (Some(side), Some(side)),
+            (None, _) => {}
+        }
+    }
     if cube && length.is_none() && width.is_none() && height.is_none() {
         let side = match take_first(reading, &[Q::Side])? {
             Some(side) => Some(side),
