@@ -331,32 +331,21 @@ async fn promote_due_forever(
             () = tokio::time::sleep(PROMOTION_INTERVAL) => {}
             () = shutdown.cancelled() => return,
         }
-        let errors = [
-            store
-                .promote_due(&mut conn, PROMOTION_CHUNK)
-                .await
-                .map(|moved| {
-                    if moved > 0 {
-                        debug!(moved, "promoted due scheduled tasks");
-                    }
-                }),
-            // apalis-redis keeps every finished task forever; the job record is what counts.
-            store
-                .forget_done_tasks(&mut conn, PROMOTION_CHUNK)
-                .await
-                .map(|forgotten| {
-                    if forgotten > 0 {
-                        debug!(forgotten, "forgot finished tasks");
-                    }
-                }),
-            store
-                .expire_worker_metadata(&mut conn, worker_metadata_ttl)
-                .await
-                .map(drop),
-        ]
-        .into_iter()
-        .filter_map(Result::err)
-        .collect::<Vec<_>>();
+        let promoted = store.promote_due(&mut conn, PROMOTION_CHUNK).await;
+        // apalis-redis keeps every finished task forever; the job record is what counts.
+        let forgotten = store.forget_done_tasks(&mut conn, PROMOTION_CHUNK).await;
+        if let (Ok(promoted), Ok(forgotten)) = (&promoted, &forgotten)
+            && promoted + forgotten > 0
+        {
+            debug!(promoted, forgotten, "queue upkeep");
+        }
+        let renewed = store
+            .expire_worker_metadata(&mut conn, worker_metadata_ttl)
+            .await;
+        let errors: Vec<_> = [promoted, forgotten, renewed]
+            .into_iter()
+            .filter_map(Result::err)
+            .collect();
         for _ in &errors {
             shared::metrics::record_redis_error(RedisComponent::QueueUpkeep);
         }
