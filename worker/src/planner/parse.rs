@@ -70,6 +70,9 @@ pub enum Quantity {
     /// The centre distances of a rectangle of holes, along the length and the width.
     PatternLength,
     PatternWidth,
+    /// Where a cross hole's centre is: "20 mm from the top", "15 mm from the bottom".
+    FromTop,
+    FromBottom,
 }
 
 impl Quantity {
@@ -122,6 +125,8 @@ impl Quantity {
             Self::Floor => "floor thickness",
             Self::PatternLength => "hole pattern length",
             Self::PatternWidth => "hole pattern width",
+            Self::FromTop => "distance from the top",
+            Self::FromBottom => "distance from the bottom",
         }
     }
 
@@ -698,6 +703,18 @@ const PHRASES: &[(&str, Class)] = {
         ("centres", Label(Q::Pitch)),
         ("centers", Label(Q::Pitch)),
         ("in from the edges", Label(Q::Margin)),
+        ("from the top", Label(Q::FromTop)),
+        ("from its top", Label(Q::FromTop)),
+        ("from the top end", Label(Q::FromTop)),
+        ("below the top", Label(Q::FromTop)),
+        ("down from the top", Label(Q::FromTop)),
+        ("from the bottom", Label(Q::FromBottom)),
+        ("from its bottom", Label(Q::FromBottom)),
+        ("from the bottom end", Label(Q::FromBottom)),
+        ("from the base", Label(Q::FromBottom)),
+        ("above the bottom", Label(Q::FromBottom)),
+        ("above the base", Label(Q::FromBottom)),
+        ("up from the bottom", Label(Q::FromBottom)),
         ("from the edges", Label(Q::Margin)),
         ("from the edge", Label(Q::Margin)),
         ("from each edge", Label(Q::Margin)),
@@ -893,6 +910,8 @@ const PHRASES: &[(&str, Class)] = {
         ("cbore", Qualifier(QF::Counterbored)),
         ("top to bottom", Qualifier(QF::Vertical)),
         ("cross drilled", Qualifier(QF::Direction)),
+        ("drilled across", Qualifier(QF::Direction)),
+        ("across it", Qualifier(QF::Direction)),
         ("cross", Qualifier(QF::Direction)),
         ("inside dimensions", Qualifier(QF::Inside)),
         ("internal dimensions", Qualifier(QF::Inside)),

@@ -609,11 +609,20 @@ fn canonical_prompt(entry: &str, summary: &str, p: &BTreeMap<String, f64>) -> Op
                 v("height")?
             )
         }
-        "cylinder" => format!(
-            "a cylinder {} mm in diameter and {} mm tall",
-            v("diameter")?,
-            v("height")?
-        ),
+        "cylinder" => {
+            let mut text = format!(
+                "a cylinder {} mm in diameter and {} mm tall",
+                v("diameter")?,
+                v("height")?
+            );
+            // Its one hole is a cross hole; the holes below are for boxes and plates.
+            if let (Some(d), Some(z)) = (v("hole_diameter"), v("hole_centre_height")) {
+                text.push_str(&format!(
+                    ", with a {d} mm cross hole {z} mm from the bottom"
+                ));
+            }
+            text
+        }
         "sphere" => format!("a sphere {} mm in diameter", v("diameter")?),
         "cone" => format!(
             "a truncated cone, base diameter {}, top diameter {}, {} mm high",
@@ -787,7 +796,7 @@ fn canonical_prompt(entry: &str, summary: &str, p: &BTreeMap<String, f64>) -> Op
         }
         _ => return None,
     };
-    if let Some(d) = v("hole_diameter") {
+    if let Some(d) = v("hole_diameter").filter(|_| entry != "cylinder") {
         let holes = if let (Some(c), Some(r)) = (v("grid_columns"), v("grid_rows")) {
             format!(", with a {c} x {r} grid of {d} mm holes")
         } else if let (Some(a), Some(b)) = (v("pattern_length"), v("pattern_width")) {

@@ -174,6 +174,78 @@ pub const PHRASINGS: &[Phrasing] = &[
         "cylinder",
         &[("diameter", 20.0), ("height", 30.0), ("fillet_radius", 2.0)],
     ),
+    // cylinder with one hole across its axis
+    p(
+        "a cylinder 40 mm diameter 60 mm tall with a 6 mm cross hole",
+        "cylinder",
+        &[
+            ("diameter", 40.0),
+            ("height", 60.0),
+            ("hole_diameter", 6.0),
+            ("hole_centre_height", 30.0),
+        ],
+    ),
+    p(
+        "a 25 mm rod 80 mm long with a 5 mm cross hole",
+        "cylinder",
+        &[
+            ("diameter", 25.0),
+            ("height", 80.0),
+            ("hole_diameter", 5.0),
+            ("hole_centre_height", 40.0),
+        ],
+    ),
+    p(
+        "a cylinder Ø40 x 60 with a 6 mm hole drilled across it 20 mm from the top",
+        "cylinder",
+        &[
+            ("diameter", 40.0),
+            ("height", 60.0),
+            ("hole_diameter", 6.0),
+            ("hole_centre_height", 40.0),
+        ],
+    ),
+    p(
+        "a shaft 20 mm in diameter, 100 mm long, with an 8 mm cross drilled hole 15 mm from the bottom",
+        "cylinder",
+        &[
+            ("diameter", 20.0),
+            ("height", 100.0),
+            ("hole_diameter", 8.0),
+            ("hole_centre_height", 15.0),
+        ],
+    ),
+    p(
+        "a 1/2 inch dowel 3 inches long with a 1/8\" transverse hole 1\" from the bottom",
+        "cylinder",
+        &[
+            ("diameter", 0.5 * IN),
+            ("height", 3.0 * IN),
+            ("hole_diameter", 0.125 * IN),
+            ("hole_centre_height", IN),
+        ],
+    ),
+    p(
+        "a dowel 10 mm diameter 50 mm long with a 3 mm hole crosswise through it",
+        "cylinder",
+        &[
+            ("diameter", 10.0),
+            ("height", 50.0),
+            ("hole_diameter", 3.0),
+            ("hole_centre_height", 25.0),
+        ],
+    ),
+    p(
+        "a round bar 30 mm diameter 90 mm long with a radial 6 mm through hole 25 mm from the top, 1 mm chamfers on both ends",
+        "cylinder",
+        &[
+            ("diameter", 30.0),
+            ("height", 90.0),
+            ("hole_diameter", 6.0),
+            ("hole_centre_height", 65.0),
+            ("chamfer", 1.0),
+        ],
+    ),
     // sphere
     p(
         "a sphere 50 mm in diameter",

@@ -367,6 +367,26 @@ impl Cut {
         }
     }
 
+    /// The volume the cut takes from `body`: a hole across a cylinder's axis (a cross hole)
+    /// takes less than its straight length, see [`cross_hole_volume`]; every other cut takes
+    /// its own volume.
+    fn volume_from(&self, body: &Body) -> f64 {
+        match (body, self) {
+            (
+                Body::Cylinder {
+                    radius: body_radius,
+                    ..
+                },
+                Cut::Hole {
+                    axis: Axis::X | Axis::Y,
+                    radius,
+                    ..
+                },
+            ) => cross_hole_volume(*body_radius, *radius),
+            _ => self.volume(),
+        }
+    }
+
     /// The rectangle [x0, x1] x [y0, y1] a vertical cut occupies in plan, if it is one.
     fn footprint(&self) -> Option<([f64; 2], [f64; 2])> {
         let square = |c: [f64; 2], r: f64| Some(([c[0] - r, c[0] + r], [c[1] - r, c[1] + r]));
@@ -432,7 +452,8 @@ impl Part {
 
     /// What FreeCAD must measure: the body's box, its volume minus the cuts', one solid.
     pub fn expected(&self) -> ExpectedGeometry {
-        let volume = self.body.volume() - self.cuts.iter().map(Cut::volume).sum::<f64>();
+        let removed: f64 = self.cuts.iter().map(|c| c.volume_from(&self.body)).sum();
+        let volume = self.body.volume() - removed;
         ExpectedGeometry {
             bbox: Some(self.body.bbox()),
             volume: Some(volume),
@@ -1039,6 +1060,31 @@ impl Body {
                 centre[0].hypot(centre[1]) + radius <= body_radius - edges.size() - MIN_WALL_MM
                     && spans(*from, *to, *through, 0.0, *height)
             }
+            // A cross hole: straight through the axis, clear of the finished rims and with
+            // material left beside it, so its volume is `cross_hole_volume`.
+            (
+                Body::Cylinder {
+                    radius: body_radius,
+                    height,
+                    edges,
+                },
+                Cut::Hole {
+                    axis: Axis::X | Axis::Y,
+                    centre: [across, z],
+                    radius,
+                    from,
+                    to,
+                    through,
+                },
+            ) => {
+                let clearance = edges.size() + MIN_WALL_MM;
+                across.abs() <= 1e-9
+                    && radius + MIN_WALL_MM <= *body_radius
+                    && z - radius >= clearance - 1e-9
+                    && z + radius <= height - clearance + 1e-9
+                    && *through
+                    && spans(*from, *to, true, -body_radius, *body_radius)
+            }
             (
                 Body::HexPrism {
                     across_flats,
@@ -1475,6 +1521,33 @@ impl Cut {
     }
 }
 
+/// Intervals of the composite Simpson rule for [`cross_hole_volume`]: its integrand is smooth
+/// (R > r), so the error is far below FreeCAD's own precision.
+const CROSS_HOLE_INTERVALS: usize = 2000;
+
+/// The material a hole of radius r takes out of a cylinder of radius R when their axes cross
+/// at right angles (r < R). Across the hole at y = r·sin t, the hole is 2·r·cos t tall and the
+/// cylinder 2·sqrt(R² - y²) long, so with dy = r·cos t dt:
+/// V = ∫ 2·sqrt(R² - y²) · 2·sqrt(r² - y²) dy = 4r² ∫_{-π/2}^{π/2} cos²t · sqrt(R² - r²·sin²t) dt,
+/// integrated numerically (composite Simpson). For r ≪ R it tends to πr²·2R.
+pub fn cross_hole_volume(body_radius: f64, hole_radius: f64) -> f64 {
+    let integrand = |t: f64| {
+        let s = hole_radius * t.sin();
+        t.cos().powi(2) * (body_radius * body_radius - s * s).max(0.0).sqrt()
+    };
+    let n = CROSS_HOLE_INTERVALS;
+    let (a, b) = (-PI / 2.0, PI / 2.0);
+    let step = (b - a) / n as f64;
+    let inner: f64 = (1..n)
+        .map(|i| {
+            let weight = if i % 2 == 1 { 4.0 } else { 2.0 };
+            weight * integrand(a + i as f64 * step)
+        })
+        .sum();
+    let integral = step / 3.0 * (integrand(a) + inner + integrand(b));
+    4.0 * hole_radius * hole_radius * integral
+}
+
 /// A box with every edge rounded by r is the Minkowski sum of the inner box
 /// (a, b, c) = (L-2r, W-2r, H-2r) and a ball of radius r:
 /// V = abc + 2r(ab+bc+ca) + πr²(a+b+c) + 4/3·πr³.
@@ -1609,6 +1682,61 @@ mod tests {
         assert!(plate(50.0).check().is_ok());
         assert!(plate(3.4).check().is_err());
         assert!(plate(3.5).check().is_ok());
+    }
+
+    /// The cross-hole integral against the cases with a closed form: a hole as wide as the
+    /// cylinder is Steinmetz's bicylinder (16/3·R³); a thin one is a straight hole 2R long
+    /// (πr²·2R, less r⁴π/(4R) to the next order).
+    #[test]
+    fn cross_hole_volume_meets_the_closed_forms() {
+        let steinmetz = cross_hole_volume(10.0, 10.0);
+        assert!(
+            (steinmetz / (16.0 / 3.0 * 1000.0) - 1.0).abs() < 1e-9,
+            "{steinmetz}"
+        );
+        let (big, small) = (20.0, 0.1);
+        let thin = cross_hole_volume(big, small);
+        let series = PI * small * small * 2.0 * big - PI * small.powi(4) / (4.0 * big);
+        assert!((thin / series - 1.0).abs() < 1e-9, "{thin} vs {series}");
+        // Shorter than the straight hole, longer than the bicylinder's share.
+        let mid = cross_hole_volume(20.0, 3.0);
+        assert!(
+            mid < PI * 9.0 * 40.0 && mid > PI * 9.0 * 40.0 * 0.99,
+            "{mid}"
+        );
+    }
+
+    #[test]
+    fn a_cross_hole_needs_a_wall_beside_it_and_room_above_and_below() {
+        let rod = |hole_radius: f64, z: f64| Part {
+            body: Body::Cylinder {
+                radius: 10.0,
+                height: 40.0,
+                edges: EdgeFinish::Sharp,
+            },
+            cuts: vec![Cut::Hole {
+                axis: Axis::X,
+                centre: [0.0, z],
+                radius: hole_radius,
+                from: -10.0,
+                to: 10.0,
+                through: true,
+            }],
+        };
+        assert!(rod(3.0, 20.0).check().is_ok());
+        assert!(rod(9.5, 20.0).check().is_ok());
+        assert!(rod(9.6, 20.0).check().is_err());
+        assert!(rod(3.0, 3.5).check().is_ok());
+        assert!(rod(3.0, 3.4).check().is_err());
+        assert!(rod(3.0, 36.6).check().is_err());
+        let expected = rod(3.0, 20.0).expected().volume.unwrap();
+        let exact = PI * 100.0 * 40.0 - cross_hole_volume(10.0, 3.0);
+        assert!((expected - exact).abs() < 1e-9 * exact);
+        let script = rod(3.0, 20.0).script();
+        assert!(
+            script.contains("Part.makeCylinder(3.0, 22.0, App.Vector(-11.0, 0.0, 20.0), App.Vector(1.0, 0.0, 0.0))"),
+            "{script}"
+        );
     }
 
     #[test]

@@ -658,6 +658,26 @@ mod tests {
                 "a sphere 40 mm in diameter, crosswise",
             ),
             (
+                "cross",
+                "a cylinder 40 mm diameter 60 mm tall with a 6 mm cross hole",
+                "a plate 100x60x5 mm with a 6 mm cross hole",
+            ),
+            (
+                "crosswise",
+                "a dowel 10 mm diameter 50 mm long with a 3 mm hole crosswise",
+                "a cone with base diameter 40 mm, 30 mm high, with a 3 mm hole crosswise",
+            ),
+            (
+                "transverse",
+                "a 25 mm rod 80 mm long with a 5 mm transverse hole 20 mm from the top",
+                "a tube 30 mm OD, 24 mm ID, 100 mm long with a 5 mm transverse hole",
+            ),
+            (
+                "cross drilled",
+                "a shaft 20 mm in diameter, 100 mm long, with an 8 mm cross drilled hole",
+                "a sphere 40 mm in diameter with a 6 mm cross drilled hole",
+            ),
+            (
                 "top to bottom",
                 "a block 60x40x30 with a 10 mm hole top to bottom",
                 "a torus with major radius 30 mm and minor radius 5 mm, top to bottom",
@@ -696,6 +716,35 @@ mod tests {
             .plan("a block 60x40x30 with an 8 mm hole drilled front to back")
             .unwrap();
         assert!(matches!(plan.part.cuts[0], Cut::Hole { axis: Axis::Y, .. }));
+        // A cross hole runs across the cylinder's axis at the height asked for.
+        let plan = OfflinePlanner
+            .plan("a 25 mm rod 80 mm long with a 5 mm transverse hole 20 mm from the top")
+            .unwrap();
+        assert_eq!(
+            plan.part.cuts,
+            [Cut::Hole {
+                axis: Axis::X,
+                centre: [0.0, 60.0],
+                radius: 2.5,
+                from: -12.5,
+                to: 12.5,
+                through: true,
+            }]
+        );
+        // Another direction beside the cross word is still refused, naming it.
+        let error = OfflinePlanner
+            .plan("a cylinder 40 mm in diameter, 60 mm tall with a 6 mm cross hole front to back")
+            .unwrap_err();
+        assert!(
+            error.message.contains("'front to back'"),
+            "{}",
+            error.message
+        );
+        // Two cross holes are not made as one.
+        let error = OfflinePlanner
+            .plan("a cylinder 40 mm in diameter, 60 mm tall with two 6 mm cross holes")
+            .unwrap_err();
+        assert_eq!(error.code, "unsupported_prompt", "{}", error.message);
     }
 
     #[test]

@@ -169,7 +169,10 @@ pub(super) fn cylinder_or_tube(reading: &mut Reading) -> Result<Design, PlanErro
     {
         return super::turned::stepped_shaft(reading);
     }
-    if !(reading.has_feature(Feature::Hole) || reading.has_feature(Feature::Bore)) {
+    // "a rod with a 5 mm cross hole": a hole across the axis, not a bore along it.
+    if !(reading.has_feature(Feature::Hole) || reading.has_feature(Feature::Bore))
+        || super::solids::asks_for_cross_hole(reading)
+    {
         return cylinder(reading);
     }
     let off_axis = reading.plural_holes

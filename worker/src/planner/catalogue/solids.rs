@@ -1,11 +1,12 @@
 //! Plain solids: box / cube and cylinder (with optional fillets or chamfers on their outer
 //! edges), sphere, cone and truncated cone, torus.
 
-use super::geometry::{Body, EdgeFinish, Part};
+use super::geometry::{Axis, Body, Cut, EdgeFinish, Part};
 use super::{
-    Design, Params, ambiguous, edge_finish, no_edge_finish, no_holes, required, take_first,
+    Design, Params, ambiguous, edge_finish, hole_diameter, no_edge_finish, no_holes, required,
+    take_first, unsupported,
 };
-use crate::planner::parse::{Quantity as Q, Reading};
+use crate::planner::parse::{Feature, Qualifier, Quantity as Q, Reading, Scope};
 use crate::planner::{PlanError, fmt};
 
 /// Length, width and height of a box: "100x50x30", "100 x 50, 5 mm thick",
@@ -153,13 +154,99 @@ pub(super) fn axial_length(reading: &mut Reading) -> Result<Option<f64>, PlanErr
     take_first(reading, &[Q::Height, Q::Length, Q::Thickness])
 }
 
+/// Direction words that say a hole crosses a round part's axis: "a 6 mm cross hole", "cross
+/// drilled", "a hole drilled across it", "a transverse hole".
+const CROSS_WORDS: &[&str] = &[
+    "cross",
+    "cross drilled",
+    "crosswise",
+    "crossways",
+    "transverse",
+    "radial",
+    "radially",
+    "drilled across",
+    "across it",
+    "sideways",
+];
+
+/// The cross-hole words of the prompt not yet honoured, about the part or a hole.
+fn open_cross_words(
+    reading: &Reading,
+) -> impl Iterator<Item = &crate::planner::parse::QualifierUse> {
+    reading.qualifiers.iter().filter(|q| {
+        !q.honoured
+            && q.qualifier == Qualifier::Direction
+            && matches!(q.scope, Scope::Part | Scope::Feature(Feature::Hole))
+            && CROSS_WORDS.contains(&q.words.as_str())
+    })
+}
+
+/// Whether the prompt asks for a hole across a cylinder's axis ("with a 6 mm cross hole").
+pub(super) fn asks_for_cross_hole(reading: &Reading) -> bool {
+    reading.has_feature(Feature::Hole)
+        && !reading.has_feature(Feature::Bore)
+        && open_cross_words(reading).next().is_some()
+}
+
+/// One hole straight through a cylinder's axis, along x, at mid-height or at the height
+/// given ("20 mm from the top"): its diameter and the height of its centre above the bottom.
+/// The cross words are honoured only here, once the hole is made.
+fn cross_hole(reading: &mut Reading, height: f64) -> Result<(f64, f64), PlanError> {
+    if reading.plural_holes || reading.counts_given() {
+        return Err(unsupported(
+            "it asks for more than one hole across a cylinder; the offline planner makes one \
+             cross hole through the axis (\"a 25 mm rod 80 mm long with a 5 mm cross hole\")",
+        ));
+    }
+    if reading.blind || reading.has_value(Q::Depth) {
+        return Err(unsupported(
+            "it asks for a blind hole across a cylinder; the offline planner makes a cross hole \
+             straight through the axis",
+        ));
+    }
+    let diameter = hole_diameter(reading)?;
+    let diameter = required(
+        reading,
+        diameter,
+        "the cross hole needs a diameter, e.g. \"a 6 mm cross hole\"",
+    )?;
+    let from_top = reading.take(Q::FromTop)?;
+    let from_bottom = reading.take(Q::FromBottom)?;
+    let centre = match (from_top, from_bottom) {
+        (None, None) => height / 2.0,
+        (Some(t), None) => height - t,
+        (None, Some(b)) => b,
+        (Some(t), Some(b)) => {
+            return Err(ambiguous(
+                reading,
+                &format!(
+                    "the cross hole is placed both {} mm from the top and {} mm from the bottom",
+                    fmt(t),
+                    fmt(b)
+                ),
+            ));
+        }
+    };
+    let words: Vec<String> = open_cross_words(reading).map(|q| q.words.clone()).collect();
+    for q in &mut reading.qualifiers {
+        if q.qualifier == Qualifier::Direction && words.contains(&q.words) {
+            q.honoured = true;
+        }
+    }
+    Ok((diameter, centre))
+}
+
 pub(super) fn cylinder(reading: &mut Reading) -> Result<Design, PlanError> {
     let edges = edge_finish(reading, true)?;
-    let diameter = outer_diameter(reading)?;
+    let mut diameter = outer_diameter(reading)?;
     let mut height = axial_length(reading)?;
     if diameter.is_some() && height.is_none() {
         // "Ø40 x 25": a diameter and a bare length.
         height = reading.take_bare(None);
+    }
+    if diameter.is_none() && height.is_some() {
+        // "a 25 mm rod 80 mm long": a bare size and a length; the bare one is across.
+        diameter = reading.take_bare(None);
     }
     let diameter = required(
         reading,
@@ -174,24 +261,45 @@ pub(super) fn cylinder(reading: &mut Reading) -> Result<Design, PlanError> {
             fmt(diameter)
         ),
     )?;
+    let cross = if asks_for_cross_hole(reading) {
+        Some(cross_hole(reading, height)?)
+    } else {
+        None
+    };
     let mut params = Params::default();
     params.set("diameter", diameter).set("height", height);
     finish_params(&mut params, edges, true);
-    Ok(Design::new(
-        "cylinder",
-        format!(
-            "Cylinder, diameter {} mm, height {} mm{}",
-            fmt(diameter),
-            fmt(height),
-            edges.describe(true)
-        ),
-        params,
-        Part::solid(Body::Cylinder {
-            radius: diameter / 2.0,
-            height,
-            edges,
-        }),
-    ))
+    let mut summary = format!(
+        "Cylinder, diameter {} mm, height {} mm{}",
+        fmt(diameter),
+        fmt(height),
+        edges.describe(true)
+    );
+    let mut part = Part::solid(Body::Cylinder {
+        radius: diameter / 2.0,
+        height,
+        edges,
+    });
+    if let Some((hole, centre)) = cross {
+        params
+            .set("hole_diameter", hole)
+            .set("hole_centre_height", centre);
+        summary.push_str(&format!(
+            ", with a Ø{} mm cross hole through its axis, {} mm from the bottom",
+            fmt(hole),
+            fmt(centre)
+        ));
+        // Along x, a little past the body on both sides in the script.
+        part.cuts.push(Cut::Hole {
+            axis: Axis::X,
+            centre: [0.0, centre],
+            radius: hole / 2.0,
+            from: -diameter / 2.0,
+            to: diameter / 2.0,
+            through: true,
+        });
+    }
+    Ok(Design::new("cylinder", summary, params, part))
 }
 
 pub(super) fn sphere(reading: &mut Reading) -> Result<Design, PlanError> {
