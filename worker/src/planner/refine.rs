@@ -1077,6 +1077,22 @@ mod tests {
             "add a 2 mm chamfer on the top rim",
             &[("top_rim_chamfer", 2.0)],
         ),
+        // A cross hole stays a cross hole (not a bore) through every edit.
+        (
+            "a 25 mm rod 80 mm long with a 5 mm cross hole 20 mm from the top",
+            "use 8 mm holes instead",
+            &[("hole_diameter", 8.0), ("hole_centre_height", 60.0)],
+        ),
+        (
+            "a 25 mm rod 80 mm long with a 5 mm cross hole",
+            "twice as big",
+            &[
+                ("diameter", 50.0),
+                ("height", 160.0),
+                ("hole_diameter", 10.0),
+                ("hole_centre_height", 80.0),
+            ],
+        ),
         (
             "a tube 30 mm OD with a 2 mm wall, 100 mm long",
             "make it 50 mm shorter",
@@ -1291,6 +1307,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(refined.entry, "box");
+        let refined = refine(
+            "a 25 mm rod 80 mm long with a 5 mm cross hole",
+            &[],
+            "remove the holes",
+        )
+        .unwrap();
+        assert_eq!(refined.entry, "cylinder");
+        assert!(refined.part.cuts.is_empty());
     }
 
     #[test]

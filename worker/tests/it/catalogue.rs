@@ -90,6 +90,11 @@ const PROMPTS: &[&str] = &[
     "a block 40x40x20 with four 3 mm blind holes 5 mm deep in a 20 x 20 mm square",
     "an enclosure with internal dimensions 100 x 60 x 30 and 2 mm walls",
     "a wheel with a hub: 80 mm diameter, 20 mm wide, hub 30 mm diameter x 25 mm long, 8 mm bore",
+    // Cross holes: the wide ones take 3-4 % less than a straight hole 2R long would, so the
+    // measured volume checks the cross-hole integral, not just the body.
+    "a cylinder Ø40 x 60 with a 6 mm hole drilled across it 20 mm from the top",
+    "a 20 mm rod 40 mm long with a 16 mm cross hole",
+    "a shaft 30 mm in diameter, 80 mm long, with 1 mm chamfers on both ends and a 24 mm transverse hole 20 mm from the bottom",
 ];
 
 /// A warm pool of two sandboxed FreeCAD processes, as a worker runs them.
