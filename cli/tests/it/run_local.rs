@@ -157,10 +157,7 @@ impl Drop for RunningStack {
 }
 
 fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|line| line.starts_with("Uid:") && line.split_whitespace().nth(1) == Some("0"))
+    real_uid(&std::fs::read_to_string("/proc/self/status").unwrap()) == Some(0)
 }
 
 #[test]
@@ -191,7 +188,13 @@ fn make_run_as_root_drops_the_worker_to_an_unprivileged_user_that_still_delivers
     // A whole design through the dropped worker: its files reach the user.
     let out = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_designer"))
-        .args(["submit", "a box 20 x 10 x 5 mm", "--wait", "--out"])
+        .args([
+            "submit",
+            "a box 20 x 10 x 5 mm",
+            "--wait",
+            "--json",
+            "--out",
+        ])
         .arg(out.path())
         .env("DESIGNER_URL", &stack.gateway)
         .env_remove("DESIGNER_API_KEY")
@@ -203,12 +206,17 @@ fn make_run_as_root_drops_the_worker_to_an_unprivileged_user_that_still_delivers
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "{text}");
-    let step = std::fs::read_dir(out.path())
-        .unwrap()
-        .flat_map(|entry| walk(&entry.unwrap().path()))
-        .find(|path| path.extension().is_some_and(|e| e == "step"))
-        .unwrap_or_else(|| panic!("no STEP file downloaded: {text}"));
-    let content = std::fs::read_to_string(step).unwrap();
+    // `--json` prints the design first; `--out` saves `design-{id}.{format}`.
+    let design: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let id = design["request_id"].as_str().unwrap();
+    let content = std::fs::read_to_string(out.path().join(format!("design-{id}.step")))
+        .unwrap_or_else(|error| panic!("no STEP file downloaded ({error}): {text}"));
     assert!(content.starts_with("ISO-10303-21;"), "{content:.200}");
 }
 
@@ -221,20 +229,12 @@ fn process_uids(program: &std::path::Path) -> Vec<u32> {
             std::fs::read_link(entry.path().join("exe")).is_ok_and(|exe| exe == program)
         })
         .filter_map(|entry| std::fs::read_to_string(entry.path().join("status")).ok())
-        .filter_map(|status| {
-            let line = status.lines().find(|line| line.starts_with("Uid:"))?;
-            line.split_whitespace().nth(1)?.parse().ok()
-        })
+        .filter_map(|status| real_uid(&status))
         .collect()
 }
 
-fn walk(path: &std::path::Path) -> Vec<PathBuf> {
-    if path.is_dir() {
-        std::fs::read_dir(path)
-            .unwrap()
-            .flat_map(|entry| walk(&entry.unwrap().path()))
-            .collect()
-    } else {
-        vec![path.to_owned()]
-    }
+/// The real uid on the `Uid:` line of a `/proc/<pid>/status` text.
+fn real_uid(status: &str) -> Option<u32> {
+    let line = status.lines().find(|line| line.starts_with("Uid:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
