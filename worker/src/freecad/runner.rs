@@ -388,6 +388,8 @@ impl FreecadRunner {
         } else {
             String::new()
         };
+        // The runner empties the folder again before the next job; emptying it now gives an
+        // idle process's tmpfs memory back at once instead of holding this job's files.
         process.clear_job_dir()?;
         let files = files.map_err(|error| match error {
             CollectError::Io(error) => ExecutionError::Io(error),
