@@ -60,6 +60,21 @@ impl DesignStatus {
     }
 }
 
+/// Printed as in JSON (`completed`), so a message, a log line and a body all spell it alike.
+impl std::fmt::Display for DesignStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for DesignStatus {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::parse(name).ok_or_else(|| format!("'{name}' is not a design status"))
+    }
+}
+
 /// A user's verdict on a design (`POST /api/v1/design/{id}/feedback`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -461,7 +461,7 @@ async fn convert_missing(
 
 fn missing_artifact_reason(record: &JobRecord, format: OutputFormat) -> String {
     if record.status != DesignStatus::Completed {
-        return format!("the design is {:?}, not completed", record.status).to_lowercase();
+        return format!("the design is {}, not completed", record.status);
     }
     if let Some(conversion) = &record.conversion
         && conversion.formats.contains(&format)
@@ -546,7 +546,7 @@ pub async fn cancel_design(
             let now = state.store.get(&mut conn, &id).await?;
             let status = now.map_or(record.status, |r| r.status);
             return Err(Error::Conflict(format!(
-                "The design has ended already ({status:?}); only a pending or running design \
+                "The design has ended already ({status}); only a pending or running design \
                  can be cancelled."
             )));
         }
