@@ -1,13 +1,125 @@
-//! Extractors whose rejections use the JSON error body.
+//! Extractors whose rejections use the JSON error body, and the typed inputs of the
+//! protected routes: who calls ([`CurrentPrincipal`]), which of their designs
+//! ([`OwnedDesign`]), and with which [`IdempotencyKey`].
+//!
+//! [`CurrentPrincipal`] and [`OwnedDesign`] extract only with the state of the protected
+//! router ([`AppState`]); the public router has another state type
+//! (`routes::PublicState`), so a handler that needs a caller does not compile there.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{
+    FromRequest, FromRequestParts, OptionalFromRequestParts, Path, Query, Request,
+};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::{DeserializeOwned, IgnoredAny};
+use shared::auth::Principal;
+use shared::job::JobRecord;
 
 use crate::error::Error;
+use crate::service;
 use crate::state::AppState;
+
+/// The caller, as the guard authenticated them. The guard runs in front of every protected
+/// route; should a handler ever be reached without it, the answer is a 500 that says so,
+/// never an anonymous request.
+pub struct CurrentPrincipal(pub Principal);
+
+impl FromRequestParts<AppState> for CurrentPrincipal {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Self)
+            .ok_or_else(|| {
+                Error::Internal(anyhow::anyhow!(
+                    "{} {} reached a handler that needs a principal without the guard: it \
+                     belongs on the protected router",
+                    parts.method,
+                    parts.uri.path()
+                ))
+            })
+    }
+}
+
+/// The design named by the route's `{request_id}`, loaded for its owner: a malformed id, an
+/// unknown job and another principal's job are the same 404 (`service::load_owned`).
+pub struct OwnedDesign(pub JobRecord);
+
+impl FromRequestParts<AppState> for OwnedDesign {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let CurrentPrincipal(principal) =
+            <CurrentPrincipal as FromRequestParts<AppState>>::from_request_parts(parts, state)
+                .await?;
+        let request_id = request_id_param(parts, state).await?;
+        service::load_owned(state, &principal, &request_id)
+            .await
+            .map(Self)
+    }
+}
+
+/// The `{request_id}` segment of the matched route (the only or the first path parameter).
+async fn request_id_param(parts: &mut Parts, state: &AppState) -> Result<String, Error> {
+    let Path(params) =
+        <Path<Vec<(String, String)>> as FromRequestParts<AppState>>::from_request_parts(
+            parts, state,
+        )
+        .await
+        .map_err(|rejection| Error::Internal(anyhow::anyhow!("path parameters: {rejection}")))?;
+    params
+        .into_iter()
+        .find(|(name, _)| name == "request_id")
+        .map(|(_, value)| value)
+        .ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!(
+                "OwnedDesign on {}, a route without {{request_id}}",
+                parts.uri.path()
+            ))
+        })
+}
+
+/// Longest `Idempotency-Key` accepted.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+/// The `Idempotency-Key` header: 1 to [`MAX_IDEMPOTENCY_KEY_LEN`] visible ASCII characters,
+/// trimmed. Take it as `Option<IdempotencyKey>`: absent is `None`, malformed a 422.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for IdempotencyKey {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        let Some(value) = parts.headers.get("idempotency-key") else {
+            return Ok(None);
+        };
+        value
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|key| !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY_LEN)
+            .map(|key| Some(Self(key.to_owned())))
+            .ok_or_else(|| {
+                Error::Unprocessable(format!(
+                    "Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"
+                ))
+            })
+    }
+}
 
 /// A JSON body: a missing JSON content type is 415, a body over `MAX_BODY_BYTES` 413,
 /// anything that is not well-formed JSON (truncated included) 400, and well-formed JSON of

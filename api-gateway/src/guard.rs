@@ -1,4 +1,6 @@
-//! The gate every route but the probes and docs passes: who is calling, and may they now.
+//! The gate in front of every protected route (`routes::protected_router`, as its
+//! `route_layer`) and of unknown paths: who is calling, and may they now. The public routes
+//! (probes, metrics, docs, the page's files) are mounted where it does not stand.
 //!
 //! Authentication comes first, so that the limit applies per principal (per client IP when
 //! auth is off). Reads (GET, HEAD) and writes (everything else: submit, refine, cancel,
@@ -20,20 +22,8 @@ use shared::metrics::{
 use shared::rate_limit::Decision;
 
 use crate::error::Error;
-use crate::routes::page::{PAGE_PATHS, principal_from_stream_token};
+use crate::routes::page::principal_from_stream_token;
 use crate::state::AppState;
-
-/// Paths open to everyone and never counted (the predecessor's list).
-pub const EXEMPT_PATHS: &[&str] = &["/health", "/ready", "/docs", "/openapi.json", "/metrics"];
-
-/// Whether a path is open to everyone: one of [`EXEMPT_PATHS`], or an asset of the docs page.
-fn is_exempt(path: &str) -> bool {
-    EXEMPT_PATHS.contains(&path)
-        || PAGE_PATHS.contains(&path)
-        || path
-            .strip_prefix(crate::routes::openapi::DOCS_PATH)
-            .is_some_and(|rest| rest.starts_with('/'))
-}
 
 /// Which budget a request is charged to.
 fn is_read(method: &Method) -> bool {
@@ -71,15 +61,14 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Authenticates the request and charges it to the caller's budget; on success the
+/// [`Principal`] goes into the request's extensions, where `extract::CurrentPrincipal` finds it.
 pub async fn guard(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    if is_exempt(request.uri().path()) {
-        return next.run(request).await;
-    }
     let principal =
         match authenticate(&state, request.headers(), request.uri(), request.method()).await {
             Ok(principal) => principal,
@@ -219,9 +208,6 @@ fn add_rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {
     }
 }
 
-/// The caller, as the guard established it.
-pub type CurrentPrincipal = axum::Extension<Principal>;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,13 +238,5 @@ mod tests {
         assert_eq!(client_ip(proxy, &HeaderMap::new(), &trusted), proxy);
         assert_eq!(client_ip(proxy, &headers("junk"), &trusted), proxy);
         assert_eq!(client_ip(proxy, &xff, &[]), proxy);
-    }
-
-    #[test]
-    fn docs_assets_are_exempt_but_lookalikes_are_not() {
-        assert!(is_exempt("/docs"));
-        assert!(is_exempt("/docs/swagger-ui.css"));
-        assert!(!is_exempt("/docsx"));
-        assert!(!is_exempt("/api/v1/designs"));
     }
 }

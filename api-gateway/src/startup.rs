@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::handler::Handler;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -32,7 +33,7 @@ use crate::event_hub::EventHub;
 use crate::guard::guard;
 use crate::http_metrics::record_http_metrics;
 use crate::queue_sampler::QueueSampler;
-use crate::routes;
+use crate::routes::{self, PublicState};
 use crate::serve::{ConnectionLimits, connections_within_descriptor_limit, serve};
 use crate::state::AppState;
 use crate::streams::StreamSlots;
@@ -176,29 +177,26 @@ impl Application {
     }
 }
 
+/// The public routes, the protected ones behind the guard, and the layers every answer passes.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.max_body_bytes;
+    let guard = middleware::from_fn_with_state(state.clone(), guard);
+    // The 405 fallback is set before the `route_layer`, so that it is guarded too: a wrong
+    // method on a protected path is answered as before, 401 to a stranger.
+    let protected = routes::protected_router()
+        .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(guard.clone())
+        .with_state(state.clone());
+    let public = routes::public_router()
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(PublicState(state.clone()));
     Router::new()
-        .merge(routes::admin::router())
-        .merge(routes::auth::router())
-        .merge(routes::design::router())
-        .merge(routes::designs::router())
-        .merge(routes::metrics::router())
-        .merge(routes::events::router())
-        .merge(routes::health::router())
-        .merge(routes::openapi::router())
-        .merge(routes::page::router())
-        .fallback(|request: Request| async move {
-            Error::NotFound {
-                code: "route_not_found",
-                message: format!("There is no route {}.", request.uri().path()),
-            }
-        })
-        .method_not_allowed_fallback(|request: Request| async move {
-            Error::MethodNotAllowed(format!("{} is not allowed on {}", request.method(), request.uri().path()))
-        })
+        .merge(public)
+        .merge(protected)
+        // Unknown paths pass the guard as well: a stranger learns nothing, and probing for
+        // routes spends the prober's budget.
+        .fallback(route_not_found.layer(guard))
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(middleware::from_fn(render_errors))
         .layer(middleware::from_fn(record_http_metrics))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -213,6 +211,21 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(cors_layer(&state.settings.cors_allowed_origins))
         .with_state(state)
+}
+
+async fn route_not_found(request: Request) -> Error {
+    Error::NotFound {
+        code: "route_not_found",
+        message: format!("There is no route {}.", request.uri().path()),
+    }
+}
+
+async fn method_not_allowed(request: Request) -> Error {
+    Error::MethodNotAllowed(format!(
+        "{} is not allowed on {}",
+        request.method(),
+        request.uri().path()
+    ))
 }
 
 /// `CORS_ALLOWED_ORIGINS`: none by default (the page at `/` is same-origin); `*` for any

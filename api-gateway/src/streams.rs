@@ -1,5 +1,9 @@
-//! Caps on the long-lived streams (SSE and WebSocket) one gateway holds: in all, and per
-//! principal (per client IP with auth off), so that one client cannot hold every socket.
+//! Caps on the long-lived streams (SSE and WebSocket) one gateway holds: in all
+//! (`MAX_STREAMS`), because each stream holds a relay task, a per-job listener and a buffer
+//! of events, so the cap bounds the memory clients can make a gateway hold, and a full
+//! gateway answers `503` with `Retry-After` at once instead of slowing every stream down; and
+//! per principal (`MAX_STREAMS_PER_PRINCIPAL`, per client IP with auth off, `429`), so that
+//! one client cannot take every slot.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

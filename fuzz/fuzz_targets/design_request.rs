@@ -9,12 +9,14 @@ fuzz_target!(|data: &[u8]| {
     let Ok(request) = serde_json::from_slice::<DesignCreateRequest>(data) else {
         return;
     };
-    if let Ok(valid) = request.validate() {
+    if let Ok(valid) = request.parse() {
         assert!(!valid.prompt.is_empty());
         assert!(!valid.output_formats.is_empty());
-        let again: DesignCreateRequest =
-            serde_json::from_slice(&serde_json::to_vec(&valid).unwrap()).unwrap();
-        let again = again.validate().expect("a valid request stays valid");
+        let again: DesignCreateRequest = serde_json::from_slice(
+            &serde_json::to_vec(&DesignCreateRequest::from(valid.clone())).unwrap(),
+        )
+        .unwrap();
+        let again = again.parse().expect("a valid request stays valid");
         assert_eq!(again.prompt, valid.prompt);
         assert_eq!(again.output_formats, valid.output_formats);
     }

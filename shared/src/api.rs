@@ -5,10 +5,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::events::EventType;
 use crate::job::{
     ArtifactInfo, DesignStatus, FeedbackRating, Geometry, JobRecord, OutputFormat, Usage,
     UserFeedback,
 };
+use crate::model::ModelName;
 
 pub const PROMPT_MAX_CHARS: usize = 5000;
 pub const MAX_ITERATIONS_RANGE: std::ops::RangeInclusive<u32> = 1..=10;
@@ -62,11 +64,32 @@ impl std::fmt::Display for FieldError {
     }
 }
 
+/// A design request once parsed: every field has its type and is within its range, so the
+/// code that records and queues the job never checks anything again. Only
+/// [`DesignCreateRequest::parse`] makes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDesign {
+    /// Trimmed, 1 to [`PROMPT_MAX_CHARS`] characters.
+    pub prompt: String,
+    /// Within [`MAX_ITERATIONS_RANGE`].
+    pub max_iterations: u32,
+    pub enable_execution: bool,
+    /// At least one, each once, in the order asked for.
+    pub output_formats: Vec<OutputFormat>,
+    /// A well-formed `provider/model` of a known provider (whether this service offers it is
+    /// the gateway's question: it depends on the operator's settings).
+    pub model: Option<ModelName>,
+    /// An `http://` or `https://` URL (where it may point is the gateway's question too).
+    pub callback_url: Option<String>,
+}
+
 impl DesignCreateRequest {
-    /// Checks the ranges the README documents; trims the prompt and removes duplicate formats.
-    pub fn validate(mut self) -> Result<Self, FieldError> {
-        self.prompt = self.prompt.trim().to_owned();
-        let chars = self.prompt.chars().count();
+    /// Parses the body into a [`NewDesign`]: trims the prompt, removes duplicate formats,
+    /// checks the ranges the README documents and parses the model name (an unknown provider
+    /// is refused here). The error names the first field at fault.
+    pub fn parse(self) -> Result<NewDesign, FieldError> {
+        let prompt = self.prompt.trim().to_owned();
+        let chars = prompt.chars().count();
         if chars == 0 {
             return Err(FieldError {
                 field: "prompt",
@@ -90,27 +113,25 @@ impl DesignCreateRequest {
                 ),
             });
         }
-        let mut formats = Vec::with_capacity(self.output_formats.len());
+        let mut output_formats = Vec::with_capacity(self.output_formats.len());
         for format in self.output_formats {
-            if !formats.contains(&format) {
-                formats.push(format);
+            if !output_formats.contains(&format) {
+                output_formats.push(format);
             }
         }
-        if formats.is_empty() {
+        if output_formats.is_empty() {
             return Err(FieldError {
                 field: "output_formats",
                 message: format!("must name at least one of {}", OutputFormat::names()),
             });
         }
-        self.output_formats = formats;
-        if let Some(model) = &self.model
-            && let Err(error) = crate::model::ModelName::parse(model)
-        {
-            return Err(FieldError {
+        let model = match self.model.as_deref() {
+            None => None,
+            Some(name) => Some(ModelName::parse(name).map_err(|error| FieldError {
                 field: "model",
                 message: error.to_string(),
-            });
-        }
+            })?),
+        };
         if let Some(url) = &self.callback_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -119,7 +140,29 @@ impl DesignCreateRequest {
                 message: "must be an http:// or https:// URL".to_owned(),
             });
         }
-        Ok(self)
+        Ok(NewDesign {
+            prompt,
+            max_iterations: self.max_iterations,
+            enable_execution: self.enable_execution,
+            output_formats,
+            model,
+            callback_url: self.callback_url,
+        })
+    }
+}
+
+impl From<NewDesign> for DesignCreateRequest {
+    /// The request in its canonical form (defaults written out, the model name as parsed): two
+    /// bodies that mean the same design give the same one.
+    fn from(design: NewDesign) -> Self {
+        Self {
+            prompt: design.prompt,
+            max_iterations: design.max_iterations,
+            enable_execution: design.enable_execution,
+            output_formats: design.output_formats,
+            model: design.model.map(|model| model.to_string()),
+            callback_url: design.callback_url,
+        }
     }
 }
 
@@ -361,6 +404,60 @@ pub struct ErrorDetail {
     pub request_id: Option<String>,
 }
 
+/// A client's message on the `GET /ws` session, tagged by `type`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SessionRequest {
+    /// Submits a design (the fields of `POST /api/v1/design`) and streams it back as
+    /// [`SessionReply::StreamChunk`]s.
+    StreamDesign(DesignCreateRequest),
+    /// Relays an existing job's events as they are (`ProgressEvent` JSON).
+    Subscribe { request_id: String },
+}
+
+/// The gateway's own messages on the `GET /ws` session, tagged by `type`. The events a
+/// `subscribe` relays are sent besides these as `ProgressEvent` JSON, whose `type` is the
+/// event's (`status`, ..., `completed`); [`SessionMessage`] reads both.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SessionReply {
+    /// A `stream_design` was accepted as this job.
+    Ack {
+        request_id: Uuid,
+        status: DesignStatus,
+    },
+    /// One event of a `stream_design` job, as a line of text.
+    StreamChunk {
+        request_id: Uuid,
+        seq: u64,
+        event_type: EventType,
+        content: String,
+    },
+    /// The job's stream ended; `status` is its final one (`null` if the stream ended without
+    /// the terminal event).
+    StreamDone {
+        request_id: Uuid,
+        status: Option<DesignStatus>,
+    },
+    /// A message refused or a request that failed; `code` as in the HTTP error body.
+    Error {
+        code: String,
+        message: String,
+        /// Seconds to wait, when rate limited.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after: Option<u64>,
+    },
+}
+
+/// Any message a client reads on the `GET /ws` session.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum SessionMessage {
+    Reply(SessionReply),
+    /// A relayed event (tried second: an event of type `error` lacks the reply's `code`).
+    Event(crate::events::ProgressEvent),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,7 +469,7 @@ mod tests {
     #[test]
     fn defaults_fill_the_optional_fields() {
         let r = request(r#"{"prompt":"  a box 10x10x10  "}"#)
-            .validate()
+            .parse()
             .unwrap();
         assert_eq!(r.prompt, "a box 10x10x10");
         assert_eq!(r.max_iterations, 5);
@@ -388,27 +485,59 @@ mod tests {
             (r#"{"prompt":"a","max_iterations":11}"#, "max_iterations"),
             (r#"{"prompt":"a","output_formats":[]}"#, "output_formats"),
             (r#"{"prompt":"a","model":"gpt-4o"}"#, "model"),
+            (r#"{"prompt":"a","model":"foo/bar"}"#, "model"),
             (r#"{"prompt":"a","callback_url":"ftp://x"}"#, "callback_url"),
         ] {
-            assert_eq!(request(json).validate().unwrap_err().field, field, "{json}");
+            assert_eq!(request(json).parse().unwrap_err().field, field, "{json}");
         }
         let long = format!(r#"{{"prompt":"{}"}}"#, "x".repeat(PROMPT_MAX_CHARS + 1));
-        assert_eq!(request(&long).validate().unwrap_err().field, "prompt");
+        assert_eq!(request(&long).parse().unwrap_err().field, "prompt");
         let longest = format!(r#"{{"prompt":"{}"}}"#, "é".repeat(PROMPT_MAX_CHARS));
-        assert!(
-            request(&longest).validate().is_ok(),
-            "characters, not bytes"
-        );
+        assert!(request(&longest).parse().is_ok(), "characters, not bytes");
     }
 
     #[test]
     fn duplicate_formats_are_folded() {
         let r = request(r#"{"prompt":"a","output_formats":["stl","stl","step"]}"#)
-            .validate()
+            .parse()
             .unwrap();
         assert_eq!(
             r.output_formats,
             vec![OutputFormat::Stl, OutputFormat::Step]
         );
+    }
+
+    #[test]
+    fn session_messages_keep_their_wire_format() {
+        let request: SessionRequest =
+            serde_json::from_str(r#"{"type":"stream_design","prompt":"a box 1x1x1"}"#).unwrap();
+        assert!(matches!(request, SessionRequest::StreamDesign(r) if r.prompt == "a box 1x1x1"));
+        let id = Uuid::nil();
+        let done = SessionReply::StreamDone {
+            request_id: id,
+            status: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&done).unwrap(),
+            serde_json::json!({ "type": "stream_done", "request_id": id, "status": null })
+        );
+        let refused = SessionReply::Error {
+            code: "invalid_message".to_owned(),
+            message: "no".to_owned(),
+            retry_after: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&refused).unwrap(),
+            serde_json::json!({ "type": "error", "code": "invalid_message", "message": "no" })
+        );
+        let event = serde_json::json!({ "request_id": id, "seq": 3, "type": "error",
+            "timestamp": "2026-01-01T00:00:00Z", "data": { "code": "x", "message": "y" } });
+        assert!(matches!(
+            serde_json::from_value::<SessionMessage>(event).unwrap(),
+            SessionMessage::Event(event) if event.seq == 3
+        ));
+        let reply: SessionMessage =
+            serde_json::from_value(serde_json::to_value(&refused).unwrap()).unwrap();
+        assert_eq!(reply, SessionMessage::Reply(refused));
     }
 }

@@ -2,12 +2,11 @@
 
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::extract::ApiQuery;
-use crate::guard::CurrentPrincipal;
+use crate::extract::{ApiQuery, CurrentPrincipal};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -45,7 +44,7 @@ pub struct DeadJobs {
         (status = 403, description = "Not an admin principal", body = shared::api::ErrorBody)))]
 pub async fn list_dead_jobs(
     State(state): State<AppState>,
-    Extension(principal): CurrentPrincipal,
+    CurrentPrincipal(principal): CurrentPrincipal,
     ApiQuery(query): ApiQuery<DeadJobsQuery>,
 ) -> Result<Json<DeadJobs>, Error> {
     if !state.settings.is_admin(&principal.id) {

@@ -2,12 +2,12 @@
 
 use axum::extract::State;
 use axum::routing::post;
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use shared::auth::Credential;
 
 use crate::error::Error;
-use crate::guard::CurrentPrincipal;
+use crate::extract::CurrentPrincipal;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -31,7 +31,7 @@ pub struct TokenResponse {
         (status = 401, description = "Missing or bad credentials", body = shared::api::ErrorBody)))]
 pub async fn issue_token(
     State(state): State<AppState>,
-    Extension(principal): CurrentPrincipal,
+    CurrentPrincipal(principal): CurrentPrincipal,
 ) -> Result<Json<TokenResponse>, Error> {
     let refuse = |code, message: &str| Error::BadRequest {
         code,

@@ -4,22 +4,19 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use shared::api::{
-    DesignCreateRequest, DesignLinks, DesignResponse, DesignStatusResponse, ExportLinks,
-    ExportPending, ExportResult, FieldError, RefineRequest,
+    DesignCreateRequest, DesignResponse, DesignStatusResponse, ExportLinks, ExportPending,
+    ExportResult, RefineRequest,
 };
 use shared::job::{Conversion, ConversionState, DesignJob, DesignStatus, JobRecord, OutputFormat};
-use shared::job_store::{ConversionRequest, Enqueued, Idempotency, Requeue, WriteOutcome};
-use uuid::Uuid;
+use shared::job_store::ConversionRequest;
 
 use crate::error::{Error, echo};
-use crate::extract::{ApiJson, ApiQuery};
-use crate::guard::CurrentPrincipal;
+use crate::extract::{ApiJson, ApiQuery, CurrentPrincipal, IdempotencyKey, OwnedDesign};
+use crate::service;
 use crate::state::AppState;
-use shared::auth::Principal;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -50,26 +47,15 @@ pub fn router() -> Router<AppState> {
         description = "Repeat-safe submission: the same key and body give the same job for 24 h")))]
 pub async fn create_design(
     State(state): State<AppState>,
-    Extension(principal): CurrentPrincipal,
-    headers: HeaderMap,
+    CurrentPrincipal(principal): CurrentPrincipal,
+    // Taken as a `Result` and checked after the body: a body's errors are answered first.
+    idempotency_key: Result<Option<IdempotencyKey>, Error>,
     ApiJson(body): ApiJson<DesignCreateRequest>,
 ) -> Result<Response, Error> {
-    let idempotency_key = match headers.get("idempotency-key") {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .ok()
-                .map(str::trim)
-                .filter(|key| !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY_LEN)
-                .ok_or_else(|| {
-                    Error::Unprocessable(format!(
-                        "Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"
-                    ))
-                })?,
-        ),
-    };
-    let response = submit_design(&state, &principal, body, idempotency_key).await?;
+    let idempotency_key = idempotency_key?;
+    let design = body.parse()?;
+    let key = idempotency_key.as_ref().map(IdempotencyKey::as_str);
+    let response = service::submit(&state, &principal, design, key).await?;
     Ok(accepted(response))
 }
 
@@ -84,129 +70,14 @@ fn accepted(response: DesignResponse) -> Response {
         .into_response()
 }
 
-/// The checks that need the operator's settings: the model must be one this service offers,
-/// and the callback must point at a public address (resolved now, and again by the worker when
-/// it connects).
-async fn check_model_and_callback(
-    state: &AppState,
-    request: &DesignCreateRequest,
-) -> Result<(), Error> {
-    if let Some(model) = &request.model {
-        state
-            .allowed_models
-            .check(model)
-            .map_err(|refusal| FieldError {
-                field: "model",
-                message: refusal.to_string(),
-            })?;
-    }
-    if let Some(url) = &request.callback_url {
-        state
-            .callback_policy
-            .check(url)
-            .await
-            .map_err(|refusal| FieldError {
-                field: "callback_url",
-                message: refusal.to_string(),
-            })?;
-    }
-    Ok(())
-}
-
-/// Longest `Idempotency-Key` accepted.
-const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
-
-/// Validates a design request, records and queues the job; shared by HTTP and WebSocket.
-/// With an idempotency key, a repeat of the same request answers what the first one did.
-pub async fn submit_design(
-    state: &AppState,
-    principal: &Principal,
-    body: DesignCreateRequest,
-    idempotency_key: Option<&str>,
-) -> Result<DesignResponse, Error> {
-    let request = body.validate()?;
-    check_model_and_callback(state, &request).await?;
-    // The validated request (defaults filled in) identifies it, whatever the JSON's layout.
-    let fingerprint = serde_json::to_vec(&request)
-        .map(|bytes| hex::encode(Sha256::digest(bytes)))
-        .map_err(|e| Error::Internal(e.into()))?;
-    let job = DesignJob {
-        request_id: Uuid::new_v4(),
-        prompt: request.prompt,
-        max_iterations: request.max_iterations,
-        enable_execution: request.enable_execution,
-        output_formats: request.output_formats,
-        model: request.model,
-        feedback: None,
-        convert: None,
-        earlier_feedback: Vec::new(),
-    };
-    let record = JobRecord::new_pending(&job, &principal.id, request.callback_url);
-    let response = DesignResponse {
-        request_id: job.request_id,
-        status: DesignStatus::Pending,
-        message: "Design job accepted; follow it at links.events or links.self.".to_owned(),
-        created_at: record.created_at,
-        links: DesignLinks::for_job(job.request_id),
-    };
-    let idempotency = idempotency_key.map(|key| Idempotency {
-        principal: &principal.id,
-        key,
-        fingerprint,
-        response: serde_json::to_value(&response).unwrap_or_default(),
-    });
-    let mut conn = state.conn.clone();
-    let enqueued = state
-        .store
-        .enqueue(
-            &mut conn,
-            &record,
-            &job,
-            state.settings.job_max_attempts,
-            state.settings.max_active_jobs_per_principal,
-            idempotency.as_ref(),
-        )
-        .await?;
-    match enqueued {
-        Enqueued::Created => {
-            tracing::info!(request_id = %job.request_id, "design job accepted");
-            Ok(response)
-        }
-        Enqueued::Replayed(earlier) => serde_json::from_value(earlier)
-            .map_err(|e| Error::Internal(anyhow::anyhow!("a stored idempotent answer: {e}"))),
-    }
-}
-
-/// Reads a job's record for its owner. A malformed id, an unknown job and another
-/// principal's job all answer the same 404: nobody learns which ids exist.
-pub async fn load_record(
-    state: &AppState,
-    principal: &Principal,
-    request_id: &str,
-) -> Result<JobRecord, Error> {
-    let id = Uuid::parse_str(request_id).map_err(|_| Error::design_not_found(request_id))?;
-    let mut conn = state.conn.clone();
-    state
-        .store
-        .get(&mut conn, &id.to_string())
-        .await?
-        .filter(|record| record.principal == principal.id)
-        .ok_or_else(|| Error::design_not_found(request_id))
-}
-
 /// A job's state.
 #[utoipa::path(get, path = "/api/v1/design/{request_id}", tag = "design",
     params(("request_id" = String, Path, description = "The id from the 202 answer")),
     responses(
         (status = 200, body = DesignStatusResponse),
         (status = 404, description = "No such job", body = shared::api::ErrorBody)))]
-pub async fn get_design(
-    State(state): State<AppState>,
-    Extension(principal): CurrentPrincipal,
-    Path(request_id): Path<String>,
-) -> Result<Json<DesignStatusResponse>, Error> {
-    let record = load_record(&state, &principal, &request_id).await?;
-    Ok(Json(record.into()))
+pub async fn get_design(OwnedDesign(record): OwnedDesign) -> Json<DesignStatusResponse> {
+    Json(record.into())
 }
 
 /// Runs the pipeline again on a completed design, with the user's feedback.
@@ -223,65 +94,14 @@ pub async fn get_design(
         (status = 422, description = "Feedback empty or too long", body = shared::api::ErrorBody)))]
 pub async fn refine_design(
     State(state): State<AppState>,
-    Extension(principal): CurrentPrincipal,
-    Path(request_id): Path<String>,
+    CurrentPrincipal(principal): CurrentPrincipal,
+    // Taken as a `Result` and checked after the body: a body's errors are answered first.
+    design: Result<OwnedDesign, Error>,
     ApiJson(body): ApiJson<RefineRequest>,
 ) -> Result<Response, Error> {
     let feedback = body.validate()?.feedback;
-    let record = load_record(&state, &principal, &request_id).await?;
-    let job = DesignJob {
-        request_id: record.request_id,
-        prompt: record.prompt.clone(),
-        max_iterations: record.max_iterations,
-        enable_execution: record.enable_execution,
-        output_formats: record.output_formats.clone(),
-        model: record.model.clone(),
-        feedback: Some(feedback),
-        convert: None,
-        earlier_feedback: record.refinements.clone(),
-    };
-    let not_completed = |status: DesignStatus| {
-        Error::Conflict(format!(
-            "Only a completed design can be refined; this one is {}.",
-            serde_json::to_value(status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        ))
-    };
-    if record.status != DesignStatus::Completed {
-        return Err(not_completed(record.status));
-    }
-    let mut conn = state.conn.clone();
-    // The state is checked again inside the atomic requeue: two refines cannot both win.
-    match state
-        .store
-        .requeue_completed(
-            &mut conn,
-            &principal.id,
-            &job,
-            state.settings.job_max_attempts,
-        )
-        .await?
-    {
-        Requeue::Queued => {}
-        Requeue::Missing => return Err(Error::design_not_found(&request_id)),
-        Requeue::NotCompleted => {
-            return Err(Error::Conflict(
-                "The design changed state meanwhile (refined or cancelled already); only a \
-                 completed design can be refined."
-                    .to_owned(),
-            ));
-        }
-    }
-    tracing::info!(request_id = %job.request_id, "design queued again for refinement");
-    let response = DesignResponse {
-        request_id: job.request_id,
-        status: DesignStatus::Refining,
-        message: "Refinement queued; follow it at links.events or links.self.".to_owned(),
-        created_at: record.created_at,
-        links: DesignLinks::for_job(job.request_id),
-    };
+    let OwnedDesign(record) = design?;
+    let response = service::refine(&state, &principal, record, feedback).await?;
     Ok(accepted(response))
 }
 
@@ -305,15 +125,15 @@ pub struct ExportQuery {
         (status = 422, description = "An unknown format", body = shared::api::ErrorBody)))]
 pub async fn export_design(
     State(state): State<AppState>,
-    Extension(principal): CurrentPrincipal,
-    Path(request_id): Path<String>,
     ApiQuery(query): ApiQuery<ExportQuery>,
+    // Taken as a `Result` and checked after the formats: an unknown format is answered first.
+    design: Result<OwnedDesign, Error>,
 ) -> Result<Response, Error> {
     let formats = match query.formats.as_deref() {
         None | Some("") => None,
         Some(list) => Some(parse_formats(list)?),
     };
-    let record = load_record(&state, &principal, &request_id).await?;
+    let OwnedDesign(record) = design?;
     let formats = formats.unwrap_or_else(|| record.output_formats.clone());
     let missing: Vec<OutputFormat> = formats
         .iter()
@@ -497,11 +317,10 @@ fn missing_artifact_reason(record: &JobRecord, format: OutputFormat) -> String {
         (status = 503, description = "The artifact store is unreachable", body = shared::api::ErrorBody)))]
 pub async fn download_artifact(
     State(state): State<AppState>,
-    Extension(principal): CurrentPrincipal,
+    OwnedDesign(record): OwnedDesign,
     Path((request_id, format_name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
-    let record = load_record(&state, &principal, &request_id).await?;
     let not_found = |message: String| Error::NotFound {
         code: "artifact_not_found",
         message,
@@ -533,24 +352,8 @@ pub async fn download_artifact(
         (status = 409, description = "The job has ended already", body = shared::api::ErrorBody)))]
 pub async fn cancel_design(
     State(state): State<AppState>,
-    Extension(principal): CurrentPrincipal,
-    Path(request_id): Path<String>,
+    OwnedDesign(record): OwnedDesign,
 ) -> Result<StatusCode, Error> {
-    let record = load_record(&state, &principal, &request_id).await?;
-    let id = record.request_id.to_string();
-    let mut conn = state.conn.clone();
-    match state.store.cancel(&mut conn, &id).await? {
-        WriteOutcome::Applied => {}
-        WriteOutcome::Missing => return Err(Error::design_not_found(&request_id)),
-        WriteOutcome::AlreadyEnded => {
-            let now = state.store.get(&mut conn, &id).await?;
-            let status = now.map_or(record.status, |r| r.status);
-            return Err(Error::Conflict(format!(
-                "The design has ended already ({status}); only a pending or running design \
-                 can be cancelled."
-            )));
-        }
-    }
-    tracing::info!(request_id = %id, "design cancelled");
+    service::cancel(&state, &record).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,9 +1,9 @@
 //! The caller's designs: the listing (`GET /api/v1/designs`) and feedback on one design.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use shared::api::{DesignList, DesignSummary, FeedbackRequest, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX};
@@ -12,9 +12,7 @@ use shared::job_store::{ListCursor, ListQuery};
 use shared::metrics::DESIGN_FEEDBACK_TOTAL;
 
 use crate::error::Error;
-use crate::extract::ApiJson;
-use crate::guard::CurrentPrincipal;
-use crate::routes::design::load_record;
+use crate::extract::{ApiJson, CurrentPrincipal, OwnedDesign};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -94,7 +92,7 @@ impl ListParams {
         (status = 422, description = "A parameter out of range", body = shared::api::ErrorBody)))]
 pub async fn list_designs(
     State(state): State<AppState>,
-    Extension(principal): CurrentPrincipal,
+    CurrentPrincipal(principal): CurrentPrincipal,
     Query(params): Query<ListParams>,
 ) -> Result<Json<DesignList>, Error> {
     let query = params.parse()?;
@@ -119,12 +117,12 @@ pub async fn list_designs(
         (status = 422, description = "An unknown rating or a comment too long", body = shared::api::ErrorBody)))]
 pub async fn give_feedback(
     State(state): State<AppState>,
-    Extension(principal): CurrentPrincipal,
-    Path(request_id): Path<String>,
+    // Taken as a `Result` and checked after the body: a body's errors are answered first.
+    design: Result<OwnedDesign, Error>,
     ApiJson(body): ApiJson<FeedbackRequest>,
 ) -> Result<StatusCode, Error> {
     let body = body.validate()?;
-    let record = load_record(&state, &principal, &request_id).await?;
+    let OwnedDesign(record) = design?;
     let feedback = UserFeedback {
         rating: body.rating,
         comment: body.comment,
@@ -133,7 +131,7 @@ pub async fn give_feedback(
     let mut conn = state.conn.clone();
     let id = record.request_id.to_string();
     if !state.store.set_feedback(&mut conn, &id, &feedback).await? {
-        return Err(Error::design_not_found(&request_id));
+        return Err(Error::design_not_found(&id));
     }
     metrics::counter!(DESIGN_FEEDBACK_TOTAL.name, "rating" => feedback.rating.as_str())
         .increment(1);

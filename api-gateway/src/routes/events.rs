@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -14,19 +14,20 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use futures::channel::mpsc;
 use futures::{SinkExt, Stream, StreamExt};
-use serde::Deserialize;
-use serde_json::{Value, json};
-use shared::api::DesignCreateRequest;
+use serde_json::Value;
+use shared::api::{SessionReply, SessionRequest};
 use shared::events::EventType;
+use shared::job::DesignStatus;
 use shared::metrics::{GaugeGuard, SSE_CONNECTIONS_ACTIVE, WEBSOCKET_CONNECTIONS_ACTIVE};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::error::Error;
-use crate::guard::{Budget, Charge, CurrentPrincipal, charge, rate_bucket};
+use crate::extract::{CurrentPrincipal, OwnedDesign};
+use crate::guard::{Budget, Charge, charge, rate_bucket};
 use crate::relay::{RelayedEvent, relay};
-use crate::routes::design::{load_record, submit_design};
 use crate::serve::ConnectionPermit;
+use crate::service;
 use crate::state::AppState;
 use shared::auth::Principal;
 
@@ -83,12 +84,11 @@ fn start_relay(
         (status = 503, description = "MAX_STREAMS streams open on this gateway", body = shared::api::ErrorBody)))]
 pub async fn stream_design_events(
     State(state): State<AppState>,
-    Extension(principal): CurrentPrincipal,
+    CurrentPrincipal(principal): CurrentPrincipal,
+    OwnedDesign(record): OwnedDesign,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(request_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Error> {
-    let record = load_record(&state, &principal, &request_id).await?;
     let slot = state
         .streams
         .acquire(&rate_bucket(&state, &principal, peer, &headers))?;
@@ -112,15 +112,14 @@ pub async fn stream_design_events(
 /// A WebSocket relaying one job's events as JSON messages, closed after `completed`.
 pub async fn relay_job_over_websocket(
     State(state): State<AppState>,
-    Extension(principal): CurrentPrincipal,
+    CurrentPrincipal(principal): CurrentPrincipal,
+    // An unknown job is a 404 whether or not the request is an upgrade.
+    OwnedDesign(record): OwnedDesign,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     connection: Option<Extension<ConnectionPermit>>,
-    Path(request_id): Path<String>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, Error> {
-    // An unknown job is a 404 whether or not the request is an upgrade.
-    let record = load_record(&state, &principal, &request_id).await?;
     let upgrade = limit_messages(upgrade.map_err(upgrade_required)?, &state);
     let slot = state
         .streams
@@ -157,7 +156,7 @@ pub async fn relay_job_over_websocket(
 /// `GET /ws`: a session that takes `stream_design` and `subscribe` requests.
 pub async fn websocket_session(
     State(state): State<AppState>,
-    Extension(principal): CurrentPrincipal,
+    CurrentPrincipal(principal): CurrentPrincipal,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     connection: Option<Extension<ConnectionPermit>>,
     headers: HeaderMap,
@@ -186,15 +185,35 @@ fn upgrade_required(rejection: WebSocketUpgradeRejection) -> Error {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum SessionRequest {
-    StreamDesign(DesignCreateRequest),
-    Subscribe { request_id: String },
+fn error_message(code: &str, message: impl Into<String>) -> SessionReply {
+    SessionReply::Error {
+        code: code.to_owned(),
+        message: message.into(),
+        retry_after: None,
+    }
 }
 
-fn error_message(code: &str, message: impl Into<String>) -> Value {
-    json!({ "type": "error", "code": code, "message": message.into() })
+/// One message from the gateway to a `/ws` client: one of its own replies, or an event of a
+/// subscribed job relayed as the worker published it.
+enum Outgoing {
+    Reply(SessionReply),
+    Event(std::sync::Arc<str>),
+}
+
+impl From<SessionReply> for Outgoing {
+    fn from(reply: SessionReply) -> Self {
+        Self::Reply(reply)
+    }
+}
+
+impl Outgoing {
+    fn into_text(self) -> String {
+        match self {
+            // Serialising a reply cannot fail: every field is a string, a number or an enum.
+            Self::Reply(reply) => serde_json::to_string(&reply).unwrap_or_default(),
+            Self::Event(json) => json.as_ref().to_owned(),
+        }
+    }
 }
 
 /// Runs one `/ws` session. Each message is charged to the principal's rate limit as an HTTP
@@ -204,7 +223,7 @@ fn error_message(code: &str, message: impl Into<String>) -> Value {
 async fn serve_session(state: AppState, principal: Principal, bucket: String, socket: WebSocket) {
     let _open = GaugeGuard::increment(WEBSOCKET_CONNECTIONS_ACTIVE);
     let (mut sink, mut incoming) = socket.split();
-    let (outbox, mut outgoing) = mpsc::channel::<Value>(CLIENT_BUFFER);
+    let (outbox, mut outgoing) = mpsc::channel::<Outgoing>(CLIENT_BUFFER);
     let mut requests = JoinSet::new();
     let mut budget = SessionBudget::default();
     loop {
@@ -221,13 +240,13 @@ async fn serve_session(state: AppState, principal: Principal, bucket: String, so
                             requests.spawn(answer(state.clone(), principal.clone(), request, outbox.clone()));
                             continue;
                         }
-                        Err(reply) => reply,
+                        Err(reply) => reply.into(),
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
                     match charge_message(&state, &bucket, &mut budget).await {
-                        Ok(()) => error_message("unsupported_message", "Send JSON text messages."),
-                        Err(reply) => reply,
+                        Ok(()) => error_message("unsupported_message", "Send JSON text messages.").into(),
+                        Err(reply) => reply.into(),
                     }
                 }
                 Some(Err(error)) => {
@@ -249,7 +268,7 @@ async fn serve_session(state: AppState, principal: Principal, bucket: String, so
             }
         };
         if sink
-            .send(Message::Text(reply.to_string().into()))
+            .send(Message::Text(reply.into_text().into()))
             .await
             .is_err()
         {
@@ -275,7 +294,7 @@ async fn charge_message(
     state: &AppState,
     bucket: &str,
     budget: &mut SessionBudget,
-) -> Result<(), Value> {
+) -> Result<(), SessionReply> {
     if let Some((until, retry_after)) = budget.refused_until {
         if Instant::now() < until {
             return Err(rate_limited(retry_after));
@@ -294,11 +313,13 @@ async fn charge_message(
     }
 }
 
-fn rate_limited(retry_after: u64) -> Value {
+fn rate_limited(retry_after: u64) -> SessionReply {
     let error = Error::RateLimited { retry_after };
-    let mut message = error_as_message(error);
-    message["retry_after"] = retry_after.into();
-    message
+    SessionReply::Error {
+        code: error.code().to_owned(),
+        message: error.to_string(),
+        retry_after: Some(retry_after),
+    }
 }
 
 /// Charges a text message, parses it and checks the session has room for it; `Err` is the
@@ -309,7 +330,7 @@ async fn admit(
     budget: &mut SessionBudget,
     in_flight: usize,
     text: &str,
-) -> Result<SessionRequest, Value> {
+) -> Result<SessionRequest, SessionReply> {
     charge_message(state, bucket, budget).await?;
     let request = parse_request(text)?;
     if in_flight >= SESSION_REQUESTS_IN_FLIGHT {
@@ -324,7 +345,7 @@ async fn admit(
     Ok(request)
 }
 
-fn parse_request(text: &str) -> Result<SessionRequest, Value> {
+fn parse_request(text: &str) -> Result<SessionRequest, SessionReply> {
     let value: Value = serde_json::from_str(text)
         .map_err(|error| error_message("malformed_json", format!("Not valid JSON: {error}")))?;
     serde_json::from_value::<SessionRequest>(value).map_err(|error| {
@@ -336,68 +357,89 @@ fn parse_request(text: &str) -> Result<SessionRequest, Value> {
     })
 }
 
-/// Answers one session request.
+/// Answers one session request: a `stream_design` submits the design, acknowledges it and
+/// streams its events as `stream_chunk`s; a `subscribe` relays the job's events as they are.
+/// Both end with `stream_done` and the final status.
 async fn answer(
     state: AppState,
     principal: Principal,
     request: SessionRequest,
-    mut outbox: mpsc::Sender<Value>,
+    mut outbox: mpsc::Sender<Outgoing>,
 ) {
-    let (request_id, as_chunks) = match request {
-        SessionRequest::StreamDesign(body) => {
-            match submit_design(&state, &principal, body, None).await {
-                Ok(response) => {
-                    let id = response.request_id.to_string();
-                    let ack = json!({ "type": "ack", "request_id": id, "status": response.status });
-                    if outbox.send(ack).await.is_err() {
-                        return;
-                    }
-                    (id, true)
-                }
-                Err(error) => {
-                    let _ = outbox.send(error_as_message(error)).await;
+    let started = match request {
+        SessionRequest::StreamDesign(body) => match stream_design(&state, &principal, body).await {
+            Ok(ack) => {
+                let request_id = ack.request_id;
+                let ack = SessionReply::Ack {
+                    request_id,
+                    status: ack.status,
+                };
+                if outbox.send(ack.into()).await.is_err() {
                     return;
                 }
+                Ok((request_id, true))
             }
-        }
+            Err(error) => Err(error),
+        },
         SessionRequest::Subscribe { request_id } => {
-            match load_record(&state, &principal, &request_id).await {
-                Ok(record) => (record.request_id.to_string(), false),
-                Err(error) => {
-                    let _ = outbox.send(error_as_message(error)).await;
-                    return;
-                }
-            }
+            service::load_owned(&state, &principal, &request_id)
+                .await
+                .map(|record| (record.request_id, false))
         }
     };
-    let mut events = start_relay(&state, request_id.clone(), 0);
-    let mut final_status = Value::Null;
-    while let Some(event) = events.next().await {
-        let parsed: Value = serde_json::from_str(&event.json).unwrap_or(Value::Null);
-        if event.kind == EventType::Completed {
-            final_status = parsed["data"]["status"].clone();
+    let (request_id, as_chunks) = match started {
+        Ok(started) => started,
+        Err(error) => {
+            let _ = outbox.send(error_as_message(error).into()).await;
+            return;
         }
-        let message = if as_chunks {
-            json!({
-                "type": "stream_chunk",
-                "request_id": request_id,
-                "seq": event.seq,
-                "event_type": event.kind,
-                "content": chunk_text(event.kind, &parsed["data"]),
-            })
-        } else {
-            parsed
+    };
+    let mut events = start_relay(&state, request_id.to_string(), 0);
+    let mut final_status = None;
+    while let Some(event) = events.next().await {
+        let is_terminal = event.kind == EventType::Completed;
+        let data = (as_chunks || is_terminal).then(|| event_data(&event.json));
+        if let Some(data) = data.as_ref().filter(|_| is_terminal) {
+            final_status = serde_json::from_value::<DesignStatus>(data["status"].clone()).ok();
+        }
+        let message = match data.filter(|_| as_chunks) {
+            Some(data) => Outgoing::Reply(SessionReply::StreamChunk {
+                request_id,
+                seq: event.seq,
+                event_type: event.kind,
+                content: chunk_text(event.kind, &data),
+            }),
+            None => Outgoing::Event(event.json),
         };
         if outbox.send(message).await.is_err() {
             return;
         }
     }
-    if state.shutdown.is_cancelled() && final_status.is_null() {
+    if state.shutdown.is_cancelled() && final_status.is_none() {
         return;
     }
-    let _ = outbox
-        .send(json!({ "type": "stream_done", "request_id": request_id, "status": final_status }))
-        .await;
+    let done = SessionReply::StreamDone {
+        request_id,
+        status: final_status,
+    };
+    let _ = outbox.send(done.into()).await;
+}
+
+/// Parses and submits a `stream_design` request as `POST /api/v1/design` would.
+async fn stream_design(
+    state: &AppState,
+    principal: &Principal,
+    body: shared::api::DesignCreateRequest,
+) -> Result<shared::api::DesignResponse, Error> {
+    let design = body.parse()?;
+    service::submit(state, principal, design, None).await
+}
+
+/// An event's `data`, or `null` if its JSON does not parse.
+fn event_data(json: &str) -> Value {
+    serde_json::from_str::<Value>(json)
+        .map(|mut event| event["data"].take())
+        .unwrap_or(Value::Null)
 }
 
 /// The text a `stream_chunk` carries: the model's words for `llm_chunk`, a short line otherwise.
@@ -416,7 +458,7 @@ fn chunk_text(kind: EventType, data: &Value) -> String {
 }
 
 /// An HTTP error as a session `error` message.
-fn error_as_message(error: Error) -> Value {
+fn error_as_message(error: Error) -> SessionReply {
     let code = error.code();
     error_message(code, error.to_string())
 }

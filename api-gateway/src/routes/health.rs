@@ -8,12 +8,13 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::error::Error;
+use crate::routes::PublicState;
 use crate::state::AppState;
 
 /// A readiness probe must answer quickly even when Redis hangs.
 const READY_TIMEOUT: Duration = Duration::from_secs(1);
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<PublicState> {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))

@@ -7,9 +7,10 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
+use crate::routes::PublicState;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<PublicState> {
     Router::new().route("/metrics", get(render_metrics))
 }
 

@@ -6,7 +6,7 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::state::AppState;
+use crate::routes::PublicState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -33,10 +33,10 @@ use crate::state::AppState;
 )]
 pub struct ApiDoc;
 
-/// Where the docs page and its assets live; the guard lets them through unauthenticated.
+/// Where the docs page and its assets live, on the public router.
 pub const DOCS_PATH: &str = "/docs";
 pub const OPENAPI_PATH: &str = "/openapi.json";
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<PublicState> {
     Router::new().merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, ApiDoc::openapi()))
 }

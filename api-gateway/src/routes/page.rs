@@ -2,27 +2,25 @@
 //! the binary: no build step, no download), and the short-lived stream tokens it needs,
 //! because a browser's `EventSource` cannot send an API key header.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use shared::api::StreamToken;
 use shared::auth::{Credential, Principal, STREAM_TOKEN_TTL, StreamGrant};
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::guard::CurrentPrincipal;
-use crate::routes::design::load_record;
+use crate::extract::{CurrentPrincipal, OwnedDesign};
+use crate::routes::PublicState;
 use crate::state::AppState;
-
-/// Paths of the page's files, open to everyone (the page itself asks for the API key).
-pub const PAGE_PATHS: &[&str] = &["/", "/ui/app.js", "/ui/viewer.js", "/ui/style.css"];
 
 /// The query parameter that carries a stream token.
 pub const STREAM_TOKEN_PARAM: &str = "stream_token";
 
-pub fn router() -> Router<AppState> {
+/// The page's files, open to everyone (the page itself asks for the API key).
+pub fn public_router() -> Router<PublicState> {
     Router::new()
         .route(
             "/",
@@ -40,6 +38,11 @@ pub fn router() -> Router<AppState> {
             "/ui/style.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }),
         )
+}
+
+/// The page's API: stream tokens and the catalogue's examples.
+pub fn router() -> Router<AppState> {
+    Router::new()
         .route(
             "/api/v1/design/{request_id}/stream-token",
             post(issue_stream_token),
@@ -81,10 +84,9 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         (status = 404, description = "No such job", body = shared::api::ErrorBody)))]
 pub async fn issue_stream_token(
     State(state): State<AppState>,
-    Extension(principal): CurrentPrincipal,
-    Path(request_id): Path<String>,
+    CurrentPrincipal(principal): CurrentPrincipal,
+    OwnedDesign(record): OwnedDesign,
 ) -> Result<Response, Error> {
-    let record = load_record(&state, &principal, &request_id).await?;
     // 244 random bits from the OS generator (two v4 UUIDs).
     let token = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
     let grant = StreamGrant {

@@ -20,6 +20,7 @@ mod processes;
 mod promtool;
 mod ready;
 mod reliability;
+mod routing;
 mod sandbox;
 mod schemathesis;
 mod throughput;
