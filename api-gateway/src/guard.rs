@@ -10,7 +10,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::rejection::RawPathParamsRejection;
+use axum::extract::{ConnectInfo, MatchedPath, RawPathParams, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -22,6 +23,7 @@ use shared::metrics::{
 use shared::rate_limit::Decision;
 
 use crate::error::Error;
+use crate::routes::events::EVENTS_ROUTE;
 use crate::routes::page::principal_from_stream_token;
 use crate::state::AppState;
 
@@ -66,14 +68,32 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 pub async fn guard(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    route: Option<MatchedPath>,
+    params: Result<RawPathParams, RawPathParamsRejection>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let principal =
-        match authenticate(&state, request.headers(), request.uri(), request.method()).await {
-            Ok(principal) => principal,
-            Err(response) => return *response,
-        };
+    // Only a job's events route takes a stream token, and only for that job.
+    let events_of = route
+        .filter(|route| route.as_str() == EVENTS_ROUTE)
+        .and(params.ok())
+        .and_then(|params| {
+            params
+                .iter()
+                .find(|(name, _)| *name == "request_id")
+                .map(|(_, id)| id.to_owned())
+        });
+    let principal = match authenticate(
+        &state,
+        request.headers(),
+        request.method(),
+        events_of.as_deref().map(|id| (id, request.uri().query())),
+    )
+    .await
+    {
+        Ok(principal) => principal,
+        Err(response) => return *response,
+    };
     let bucket = rate_bucket(&state, &principal, peer, request.headers());
     let budget = if is_read(request.method()) {
         Budget::Read
@@ -167,22 +187,24 @@ pub async fn charge(state: &AppState, bucket: &str, budget: Budget) -> Result<Ch
     }
 }
 
-/// The caller from its headers or, on a job's events route and only there, from a stream
-/// token in the query string (browsers cannot set headers on an `EventSource`).
+/// The caller from its headers or, on a job's events route (`events_of`: that job's id and
+/// the query string) and only there, from a stream token in the query string (browsers
+/// cannot set headers on an `EventSource`).
 async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
-    uri: &axum::http::Uri,
-    method: &axum::http::Method,
+    method: &Method,
+    events_of: Option<(&str, Option<&str>)>,
 ) -> Result<Principal, Box<Response>> {
     let api_key = header_str(headers, "x-api-key");
     let authorization = header_str(headers, "authorization");
-    if state.auth.enabled()
+    if let Some((request_id, query)) = events_of
+        && state.auth.enabled()
         && api_key.is_none()
         && authorization.is_none()
-        && method == axum::http::Method::GET
+        && method == Method::GET
     {
-        match principal_from_stream_token(state, uri.path(), uri.query()).await {
+        match principal_from_stream_token(state, request_id, query).await {
             Ok(Some(principal)) => return Ok(principal),
             Ok(None) => {}
             Err(error) => {

@@ -35,12 +35,12 @@ use shared::auth::Principal;
 const CLIENT_BUFFER: usize = 64;
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
+/// The SSE route, the one route a stream token opens (see `guard`).
+pub const EVENTS_ROUTE: &str = "/api/v1/design/{request_id}/events";
+
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/api/v1/design/{request_id}/events",
-            get(stream_design_events),
-        )
+        .route(EVENTS_ROUTE, get(stream_design_events))
         .route("/ws/{request_id}", get(relay_job_over_websocket))
         .route("/ws", get(websocket_session))
 }

@@ -119,18 +119,15 @@ pub async fn issue_stream_token(
         .into_response())
 }
 
-/// The principal a stream token stands for, when `path` is the events route of the very job
-/// the token was issued for; `None` for any other path, job, or an unknown/expired token.
+/// The principal a stream token in `query` stands for, when it was issued for the job
+/// `request_id` (whose events route the guard is in front of); `None` for another job, or an
+/// unknown or expired token.
 pub async fn principal_from_stream_token(
     state: &AppState,
-    path: &str,
+    request_id: &str,
     query: Option<&str>,
 ) -> Result<Option<Principal>, redis::RedisError> {
-    let Some(job) = path
-        .strip_prefix("/api/v1/design/")
-        .and_then(|rest| rest.strip_suffix("/events"))
-        .and_then(|id| Uuid::parse_str(id).ok())
-    else {
+    let Ok(job) = Uuid::parse_str(request_id) else {
         return Ok(None);
     };
     let Some(token) = query.and_then(|q| {
