@@ -5,9 +5,10 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use shared::events::EventType;
+use shared::job::DesignStatus;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{AppOptions, assert_consecutive, error_code, spawn_app, spawn_app_with};
+use e2e::{AppOptions, assert_consecutive, error_code, spawn_app, spawn_app_with};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -23,7 +24,7 @@ async fn a_client_that_connects_after_the_job_ended_gets_every_event_then_the_en
     let app = spawn_app().await;
     let id = app.submit(&json!({ "prompt": "a box 30x20x10 mm" })).await;
     let status = app.wait_for_end(&id, LIMIT).await;
-    assert_eq!(status["status"], "completed");
+    assert_eq!(status.status, DesignStatus::Completed);
 
     let events = app.sse(None, &id, None).await.collect_to_end(LIMIT).await;
     assert_consecutive(&events, 1);
@@ -164,7 +165,7 @@ async fn two_gateways_on_one_redis_both_relay_a_job_run_by_a_worker() {
 }
 
 /// The gateway's connections that hold a subscription (`CLIENT LIST` reports `psub`/`sub`).
-fn subscriber_connections(app: &crate::helpers::TestApp, pattern_only: bool) -> usize {
+fn subscriber_connections(app: &e2e::TestApp, pattern_only: bool) -> usize {
     let mut conn = app.redis.connection();
     let clients: String = redis::cmd("CLIENT").arg("LIST").query(&mut conn).unwrap();
     clients
@@ -277,7 +278,7 @@ async fn a_slow_client_does_not_delay_a_fast_one() {
 }
 
 async fn ws_connect(
-    app: &crate::helpers::TestApp,
+    app: &e2e::TestApp,
     path: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
     let (socket, _) =
