@@ -4,6 +4,7 @@
 
 mod callbacks;
 mod errors;
+mod events;
 mod hostile;
 mod page;
 mod schemathesis;
