@@ -28,8 +28,9 @@ stop:
 	@if [ -f data/run/run.pid ]; then kill -TERM "$$(cat data/run/run.pid)" && echo "Stopping the stack of make run."; \
 	else echo "No stack of make run is running (no data/run/run.pid)."; fi
 
-# The debug build is the one the tests use; the Locust smoke run (30 s on a real stack, fails on
-# the success criteria) goes before the cargo tests so that their summary stays last.
+# The debug build is the one the tests use (e2e's process tests start the built binaries); the
+# Locust smoke run (30 s on a real stack, fails on the success criteria) goes before the cargo
+# tests so that their summary stays last.
 test: deps
 	cargo build --workspace --all-targets
 	.venv-load/bin/python -m unittest discover -s load -p 'test_*.py'

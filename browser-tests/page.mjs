@@ -1,5 +1,5 @@
 // End-to-end test of the page at / in Debian's headless Chromium (Playwright drives it; no
-// browser download). Started by the gateway's Rust integration test (tests/it/browser.rs),
+// browser download). Started by the whole-system Rust test (e2e/tests/it/browser.rs),
 // which runs Redis, the gateway and a worker, and passes:
 //   BASE_URL    the gateway, e.g. http://127.0.0.1:40123
 //   API_KEY     a key the gateway accepts (auth is on)

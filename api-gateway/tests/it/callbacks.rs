@@ -4,15 +4,10 @@
 
 use serde_json::json;
 
-use crate::helpers::{AppOptions, TestApp, spawn_app_with};
+use e2e::{TestApp, spawn_gateway_with};
 
 async fn app_with(env: &[(&'static str, &str)]) -> TestApp {
-    spawn_app_with(AppOptions {
-        workers: 0,
-        env: env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
-        scripts: None,
-    })
-    .await
+    spawn_gateway_with(env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect()).await
 }
 
 /// The 422's message for this body, or a panic naming the status it got.

@@ -2,11 +2,11 @@
 
 use serde_json::json;
 
-use crate::helpers::{AppOptions, error_code, spawn_app, spawn_app_with};
+use e2e::{error_code, spawn_gateway, spawn_gateway_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_json_is_a_400() {
-    let app = spawn_app().await;
+    let app = spawn_gateway().await;
     for body in ["{bad", "", "[1, 2", "{\"prompt\": \"a box\""] {
         let code = error_code(app.post_raw(body).await, 400).await;
         assert_eq!(code, "malformed_json", "{body:?}");
@@ -15,7 +15,7 @@ async fn malformed_json_is_a_400() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fields_out_of_range_are_a_422() {
-    let app = spawn_app().await;
+    let app = spawn_gateway().await;
     let long_prompt = "x".repeat(5001);
     for body in [
         json!({}),
@@ -44,11 +44,7 @@ async fn fields_out_of_range_are_a_422() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_over_the_limit_is_a_413() {
-    let app = spawn_app_with(AppOptions {
-        env: vec![("MAX_BODY_BYTES", "1024".to_owned())],
-        ..AppOptions::default()
-    })
-    .await;
+    let app = spawn_gateway_with(vec![("MAX_BODY_BYTES", "1024".to_owned())]).await;
     let body = json!({ "prompt": "y".repeat(2000) }).to_string();
     let code = error_code(app.post_raw(body).await, 413).await;
     assert_eq!(code, "payload_too_large");
@@ -56,7 +52,7 @@ async fn a_body_over_the_limit_is_a_413() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_json_content_type_is_a_415() {
-    let app = spawn_app().await;
+    let app = spawn_gateway().await;
     let response = app
         .client
         .post(app.url("/api/v1/design"))
@@ -69,7 +65,7 @@ async fn a_missing_json_content_type_is_a_415() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_and_malformed_ids_are_a_404() {
-    let app = spawn_app().await;
+    let app = spawn_gateway().await;
     for path in [
         "/api/v1/design/3f1c4a52-8c8e-4d43-9d0c-1f6c5c1f0f00",
         "/api/v1/design/not-a-uuid",
@@ -88,7 +84,7 @@ async fn unknown_and_malformed_ids_are_a_404() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_formats_are_refused() {
-    let app = spawn_app().await;
+    let app = spawn_gateway().await;
     let id = app
         .submit(&json!({ "prompt": "a box 1x1x1", "enable_execution": false }))
         .await;
@@ -104,7 +100,7 @@ async fn unknown_formats_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docs_and_openapi_are_served() {
-    let app = spawn_app().await;
+    let app = spawn_gateway().await;
     let spec: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
     assert!(spec["paths"]["/api/v1/design"]["post"].is_object());

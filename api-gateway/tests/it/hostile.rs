@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
-use crate::helpers::{AppOptions, TestApp, error_code, spawn_app_with};
+use e2e::{TestApp, error_code, spawn_gateway, spawn_gateway_with};
 
 type WsStream =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -20,14 +20,6 @@ const LIMIT: Duration = Duration::from_secs(30);
 /// Longer than the relay's resync interval (5 s): a relay left behind by its client reads the
 /// replay stream at least once in any window this long.
 const QUIET_WINDOW: Duration = Duration::from_secs(6);
-
-fn idle_app(env: Vec<(&'static str, String)>) -> AppOptions {
-    AppOptions {
-        workers: 0,
-        env,
-        ..AppOptions::default()
-    }
-}
 
 async fn ws_connect(app: &TestApp, path: &str) -> WsStream {
     let (socket, _) =
@@ -89,7 +81,7 @@ async fn commands_in_quiet_window(app: &TestApp) -> (u64, u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relays_end_when_their_clients_leave_a_pending_job() {
     const CLIENTS_PER_KIND: usize = 20;
-    let app = spawn_app_with(idle_app(Vec::new())).await;
+    let app = spawn_gateway().await;
     let id = app.create_idle_job().await.to_string();
     let (baseline_total, baseline_xrange) = commands_in_quiet_window(&app).await;
 
@@ -171,11 +163,7 @@ async fn read_until_closed(socket: &mut TcpStream, limit: Duration) -> Option<St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slowloris_sockets_and_idle_keep_alive_connections_are_closed_after_the_header_timeout() {
-    let app = spawn_app_with(idle_app(vec![(
-        "HTTP_HEADER_TIMEOUT_SECONDS",
-        "2".to_owned(),
-    )]))
-    .await;
+    let app = spawn_gateway_with(vec![("HTTP_HEADER_TIMEOUT_SECONDS", "2".to_owned())]).await;
     const DRIPPERS: usize = 20;
     let head = b"GET /health HTTP/1.1\r\nHost: x\r\nUser-Agent: a-very-slow-client\r\n\r\n";
     let mut drippers = Vec::new();
@@ -225,10 +213,10 @@ async fn slowloris_sockets_and_idle_keep_alive_connections_are_closed_after_the_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_sockets_over_the_connection_cap_get_a_503_and_do_not_starve_health() {
     const CAP: usize = 30;
-    let app = spawn_app_with(idle_app(vec![
+    let app = spawn_gateway_with(vec![
         ("MAX_CONNECTIONS", CAP.to_string()),
         ("HTTP_HEADER_TIMEOUT_SECONDS", "2".to_owned()),
-    ]))
+    ])
     .await;
     let mut idle = Vec::new();
     for _ in 0..CAP {
@@ -261,12 +249,12 @@ async fn idle_sockets_over_the_connection_cap_get_a_503_and_do_not_starve_health
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_are_capped_per_principal_and_per_gateway_with_retry_after() {
-    let app = spawn_app_with(idle_app(vec![
+    let app = spawn_gateway_with(vec![
         ("MAX_STREAMS_PER_PRINCIPAL", "3".to_owned()),
         ("MAX_STREAMS", "4".to_owned()),
         ("AUTH_ENABLED", "true".to_owned()),
         ("AUTH_API_KEYS", "alice:key-a,bob:key-b".to_owned()),
-    ]))
+    ])
     .await;
     let submit = |key: &'static str| {
         let app = &app;
@@ -355,10 +343,10 @@ async fn send_json(socket: &mut WsStream, value: Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_websocket_cannot_create_more_jobs_than_the_rate_limit_allows() {
     const LIMIT_PER_WINDOW: usize = 5;
-    let app = spawn_app_with(idle_app(vec![
+    let app = spawn_gateway_with(vec![
         ("RATE_LIMIT_REQUESTS", LIMIT_PER_WINDOW.to_string()),
         ("RATE_LIMIT_WINDOW_SECONDS", "600".to_owned()),
-    ]))
+    ])
     .await;
     let mut socket = ws_connect(&app, "/ws").await;
     const SENT: usize = 12;
@@ -399,7 +387,7 @@ async fn one_websocket_cannot_create_more_jobs_than_the_rate_limit_allows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_50_mb_fragmented_message_is_refused_unparsed() {
-    let app = spawn_app_with(idle_app(Vec::new())).await;
+    let app = spawn_gateway().await;
     let mut socket = ws_connect(&app, "/ws").await;
     const TOTAL: usize = 50 * 1024 * 1024;
     const FRAGMENT: usize = 1024 * 1024;
@@ -435,7 +423,7 @@ async fn a_50_mb_fragmented_message_is_refused_unparsed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_bounds_its_requests_in_flight_and_answers_garbage_in_place() {
-    let app = spawn_app_with(idle_app(Vec::new())).await;
+    let app = spawn_gateway().await;
     let id = app.create_idle_job().await;
     let mut socket = ws_connect(&app, "/ws").await;
     const SUBSCRIBES: usize = 12;
@@ -505,7 +493,7 @@ async fn a_session_bounds_its_requests_in_flight_and_answers_garbage_in_place() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_string_errors_use_the_json_body_and_formats_are_deduplicated() {
-    let app = spawn_app_with(idle_app(Vec::new())).await;
+    let app = spawn_gateway().await;
     let id = app.create_idle_job().await;
     let bad_limit = app.get("/api/v1/admin/jobs/dead?limit=lots").await;
     assert_eq!(error_code(bad_limit, 400).await, "invalid_query");

@@ -1,26 +1,11 @@
-//! The integration tests of the gateway with real Redis, real workers and real FreeCAD.
+//! The gateway's integration tests: its HTTP, SSE and WebSocket surface against real Redis,
+//! with no worker (jobs stay pending). Tests that need jobs to run are the whole system's, in
+//! the `e2e` crate.
 
-mod agents;
-mod artifact_store;
-mod auth;
-mod backlog;
-mod browser;
 mod callbacks;
-mod deploy;
-mod design;
 mod errors;
 mod events;
-mod formats;
-mod helpers;
 mod hostile;
-mod manifests;
-mod metrics;
 mod page;
-mod processes;
-mod promtool;
-mod ready;
-mod reliability;
 mod routing;
-mod sandbox;
 mod schemathesis;
-mod throughput;

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{AppOptions, TestApp, spawn_app_with};
+use e2e::{TestApp, spawn_gateway_with};
 
 const ALICE_KEY: &str = "alice-page-key-01";
 const BOB_KEY: &str = "bob-page-key-02";
@@ -14,12 +14,7 @@ async fn auth_app(extra: Vec<(&'static str, String)>) -> TestApp {
         ("AUTH_API_KEYS", format!("alice:{ALICE_KEY},bob:{BOB_KEY}")),
     ];
     env.extend(extra);
-    spawn_app_with(AppOptions {
-        workers: 0,
-        env,
-        ..AppOptions::default()
-    })
-    .await
+    spawn_gateway_with(env).await
 }
 
 async fn submit_as(app: &TestApp, key: &str) -> String {

@@ -6,17 +6,12 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{AppOptions, TestApp, error_code, spawn_app_with};
+use e2e::{TestApp, error_code, spawn_gateway_with};
 
 const KEY: &str = "routing-key-1";
 
 async fn idle_app(env: Vec<(&'static str, String)>) -> TestApp {
-    spawn_app_with(AppOptions {
-        workers: 0,
-        env,
-        ..AppOptions::default()
-    })
-    .await
+    spawn_gateway_with(env).await
 }
 
 async fn auth_app() -> TestApp {

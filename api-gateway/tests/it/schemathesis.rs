@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::helpers::{AppOptions, spawn_app_with};
+use e2e::spawn_gateway;
 
 /// Examples per operation: about 330 requests in all, ~20 s on 2 cores.
 const EXAMPLES_PER_OPERATION: &str = "20";
@@ -26,11 +26,7 @@ fn schemathesis() -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     let schemathesis = schemathesis();
-    let app = spawn_app_with(AppOptions {
-        workers: 0,
-        ..AppOptions::default()
-    })
-    .await;
+    let app = spawn_gateway().await;
     let report_dir = tempfile::tempdir().expect("temp dir");
     let output = tokio::process::Command::new(&schemathesis)
         .arg("run")

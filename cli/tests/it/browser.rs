@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::helpers::{AppOptions, spawn_app_with};
+use e2e::{AppOptions, spawn_app_with};
 
 fn browser_tests_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../browser-tests")

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::helpers::{AppOptions, TestApp, spawn_app, spawn_app_with};
+use e2e::{AppOptions, TestApp, spawn_app, spawn_app_with};
 
 /// Runs `designer` with a clean environment (its own config dir) against `url`.
 pub struct Designer {
@@ -263,7 +263,7 @@ async fn cancel_a_pending_design_and_exit_codes_for_usage_connection_and_not_fou
         stderr(&invalid)
     );
 
-    let port = crate::helpers::free_port();
+    let port = e2e::free_port();
     let nobody = Designer::new(&format!("http://127.0.0.1:{port}"));
     let refused = blocking(move || nobody.run(&["list"])).await;
     assert_eq!(code(&refused), 3);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use e2e::spawn_app;
 
 /// Keys that hold no per-job or per-worker data of their own: queues and counters whose
 /// entries the workers remove (finished tasks are forgotten, orphaned workers re-queued).
@@ -35,7 +35,7 @@ async fn no_key_lives_forever_worker_metadata_included() {
         .as_str()
         .unwrap()
         .to_owned();
-    app.wait_for_status(&id, "completed", Duration::from_secs(120))
+    app.wait_for_status(&id, shared::job::DesignStatus::Completed, Duration::from_secs(120))
         .await;
     // The workers' periodic upkeep (every 250 ms) has run since.
     tokio::time::sleep(Duration::from_secs(1)).await;

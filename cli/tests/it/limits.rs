@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{AppOptions, TestApp, spawn_app_with};
+use e2e::{AppOptions, TestApp, spawn_app_with};
 
 async fn post_as(app: &TestApp, forwarded_for: &str) -> u16 {
     app.client

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{AppOptions, spawn_app_with};
+use e2e::{AppOptions, spawn_app_with};
 
 const ALICE: &str = "alice-secret-key-0123456789";
 const BOB: &str = "bob-secret-key-0123456789xx";

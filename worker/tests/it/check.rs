@@ -3,7 +3,9 @@
 
 use shared::job::OutputFormat;
 
-use crate::helpers::{runner_with, through_freecad_importer};
+use e2e::through_freecad_importer;
+
+use crate::helpers::runner_with;
 
 #[tokio::test]
 async fn escape_hatches_are_rejected_with_line_and_construct() {

@@ -2,19 +2,25 @@
 //! jobs, and the same geometry as cold runs over 100 jobs.
 
 use std::path::Path;
+use std::time::Duration;
 
 use shared::job::OutputFormat;
 use worker::agents::generator::script_for;
 use worker::freecad::FreecadRunner;
 use worker::planner::OfflinePlanner;
 
-use crate::helpers::{runner_with, wait_until};
+use e2e::wait_until;
+
+use crate::helpers::runner_with;
+
+/// How long the pool may take to replace or recycle a process.
+const POOL_LIMIT: Duration = Duration::from_secs(60);
 
 async fn full_pool(runner: &FreecadRunner) -> Vec<u32> {
     let size = runner.pool_status().unwrap().size;
-    wait_until("the pool is full", || {
+    wait_until("the pool is full", POOL_LIMIT, async || {
         let status = runner.pool_status().unwrap();
-        status.live == size && status.idle == size
+        (status.live == size && status.idle == size).then_some(())
     })
     .await;
     runner.pool_status().unwrap().pids
@@ -43,9 +49,9 @@ async fn after_a_timeout_or_a_crash_the_pool_is_back_to_full_size() {
         assert_eq!(error.code(), code, "{error}");
         let before = pids.clone();
         if replaced {
-            wait_until("the failed process is replaced", || {
+            wait_until("the failed process is replaced", POOL_LIMIT, async || {
                 let status = runner.pool_status().unwrap();
-                status.live == 2 && status.pids != before
+                (status.live == 2 && status.pids != before).then_some(())
             })
             .await;
         }
@@ -54,7 +60,10 @@ async fn after_a_timeout_or_a_crash_the_pool_is_back_to_full_size() {
         assert_eq!(gone.len(), usize::from(replaced), "{before:?} -> {pids:?}");
         for pid in gone {
             let proc = Path::new("/proc").join(pid.to_string());
-            wait_until("the failed process is gone", || !proc.exists()).await;
+            wait_until("the failed process is gone", POOL_LIMIT, async || {
+                (!proc.exists()).then_some(())
+            })
+            .await;
         }
         runner
             .run(&box_script(), &[OutputFormat::Step])
@@ -73,9 +82,9 @@ async fn a_process_is_recycled_after_its_share_of_jobs() {
             .await
             .unwrap();
     }
-    wait_until("the process is recycled", || {
+    wait_until("the process is recycled", POOL_LIMIT, async || {
         let status = runner.pool_status().unwrap();
-        status.live == 1 && status.pids != first
+        (status.live == 1 && status.pids != first).then_some(())
     })
     .await;
     runner

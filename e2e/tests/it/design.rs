@@ -3,10 +3,12 @@
 use std::f64::consts::PI;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::{Digest, Sha256};
+use shared::api::DesignStatusResponse;
+use shared::job::DesignStatus;
 
-use crate::helpers::spawn_app;
+use e2e::spawn_app;
 
 const JOB_LIMIT: Duration = Duration::from_secs(90);
 
@@ -19,7 +21,7 @@ fn assert_close(measured: f64, exact: f64, tolerance: f64) {
     );
 }
 
-async fn download(app: &crate::helpers::TestApp, id: &str, format: &str) -> (String, Vec<u8>) {
+async fn download(app: &e2e::TestApp, id: &str, format: &str) -> (String, Vec<u8>) {
     let response = app
         .get(&format!("/api/v1/design/{id}/download/{format}"))
         .await;
@@ -32,19 +34,15 @@ async fn download(app: &crate::helpers::TestApp, id: &str, format: &str) -> (Str
 }
 
 /// Every artifact the status lists can be downloaded and has the size and hash it claims.
-async fn assert_artifacts_match(app: &crate::helpers::TestApp, id: &str, status: &Value) {
-    let artifacts = status["artifacts"].as_array().expect("artifacts");
+async fn assert_artifacts_match(app: &e2e::TestApp, id: &str, status: &DesignStatusResponse) {
+    let artifacts = &status.artifacts;
     // The predecessor's three and the thumbnail.
-    assert_eq!(artifacts.len(), 4, "{status}");
+    assert_eq!(artifacts.len(), 4, "{status:?}");
     for artifact in artifacts {
-        let format = artifact["format"].as_str().unwrap();
+        let format = artifact.format.as_str();
         let (_, bytes) = download(app, id, format).await;
-        assert_eq!(artifact["bytes"], bytes.len() as u64, "{format} size");
-        assert_eq!(
-            artifact["sha256"],
-            hex_sha256(&bytes).as_str(),
-            "{format} checksum"
-        );
+        assert_eq!(artifact.bytes, bytes.len() as u64, "{format} size");
+        assert_eq!(artifact.sha256, hex_sha256(&bytes), "{format} checksum");
     }
 }
 
@@ -63,19 +61,15 @@ async fn a_box_goes_from_post_to_completed_with_real_cad_files() {
         .await;
 
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "completed", "{status}");
-    assert_eq!(status["progress"], 1.0);
-    assert_eq!(status["validation_score"], 1.0);
-    assert_eq!(status["plan_summary"], "Box 100 x 50 x 30 mm");
-    let geometry = &status["geometry"];
-    assert_eq!(geometry["valid"], true);
-    assert_eq!(geometry["solids"], 1);
-    assert_close(
-        geometry["volume"].as_f64().unwrap(),
-        100.0 * 50.0 * 30.0,
-        0.001,
-    );
-    assert_eq!(geometry["bbox"], json!([100.0, 50.0, 30.0]));
+    assert_eq!(status.status, DesignStatus::Completed, "{status:?}");
+    assert_eq!(status.progress, 1.0);
+    assert_eq!(status.validation_score, Some(1.0));
+    assert_eq!(status.plan_summary.as_deref(), Some("Box 100 x 50 x 30 mm"));
+    let geometry = status.geometry.as_ref().expect("geometry");
+    assert!(geometry.valid);
+    assert_eq!(geometry.solids, 1);
+    assert_close(geometry.volume, 100.0 * 50.0 * 30.0, 0.001);
+    assert_eq!(geometry.bbox, [100.0, 50.0, 30.0]);
 
     let (content_type, step) = download(&app, &id, "step").await;
     assert_eq!(content_type, "application/step");
@@ -100,18 +94,10 @@ async fn a_cylinder_goes_from_post_to_completed() {
         .await;
 
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "completed", "{status}");
-    let geometry = &status["geometry"];
-    assert_close(
-        geometry["volume"].as_f64().unwrap(),
-        PI * 20.0 * 20.0 * 25.0,
-        0.001,
-    );
-    assert_close(
-        geometry["area"].as_f64().unwrap(),
-        2.0 * PI * 400.0 + PI * 40.0 * 25.0,
-        0.001,
-    );
+    assert_eq!(status.status, DesignStatus::Completed, "{status:?}");
+    let geometry = status.geometry.as_ref().expect("geometry");
+    assert_close(geometry.volume, PI * 20.0 * 20.0 * 25.0, 0.001);
+    assert_close(geometry.area, 2.0 * PI * 400.0 + PI * 40.0 * 25.0, 0.001);
     let (_, step) = download(&app, &id, "step").await;
     assert!(step.starts_with(b"ISO-10303-21"));
     assert_artifacts_match(&app, &id, &status).await;
@@ -122,28 +108,28 @@ async fn statuses_move_forward_through_the_pipeline() {
     let app = spawn_app().await;
     let id = app.submit(&json!({ "prompt": "a 20 mm cube" })).await;
     let order = [
-        "pending",
-        "planning",
-        "generating",
-        "executing",
-        "validating",
-        "completed",
+        DesignStatus::Pending,
+        DesignStatus::Planning,
+        DesignStatus::Generating,
+        DesignStatus::Executing,
+        DesignStatus::Validating,
+        DesignStatus::Completed,
     ];
     let mut last = 0;
     loop {
-        let status = app.get_design(&id).await;
-        let name = status["status"].as_str().unwrap().to_owned();
+        let status = app.design_status(&id).await;
+        let name = status.status;
         let position = order
             .iter()
             .position(|s| *s == name)
-            .unwrap_or_else(|| panic!("unexpected status {name}: {status}"));
+            .unwrap_or_else(|| panic!("unexpected status {name}: {status:?}"));
         assert!(
             position >= last,
             "status went back from {} to {name}",
             order[last]
         );
         last = position;
-        if name == "completed" {
+        if name == DesignStatus::Completed {
             break;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -157,13 +143,13 @@ async fn without_execution_the_job_stops_after_the_script() {
         .submit(&json!({ "prompt": "box 10 by 20 by 30 cm", "enable_execution": false }))
         .await;
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "completed", "{status}");
-    let script = status["generated_script"].as_str().expect("a script");
+    assert_eq!(status.status, DesignStatus::Completed, "{status:?}");
+    let script = status.generated_script.as_deref().expect("a script");
     assert!(
         script.contains("Part.makeBox(100.0, 200.0, 300.0)"),
         "10 by 20 by 30 cm in millimetres: {script}"
     );
-    assert_eq!(status["artifacts"], json!([]));
+    assert!(status.artifacts.is_empty());
 
     assert_eq!(app.download_error(&id, "step").await, "artifact_not_found");
     let export = app.export(&id, "step").await;
@@ -178,8 +164,8 @@ async fn only_the_requested_formats_are_produced() {
         .submit(&json!({ "prompt": "a box 10x10x10", "output_formats": ["stl"] }))
         .await;
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "completed", "{status}");
-    assert_eq!(status["artifacts"].as_array().unwrap().len(), 1);
+    assert_eq!(status.status, DesignStatus::Completed, "{status:?}");
+    assert_eq!(status.artifacts.len(), 1);
     assert_eq!(app.download_error(&id, "step").await, "artifact_not_found");
 
     // A format it lacks is converted on demand from the stored FCStd.
@@ -202,10 +188,10 @@ async fn an_unsupported_prompt_fails_and_says_what_is_supported() {
         .submit(&json!({ "prompt": "a teapot with a curly spout" }))
         .await;
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "failed", "{status}");
-    assert_eq!(status["error_code"], "unsupported_prompt");
+    assert_eq!(status.status, DesignStatus::Failed, "{status:?}");
+    assert_eq!(status.error_code.as_deref(), Some("unsupported_prompt"));
     // It names the word it cannot use and gives an example or two, not the whole catalogue.
-    let message = status["error_message"].as_str().unwrap();
+    let message = status.error_message.as_deref().unwrap();
     assert!(
         message.contains("'teapot'") && message.contains("For example"),
         "{message}"
@@ -215,15 +201,16 @@ async fn an_unsupported_prompt_fails_and_says_what_is_supported() {
         "{} characters: {message}",
         message.len()
     );
-    assert_eq!(status["artifacts"], json!([]));
+    assert!(status.artifacts.is_empty());
 
     let id = app
         .submit(&json!({ "prompt": "a box 100x50x30 with a 10 mm keyway along the top" }))
         .await;
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
     assert_eq!(
-        status["error_code"], "unsupported_prompt",
-        "a feature outside the catalogue, never a plain box: {status}"
+        status.error_code.as_deref(),
+        Some("unsupported_prompt"),
+        "a feature outside the catalogue, never a plain box: {status:?}"
     );
 }
 
@@ -234,8 +221,8 @@ async fn a_block_with_a_hole_through_the_middle_is_made_exactly() {
         .submit(&json!({ "prompt": "a box 100x50x30 mm with a 10 mm hole through the middle" }))
         .await;
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status.status, DesignStatus::Completed, "{status:?}");
     let exact = 100.0 * 50.0 * 30.0 - PI * 5.0 * 5.0 * 30.0;
-    assert_close(status["geometry"]["volume"].as_f64().unwrap(), exact, 0.001);
-    assert_eq!(status["geometry"]["bbox"], json!([100.0, 50.0, 30.0]));
+    assert_close(status.geometry.as_ref().unwrap().volume, exact, 0.001);
+    assert_eq!(status.geometry.as_ref().unwrap().bbox, [100.0, 50.0, 30.0]);
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use crate::helpers::{AppOptions, TestApp, spawn_app_with};
+use e2e::{AppOptions, TestApp, spawn_app_with};
 
 /// `INFO commandstats` as command name -> calls.
 fn command_calls(conn: &mut redis::Connection) -> HashMap<String, u64> {

@@ -1,118 +1,21 @@
 //! Starts the real parts for a test: a `redis-server` on a free port, the gateway on port 0
-//! and in-process workers that run real `freecadcmd`.
+//! and in-process workers that run real `freecadcmd`; then one helper per route.
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Once;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+use shared::api::DesignStatusResponse;
+use shared::job::DesignStatus;
 use shared::settings::Settings;
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
-/// A private `redis-server`, killed when dropped. Never the one on 6379.
-pub struct TestRedis {
-    child: Option<Child>,
-    port: u16,
-    dir: TempDir,
-    /// Every write synced to the append-only file, so a kill loses nothing.
-    append_only: bool,
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-impl TestRedis {
-    pub fn start() -> Self {
-        Self::start_with(false)
-    }
-
-    /// With the append-only file on (`appendfsync always`): what production recommends,
-    /// made deterministic for a test that kills Redis.
-    pub fn start_durable() -> Self {
-        Self::start_with(true)
-    }
-
-    fn start_with(append_only: bool) -> Self {
-        let mut redis = Self {
-            child: None,
-            port: free_port(),
-            dir: tempfile::tempdir().expect("temp dir"),
-            append_only,
-        };
-        redis.launch();
-        redis
-    }
-
-    fn launch(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", ""])
-            .args(if self.append_only {
-                ["--appendonly", "yes", "--appendfsync", "always"]
-            } else {
-                ["--appendonly", "no", "--appendfsync", "everysec"]
-            })
-            .arg("--dir")
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (make test installs it)");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let pong = redis::Client::open(self.url())
-                .and_then(|c| c.get_connection())
-                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
-            if pong.is_ok() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not start on {}",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts it again on the same port: empty, or from its append-only file when durable.
-    pub fn restart(&mut self) {
-        self.stop();
-        self.launch();
-    }
-
-    pub fn connection(&self) -> redis::Connection {
-        redis::Client::open(self.url())
-            .and_then(|c| c.get_connection())
-            .expect("a connection to the test Redis")
-    }
-}
-
-impl Drop for TestRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+use crate::redis::TestRedis;
+use crate::sse::SseClient;
+use crate::wait::wait_until;
 
 fn init_test_logs() {
     static ONCE: Once = Once::new();
@@ -171,6 +74,21 @@ impl Default for AppOptions {
 /// A gateway and one worker on a fresh Redis.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(AppOptions::default()).await
+}
+
+/// A gateway alone on a fresh Redis: jobs it accepts stay pending.
+pub async fn spawn_gateway() -> TestApp {
+    spawn_gateway_with(Vec::new()).await
+}
+
+/// [`spawn_gateway`] with `env` on top of the test settings.
+pub async fn spawn_gateway_with(env: Vec<(&'static str, String)>) -> TestApp {
+    spawn_app_with(AppOptions {
+        workers: 0,
+        env,
+        scripts: None,
+    })
+    .await
 }
 
 pub async fn spawn_app_with(options: AppOptions) -> TestApp {
@@ -282,27 +200,23 @@ impl TestApp {
     }
 
     /// Polls until the job reaches `status` (and fails the test if it ends otherwise).
-    pub async fn wait_for_status(&self, id: &str, status: &str, limit: Duration) -> Value {
-        let deadline = Instant::now() + limit;
-        loop {
-            let state = self.get_design(id).await;
-            if state["status"] == status {
-                return state;
-            }
+    pub async fn wait_for_status(
+        &self,
+        id: &str,
+        status: DesignStatus,
+        limit: Duration,
+    ) -> DesignStatusResponse {
+        let what = format!("job {id} reaching {status}");
+        wait_until(&what, limit, async || {
+            let state = self.design_status(id).await;
             assert!(
-                !matches!(
-                    state["status"].as_str(),
-                    Some("completed" | "failed" | "cancelled")
-                ),
-                "job {id} ended as {} while waiting for {status}",
-                state["status"]
+                state.status == status || !state.status.is_terminal(),
+                "job {id} ended as {} while waiting for {status}: {state:?}",
+                state.status
             );
-            assert!(
-                Instant::now() < deadline,
-                "job {id} never reached {status}: {state}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+            (state.status == status).then_some(state)
+        })
+        .await
     }
 
     /// Another gateway on the same Redis (and the same shutdown); returns its base URL.
@@ -440,10 +354,27 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 
+    /// The job's state as JSON, for a test of the wire format itself.
     pub async fn get_design(&self, id: &str) -> Value {
         let response = self.get(&format!("/api/v1/design/{id}")).await;
         assert_eq!(response.status(), 200);
         response.json().await.expect("a JSON status")
+    }
+
+    /// The job's state, read as the gateway's contract type.
+    pub async fn design_status(&self, id: &str) -> DesignStatusResponse {
+        self.design_status_as(id, None).await
+    }
+
+    /// [`Self::design_status`] asked with `api_key` (`x-api-key`), for apps with auth on.
+    pub async fn design_status_as(&self, id: &str, api_key: Option<&str>) -> DesignStatusResponse {
+        let mut request = self.client.get(self.url(&format!("/api/v1/design/{id}")));
+        if let Some(key) = api_key {
+            request = request.header("x-api-key", key);
+        }
+        let response = request.send().await.expect("GET the design");
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("a DesignStatusResponse")
     }
 
     /// The answer of the export listing, which must be a 200.
@@ -458,24 +389,27 @@ impl TestApp {
     /// The export listing of formats the design may lack: `202` with a `Location` while a
     /// conversion makes them (asked again until it answers `200`), then the listing.
     pub async fn export_converted(&self, id: &str, formats: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(120);
         let mut path = format!("/api/v1/design/{id}/export?formats={formats}");
-        loop {
-            let response = self.get(&path).await;
-            match response.status().as_u16() {
-                200 => return response.json().await.expect("a JSON export listing"),
-                202 => {
-                    let location = response.headers()["location"].to_str().unwrap().to_owned();
-                    let body: Value = response.json().await.expect("a JSON 202 body");
-                    assert_eq!(body["status"], "converting", "{body}");
-                    assert_eq!(body["links"]["export"], location.as_str());
-                    path = location;
+        wait_until(
+            "the conversion ending",
+            Duration::from_secs(120),
+            async || {
+                let response = self.get(&path).await;
+                match response.status().as_u16() {
+                    200 => Some(response.json().await.expect("a JSON export listing")),
+                    202 => {
+                        let location = response.headers()["location"].to_str().unwrap().to_owned();
+                        let body: Value = response.json().await.expect("a JSON 202 body");
+                        assert_eq!(body["status"], "converting", "{body}");
+                        assert_eq!(body["links"]["export"], location.as_str());
+                        path = location;
+                        None
+                    }
+                    other => panic!("export answered {other}: {:?}", response.text().await),
                 }
-                other => panic!("export answered {other}: {:?}", response.text().await),
-            }
-            assert!(Instant::now() < deadline, "the conversion never ended");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            },
+        )
+        .await
     }
 
     /// The error code of a download that must fail with 404.
@@ -487,22 +421,22 @@ impl TestApp {
     }
 
     /// Polls the job until it reaches a final state.
-    pub async fn wait_for_end(&self, id: &str, limit: Duration) -> Value {
-        let deadline = Instant::now() + limit;
-        loop {
-            let status = self.get_design(id).await;
-            if matches!(
-                status["status"].as_str(),
-                Some("completed" | "failed" | "cancelled")
-            ) {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "job {id} did not end within {limit:?}: {status}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    pub async fn wait_for_end(&self, id: &str, limit: Duration) -> DesignStatusResponse {
+        self.wait_for_end_as(id, None, limit).await
+    }
+
+    /// [`Self::wait_for_end`] asking with `api_key`, for apps with auth on.
+    pub async fn wait_for_end_as(
+        &self,
+        id: &str,
+        api_key: Option<&str>,
+        limit: Duration,
+    ) -> DesignStatusResponse {
+        wait_until(&format!("job {id} ending"), limit, async || {
+            let state = self.design_status_as(id, api_key).await;
+            state.status.is_terminal().then_some(state)
+        })
+        .await
     }
 }
 
@@ -526,72 +460,4 @@ pub async fn error_code(response: reqwest::Response, status: u16) -> String {
     );
     assert_eq!(error["request_id"], header_id.as_str(), "{body}");
     error["code"].as_str().expect("an error code").to_owned()
-}
-
-/// One Server-Sent Event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SseEvent {
-    pub id: u64,
-    pub event: String,
-    pub data: Value,
-}
-
-/// A minimal SSE reader over a streaming response.
-pub struct SseClient {
-    response: reqwest::Response,
-    buffer: String,
-}
-
-impl SseClient {
-    /// The next event, or `None` when the server closed the stream. Comments (keep-alives)
-    /// are skipped.
-    pub async fn next(&mut self, limit: Duration) -> Option<SseEvent> {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let frame: String = self.buffer.drain(..end + 2).collect();
-                let (mut id, mut event, mut data) = (None, String::new(), String::new());
-                for line in frame.lines() {
-                    if let Some(v) = line.strip_prefix("id:") {
-                        id = v.trim().parse().ok();
-                    } else if let Some(v) = line.strip_prefix("event:") {
-                        event = v.trim().to_owned();
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
-                    }
-                }
-                if let Some(id) = id {
-                    let data = serde_json::from_str(&data).expect("event data is JSON");
-                    return Some(SseEvent { id, event, data });
-                }
-                continue;
-            }
-            let chunk = tokio::time::timeout(limit, self.response.chunk())
-                .await
-                .unwrap_or_else(|_| panic!("no SSE data within {limit:?}"))
-                .expect("reading the SSE stream")?;
-            self.buffer
-                .push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
-        }
-    }
-
-    /// Every event until the server ends the stream.
-    pub async fn collect_to_end(&mut self, limit: Duration) -> Vec<SseEvent> {
-        let mut events = Vec::new();
-        while let Some(event) = self.next(limit).await {
-            events.push(event);
-        }
-        events
-    }
-}
-
-/// Asserts that events are numbered `first, first+1, ...` with no gap or duplicate.
-pub fn assert_consecutive(events: &[SseEvent], first: u64) {
-    for (offset, event) in events.iter().enumerate() {
-        assert_eq!(
-            event.id,
-            first + offset as u64,
-            "events out of order: {events:?}"
-        );
-        assert_eq!(event.data["seq"], event.id, "the SSE id is the event's seq");
-    }
 }

@@ -12,9 +12,10 @@ use api_gateway::queue_sampler::QueueSampler;
 use promql_parser::parser::{self, Expr};
 use promql_parser::util::{ExprVisitor, walk_expr};
 use serde_json::{Value, json};
+use shared::job::DesignStatus;
 use shared::metrics::{self as names, Exposer, MetricKind};
 
-use crate::helpers::{AppOptions, TestApp, spawn_app_with};
+use e2e::{AppOptions, TestApp, spawn_app_with, wait_until};
 
 const JOB_LIMIT: Duration = Duration::from_secs(90);
 
@@ -116,7 +117,7 @@ async fn app_after_one_job() -> TestApp {
         .submit(&json!({ "prompt": "a box 30 x 20 x 10 mm", "output_formats": ["step"] }))
         .await;
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status.status, DesignStatus::Completed, "{status:?}");
     let events = app
         .sse(None, &id, None)
         .await
@@ -288,21 +289,18 @@ async fn a_job_that_hits_a_storage_error_is_retried_and_counted() {
         .submit(&json!({ "prompt": "a 10 mm cube", "output_formats": ["stl"] }))
         .await;
 
-    let deadline = Instant::now() + JOB_LIMIT;
-    loop {
+    wait_until("a retry counted", JOB_LIMIT, async || {
         let text = metrics_page(&app.client, &worker).await;
         // No other test of this binary makes a job fail with a retryable error.
-        if unlabelled_value(&text, names::QUEUE_JOBS_RETRIED_TOTAL.name) > before {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no retry counted");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let status = app.get_design(&id).await;
-    assert_ne!(status["status"], "completed", "{status}");
+        (unlabelled_value(&text, names::QUEUE_JOBS_RETRIED_TOTAL.name) > before).then_some(())
+    })
+    .await;
+    let status = app.design_status(&id).await;
+    assert_ne!(status.status, DesignStatus::Completed, "{status:?}");
     assert_ne!(
-        status["status"], "failed",
-        "a retryable error does not end the job: {status}"
+        status.status,
+        DesignStatus::Failed,
+        "a retryable error does not end the job: {status:?}"
     );
 }
 

@@ -7,9 +7,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use shared::api::DesignStatusResponse;
+use shared::job::DesignStatus;
 use tempfile::TempDir;
 
-use crate::helpers::{TestRedis, free_port};
+use e2e::{TestRedis, free_port};
 
 /// A binary of this workspace, next to the test binary's `deps/` folder.
 fn binary(name: &str) -> PathBuf {
@@ -126,7 +128,7 @@ impl Cluster {
         body["request_id"].as_str().map(str::to_owned)
     }
 
-    async fn status(&self, id: &str) -> Option<Value> {
+    async fn status(&self, id: &str) -> Option<DesignStatusResponse> {
         let response = self
             .client
             .get(self.url(&format!("/api/v1/design/{id}")))
@@ -146,12 +148,12 @@ impl Cluster {
             let mut ended = Vec::new();
             for id in &open {
                 if let Some(status) = self.status(id).await {
-                    match status["status"].as_str() {
-                        Some("completed") => {
+                    match status.status {
+                        DesignStatus::Completed => {
                             completed += 1;
                             ended.push(*id);
                         }
-                        Some("failed" | "cancelled") => ended.push(*id),
+                        DesignStatus::Failed | DesignStatus::Cancelled => ended.push(*id),
                         _ => {}
                     }
                 }
@@ -206,10 +208,10 @@ async fn sigterm_lets_the_job_in_flight_finish_within_the_grace() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let status = cluster.status(&id).await.unwrap();
-        if status["status"] == "executing" {
+        if status.status == DesignStatus::Executing {
             break;
         }
-        assert!(Instant::now() < deadline, "{status}");
+        assert!(Instant::now() < deadline, "{status:?}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let mut cluster = cluster;
@@ -229,8 +231,9 @@ async fn sigterm_lets_the_job_in_flight_finish_within_the_grace() {
     assert!(exit.success(), "a clean exit: {exit:?}");
     let status = cluster.status(&id).await.unwrap();
     assert_eq!(
-        status["status"], "completed",
-        "the job in flight finished: {status}"
+        status.status,
+        DesignStatus::Completed,
+        "the job in flight finished: {status:?}"
     );
 }
 

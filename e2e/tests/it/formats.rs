@@ -5,12 +5,13 @@
 use std::time::Duration;
 
 use serde_json::json;
+use shared::job::DesignStatus;
 
-use crate::helpers::{error_code, spawn_app};
+use e2e::{error_code, spawn_app};
 
 const JOB_LIMIT: Duration = Duration::from_secs(120);
 
-async fn download(app: &crate::helpers::TestApp, id: &str, format: &str) -> (String, Vec<u8>) {
+async fn download(app: &e2e::TestApp, id: &str, format: &str) -> (String, Vec<u8>) {
     let response = app
         .get(&format!("/api/v1/design/{id}/download/{format}"))
         .await;
@@ -27,13 +28,8 @@ async fn a_design_gets_a_png_thumbnail_by_default() {
     let app = spawn_app().await;
     let id = app.submit(&json!({ "prompt": "a 20 mm cube" })).await;
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "completed", "{status}");
-    let formats: Vec<&str> = status["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["format"].as_str().unwrap())
-        .collect();
+    assert_eq!(status.status, DesignStatus::Completed, "{status:?}");
+    let formats: Vec<&str> = status.artifacts.iter().map(|a| a.format.as_str()).collect();
     assert_eq!(formats, ["step", "stl", "fcstd", "png"]);
     let (content_type, png) = download(&app, &id, "png").await;
     assert_eq!(content_type, "image/png");
@@ -47,7 +43,7 @@ async fn export_converts_the_formats_a_design_lacks_from_its_fcstd() {
         .submit(&json!({ "prompt": "a box 30 x 20 x 10 mm", "output_formats": ["step"] }))
         .await;
     let before = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(before["status"], "completed", "{before}");
+    assert_eq!(before.status, DesignStatus::Completed, "{before:?}");
     assert_eq!(app.download_error(&id, "obj").await, "artifact_not_found");
 
     let first = app
@@ -79,24 +75,19 @@ async fn export_converts_the_formats_a_design_lacks_from_its_fcstd() {
         "a box is 12 triangles"
     );
 
-    let after = app.get_design(&id).await;
+    let after = app.design_status(&id).await;
     assert_eq!(
-        after["status"], "completed",
+        after.status,
+        DesignStatus::Completed,
         "a conversion leaves the design completed"
     );
-    for field in [
-        "generated_script",
-        "plan_summary",
-        "current_iteration",
-        "usage",
-        "geometry",
-    ] {
-        assert_eq!(
-            after[field], before[field],
-            "{field} is untouched: nothing was regenerated"
-        );
-    }
-    assert_eq!(after["artifacts"].as_array().unwrap().len(), 5);
+    // Nothing was regenerated.
+    assert_eq!(after.generated_script, before.generated_script);
+    assert_eq!(after.plan_summary, before.plan_summary);
+    assert_eq!(after.current_iteration, before.current_iteration);
+    assert_eq!(after.usage, before.usage);
+    assert_eq!(after.geometry, before.geometry);
+    assert_eq!(after.artifacts.len(), 5);
     // Asked again: served at once.
     let again = app
         .get(&format!("/api/v1/design/{id}/export?formats=3mf"))

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use shared::job::DesignStatus;
 
-use crate::helpers::{AppOptions, TestApp, spawn_app_with};
+use e2e::{AppOptions, TestApp, spawn_app_with, through_freecad_importer};
 
 const JOB_LIMIT: Duration = Duration::from_secs(120);
 
@@ -22,27 +23,6 @@ fn past_the_check(shell_command: &str) -> String {
         "{}import subprocess\nsubprocess.run({}, shell=True, check=True)\n",
         worker::jobs::UNCHECKED_OVERRIDE_LINE,
         serde_json::to_string(shell_command).unwrap()
-    )
-}
-
-/// The side door the check now closes: Draft's DWG converter preference set to `awk`, a file
-/// whose name is an awk program, and FreeCAD asked to import it.
-fn through_freecad_importer(shell_command: &str) -> String {
-    assert!(!shell_command.contains('/'));
-    let program = format!(
-        "BEGIN{{system({})}}#.dwg",
-        serde_json::to_string(shell_command).unwrap()
-    );
-    format!(
-        "import FreeCAD as App\n\
-         import Part\n\
-         prefs = App.ParamGet('User parameter:BaseApp/Preferences/Mod/Draft')\n\
-         prefs.SetInt('DWGConversion', 1)\n\
-         prefs.SetString('TeighaFileConverter', 'awk')\n\
-         name = {name}\n\
-         Part.makeBox(1, 1, 1).exportStep(name)\n\
-         App.loadFile(name)\n",
-        name = serde_json::to_string(&program).unwrap()
     )
 }
 
@@ -74,7 +54,11 @@ fn escaped_files(name: &str) -> Vec<PathBuf> {
 async fn assert_a_good_job_completes(app: &TestApp) {
     let id = app.submit(&json!({ "prompt": "a box 10x20x30" })).await;
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "completed", "the next good job: {status}");
+    assert_eq!(
+        status.status,
+        DesignStatus::Completed,
+        "the next good job: {status:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -214,16 +198,20 @@ async fn hostile_scripts_fail_their_jobs_touch_nothing_and_the_worker_goes_on() 
         let id = app
             .submit(&json!({ "prompt": format!("a box 1x1x{}", n + 1) }))
             .await;
-        let status: Value = app.wait_for_end(&id, JOB_LIMIT).await;
+        let status = app.wait_for_end(&id, JOB_LIMIT).await;
         let what = case.what;
-        assert_eq!(status["status"], "failed", "{what}: {status}");
+        assert_eq!(status.status, DesignStatus::Failed, "{what}: {status:?}");
         if let Some(code) = case.code {
-            assert_eq!(status["error_code"], code, "{what}: {status}");
+            assert_eq!(
+                status.error_code.as_deref(),
+                Some(code),
+                "{what}: {status:?}"
+            );
         }
-        let message = status["error_message"].as_str().unwrap_or_default();
+        let message = status.error_message.as_deref().unwrap_or_default();
         assert!(!message.is_empty(), "{what}: a clear error");
         assert!(message.contains(case.message), "{what}: {message}");
-        assert_eq!(status["artifacts"], json!([]), "{what}");
+        assert!(status.artifacts.is_empty(), "{what}");
 
         assert!(
             !tmp_marker.exists(),

@@ -7,8 +7,9 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::response::Response;
 use serde_json::{Value, json};
+use shared::job::DesignStatus;
 
-use crate::helpers::{AppOptions, TestApp, error_code, spawn_app, spawn_app_with};
+use e2e::{AppOptions, TestApp, error_code, spawn_app, spawn_app_with};
 
 const JOB_LIMIT: Duration = Duration::from_secs(120);
 
@@ -163,27 +164,25 @@ async fn planner_generator_and_validator_run_on_the_model_end_to_end() {
         .submit(&json!({ "prompt": "a block 20 by 10 by 5 mm", "model": "openai/fake-model" }))
         .await;
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "completed", "{status}");
-    assert_eq!(status["current_iteration"], 1);
-    assert_eq!(status["plan_summary"], "Block 20 x 10 x 5 mm");
+    assert_eq!(status.status, DesignStatus::Completed, "{status:?}");
+    assert_eq!(status.current_iteration, 1);
+    assert_eq!(status.plan_summary.as_deref(), Some("Block 20 x 10 x 5 mm"));
     assert!(
-        status["generated_script"]
-            .as_str()
+        status
+            .generated_script
+            .as_deref()
             .unwrap()
             .contains("Part.makeBox(20, 10, 5)"),
-        "the fake's script ran: {status}"
+        "the fake's script ran: {status:?}"
     );
-    assert_eq!(status["geometry"]["bbox"], json!([20.0, 10.0, 5.0]));
+    assert_eq!(status.geometry.as_ref().unwrap().bbox, [20.0, 10.0, 5.0]);
     // Exact geometry (1.0) with a review of 0.95: a review below the measurement pulls the
     // score halfway down.
-    assert_eq!(status["validation_score"], 0.975);
-    assert_eq!(status["usage"]["prompt_tokens"], 300, "three calls of 100");
-    assert_eq!(status["usage"]["completion_tokens"], 150);
+    assert_eq!(status.validation_score, Some(0.975));
+    assert_eq!(status.usage.prompt_tokens, 300, "three calls of 100");
+    assert_eq!(status.usage.completion_tokens, 150);
     let default_formats = shared::job::OutputFormat::DEFAULT.len();
-    assert_eq!(
-        status["artifacts"].as_array().unwrap().len(),
-        default_formats
-    );
+    assert_eq!(status.artifacts.len(), default_formats);
     for role in [Role::Planner, Role::Generator, Role::Validator] {
         let requests = model.requests_of(role);
         assert_eq!(requests.len(), 1, "{role:?}");
@@ -224,8 +223,8 @@ async fn a_failing_script_is_fixed_with_the_feedback_in_the_second_iteration() {
         .submit(&json!({ "prompt": "a block 20 by 10 by 5 mm", "model": "openai/fake-model" }))
         .await;
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "completed", "{status}");
-    assert_eq!(status["current_iteration"], 2);
+    assert_eq!(status.status, DesignStatus::Completed, "{status:?}");
+    assert_eq!(status.current_iteration, 2);
     let generator = model.requests_of(Role::Generator);
     assert_eq!(generator.len(), 2);
     let second = user_text(&generator[1]);
@@ -254,9 +253,9 @@ async fn a_part_that_is_never_right_fails_at_max_iterations() {
         }))
         .await;
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "failed", "{status}");
-    assert_eq!(status["current_iteration"], 3);
-    let message = status["error_message"].as_str().unwrap();
+    assert_eq!(status.status, DesignStatus::Failed, "{status:?}");
+    assert_eq!(status.current_iteration, 3);
+    let message = status.error_message.as_deref().unwrap();
     assert!(message.contains("after 3 of at most 3"), "{message}");
     let generator = model.requests_of(Role::Generator);
     assert_eq!(generator.len(), 3, "never past max_iterations");
@@ -285,9 +284,13 @@ async fn an_unpriced_model_is_never_called_unless_the_operator_allows_it() {
         .submit(&json!({ "prompt": "a block 20 by 10 by 5 mm", "model": "openai/fake-model" }))
         .await;
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "failed", "{status}");
-    assert_eq!(status["error_code"], "invalid_model", "{status}");
-    let message = status["error_message"].as_str().unwrap();
+    assert_eq!(status.status, DesignStatus::Failed, "{status:?}");
+    assert_eq!(
+        status.error_code.as_deref(),
+        Some("invalid_model"),
+        "{status:?}"
+    );
+    let message = status.error_message.as_deref().unwrap();
     assert!(message.contains("LLM_ALLOW_UNPRICED"), "{message}");
     for role in [Role::Planner, Role::Generator, Role::Validator] {
         assert!(model.requests_of(role).is_empty(), "the model was called");
@@ -310,14 +313,19 @@ async fn an_unreachable_model_fails_the_job_with_a_clear_error() {
         .submit(&json!({ "prompt": "a block", "model": "openai/gpt-4o" }))
         .await;
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "failed", "{status}");
-    assert_eq!(status["error_code"], "llm_unavailable", "{status}");
+    assert_eq!(status.status, DesignStatus::Failed, "{status:?}");
+    assert_eq!(
+        status.error_code.as_deref(),
+        Some("llm_unavailable"),
+        "{status:?}"
+    );
     assert!(
-        status["error_message"]
-            .as_str()
+        status
+            .error_message
+            .as_deref()
             .unwrap()
             .contains("openai/gpt-4o"),
-        "{status}"
+        "{status:?}"
     );
 }
 
@@ -326,8 +334,8 @@ async fn refine_reruns_a_completed_design_with_the_feedback() {
     let app = spawn_app().await;
     let id = app.submit(&json!({ "prompt": "a box 30x20x10 mm" })).await;
     assert_eq!(
-        app.wait_for_end(&id, JOB_LIMIT).await["status"],
-        "completed"
+        app.wait_for_end(&id, JOB_LIMIT).await.status,
+        DesignStatus::Completed
     );
 
     let refine = |feedback: Value| {
@@ -350,11 +358,11 @@ async fn refine_reruns_a_completed_design_with_the_feedback() {
     assert_eq!(body["status"], "refining");
     assert_eq!(body["request_id"], id.as_str());
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status.status, DesignStatus::Completed, "{status:?}");
     assert_eq!(
-        status["geometry"]["bbox"],
-        json!([40.0, 20.0, 10.0]),
-        "{status}"
+        status.geometry.as_ref().unwrap().bbox,
+        [40.0, 20.0, 10.0],
+        "{status:?}"
     );
 }
 
@@ -366,8 +374,8 @@ async fn offline_refine_edits_the_part_or_fails_keeping_the_previous_result() {
     let app = spawn_app().await;
     let id = app.submit(&json!({ "prompt": "a box 30x20x10 mm" })).await;
     assert_eq!(
-        app.wait_for_end(&id, JOB_LIMIT).await["status"],
-        "completed"
+        app.wait_for_end(&id, JOB_LIMIT).await.status,
+        DesignStatus::Completed
     );
     let refine = |feedback: &str| {
         app.client
@@ -377,11 +385,11 @@ async fn offline_refine_edits_the_part_or_fails_keeping_the_previous_result() {
     };
     assert_eq!(refine("make it 20 mm taller").await.unwrap().status(), 202);
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status.status, DesignStatus::Completed, "{status:?}");
     assert_eq!(
-        status["geometry"]["bbox"],
-        json!([30.0, 20.0, 30.0]),
-        "{status}"
+        status.geometry.as_ref().unwrap().bbox,
+        [30.0, 20.0, 30.0],
+        "{status:?}"
     );
     let step = app.get(&format!("/api/v1/design/{id}/download/step")).await;
     assert_eq!(step.status(), 200);
@@ -389,14 +397,18 @@ async fn offline_refine_edits_the_part_or_fails_keeping_the_previous_result() {
 
     assert_eq!(refine("make it look nicer").await.unwrap().status(), 202);
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "failed", "{status}");
-    assert_eq!(status["error_code"], "unsupported_feedback", "{status}");
-    let message = status["error_message"].as_str().unwrap();
+    assert_eq!(status.status, DesignStatus::Failed, "{status:?}");
+    assert_eq!(
+        status.error_code.as_deref(),
+        Some("unsupported_feedback"),
+        "{status:?}"
+    );
+    let message = status.error_message.as_deref().unwrap();
     assert!(message.contains("Box 30 x 20 x 30 mm"), "{message}");
     assert_eq!(
-        status["geometry"]["bbox"],
-        json!([30.0, 20.0, 30.0]),
-        "{status}"
+        status.geometry.as_ref().unwrap().bbox,
+        [30.0, 20.0, 30.0],
+        "{status:?}"
     );
     let step = app.get(&format!("/api/v1/design/{id}/download/step")).await;
     assert_eq!(step.status(), 200, "the previous file stays downloadable");
@@ -434,25 +446,6 @@ async fn refine_needs_a_completed_design_of_ones_own() {
             .json(&json!({ "feedback": "thicker" }))
             .send()
     };
-    let status_of = |id: String| {
-        let app = &app;
-        async move {
-            loop {
-                let response = app
-                    .client
-                    .get(app.url(&format!("/api/v1/design/{id}")))
-                    .header("x-api-key", "alice-key-1")
-                    .send()
-                    .await
-                    .unwrap();
-                let status: Value = response.json().await.unwrap();
-                if matches!(status["status"].as_str(), Some("completed" | "failed")) {
-                    return status;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
     let failed: Value = submit("a worm gear with 20 teeth")
         .await
         .unwrap()
@@ -467,16 +460,11 @@ async fn refine_needs_a_completed_design_of_ones_own() {
         .await
         .unwrap();
     let done_id = done["request_id"].as_str().unwrap().to_owned();
-    let ended = tokio::time::timeout(JOB_LIMIT, async {
-        (
-            status_of(failed_id.clone()).await,
-            status_of(done_id.clone()).await,
-        )
-    })
-    .await
-    .expect("both jobs end (safety limit)");
-    assert_eq!(ended.0["status"], "failed");
-    assert_eq!(ended.1["status"], "completed");
+    let alice = Some("alice-key-1");
+    let failed = app.wait_for_end_as(&failed_id, alice, JOB_LIMIT).await;
+    assert_eq!(failed.status, DesignStatus::Failed, "{failed:?}");
+    let done = app.wait_for_end_as(&done_id, alice, JOB_LIMIT).await;
+    assert_eq!(done.status, DesignStatus::Completed, "{done:?}");
 
     let conflict = refine(&failed_id, "alice-key-1").await.unwrap();
     assert_eq!(error_code(conflict, 409).await, "invalid_state");

@@ -12,11 +12,11 @@ use futures::TryStreamExt;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use shared::artifact_store::ArtifactStore;
-use shared::job::OutputFormat;
+use shared::job::{DesignStatus, OutputFormat};
 use shared::settings::Settings;
 use uuid::Uuid;
 
-use crate::helpers::{AppOptions, free_port, spawn_app_with, spawn_app_with_worker_env};
+use e2e::{AppOptions, free_port, spawn_app_with, spawn_app_with_worker_env};
 
 const JOB_LIMIT: Duration = Duration::from_secs(90);
 const BOX: &str = "Create a simple box 100x50x30mm";
@@ -161,11 +161,11 @@ async fn a_box_made_by_a_worker_downloads_byte_identical_through_the_gateway_fro
     .await;
     let id = app.submit(&json!({ "prompt": BOX })).await;
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status.status, DesignStatus::Completed, "{status:?}");
 
     let bucket = store_at(s3.env());
-    for artifact in status["artifacts"].as_array().unwrap() {
-        let format = OutputFormat::parse(artifact["format"].as_str().unwrap()).unwrap();
+    for artifact in &status.artifacts {
+        let format = artifact.format;
         let response = app
             .get(&format!("/api/v1/design/{id}/download/{}", format.as_str()))
             .await;
@@ -174,12 +174,9 @@ async fn a_box_made_by_a_worker_downloads_byte_identical_through_the_gateway_fro
         let downloaded = response.bytes().await.unwrap().to_vec();
         let in_bucket = stored_bytes(&bucket, &id, format).await.expect("in S3");
         assert_eq!(downloaded, in_bucket, "{format:?}: byte-identical");
-        assert_eq!(artifact["sha256"], sha256_hex(&downloaded), "{format:?}");
+        assert_eq!(artifact.sha256, sha256_hex(&downloaded), "{format:?}");
         assert_eq!(headers["content-length"], downloaded.len().to_string());
-        assert_eq!(
-            headers["etag"],
-            format!("\"{}\"", artifact["sha256"].as_str().unwrap())
-        );
+        assert_eq!(headers["etag"], format!("\"{}\"", artifact.sha256));
         assert_eq!(headers["accept-ranges"], "bytes");
     }
     assert!(
@@ -196,7 +193,7 @@ async fn a_box_made_by_a_worker_downloads_byte_identical_through_the_gateway_fro
     assert_presigned_downloads_redirect_to_the_bucket(&app, &s3, &id, &step).await;
 }
 
-async fn assert_ranges_are_served(app: &crate::helpers::TestApp, id: &str, step: &[u8]) {
+async fn assert_ranges_are_served(app: &e2e::TestApp, id: &str, step: &[u8]) {
     let size = step.len();
     let url = app.url(&format!("/api/v1/design/{id}/download/step"));
     let ranged = |range: String| app.client.get(&url).header("Range", range).send();
@@ -253,7 +250,7 @@ async fn assert_ranges_are_served(app: &crate::helpers::TestApp, id: &str, step:
 }
 
 async fn assert_presigned_downloads_redirect_to_the_bucket(
-    app: &crate::helpers::TestApp,
+    app: &e2e::TestApp,
     s3: &S3Server,
     id: &str,
     step: &[u8],
@@ -325,17 +322,17 @@ async fn a_worker_that_cannot_reach_the_store_retries_the_job_and_says_so() {
         "{retry_note}"
     );
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "failed", "{status}");
-    let error = status["error_message"].as_str().unwrap();
+    assert_eq!(status.status, DesignStatus::Failed, "{status:?}");
+    let error = status.error_message.as_deref().unwrap();
     assert!(
         error.contains("failed 2 times") && error.contains("artifact store"),
         "{error}"
     );
-    assert!(status["artifacts"].as_array().unwrap().is_empty());
+    assert!(status.artifacts.is_empty(), "{status:?}");
 }
 
 /// Waits for the job's record to expire, then for its files to leave the store.
-async fn wait_for_sweep(app: &crate::helpers::TestApp, store: &ArtifactStore, id: &str) {
+async fn wait_for_sweep(app: &e2e::TestApp, store: &ArtifactStore, id: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         // The store first: once the files are gone the record must be gone too (a record
@@ -358,7 +355,7 @@ async fn wait_for_sweep(app: &crate::helpers::TestApp, store: &ArtifactStore, id
 }
 
 /// A job record that will not expire during the test, with a file in the store.
-async fn live_job_with_a_file(app: &crate::helpers::TestApp, store: &ArtifactStore) -> Uuid {
+async fn live_job_with_a_file(app: &e2e::TestApp, store: &ArtifactStore) -> Uuid {
     let live = Uuid::new_v4();
     let _: () = redis::cmd("SET")
         .arg(app.keys().job(&live.to_string()))
@@ -402,7 +399,7 @@ async fn files_in_a_folder_store_expire_with_their_job() {
 
     let id = app.submit(&json!({ "prompt": BOX })).await;
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status.status, DesignStatus::Completed, "{status:?}");
     assert!(dir.join(&id).join("design.step").is_file());
     wait_for_sweep(&app, &store, &id).await;
 
@@ -430,7 +427,7 @@ async fn files_in_an_s3_store_expire_with_their_job() {
 
     let id = app.submit(&json!({ "prompt": BOX })).await;
     let status = app.wait_for_end(&id, JOB_LIMIT).await;
-    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status.status, DesignStatus::Completed, "{status:?}");
     assert!(stored_bytes(&store, &id, OutputFormat::Stl).await.is_some());
     wait_for_sweep(&app, &store, &id).await;
 

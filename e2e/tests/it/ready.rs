@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{TestApp, error_code, spawn_app};
+use e2e::{TestApp, error_code, spawn_app};
 
 async fn wait_for_ready_status(app: &TestApp, expected: u16) -> reqwest::Response {
     let deadline = Instant::now() + Duration::from_secs(20);

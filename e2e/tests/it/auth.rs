@@ -6,8 +6,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
+use shared::api::DesignStatusResponse;
+use shared::job::DesignStatus;
 
-use crate::helpers::{AppOptions, TestApp, error_code, spawn_app_with};
+use e2e::{AppOptions, TestApp, error_code, spawn_app_with};
 
 const SECRET: &str = "test-hmac-secret-of-at-least-32-bytes!!";
 const ALICE_KEY: &str = "alice-key-0001";
@@ -278,7 +280,7 @@ async fn an_api_key_is_exchanged_for_a_token_that_works() {
     assert_eq!(body["token_type"], "bearer");
     assert_eq!(body["expires_in"], 15 * 60);
     let token = body["access_token"].as_str().unwrap();
-    let status: Value = call(
+    let status: DesignStatusResponse = call(
         &app,
         "GET",
         &format!("/api/v1/design/{id}"),
@@ -288,7 +290,7 @@ async fn an_api_key_is_exchanged_for_a_token_that_works() {
     .json()
     .await
     .unwrap();
-    assert_eq!(status["request_id"], id.as_str());
+    assert_eq!(status.request_id.to_string(), id);
     let again = call(
         &app,
         "POST",
@@ -303,7 +305,7 @@ async fn an_api_key_is_exchanged_for_a_token_that_works() {
 async fn one_principal_cannot_reach_anothers_job() {
     let app = auth_app(1, vec![]).await;
     let id = submit_body_as(&app, ALICE_KEY, json!({ "prompt": "a box 4x4x4" })).await;
-    wait_for_end_as(&app, ALICE_KEY, &id).await;
+    wait_for_completion_as(&app, ALICE_KEY, &id).await;
     for (method, path) in protected_routes(&id) {
         if !path.contains(&id) {
             continue;
@@ -503,28 +505,14 @@ async fn a_principal_has_at_most_the_configured_jobs_in_flight() {
         let first = submit_as(&app, ALICE_KEY, "a box 1x1x1").await;
         let second = submit_as(&app, ALICE_KEY, "a box 2x2x2").await;
         for id in [first, second] {
-            wait_for_end_as(&app, ALICE_KEY, &id).await;
+            wait_for_completion_as(&app, ALICE_KEY, &id).await;
         }
     }
 }
 
-async fn wait_for_end_as(app: &TestApp, key: &str, id: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let status: Value = call(
-            app,
-            "GET",
-            &format!("/api/v1/design/{id}"),
-            &Credential::ApiKey(key),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-        if status["status"] == "completed" {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "{status}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn wait_for_completion_as(app: &TestApp, key: &str, id: &str) {
+    let status = app
+        .wait_for_end_as(id, Some(key), Duration::from_secs(60))
+        .await;
+    assert_eq!(status.status, DesignStatus::Completed, "{status:?}");
 }

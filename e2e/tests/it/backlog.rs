@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_json::json;
 
-use crate::helpers::{AppOptions, spawn_app_with};
+use e2e::{AppOptions, spawn_app_with};
 
 const JOBS: usize = 20_000;
 

@@ -4,8 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use shared::job::DesignStatus;
 
-use crate::helpers::{AppOptions, error_code, spawn_app, spawn_app_with};
+use e2e::{AppOptions, error_code, spawn_app, spawn_app_with, wait_until};
 
 const LIMIT: Duration = Duration::from_secs(90);
 /// Passes the static check and never ends.
@@ -25,33 +26,25 @@ async fn a_cancelled_pending_job_never_runs() {
     let id = app.submit(&json!({ "prompt": "a box 10x10x10" })).await;
     let response = app.delete_design(&id).await;
     assert_eq!(response.status(), 204);
-    let status = app.get_design(&id).await;
-    assert_eq!(status["status"], "cancelled");
-    assert_eq!(status["error_code"], "cancelled");
+    let status = app.design_status(&id).await;
+    assert_eq!(status.status, DesignStatus::Cancelled);
+    assert_eq!(status.error_code.as_deref(), Some("cancelled"));
 
     // A worker that starts now takes the job off the queue and leaves it cancelled.
     app.spawn_worker().await;
     let mut conn = app.redis.connection();
     let keys = app.keys();
-    let deadline = std::time::Instant::now() + LIMIT;
-    loop {
+    wait_until("the worker taking the job", LIMIT, async || {
         let queued: usize = redis::cmd("LLEN")
             .arg(keys.queue_active())
             .query(&mut conn)
             .unwrap();
-        let done = app.finished_tasks();
-        if queued == 0 && done == 1 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the worker never took the job"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let status = app.get_design(&id).await;
-    assert_eq!(status["status"], "cancelled", "{status}");
-    assert_eq!(status["artifacts"], json!([]));
+        (queued == 0 && app.finished_tasks() == 1).then_some(())
+    })
+    .await;
+    let status = app.design_status(&id).await;
+    assert_eq!(status.status, DesignStatus::Cancelled, "{status:?}");
+    assert!(status.artifacts.is_empty());
 
     let events = app.sse(None, &id, None).await.collect_to_end(LIMIT).await;
     let last = events.last().unwrap();
@@ -72,19 +65,21 @@ async fn a_running_job_is_stopped_and_its_freecad_killed_then_the_worker_goes_on
     })
     .await;
     let id = app.submit(&json!({ "prompt": "a box 7x7x7" })).await;
-    app.wait_for_status(&id, "executing", LIMIT).await;
+    app.wait_for_status(&id, DesignStatus::Executing, LIMIT)
+        .await;
     assert_eq!(app.delete_design(&id).await.status(), 204);
 
     // With the only worker slot freed, the next job runs to the end.
     let next = app.submit(&json!({ "prompt": "a box 8x8x8" })).await;
     let status = app.wait_for_end(&next, LIMIT).await;
-    assert_eq!(status["status"], "completed", "{status}");
-    let cancelled = app.get_design(&id).await;
+    assert_eq!(status.status, DesignStatus::Completed, "{status:?}");
+    let cancelled = app.design_status(&id).await;
     assert_eq!(
-        cancelled["status"], "cancelled",
-        "a worker never overwrites it: {cancelled}"
+        cancelled.status,
+        DesignStatus::Cancelled,
+        "a worker never overwrites it: {cancelled:?}"
     );
-    assert_eq!(cancelled["artifacts"], json!([]));
+    assert!(cancelled.artifacts.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,11 +92,14 @@ async fn a_job_past_its_time_limit_fails_with_timeout() {
     .await;
     let id = app.submit(&json!({ "prompt": "a box 9x9x9" })).await;
     let status = app.wait_for_end(&id, LIMIT).await;
-    assert_eq!(status["status"], "failed", "{status}");
-    assert_eq!(status["error_code"], "timeout");
-    assert!(status["error_message"].as_str().unwrap().contains("3 s"));
+    assert_eq!(status.status, DesignStatus::Failed, "{status:?}");
+    assert_eq!(status.error_code.as_deref(), Some("timeout"));
+    assert!(status.error_message.as_deref().unwrap().contains("3 s"));
     let next = app.submit(&json!({ "prompt": "a box 5x5x5" })).await;
-    assert_eq!(app.wait_for_end(&next, LIMIT).await["status"], "completed");
+    assert_eq!(
+        app.wait_for_end(&next, LIMIT).await.status,
+        DesignStatus::Completed
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,7 +113,7 @@ async fn an_ended_job_cannot_be_cancelled() {
         error_code(app.delete_design(&id).await, 409).await,
         "invalid_state"
     );
-    assert_eq!(app.get_design(&id).await["status"], "completed");
+    assert_eq!(app.design_status(&id).await.status, DesignStatus::Completed);
     assert_eq!(
         error_code(
             app.delete_design("0b1c2d3e-0000-4000-8000-000000000000")
@@ -128,7 +126,7 @@ async fn an_ended_job_cannot_be_cancelled() {
 }
 
 async fn post_with_key(
-    app: &crate::helpers::TestApp,
+    app: &e2e::TestApp,
     key: &str,
     body: &serde_json::Value,
 ) -> reqwest::Response {
@@ -141,7 +139,7 @@ async fn post_with_key(
         .unwrap()
 }
 
-fn job_records(app: &crate::helpers::TestApp) -> usize {
+fn job_records(app: &e2e::TestApp) -> usize {
     let mut conn = app.redis.connection();
     let pattern = format!("{}job:*", app.settings.redis_key_prefix);
     let keys: Vec<String> = redis::cmd("KEYS").arg(pattern).query(&mut conn).unwrap();
@@ -196,7 +194,7 @@ async fn an_idempotency_key_gives_one_job_per_request() {
 
 /// Blocks the job's artifact folder with a plain file, so publishing its files fails the way
 /// a full or broken disk would: a transient, infrastructure failure.
-fn block_artifacts(app: &crate::helpers::TestApp, id: &str) -> std::path::PathBuf {
+fn block_artifacts(app: &e2e::TestApp, id: &str) -> std::path::PathBuf {
     let blocker = app.artifact_dir().join(id);
     std::fs::write(&blocker, b"not a folder").unwrap();
     blocker
@@ -223,12 +221,9 @@ async fn a_transient_failure_is_retried_then_succeeds() {
     }
     std::fs::remove_file(&blocker).unwrap();
     let status = app.wait_for_end(&id, LIMIT).await;
-    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status.status, DesignStatus::Completed, "{status:?}");
     let default_formats = shared::job::OutputFormat::DEFAULT.len();
-    assert_eq!(
-        status["artifacts"].as_array().unwrap().len(),
-        default_formats
-    );
+    assert_eq!(status.artifacts.len(), default_formats);
     let mut conn = app.redis.connection();
     let retries: String = redis::cmd("HGET")
         .arg(app.keys().job(&id))
@@ -264,28 +259,17 @@ async fn a_job_whose_retries_run_out_is_dead_and_listed_for_admins() {
         .unwrap()
         .to_owned();
     block_artifacts(&app, &id);
-    let deadline = std::time::Instant::now() + LIMIT;
-    let status = loop {
-        let status: serde_json::Value = app
-            .client
-            .get(app.url(&format!("/api/v1/design/{id}")))
-            .header("x-api-key", "user-key-1")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if status["status"] == "failed" {
-            break status;
-        }
-        assert!(std::time::Instant::now() < deadline, "{status}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert_eq!(status["error_code"], "retries_exhausted", "{status}");
+    let status = app.wait_for_end_as(&id, Some("user-key-1"), LIMIT).await;
+    assert_eq!(status.status, DesignStatus::Failed, "{status:?}");
+    assert_eq!(
+        status.error_code.as_deref(),
+        Some("retries_exhausted"),
+        "{status:?}"
+    );
     assert!(
-        status["error_message"]
-            .as_str()
+        status
+            .error_message
+            .as_deref()
             .unwrap()
             .contains("failed 2 times")
     );
@@ -435,18 +419,20 @@ async fn the_final_state_is_posted_to_the_callback_signed_and_retried() {
     let id = app
         .submit(&json!({ "prompt": "a box 5x6x7", "callback_url": hook }))
         .await;
-    assert_eq!(app.wait_for_end(&id, LIMIT).await["status"], "completed");
-    let deadline = std::time::Instant::now() + LIMIT;
-    while receiver.calls.lock().unwrap().len() < 2 {
-        assert!(std::time::Instant::now() < deadline, "the retry never came");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert_eq!(
+        app.wait_for_end(&id, LIMIT).await.status,
+        DesignStatus::Completed
+    );
+    wait_until("the retry", LIMIT, async || {
+        (receiver.calls.lock().unwrap().len() >= 2).then_some(())
+    })
+    .await;
     let calls = receiver.calls.lock().unwrap().clone();
     assert_eq!(calls.len(), 2, "delivered once it was accepted, not again");
     let (headers, body) = &calls[1];
-    let status: serde_json::Value = serde_json::from_slice(body).unwrap();
-    assert_eq!(status["request_id"], id.as_str());
-    assert_eq!(status["status"], "completed");
+    let status: shared::api::DesignStatusResponse = serde_json::from_slice(body).unwrap();
+    assert_eq!(status.request_id.to_string(), id);
+    assert_eq!(status.status, DesignStatus::Completed);
     let timestamp = headers["x-designer-timestamp"].to_str().unwrap();
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
     mac.update(format!("{timestamp}.").as_bytes());

@@ -11,7 +11,7 @@ use std::process::Command;
 use serde_yaml::Value;
 use shared::settings::{Settings, environment_variables};
 
-use crate::helpers::spawn_app;
+use e2e::spawn_app;
 
 /// The Kubernetes version the built-in kinds are validated at.
 const KUBERNETES_VERSION: &str = "1.33.0";

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{AppOptions, spawn_app_with};
+use e2e::{AppOptions, spawn_app_with};
 
 const API_KEY: &str = "browser-test-key-123";
 const PROMPT: &str =
