@@ -12,63 +12,19 @@
 //! Only the holder exports the gauges, and only while its snapshot is fresh: a gateway that
 //! lost the lock stops exporting instead of repeating an old value, so `sum`/`max` over the
 //! gateways never count a stale copy.
+//!
+//! The reading itself (lock and counts in one script) is `shared::queue::sample`, beside the
+//! rest of the code that knows apalis-redis's layout; this module schedules it and exports it.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use redis::Script;
 use redis::aio::ConnectionManager;
 use shared::keys::Keys;
 use shared::metrics::{self, QUEUE_DEPTH, QUEUE_STATES, QUEUE_WORKERS_ALIVE, RedisComponent};
-use std::sync::LazyLock;
+pub use shared::queue::QueueSnapshot;
+use shared::queue::{self, SampleLock};
 use tokio_util::sync::CancellationToken;
-
-/// Acquires or renews the sampler lock and, for its holder only, counts the queue in the same
-/// atomic step. The in-flight sets are named after the registered workers, so they cannot be
-/// declared as KEYS (as in apalis-redis's own scripts; fine on a single Redis, not on a cluster).
-/// The done, failed and dead collections are counted whatever their type, because apalis-redis
-/// 1.0 writes done and dead as sets while its own stats script reads them as sorted sets.
-static SAMPLE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
--- KEYS: 1 lock, 2 active list, 3 scheduled zset, 4 workers zset, 5 done, 6 failed, 7 dead,
---       8 our dead jobs (retries exhausted; apalis-redis never sees those die),
---       9 the count of done tasks forgotten (deleted to bound memory)
--- ARGV: 1 owner token, 2 lock ttl (ms), 3 in-flight key prefix, 4 alive since (unix s)
-local owner = redis.call('GET', KEYS[1])
-if owner == false then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-elseif owner == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-else
-  return false
-end
-local function size(key)
-  local kind = redis.call('TYPE', key)['ok']
-  if kind == 'set' then return redis.call('SCARD', key) end
-  if kind == 'zset' then return redis.call('ZCARD', key) end
-  if kind == 'list' then return redis.call('LLEN', key) end
-  if kind == 'hash' then return redis.call('HLEN', key) end
-  return 0
-end
-local running = 0
-for _, worker in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
-  running = running + redis.call('SCARD', ARGV[3] .. ':' .. worker)
-end
-local alive = redis.call('ZCOUNT', KEYS[4], ARGV[4], '+inf')
-return { redis.call('LLEN', KEYS[2]), running, redis.call('ZCARD', KEYS[3]),
-         size(KEYS[5]) + (tonumber(redis.call('GET', KEYS[9])) or 0), size(KEYS[6]),
-         size(KEYS[7]) + size(KEYS[8]), alive }
-"#,
-    )
-});
-
-/// One reading of the queue, in the order of [`QUEUE_STATES`], plus the workers alive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueSnapshot {
-    pub depth: [u64; 6],
-    pub workers_alive: u64,
-}
 
 #[derive(Debug, Default)]
 struct Latest {
@@ -173,32 +129,12 @@ impl QueueSampler {
             .unwrap_or_default()
             .saturating_sub(self.orphan_window)
             .as_secs();
-        let lock_ttl_ms = (self.interval * Self::LOCK_INTERVALS).as_millis() as u64;
-        let mut conn = self.conn.clone();
-        let counts: Option<Vec<u64>> = SAMPLE_SCRIPT
-            .key(self.keys.queue_sampler_lock())
-            .key(self.keys.queue_active())
-            .key(self.keys.queue_scheduled())
-            .key(self.keys.queue_workers())
-            .key(self.keys.queue_done())
-            .key(self.keys.queue_failed())
-            .key(self.keys.queue_dead())
-            .key(self.keys.dead_jobs())
-            .key(self.keys.queue_done_forgotten())
-            .arg(&self.owner)
-            .arg(lock_ttl_ms)
-            .arg(self.keys.queue_inflight_prefix())
-            .arg(alive_since)
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(counts.map(|counts| {
-            let mut depth = [0; 6];
-            depth.copy_from_slice(&counts[..6]);
-            QueueSnapshot {
-                depth,
-                workers_alive: counts[6],
-            }
-        }))
+        let lock = SampleLock {
+            owner: &self.owner,
+            ttl: self.interval * Self::LOCK_INTERVALS,
+            alive_since,
+        };
+        queue::sample(&mut self.conn.clone(), &self.keys, &lock).await
     }
 
     /// Samples at once, then every interval, until `shutdown`.

@@ -1,7 +1,9 @@
-//! The job records in Redis, and the atomic enqueue of a job onto the apalis-redis queue.
+//! The job records in Redis: creating a job (its record and, through [`crate::queue`], its
+//! task, atomically), reading, updating, cancelling and listing them.
 //!
 //! A record is one hash per job (`Keys::job`), one JSON value per field, so that a worker can
-//! change one field without reading the others. Records expire after the job TTL.
+//! change one field without reading the others. Records expire after the job TTL. The Lua
+//! scripts are in `job_store/*.lua` (record only) and `queue/*.lua` (record and task).
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -13,160 +15,12 @@ use serde_json::Value;
 
 use crate::job::{ArtifactInfo, Conversion, DesignJob, DesignStatus, JobPatch, JobRecord};
 use crate::keys::Keys;
-
-/// Stores the record, the task and its metadata, and appends the task to the active list.
-///
-/// apalis-redis 1.0's own `push` puts every task into the scheduled set, whose promotion
-/// script fails with "too many results to unpack" past about 8,000 due tasks and stops every
-/// worker. This script writes the task exactly as apalis-redis's `batch_push.lua` does for a
-/// task with no run time, so workers fetch it from the active list directly.
-/// The end of every script that queues a task, in apalis-redis's layout (KEYS 2 queue data
-/// hash, 3 active list, 4 signal list, 5 task metadata hash): the payload, fresh metadata, the
-/// task on the active list, and the wake-up for the workers. Scripts call it once.
-const PUSH_TASK: &str = r"local function push_task(id, payload, max_attempts, channel)
-    redis.call('HSET', KEYS[2], id, payload)
-    redis.call('HSET', KEYS[5], 'attempts', 0, 'max_attempts', max_attempts, 'status', 'Pending',
-        'idempotency_key', '')
-    redis.call('RPUSH', KEYS[3], id)
-    redis.call('PUBLISH', channel, id)
-    redis.call('DEL', KEYS[4])
-    redis.call('LPUSH', KEYS[4], 1)
-end
-";
-
-static ENQUEUE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        &[
-            PUSH_TASK,
-            r"
--- KEYS: 1 job record, 2 queue data hash, 3 active list, 4 signal list, 5 task metadata hash,
---       6 the principal's jobs not yet ended (sorted by submission time),
---       7 the idempotency entry (the record key again when there is none),
---       8 the principal's designs index (every job, scored by submission time in ms)
--- ARGV: 1 record TTL (s), 2 task id, 3 task payload, 4 max attempts, 5 wake-up channel,
---       6 cap of jobs not yet ended (0: none), 7 request id,
---       8 '1' with an idempotency key, 9 the request's fingerprint, 10 the entry to store,
---       11 the entry's TTL (s), 12.. record field/value pairs
-if ARGV[8] == '1' then
-    local earlier = redis.call('GET', KEYS[7])
-    if earlier then
-        if cjson.decode(earlier).fingerprint == ARGV[9] then
-            return {2, earlier}
-        end
-        return {3, ''}
-    end
-end
-if redis.call('EXISTS', KEYS[1]) == 1 then
-    return {0, ''}
-end
-local now = tonumber(redis.call('TIME')[1])
--- Entries older than the TTL belong to records that have expired.
-redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - tonumber(ARGV[1]))
-local cap = tonumber(ARGV[6])
-if cap > 0 and redis.call('ZCARD', KEYS[6]) >= cap then
-    return {-1, ''}
-end
-if ARGV[8] == '1' then
-    redis.call('SET', KEYS[7], ARGV[10], 'EX', ARGV[11])
-end
-redis.call('ZADD', KEYS[6], now, ARGV[7])
-redis.call('EXPIRE', KEYS[6], ARGV[1])
-local time = redis.call('TIME')
-local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', now_ms - tonumber(ARGV[1]) * 1000)
-redis.call('ZADD', KEYS[8], now_ms, ARGV[7])
-redis.call('EXPIRE', KEYS[8], ARGV[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 12))
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-push_task(ARGV[2], ARGV[3], ARGV[4], ARGV[5])
-return {1, ''}
-",
-        ]
-        .concat(),
-    )
-});
-
-/// Queues a job again for a later run: a new task (apalis-redis's layout) in the scheduled set,
-/// and the record pointed at it, back to `pending` — unless the job has ended meanwhile.
-static RESCHEDULE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
-        r"
--- KEYS: 1 job record, 2 queue data hash, 3 scheduled set, 4 new task's metadata hash
--- ARGV: 1 new task id, 2 task payload, 3 max attempts, 4 run at (unix s), 5 retries so far,
---       6.. record field/value pairs
-{REFUSE_GONE_OR_ENDED}
-redis.call('HSET', KEYS[1], 'task_id', cjson.encode(ARGV[1]), 'retries', ARGV[5],
-    unpack(ARGV, 6))
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[4], 'attempts', 0, 'max_attempts', ARGV[3], 'status', 'Pending',
-    'idempotency_key', '')
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-return 1
-"
-    ))
-});
-
-/// Moves up to a bounded number of due tasks from the scheduled set to the active list.
-/// apalis-redis's own fetch promotes every due task with one `unpack`, which fails past about
-/// 8,000 and stops every worker; promoting in chunks first keeps that set small.
-static PROMOTE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
--- KEYS: 1 scheduled set, 2 active list, 3 signal list; ARGV: 1 chunk size, 2 wake-up channel
-local now = tonumber(redis.call('TIME')[1])
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
-if #due == 0 then
-    return 0
-end
-redis.call('RPUSH', KEYS[2], unpack(due))
-redis.call('ZREM', KEYS[1], unpack(due))
-redis.call('DEL', KEYS[3])
-redis.call('LPUSH', KEYS[3], 1)
-redis.call('PUBLISH', ARGV[2], due[1])
-return #due
-",
-    )
-});
-
-/// Forgets finished tasks: apalis-redis 1.0 keeps every done task's payload and metadata
-/// forever. The job record (which expires with the job TTL) is what clients read.
-static FORGET_DONE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
--- KEYS: 1 done set, 2 queue data hash, 3 forgotten counter
--- ARGV: 1 how many, 2 metadata hash prefix
-local done = redis.call('SPOP', KEYS[1], tonumber(ARGV[1]))
-for _, id in ipairs(done) do
-    redis.call('HDEL', KEYS[2], id)
-    redis.call('DEL', ARGV[2] .. ':' .. id)
-end
-if #done > 0 then
-    redis.call('INCRBY', KEYS[3], #done)
-end
-return #done
-",
-    )
-});
+use crate::queue::{
+    ENQUEUE_SCRIPT, NewTask, REQUEST_CONVERSION_SCRIPT, REQUEUE_SCRIPT, RESCHEDULE_SCRIPT,
+};
 
 /// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
-
-/// Gives every registered worker's metadata hash an expiry: apalis-redis writes one per worker
-/// name (each restart of a worker loop is a new name) and never deletes it. Live workers stay
-/// in the workers set and keep having theirs renewed; a dead one's expires.
-static EXPIRE_WORKER_METADATA_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
--- KEYS: 1 workers set, 2 apalis-redis's list of queues; ARGV: 1 metadata hash prefix, 2 TTL (s)
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-local names = redis.call('ZRANGE', KEYS[1], 0, -1)
-for _, name in ipairs(names) do
-    redis.call('EXPIRE', ARGV[1] .. ':' .. name, ARGV[2])
-end
-return #names
-",
-    )
-});
 
 /// A client's `Idempotency-Key` on a request, with what identifies the request and the
 /// answer to give again for a repeat.
@@ -188,87 +42,27 @@ pub enum Enqueued {
     Replayed(serde_json::Value),
 }
 
-/// The opening of every script that writes to a job still running: 0 when the record
-/// (KEYS[1]) is gone, -1 when the job has ended (completed, failed or cancelled: statuses are
-/// stored as JSON strings), after which a record never changes again.
-const REFUSE_GONE_OR_ENDED: &str = r#"if redis.call('EXISTS', KEYS[1]) == 0 then
-    return 0
-end
-local status = redis.call('HGET', KEYS[1], 'status')
-for _, ended in ipairs({ '"completed"', '"failed"', '"cancelled"' }) do
-    if status == ended then
-        return -1
-    end
-end"#;
-
-/// Writes fields of a record that still exists (never bringing an expired record back as a
-/// stub) and has not ended (a cancelled job stays cancelled, whatever a worker still writes);
-/// when the job ends, it no longer counts against its principal's cap.
-static UPDATE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
-        r"
--- KEYS: 1 job record; ARGV: 1 prefix of the active-jobs sets, or '' when the job goes on,
---       2 request id, 3.. field/value pairs
-{REFUSE_GONE_OR_ENDED}
-if ARGV[1] ~= '' then
-    local principal = redis.call('HGET', KEYS[1], 'principal')
-    if principal then
-        redis.call('ZREM', ARGV[1] .. cjson.decode(principal), ARGV[2])
-    end
-end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-return 1
-"
-    ))
+/// The terminal statuses as the record stores them (JSON texts), as one JSON array: the
+/// scripts that refuse to write to an ended job (`job_store/refusal.lua`) take the list from
+/// [`DesignStatus::is_terminal`] instead of spelling it.
+pub(crate) static TERMINAL_STATUSES: LazyLock<String> = LazyLock::new(|| {
+    let stored: Vec<String> = DesignStatus::ALL
+        .into_iter()
+        .filter(|status| status.is_terminal())
+        .map(|status| serde_json::json!(status).to_string())
+        .collect();
+    serde_json::json!(stored).to_string()
 });
 
-/// One stage change of a running job in one round trip: writes the patch's fields (unless the
-/// record is gone or the job has ended, exactly as [`UPDATE_SCRIPT`] refuses), then numbers,
-/// stores for replay and publishes each event (as `events::PUBLISH_SCRIPT` does for one).
-/// Answers `{outcome, created_at}`: the outcome as the update script's, and the record's
-/// `created_at` when this write ended the job (for its end-to-end duration), else nil.
-/// With no fields, the events go out whenever the record exists, as single events always did.
+/// One stage change of a running job in one round trip: the patch (refused when the record is
+/// gone or the job has ended) and the events after it; see `job_store/report.lua`.
 static REPORT_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r#"
--- KEYS: 1 job record (holds the seq counter), 2 replay stream
--- ARGV: 1 prefix of the active-jobs sets, or '' when the job goes on, 2 request id,
---       3 channel, 4 TTL (s), 5 replay capacity, 6 count of field/value arguments (2n),
---       7..6+2n field/value pairs, then one event JSON tail (after its seq) per event
-if redis.call('EXISTS', KEYS[1]) == 0 then
-    return {0, false}
-end
-local fields = tonumber(ARGV[6])
-local created = false
-if fields > 0 then
-    local status = redis.call('HGET', KEYS[1], 'status')
-    for _, ended in ipairs({ '"completed"', '"failed"', '"cancelled"' }) do
-        if status == ended then
-            return {-1, false}
-        end
-    end
-    if ARGV[1] ~= '' then
-        local principal = redis.call('HGET', KEYS[1], 'principal')
-        if principal then
-            redis.call('ZREM', ARGV[1] .. cjson.decode(principal), ARGV[2])
-        end
-        created = redis.call('HGET', KEYS[1], 'created_at')
-    end
-    redis.call('HSET', KEYS[1], unpack(ARGV, 7, 6 + fields))
-end
-local head = '{"request_id":"' .. ARGV[2] .. '","seq":'
-local first = 7 + fields
-for i = first, #ARGV do
-    local seq = redis.call('HINCRBY', KEYS[1], 'event_seq', 1)
-    local event = head .. seq .. ARGV[i]
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '0-' .. seq, 'e', event)
-    redis.call('PUBLISH', ARGV[3], event)
-end
-if #ARGV >= first then
-    redis.call('EXPIRE', KEYS[2], ARGV[4])
-end
-return {1, created}
-"#,
+        &[
+            include_str!("job_store/refusal.lua"),
+            include_str!("job_store/report.lua"),
+        ]
+        .concat(),
     )
 });
 
@@ -281,18 +75,8 @@ pub struct Reported {
 }
 
 /// Stores a user's feedback on a record that still exists (never bringing an expired one back).
-static FEEDBACK_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
--- KEYS: 1 job record; ARGV: 1 the feedback (JSON)
-if redis.call('EXISTS', KEYS[1]) == 0 then
-    return 0
-end
-redis.call('HSET', KEYS[1], 'user_feedback', ARGV[1])
-return 1
-",
-    )
-});
+static FEEDBACK_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("job_store/feedback.lua")));
 
 /// Where a page of a principal's designs starts: after the entry with this score (ms) and id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -352,37 +136,6 @@ impl WriteOutcome {
     }
 }
 
-/// Puts a completed job back on the queue with a new task: checks the state, rewrites the
-/// record's run fields and queues the task, all at once, so two refines of one job cannot
-/// both win and a job is never marked refining without being queued.
-static REQUEUE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        &[
-            PUSH_TASK,
-            r"
--- KEYS: 1 job record, 2 queue data hash, 3 active list, 4 signal list, 5 task metadata hash,
---       6 the principal's jobs not yet ended
--- ARGV: 1 record TTL (s), 2 task id, 3 task payload, 4 max attempts, 5 wake-up channel,
---       6 request id, 7 the status (JSON) the job must be in, 8.. record field/value pairs
-if redis.call('EXISTS', KEYS[1]) == 0 then
-    return 0
-end
-if redis.call('HGET', KEYS[1], 'status') ~= ARGV[7] then
-    return -1
-end
-local now = tonumber(redis.call('TIME')[1])
-redis.call('ZADD', KEYS[6], now, ARGV[6])
-redis.call('EXPIRE', KEYS[6], ARGV[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-push_task(ARGV[2], ARGV[3], ARGV[4], ARGV[5])
-return 1
-",
-        ]
-        .concat(),
-    )
-});
-
 /// What [`JobStore::requeue_completed`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Requeue {
@@ -394,56 +147,10 @@ pub enum Requeue {
     NotCompleted,
 }
 
-/// Queues a conversion task for a completed design and records it as `queued`, unless one
-/// is queued already: two exports at once queue one conversion, never a second run.
-static REQUEST_CONVERSION_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        &[
-            PUSH_TASK,
-            r"
--- KEYS: 1 job record, 2 queue data hash, 3 active list, 4 signal list, 5 task metadata hash
--- ARGV: 1 task id, 2 task payload, 3 max attempts, 4 wake-up channel,
---       5 the status (JSON) the job must be in, 6 the conversion (JSON)
-if redis.call('EXISTS', KEYS[1]) == 0 then
-    return 0
-end
-if redis.call('HGET', KEYS[1], 'status') ~= ARGV[5] then
-    return -1
-end
-local current = redis.call('HGET', KEYS[1], 'conversion')
-if current and current ~= 'null' and cjson.decode(current).state == 'queued' then
-    return 2
-end
-redis.call('HSET', KEYS[1], 'conversion', ARGV[6])
-push_task(ARGV[1], ARGV[2], ARGV[3], ARGV[4])
-return 1
-",
-        ]
-        .concat(),
-    )
-});
-
-/// Ends a conversion: its state, and the artifacts with the new formats, written only while
-/// the design is still completed (a refine meanwhile makes the conversion moot).
-static FINISH_CONVERSION_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
--- KEYS: 1 job record; ARGV: 1 the status (JSON) the job must be in, 2 the conversion (JSON),
---       3 the artifacts (JSON), or '' to leave them
-if redis.call('EXISTS', KEYS[1]) == 0 then
-    return 0
-end
-if redis.call('HGET', KEYS[1], 'status') ~= ARGV[1] then
-    return -1
-end
-redis.call('HSET', KEYS[1], 'conversion', ARGV[2])
-if ARGV[3] ~= '' then
-    redis.call('HSET', KEYS[1], 'artifacts', ARGV[3])
-end
-return 1
-",
-    )
-});
+/// Ends a conversion, only while the design is still completed; see
+/// `job_store/finish_conversion.lua`.
+static FINISH_CONVERSION_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("job_store/finish_conversion.lua")));
 
 /// What [`JobStore::request_conversion`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -502,32 +209,22 @@ impl JobStore {
             key: record_key.clone(),
             reason: e.to_string(),
         })?;
+        let task = NewTask {
+            id: &record.task_id,
+            payload,
+            max_attempts,
+        };
         let mut invocation = ENQUEUE_SCRIPT.prepare_invoke();
+        task.declare(&self.keys, &mut invocation);
         invocation
             .key(&record_key)
-            .key(self.keys.queue_data())
-            .key(self.keys.queue_active())
-            .key(self.keys.queue_signal())
-            .key(format!(
-                "{}:{}",
-                self.keys.queue_meta_prefix(),
-                record.task_id
-            ))
-            .key(format!(
-                "{}{}",
-                self.keys.active_jobs_prefix(),
-                record.principal
-            ))
+            .key(self.keys.active_jobs(&record.principal))
             .key(match idempotency {
                 Some(idem) => self.keys.idempotency(idem.principal, idem.key),
                 None => record_key.clone(),
             })
             .key(self.keys.designs_index(&record.principal))
             .arg(self.ttl.as_secs())
-            .arg(&record.task_id)
-            .arg(payload)
-            .arg(max_attempts)
-            .arg(self.keys.queue_available_channel())
             .arg(active_cap)
             .arg(record.request_id.to_string());
         match idempotency {
@@ -600,19 +297,17 @@ impl JobStore {
             ("conversion", json(Value::Null)),
             ("updated_at", json(Value::String(Utc::now().to_rfc3339()))),
         ];
+        let task = NewTask {
+            id: &task_id,
+            payload,
+            max_attempts,
+        };
         let mut invocation = REQUEUE_SCRIPT.prepare_invoke();
+        task.declare(&self.keys, &mut invocation);
         invocation
             .key(&record_key)
-            .key(self.keys.queue_data())
-            .key(self.keys.queue_active())
-            .key(self.keys.queue_signal())
-            .key(format!("{}:{}", self.keys.queue_meta_prefix(), task_id))
-            .key(format!("{}{}", self.keys.active_jobs_prefix(), principal))
+            .key(self.keys.active_jobs(principal))
             .arg(self.ttl.as_secs())
-            .arg(&task_id)
-            .arg(payload)
-            .arg(max_attempts)
-            .arg(self.keys.queue_available_channel())
             .arg(&request_id)
             .arg(json(serde_json::json!(DesignStatus::Completed)));
         for (field, value) in fields {
@@ -643,20 +338,18 @@ impl JobStore {
         let payload = serde_json::to_vec(job).map_err(corrupt)?;
         let conversion = serde_json::to_string(conversion).map_err(corrupt)?;
         let task_id = ulid::Ulid::generate().to_string();
-        let outcome: i64 = REQUEST_CONVERSION_SCRIPT
+        let task = NewTask {
+            id: &task_id,
+            payload,
+            max_attempts,
+        };
+        let mut invocation = REQUEST_CONVERSION_SCRIPT.prepare_invoke();
+        task.declare(&self.keys, &mut invocation);
+        invocation
             .key(&record_key)
-            .key(self.keys.queue_data())
-            .key(self.keys.queue_active())
-            .key(self.keys.queue_signal())
-            .key(format!("{}:{}", self.keys.queue_meta_prefix(), task_id))
-            .arg(&task_id)
-            .arg(payload)
-            .arg(max_attempts)
-            .arg(self.keys.queue_available_channel())
             .arg(serde_json::json!(DesignStatus::Completed).to_string())
-            .arg(conversion)
-            .invoke_async(conn)
-            .await?;
+            .arg(conversion);
+        let outcome: i64 = invocation.invoke_async(conn).await?;
         Ok(match outcome {
             0 => ConversionRequest::Missing,
             -1 => ConversionRequest::NotCompleted,
@@ -692,6 +385,26 @@ impl JobStore {
             .invoke_async(conn)
             .await?;
         Ok(WriteOutcome::from_script(outcome))
+    }
+
+    /// The principal a record belongs to, or `None` when there is no record.
+    async fn principal<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        record_key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let raw: Option<String> = redis::cmd("HGET")
+            .arg(record_key)
+            .arg("principal")
+            .query_async(conn)
+            .await?;
+        raw.map(|raw| {
+            serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt {
+                key: record_key.to_owned(),
+                reason: format!("field principal: {e}"),
+            })
+        })
+        .transpose()
     }
 
     /// The record of a job, or `None` when there is none (never created, or expired).
@@ -750,19 +463,8 @@ impl JobStore {
         request_id: &str,
         patch: &JobPatch,
     ) -> Result<WriteOutcome, StoreError> {
-        let mut invocation = UPDATE_SCRIPT.prepare_invoke();
-        let ends = patch.status.is_some_and(|status| status.is_terminal());
-        invocation
-            .key(self.keys.job(request_id))
-            .arg(if ends {
-                self.keys.active_jobs_prefix()
-            } else {
-                String::new()
-            })
-            .arg(request_id);
-        push_patch(&mut invocation, patch);
-        let updated: i64 = invocation.invoke_async(conn).await?;
-        Ok(WriteOutcome::from_script(updated))
+        let reported = self.report(conn, request_id, Some(patch), &[]).await?;
+        Ok(reported.outcome)
     }
 
     /// Writes `patch` (when it has fields) and publishes `events` after it, in one script:
@@ -775,24 +477,32 @@ impl JobStore {
         patch: Option<&JobPatch>,
         events: &[crate::events::EventPayload],
     ) -> Result<Reported, StoreError> {
-        let mut invocation = REPORT_SCRIPT.prepare_invoke();
+        let record_key = self.keys.job(request_id);
         let ends = patch
             .and_then(|p| p.status)
             .is_some_and(|s| s.is_terminal());
+        // The job leaves its principal's set of jobs not yet ended. The principal is read
+        // first so the script is given every key it touches; it never changes once written.
+        let active_jobs = if ends {
+            self.principal(conn, &record_key)
+                .await?
+                .map(|principal| self.keys.active_jobs(&principal))
+        } else {
+            None
+        };
         let fields = patch.map(patch_fields).unwrap_or_default();
+        let mut invocation = REPORT_SCRIPT.prepare_invoke();
         invocation
-            .key(self.keys.job(request_id))
+            .key(&record_key)
             .key(self.keys.events(request_id))
-            .arg(if ends {
-                self.keys.active_jobs_prefix()
-            } else {
-                String::new()
-            })
+            .key(active_jobs.as_deref().unwrap_or(&record_key))
+            .arg(if active_jobs.is_some() { "1" } else { "" })
             .arg(request_id)
             .arg(crate::events::channel(request_id))
             .arg(self.ttl.as_secs())
             .arg(crate::events::REPLAY_CAPACITY)
-            .arg(fields.len() * 2);
+            .arg(fields.len() * 2)
+            .arg(TERMINAL_STATUSES.as_str());
         for (field, value) in fields {
             invocation.arg(field).arg(value);
         }
@@ -823,87 +533,22 @@ impl JobStore {
             reason: e.to_string(),
         })?;
         let patch = JobPatch::status(crate::job::DesignStatus::Pending, 0.0);
+        let task = NewTask {
+            id: &task_id,
+            payload,
+            max_attempts,
+        };
         let mut invocation = RESCHEDULE_SCRIPT.prepare_invoke();
+        task.declare(&self.keys, &mut invocation);
         invocation
             .key(self.keys.job(&id))
-            .key(self.keys.queue_data())
             .key(self.keys.queue_scheduled())
-            .key(format!("{}:{task_id}", self.keys.queue_meta_prefix()))
-            .arg(&task_id)
-            .arg(payload)
-            .arg(max_attempts)
             .arg(run_at)
-            .arg(retries);
+            .arg(retries)
+            .arg(TERMINAL_STATUSES.as_str());
         push_patch(&mut invocation, &patch);
         let outcome: i64 = invocation.invoke_async(conn).await?;
         Ok(WriteOutcome::from_script(outcome))
-    }
-
-    /// Moves due scheduled tasks to the active list, `chunk` at a time, until none is due;
-    /// returns how many moved.
-    pub async fn promote_due<C: ConnectionLike>(
-        &self,
-        conn: &mut C,
-        chunk: usize,
-    ) -> Result<usize, StoreError> {
-        let chunk = chunk.max(1);
-        let mut invocation = PROMOTE_SCRIPT.prepare_invoke();
-        invocation
-            .key(self.keys.queue_scheduled())
-            .key(self.keys.queue_active())
-            .key(self.keys.queue_signal())
-            .arg(chunk)
-            .arg(self.keys.queue_available_channel());
-        repeat_until_short(conn, chunk, &invocation).await
-    }
-
-    /// Deletes the queue's copies of finished tasks, `chunk` at a time, until none is left;
-    /// returns how many went.
-    pub async fn forget_done_tasks<C: ConnectionLike>(
-        &self,
-        conn: &mut C,
-        chunk: usize,
-    ) -> Result<usize, StoreError> {
-        let chunk = chunk.max(1);
-        let mut invocation = FORGET_DONE_SCRIPT.prepare_invoke();
-        invocation
-            .key(self.keys.queue_done())
-            .key(self.keys.queue_data())
-            .key(self.keys.queue_done_forgotten())
-            .arg(chunk)
-            .arg(self.keys.queue_meta_prefix());
-        repeat_until_short(conn, chunk, &invocation).await
-    }
-
-    /// Renews the expiry of the metadata hashes of the workers apalis-redis knows (see
-    /// [`EXPIRE_WORKER_METADATA_SCRIPT`]); returns how many.
-    pub async fn expire_worker_metadata<C: ConnectionLike>(
-        &self,
-        conn: &mut C,
-        ttl: Duration,
-    ) -> Result<usize, StoreError> {
-        Ok(EXPIRE_WORKER_METADATA_SCRIPT
-            .key(self.keys.queue_workers())
-            .key(self.keys.apalis_queues_list())
-            .arg(self.keys.queue_worker_metadata_prefix())
-            .arg(ttl.as_secs().max(1))
-            .invoke_async(conn)
-            .await?)
-    }
-
-    /// Tasks finished so far: those still in apalis-redis's done set and those forgotten.
-    /// Read in one transaction: the forgetting script may otherwise run between the two reads
-    /// and a chunk be counted in both places.
-    pub async fn finished_tasks<C: ConnectionLike>(&self, conn: &mut C) -> Result<u64, StoreError> {
-        let (in_set, forgotten): (u64, Option<u64>) = redis::pipe()
-            .atomic()
-            .cmd("SCARD")
-            .arg(self.keys.queue_done())
-            .cmd("GET")
-            .arg(self.keys.queue_done_forgotten())
-            .query_async(conn)
-            .await?;
-        Ok(in_set + forgotten.unwrap_or(0))
     }
 
     /// Records a job that failed for good in the dead-jobs set (kept as long as records).
@@ -1072,24 +717,6 @@ impl JobStore {
         ];
         let reported = self.report(conn, request_id, Some(&patch), &events).await?;
         Ok(reported.outcome)
-    }
-}
-
-/// Runs a script that handles up to `chunk` items and answers how many it handled, until a
-/// run handles fewer (nothing is left); returns the total. Bounded chunks keep each Lua call
-/// short, whatever the backlog.
-async fn repeat_until_short<C: ConnectionLike>(
-    conn: &mut C,
-    chunk: usize,
-    invocation: &redis::ScriptInvocation<'_>,
-) -> Result<usize, StoreError> {
-    let mut total = 0;
-    loop {
-        let count: usize = invocation.invoke_async(conn).await?;
-        total += count;
-        if count < chunk {
-            return Ok(total);
-        }
     }
 }
 

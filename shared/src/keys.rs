@@ -1,13 +1,8 @@
 //! Every Redis key and channel name the project uses, built in one place.
 //!
 //! Our own keys start with the configurable prefix (`designer:` by default). The job queue
-//! lives under apalis-redis's own key layout for the queue [`QUEUE_NAME`]; the functions that
-//! name those keys mirror `apalis_redis::Config` 1.0 (the worker's tests check that they agree),
-//! because the gateway enqueues through its own Lua script instead of apalis-redis's `push`.
-
-/// The apalis-redis queue that carries design jobs. It must not contain `:`, because
-/// apalis-redis parses its wake-up channel names by splitting on `:`.
-pub const QUEUE_NAME: &str = "designs";
+//! lives under apalis-redis's own key layout; the methods that name those keys (`queue_*`)
+//! are defined in [`crate::queue`], beside the scripts that depend on that layout.
 
 /// Builds key names for one deployment (one prefix).
 #[derive(Debug, Clone)]
@@ -41,10 +36,10 @@ impl Keys {
         format!("{}ratelimit:{bucket}", self.prefix)
     }
 
-    /// Prefix of the per-principal sorted sets of jobs not yet ended (`{prefix}{principal}`);
-    /// the Lua scripts that maintain them append the principal.
-    pub fn active_jobs_prefix(&self) -> String {
-        format!("{}active:", self.prefix)
+    /// Sorted set of one principal's jobs not yet ended (request ids scored by submission
+    /// time in s), for `MAX_ACTIVE_JOBS_PER_PRINCIPAL`.
+    pub fn active_jobs(&self, principal: &str) -> String {
+        format!("{}active:{principal}", self.prefix)
     }
 
     /// Sorted set of one principal's designs (request ids scored by submission time in ms),
@@ -90,75 +85,6 @@ impl Keys {
     pub fn artifact_sweeper_lock(&self) -> String {
         format!("{}artifact-sweeper", self.prefix)
     }
-
-    /// apalis-redis: hash of task id -> encoded `DesignJob`.
-    pub fn queue_data(&self) -> String {
-        format!("{QUEUE_NAME}:data")
-    }
-
-    /// apalis-redis: list of task ids ready to be fetched (FIFO).
-    pub fn queue_active(&self) -> String {
-        format!("{QUEUE_NAME}:active")
-    }
-
-    /// apalis-redis: list used as a "work is available" flag.
-    pub fn queue_signal(&self) -> String {
-        format!("{QUEUE_NAME}:signal")
-    }
-
-    /// apalis-redis: prefix of the per-task metadata hashes (`{prefix}:{task_id}`).
-    pub fn queue_meta_prefix(&self) -> String {
-        format!("{QUEUE_NAME}:meta")
-    }
-
-    /// apalis-redis: prefix of the per-worker metadata hashes (`{prefix}:{worker name}`),
-    /// which apalis-redis writes at registration and never deletes.
-    pub fn queue_worker_metadata_prefix(&self) -> String {
-        format!("{QUEUE_NAME}:workers:metadata")
-    }
-
-    /// apalis-redis: the sorted set of all queues, written at each worker's registration.
-    pub fn apalis_queues_list(&self) -> String {
-        "core:apalis:queues:list".to_owned()
-    }
-
-    /// apalis-redis: sorted set of tasks waiting for a future run time (retries, delays).
-    pub fn queue_scheduled(&self) -> String {
-        format!("{QUEUE_NAME}:scheduled")
-    }
-
-    /// apalis-redis: sorted set of worker names scored by their last heartbeat.
-    pub fn queue_workers(&self) -> String {
-        format!("{QUEUE_NAME}:workers")
-    }
-
-    /// apalis-redis: set of task ids that finished successfully.
-    pub fn queue_done(&self) -> String {
-        format!("{QUEUE_NAME}:done")
-    }
-
-    /// apalis-redis: prefix of the per-worker sets of tasks being run
-    /// (`{prefix}:{worker name}`).
-    pub fn queue_inflight_prefix(&self) -> String {
-        format!("{QUEUE_NAME}:inflight")
-    }
-
-    /// apalis-redis: the failed-tasks set. apalis-redis 1.0 names it but writes nothing to it
-    /// (a failed task goes back to the scheduled set, or to the dead set after 25 attempts);
-    /// it is sampled anyway so that a version that does use it is counted.
-    pub fn queue_failed(&self) -> String {
-        format!("{QUEUE_NAME}:failed")
-    }
-
-    /// apalis-redis: set of task ids that were given up on.
-    pub fn queue_dead(&self) -> String {
-        format!("{QUEUE_NAME}:dead")
-    }
-
-    /// apalis-redis: the pub/sub channel on which it announces newly available tasks.
-    pub fn queue_available_channel(&self) -> String {
-        format!("tasks:{}:available", self.queue_active())
-    }
 }
 
 #[cfg(test)]
@@ -170,14 +96,5 @@ mod tests {
         let keys = Keys::new("designer:");
         assert_eq!(keys.job("abc"), "designer:job:abc");
         assert_eq!(Keys::new("t1:").job("x"), "t1:job:x");
-    }
-
-    #[test]
-    fn queue_name_has_no_colon() {
-        assert!(!QUEUE_NAME.contains(':'));
-        assert_eq!(
-            Keys::new("x").queue_available_channel(),
-            "tasks:designs:active:available"
-        );
     }
 }

@@ -13,7 +13,9 @@
 //! - [`keys`]: every Redis key name, built in one place.
 //! - [`auth`]: API keys and JWTs: who is calling.
 //! - [`rate_limit`]: the sliding-window limit shared by every gateway replica.
-//! - [`job_store`]: job records in Redis and the atomic enqueue onto the apalis-redis queue.
+//! - [`job_store`]: job records in Redis; creating a job queues its task atomically.
+//! - [`queue`]: the one mirror of apalis-redis's layout: its key names, the task-push
+//!   fragment of the queueing scripts, promotion, forgetting finished tasks, sampling.
 //! - [`redis_conn`]: opening Redis connections with our timeouts.
 //! - [`artifact_store`]: the jobs' files in a folder or an S3 bucket; reads, presigning, sweeping.
 //! - [`shutdown`]: the SIGTERM / Ctrl-C signal both binaries stop on.
@@ -29,6 +31,7 @@ pub mod job_store;
 pub mod keys;
 pub mod metrics;
 pub mod model;
+pub mod queue;
 pub mod rate_limit;
 pub mod redis_conn;
 pub mod settings;

@@ -15,7 +15,8 @@ use redis::aio::ConnectionManager;
 use shared::artifact_store::ArtifactStore;
 use shared::job::DesignJob;
 use shared::job_store::JobStore;
-use shared::keys::{Keys, QUEUE_NAME};
+use shared::keys::Keys;
+use shared::queue::{self, QUEUE_NAME};
 use shared::redis_conn;
 use shared::settings::Settings;
 use tokio_util::sync::CancellationToken;
@@ -221,16 +222,12 @@ impl Application {
         // Before apalis-redis's first fetch sees them: a backlog of due retries promoted in
         // chunks cannot trip its single `unpack`.
         let mut conn = self.conn.clone();
-        if let Err(error) = self
-            .context
-            .store
-            .promote_due(&mut conn, PROMOTION_CHUNK)
-            .await
-        {
+        let keys = self.context.store.keys().clone();
+        if let Err(error) = queue::promote_due(&mut conn, &keys, PROMOTION_CHUNK).await {
             warn!(%error, "cannot promote due retries yet");
         }
         let promoter = tokio::spawn(promote_due_forever(
-            self.context.store.clone(),
+            keys,
             self.conn.clone(),
             // Well past the orphan window, so a live worker's metadata never lapses.
             (self.settings.worker_orphan_window() * 4).max(Duration::from_secs(60)),
@@ -315,10 +312,10 @@ const PROMOTION_CHUNK: usize = 500;
 const PROMOTION_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Keeps apalis-redis's scheduled set free of due tasks, in bounded chunks (see
-/// `JobStore::promote_due`), and its finished tasks from piling up. Every worker runs it; the
-/// Lua scripts make that safe.
+/// `shared::queue::promote_due`), and its finished tasks from piling up. Every worker runs it;
+/// the Lua scripts make that safe.
 async fn promote_due_forever(
-    store: JobStore,
+    keys: Keys,
     mut conn: ConnectionManager,
     worker_metadata_ttl: Duration,
     shutdown: CancellationToken,
@@ -331,17 +328,15 @@ async fn promote_due_forever(
             () = tokio::time::sleep(PROMOTION_INTERVAL) => {}
             () = shutdown.cancelled() => return,
         }
-        let promoted = store.promote_due(&mut conn, PROMOTION_CHUNK).await;
+        let promoted = queue::promote_due(&mut conn, &keys, PROMOTION_CHUNK).await;
         // apalis-redis keeps every finished task forever; the job record is what counts.
-        let forgotten = store.forget_done_tasks(&mut conn, PROMOTION_CHUNK).await;
+        let forgotten = queue::forget_done_tasks(&mut conn, &keys, PROMOTION_CHUNK).await;
         if let (Ok(promoted), Ok(forgotten)) = (&promoted, &forgotten)
             && promoted + forgotten > 0
         {
             debug!(promoted, forgotten, "queue upkeep");
         }
-        let renewed = store
-            .expire_worker_metadata(&mut conn, worker_metadata_ttl)
-            .await;
+        let renewed = queue::expire_worker_metadata(&mut conn, &keys, worker_metadata_ttl).await;
         let errors: Vec<_> = [promoted, forgotten, renewed]
             .into_iter()
             .filter_map(Result::err)
@@ -437,27 +432,6 @@ fn warn_weakened_sandbox() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The gateway enqueues with its own script, so its key names must be apalis-redis's.
-    #[test]
-    fn shared_queue_keys_are_the_ones_apalis_redis_uses() {
-        let ours = Keys::new("designer:");
-        let theirs = QueueConfig::default().queue(QUEUE_NAME);
-        assert_eq!(ours.queue_active(), theirs.active_jobs_list());
-        assert_eq!(ours.queue_data(), theirs.job_data_hash());
-        assert_eq!(ours.queue_meta_prefix(), theirs.job_meta_hash());
-        assert_eq!(ours.queue_signal(), theirs.signal_list());
-        assert_eq!(ours.queue_scheduled(), theirs.scheduled_jobs_set());
-        assert_eq!(ours.queue_workers(), theirs.workers_set());
-        assert_eq!(ours.queue_done(), theirs.done_jobs_set());
-        assert_eq!(ours.queue_dead(), theirs.dead_jobs_set());
-        assert_eq!(ours.queue_failed(), theirs.failed_jobs_set());
-        assert_eq!(ours.queue_inflight_prefix(), theirs.inflight_jobs_set());
-        assert_eq!(
-            ours.queue_available_channel(),
-            format!("tasks:{}:available", theirs.active_jobs_list())
-        );
-    }
 
     #[test]
     fn worker_ids_are_unique_per_process_start() {

@@ -1,6 +1,6 @@
 //! The worker's integration tests against real `freecadcmd`: the runner, its check, sandbox
 //! and warm pool; the offline planner's phrasings and refusals, and every catalogue entry; the
-//! LLM layer and the agents against fake vendors.
+//! LLM layer and the agents against fake vendors; the queue key layout against apalis-redis.
 
 mod catalogue;
 mod check;
@@ -11,6 +11,7 @@ mod in_flight;
 mod llm;
 mod phrasings;
 mod pool;
+mod queue_layout;
 mod refusals;
 mod runner;
 mod sandbox;

@@ -1,0 +1,16 @@
+-- Moves up to a bounded number of due tasks from the scheduled set to the active list.
+-- apalis-redis's own fetch promotes every due task with one `unpack`, which fails past about
+-- 8,000 and stops every worker; promoting in chunks first keeps that set small.
+-- KEYS: 1 scheduled set, 2 active list, 3 signal list; ARGV: 1 chunk size, 2 wake-up channel
+-- Answers how many moved.
+local now = tonumber(redis.call('TIME')[1])
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+if #due == 0 then
+    return 0
+end
+redis.call('RPUSH', KEYS[2], unpack(due))
+redis.call('ZREM', KEYS[1], unpack(due))
+redis.call('DEL', KEYS[3])
+redis.call('LPUSH', KEYS[3], 1)
+redis.call('PUBLISH', ARGV[2], due[1])
+return #due

@@ -1,0 +1,8 @@
+//! Every Lua script of `shared::queue` and of the job store run directly against a real
+//! `redis-server`: each test sets keys up, calls the Rust function that runs the script, and
+//! reads back what the script left in Redis.
+
+mod records;
+mod redis_server;
+mod tasks;
+mod upkeep;
