@@ -111,6 +111,7 @@ pub fn extract_script(answer: &str) -> Result<String, AgentError> {
 mod tests {
     use super::*;
     use crate::planner::OfflinePlanner;
+    use shared::error_code::ErrorCode;
 
     fn script(prompt: &str) -> String {
         script_for(&OfflinePlanner.plan(prompt).unwrap().part)
@@ -154,7 +155,7 @@ mod tests {
     #[test]
     fn an_answer_without_a_code_block_is_a_clear_error() {
         let error = extract_script("Sure! Make a box with Part.makeBox(1, 1, 1).").unwrap_err();
-        assert_eq!(error.code(), "llm_invalid_reply");
+        assert_eq!(error.code(), ErrorCode::LlmInvalidReply);
         let message = error.to_string();
         assert!(message.contains("no ```python code block"), "{message}");
         assert!(extract_script("```python\n\n```").is_err());

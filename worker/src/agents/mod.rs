@@ -15,6 +15,7 @@ pub mod validator;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use shared::error_code::ErrorCode;
 use shared::job::{Geometry, Usage};
 use shared::settings::{AgentModelSettings, Settings};
 use tracing::warn;
@@ -93,12 +94,12 @@ pub enum AgentError {
 
 impl AgentError {
     /// The job's `error_code` for this failure.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             Self::Plan(error) => error.code,
             Self::Llm { source, .. } => source.code(),
-            Self::UnusableReply { .. } => "llm_invalid_reply",
-            Self::Config(_) => "invalid_model",
+            Self::UnusableReply { .. } => ErrorCode::LlmInvalidReply,
+            Self::Config(_) => ErrorCode::InvalidModel,
         }
     }
 }
@@ -431,7 +432,7 @@ mod tests {
             )
         };
         let not_offered = agent("openai/gpt-4o-mini").err().unwrap();
-        assert_eq!(not_offered.code(), "invalid_model");
+        assert_eq!(not_offered.code(), ErrorCode::InvalidModel);
         assert!(
             not_offered.to_string().contains("not offered"),
             "{not_offered}"
@@ -476,7 +477,7 @@ mod tests {
         )
         .err()
         .unwrap();
-        assert_eq!(error.code(), "invalid_model");
+        assert_eq!(error.code(), ErrorCode::InvalidModel);
     }
 
     #[test]

@@ -149,6 +149,7 @@ pub(crate) fn preview(answer: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::error_code::ErrorCode;
 
     #[test]
     fn a_plan_is_read_from_fenced_or_bare_json() {
@@ -174,7 +175,7 @@ mod tests {
             "{\"summary\": \"Box\",",
         ] {
             let error = parse_plan(answer).unwrap_err();
-            assert_eq!(error.code(), "llm_invalid_reply", "{answer}");
+            assert_eq!(error.code(), ErrorCode::LlmInvalidReply, "{answer}");
             assert!(error.to_string().contains("planner"), "{error}");
         }
     }
@@ -205,7 +206,7 @@ mod tests {
             ..PipelineState::default()
         };
         let error = plan_offline(&mut state).unwrap_err();
-        assert_eq!(error.code(), "unsupported_feedback");
+        assert_eq!(error.code(), ErrorCode::UnsupportedFeedback);
         assert!(
             error.to_string().contains("Box 100 x 50 x 30 mm"),
             "{error}"

@@ -252,6 +252,7 @@ pub fn validate(measured: &Geometry, expected: &ExpectedGeometry) -> Validation 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::error_code::ErrorCode;
 
     fn measured(bbox: [f64; 3], volume: f64) -> Geometry {
         Geometry {
@@ -365,7 +366,7 @@ mod tests {
     fn unreadable_reviews_are_clear_errors() {
         for answer in ["looks fine to me", "{\"score\": 7}", "{\"approved\": true}"] {
             let error = parse_review(answer).unwrap_err();
-            assert_eq!(error.code(), "llm_invalid_reply", "{answer}");
+            assert_eq!(error.code(), ErrorCode::LlmInvalidReply, "{answer}");
         }
     }
 }

@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 
 use super::prompt::{Token, tokenize};
 use super::{PlanError, fmt};
+use shared::error_code::ErrorCode;
 
 /// A size the prompt names, in millimetres.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -2356,7 +2357,7 @@ impl Reading {
 
     fn conflict(&self, what: &str) -> PlanError {
         PlanError {
-            code: "ambiguous_prompt",
+            code: ErrorCode::AmbiguousPrompt,
             message: format!(
                 "The offline planner read {} but found {what}; it needs one value for each size.",
                 self.understood()

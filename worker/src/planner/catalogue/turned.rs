@@ -9,6 +9,7 @@ use super::{
 };
 use crate::planner::parse::{Feature, Quantity as Q, Reading};
 use crate::planner::{PlanError, fmt};
+use shared::error_code::ErrorCode;
 
 /// More sections than this is not a shaft the catalogue makes.
 const MAX_SECTIONS: usize = 12;
@@ -185,7 +186,7 @@ pub(super) fn pulley(reading: &mut Reading) -> Result<Design, PlanError> {
     }
     if let (Some(d), true) = (hub_diameter, hub_diameter >= Some(diameter)) {
         return Err(PlanError {
-            code: "invalid_dimensions",
+            code: ErrorCode::InvalidDimensions,
             message: format!(
                 "A hub of {} mm on a {} mm wheel cannot be made: the hub must be narrower.",
                 fmt(d),
@@ -260,7 +261,7 @@ pub(super) fn hex_bolt(reading: &mut Reading) -> Result<Design, PlanError> {
     )?;
     if shank >= across_flats {
         return Err(PlanError {
-            code: "invalid_dimensions",
+            code: ErrorCode::InvalidDimensions,
             message: format!(
                 "A {} mm shank under a {} mm hex head cannot be made: the head must be wider.",
                 fmt(shank),
