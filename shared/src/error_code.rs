@@ -1,7 +1,9 @@
 //! Why a job failed: the one list of job error codes.
 //!
 //! A code goes into the job record's `error_code`, the job's `error` and `completed` events and
-//! its webhook, and decides the job's `design_requests_total` outcome.
+//! its webhook, and decides the job's `design_requests_total` outcome. README.md ("Why a job
+//! failed") lists the same codes with the same words as the doc line of each variant; a test
+//! below keeps the two equal.
 //!
 //! These are not the HTTP API's error codes (`design_not_found`, `rate_limited`, ...): those
 //! answer a request, these end a job.
@@ -148,6 +150,7 @@ impl From<ErrorCode> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn the_json_name_is_as_str() {
@@ -212,5 +215,68 @@ mod tests {
         let names: Vec<String> = variants_with_doc_lines().into_iter().map(|v| v.0).collect();
         let listed: Vec<String> = ErrorCode::ALL.iter().map(|c| format!("{c:?}")).collect();
         assert_eq!(listed, names);
+    }
+
+    /// README.md's entries of the "Why a job failed" section: "- `code`: meaning", a meaning
+    /// may run over several lines.
+    fn readme_entries(readme: &str) -> BTreeMap<String, String> {
+        let section = readme
+            .split_once("### Why a job failed")
+            .expect("README.md has a section \"Why a job failed\"")
+            .1;
+        let section = section.split("\n#").next().unwrap_or_default();
+        let mut entries = BTreeMap::new();
+        let mut current: Option<(String, String)> = None;
+        for line in section.lines() {
+            if let Some(entry) = line.strip_prefix("- `") {
+                entries.extend(current.take());
+                let (code, meaning) = entry
+                    .split_once("`: ")
+                    .unwrap_or_else(|| panic!("not \"- `code`: meaning\": {line}"));
+                current = Some((code.to_owned(), meaning.trim().to_owned()));
+            } else if let Some((_, meaning)) = current.as_mut() {
+                if line.trim().is_empty() {
+                    entries.extend(current.take());
+                } else {
+                    meaning.push(' ');
+                    meaning.push_str(line.trim());
+                }
+            }
+        }
+        entries.extend(current);
+        entries
+    }
+
+    #[test]
+    fn readme_lists_every_code_with_the_words_of_its_doc_line() {
+        let readme = include_str!("../../README.md");
+        let mut listed = readme_entries(readme);
+        for (variant, doc) in variants_with_doc_lines() {
+            let code = ErrorCode::ALL
+                .into_iter()
+                .find(|code| format!("{code:?}") == variant)
+                .expect("every variant is in ALL");
+            let meaning = listed.remove(code.as_str());
+            assert_eq!(
+                meaning.as_deref(),
+                Some(doc.as_str()),
+                "README.md, \"Why a job failed\": `{code}` must read as its doc line"
+            );
+        }
+        assert!(
+            listed.is_empty(),
+            "README.md lists codes that are not an ErrorCode: {:?}",
+            listed.keys().collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn the_readme_reader_sees_a_missing_or_extra_code() {
+        let readme = "### Why a job failed\n\n- `timeout`: The whole job\n  ran long.\n\
+                      - `made_up`: x\n\n## Next\n- `no`: y\n";
+        let entries = readme_entries(readme);
+        assert_eq!(entries["timeout"], "The whole job ran long.");
+        assert_eq!(entries["made_up"], "x");
+        assert_eq!(entries.len(), 2);
     }
 }
