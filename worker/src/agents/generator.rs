@@ -8,7 +8,7 @@
 //! measures and exports.
 
 use super::planner::{bullets, preview};
-use super::{Agent, AgentError, Backend, PipelineState, fenced_block};
+use super::{Agent, AgentError, AgentStep, PipelineState, fenced_block};
 use crate::llm::ChunkSink;
 use crate::planner::Part;
 
@@ -38,25 +38,24 @@ impl Generator {
         state: &mut PipelineState,
         sink: Option<&dyn ChunkSink>,
     ) -> Result<(), AgentError> {
-        let result = match self.agent.backend() {
-            Backend::Offline { .. } => match &state.offline {
-                Some(offline) => {
-                    state.script = Some(script_for(&offline.part));
-                    Ok(())
-                }
-                None => Err(AgentError::Config(
-                    "the offline generator builds only catalogue parts planned by the offline \
-                     planner"
-                        .to_owned(),
-                )),
-            },
-            Backend::Model(_) => self.generate_with_model(state, sink).await,
-        };
-        self.agent.record_run(&result);
-        result
+        self.agent.run(self, state, sink).await
+    }
+}
+
+impl AgentStep for Generator {
+    fn offline(&self, state: &mut PipelineState) -> Result<(), AgentError> {
+        let offline = state.offline.as_ref().ok_or_else(|| {
+            AgentError::Config(
+                "the offline generator builds only catalogue parts planned by the offline \
+                 planner"
+                    .to_owned(),
+            )
+        })?;
+        state.script = Some(script_for(&offline.part));
+        Ok(())
     }
 
-    async fn generate_with_model(
+    async fn with_model(
         &self,
         state: &mut PipelineState,
         sink: Option<&dyn ChunkSink>,

@@ -1,5 +1,7 @@
 //! The pipeline's agents (ARCHITECTURE.md, "worker"), each an [`Agent`] (a name, its model settings
-//! and the one shared way to call a model) with an `execute` step on the [`PipelineState`].
+//! and the one shared way to call a model) with an `execute` step on the [`PipelineState`]: its
+//! `AgentStep` says how to do the step offline and with a model, and [`Agent::run`] alone picks
+//! which from the agent's backend and counts the run.
 //!
 //! - [`planner`]: prompt (and feedback) to a `DesignPlan`: a model, or the offline planner.
 //! - [`generator`]: plan and feedback to a FreeCAD script: a model's ```python block, or the
@@ -145,6 +147,19 @@ impl UsageTally {
     }
 }
 
+/// An agent's two ways of doing its step on the [`PipelineState`]; [`Agent::run`] picks one.
+pub(crate) trait AgentStep {
+    /// Without a model: the offline planner, the catalogue template, the geometry alone.
+    fn offline(&self, state: &mut PipelineState) -> Result<(), AgentError>;
+
+    /// With the agent's model, through [`Agent::ask`] (retries, then the fallback model).
+    fn with_model(
+        &self,
+        state: &mut PipelineState,
+        sink: Option<&dyn ChunkSink>,
+    ) -> impl Future<Output = Result<(), AgentError>> + Send;
+}
+
 /// The predecessor's BaseAgent: a name, its model settings, and [`Agent::ask`], the one path
 /// by which every agent calls a model (retries, then the fallback, usage and metrics).
 #[derive(Clone)]
@@ -255,6 +270,22 @@ impl Agent {
         })?;
         self.usage.add(&completion);
         Ok(completion)
+    }
+
+    /// Does `step` the way this agent's backend says (offline, or with its model) and counts
+    /// the run in `agent_runs_total`: the one place every agent's `execute` goes through.
+    pub(crate) async fn run<S: AgentStep>(
+        &self,
+        step: &S,
+        state: &mut PipelineState,
+        sink: Option<&dyn ChunkSink>,
+    ) -> Result<(), AgentError> {
+        let result = match &self.backend {
+            Backend::Offline { .. } => step.offline(state),
+            Backend::Model(_) => step.with_model(state, sink).await,
+        };
+        self.record_run(&result);
+        result
     }
 
     /// Records `agent_runs_total` for one `execute` of this agent.

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{Agent, AgentError, Backend, PipelineState, json_object};
+use super::{Agent, AgentError, AgentStep, PipelineState, json_object};
 use crate::llm::ChunkSink;
 use crate::planner::{DesignPlan, ExpectedGeometry, OfflinePlanner, refine};
 
@@ -37,15 +37,16 @@ impl Planner {
         state: &mut PipelineState,
         sink: Option<&dyn ChunkSink>,
     ) -> Result<(), AgentError> {
-        let result = match self.agent.backend() {
-            Backend::Offline { .. } => plan_offline(state),
-            Backend::Model(_) => self.plan_with_model(state, sink).await,
-        };
-        self.agent.record_run(&result);
-        result
+        self.agent.run(self, state, sink).await
+    }
+}
+
+impl AgentStep for Planner {
+    fn offline(&self, state: &mut PipelineState) -> Result<(), AgentError> {
+        plan_offline(state)
     }
 
-    async fn plan_with_model(
+    async fn with_model(
         &self,
         state: &mut PipelineState,
         sink: Option<&dyn ChunkSink>,
