@@ -1,6 +1,6 @@
 //! The generator agent: a plan (and the feedback on the last script) to a FreeCAD script,
 //! from a model's ```python block, or from the catalogue template of an offline plan (the
-//! templates live with the catalogue, `planner::catalogue::geometry`, next to the volume
+//! templates live with the catalogue, `offline_planner::catalogue::geometry`, next to the volume
 //! formulas they must match).
 //!
 //! A script works on `App.ActiveDocument`, which the runner creates before it runs the
@@ -10,7 +10,7 @@
 use super::planner::{bullets, preview};
 use super::{Agent, AgentError, AgentStep, PipelineState, fenced_block};
 use crate::llm::ChunkSink;
-use crate::planner::Part;
+use crate::offline_planner::Part;
 
 pub const SYSTEM_PROMPT: &str = "You write FreeCAD Python scripts for headless FreeCAD. \
 The runner has already created a document: start with `import FreeCAD as App`, `import Part` \
@@ -109,7 +109,7 @@ pub fn extract_script(answer: &str) -> Result<String, AgentError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::planner::OfflinePlanner;
+    use crate::offline_planner::OfflinePlanner;
     use shared::error_code::ErrorCode;
 
     fn script(prompt: &str) -> String {

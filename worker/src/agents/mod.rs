@@ -23,7 +23,7 @@ use shared::settings::{AgentModelSettings, Settings};
 use tracing::warn;
 
 use crate::llm::{ChunkSink, Completion, LlmClient, LlmError, LlmRequest, ModelName};
-use crate::planner::{DesignPlan, OfflinePlan, PlanError};
+use crate::offline_planner::{DesignPlan, OfflinePlan, PlanError};
 
 /// The four agents whose models README.md ("Models") lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{Agent, AgentError, AgentStep, PipelineState, json_object};
 use crate::llm::ChunkSink;
-use crate::planner::{DesignPlan, ExpectedGeometry, OfflinePlanner, refine};
+use crate::offline_planner::{DesignPlan, ExpectedGeometry, OfflinePlanner, refine};
 
 pub const SYSTEM_PROMPT: &str = "You plan mechanical parts that will be modelled in FreeCAD. \
 Answer with one JSON object and nothing else: \
@@ -75,7 +75,7 @@ impl AgentStep for Planner {
 }
 
 /// The offline planner reads plain English only. A refine applies the feedback to the
-/// parameters of the completed design (`planner::refine`): a size, a relative change, a
+/// parameters of the completed design (`offline_planner::refine`): a size, a relative change, a
 /// finish or holes added or removed, or a whole new part; feedback it cannot apply fails
 /// with `unsupported_feedback`, never the unchanged part reported as refined.
 fn plan_offline(state: &mut PipelineState) -> Result<(), AgentError> {

@@ -12,7 +12,7 @@ use tracing::warn;
 use super::planner::preview;
 use super::{Agent, AgentError, AgentStep, PipelineState, json_object};
 use crate::llm::ChunkSink;
-use crate::planner::{DesignPlan, ExpectedGeometry};
+use crate::offline_planner::{DesignPlan, ExpectedGeometry};
 
 pub const SYSTEM_PROMPT: &str = "You review a part that FreeCAD built from a plan. You get \
 the request, the plan, the script and the measured geometry, with the result of the \

@@ -449,7 +449,7 @@ async fn malformed_replies_are_clear_errors_without_retries() {
     let generator = worker::agents::generator::Generator {
         agent: agent(AgentKind::Generator, &env("openai/prose")),
     };
-    state.plan = Some(worker::planner::DesignPlan {
+    state.plan = Some(worker::offline_planner::DesignPlan {
         summary: "Box".to_owned(),
         steps: Vec::new(),
         expected: Default::default(),

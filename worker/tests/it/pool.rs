@@ -7,7 +7,7 @@ use std::path::Path;
 use shared::job::OutputFormat;
 use worker::agents::generator::script_for;
 use worker::freecad::FreecadRunner;
-use worker::planner::OfflinePlanner;
+use worker::offline_planner::OfflinePlanner;
 
 use crate::helpers::{runner_with, wait_until};
 

@@ -1,6 +1,6 @@
 //! Prompts outside the catalogue, ambiguous or impossible: the right error code, never a part.
 
-use worker::planner::OfflinePlanner;
+use worker::offline_planner::OfflinePlanner;
 
 const REFUSALS: &[(&str, &str)] = &[
     // outside the catalogue

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use shared::job::OutputFormat;
 use worker::agents::generator::script_for;
 use worker::freecad::ExecutionError;
-use worker::planner::OfflinePlanner;
+use worker::offline_planner::OfflinePlanner;
 
 use crate::helpers::runner_with;
 

@@ -560,7 +560,7 @@ mod tests {
     /// the prompt is refused naming it. Never planned as if the word were not there.
     #[test]
     fn every_qualifier_word_is_honoured_or_refused_never_ignored() {
-        use crate::planner::OfflinePlanner;
+        use crate::offline_planner::OfflinePlanner;
         // Words that name what the part is anyway: holes are drilled from the top,
         // vertically; a finish at both ends of a rod is on both rims.
         let restating = |template: &str, word: &str| {
@@ -589,7 +589,7 @@ mod tests {
         ];
         let mut honoured = 0;
         let mut refused = 0;
-        for word in crate::planner::parse::qualifier_words() {
+        for word in crate::offline_planner::parse::qualifier_words() {
             for template in templates {
                 let prompt = template.replace("{}", word);
                 let plain = OfflinePlanner
@@ -629,7 +629,7 @@ mod tests {
     /// one that must be refused naming it.
     #[test]
     fn new_qualifier_words_are_honoured_where_made_and_refused_elsewhere() {
-        use crate::planner::OfflinePlanner;
+        use crate::offline_planner::OfflinePlanner;
         let cases = [
             (
                 "countersunk",

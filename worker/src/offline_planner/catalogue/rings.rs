@@ -9,8 +9,8 @@ use super::solids::{axial_length, cylinder, outer_diameter, torus};
 use super::{
     Design, Params, ambiguous, hole_diameter, no_edge_finish, required, take_first, unsupported,
 };
-use crate::planner::parse::{Arrangement, Feature, Qualifier, Quantity as Q, Reading};
-use crate::planner::{PlanError, fmt};
+use crate::offline_planner::parse::{Arrangement, Feature, Qualifier, Quantity as Q, Reading};
+use crate::offline_planner::{PlanError, fmt};
 use shared::error_code::ErrorCode;
 
 /// A spacer for an M size is this many times the nominal diameter across, when not given.

@@ -7,8 +7,8 @@ use super::solids::outer_diameter;
 use super::{
     Design, Params, ambiguous, hole_diameter, no_edge_finish, required, take_first, unsupported,
 };
-use crate::planner::parse::{Feature, Quantity as Q, Reading};
-use crate::planner::{PlanError, fmt};
+use crate::offline_planner::parse::{Feature, Quantity as Q, Reading};
+use crate::offline_planner::{PlanError, fmt};
 use shared::error_code::ErrorCode;
 
 /// More sections than this is not a shaft the catalogue makes.

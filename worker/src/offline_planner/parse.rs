@@ -389,10 +389,10 @@ pub enum NoteKind {
 
 /// Multi-word phrases and synonyms, longest first where they overlap.
 const PHRASES: &[(&str, Class)] = {
-    use crate::planner::parse::Arrangement as A;
-    use crate::planner::parse::Feature as F;
-    use crate::planner::parse::Qualifier as QF;
-    use crate::planner::parse::Quantity as Q;
+    use crate::offline_planner::parse::Arrangement as A;
+    use crate::offline_planner::parse::Feature as F;
+    use crate::offline_planner::parse::Qualifier as QF;
+    use crate::offline_planner::parse::Quantity as Q;
     use Class::*;
     &[
         // parts

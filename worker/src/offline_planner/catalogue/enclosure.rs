@@ -5,8 +5,8 @@
 use super::geometry::{Body, Cut, EdgeFinish, Part};
 use super::solids::cuboid_size;
 use super::{Design, Params, ambiguous, no_edge_finish, no_holes, required};
-use crate::planner::parse::{Qualifier, Quantity as Q, Reading};
-use crate::planner::{PlanError, fmt};
+use crate::offline_planner::parse::{Qualifier, Quantity as Q, Reading};
+use crate::offline_planner::{PlanError, fmt};
 use shared::error_code::ErrorCode;
 
 /// How far the lid sits from the box, along x.
