@@ -201,7 +201,7 @@ async fn run_pipeline(
         record.callback_url.is_some(),
     );
     if record.status.is_terminal() {
-        info!(status = ?record.status, "the job has ended already; not running it again");
+        info!(status = %record.status, "the job has ended already; not running it again");
         if record.status == DesignStatus::Cancelled {
             // Cancelled while pending: this is the first worker to see it.
             count_cancelled();
