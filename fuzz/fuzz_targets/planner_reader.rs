@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use worker::planner::OfflinePlanner;
+use worker::offline_planner::OfflinePlanner;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(prompt) = std::str::from_utf8(data) else {

@@ -252,7 +252,7 @@ impl From<JobRecord> for DesignSummary {
             created_at: record.created_at,
             updated_at: record.updated_at,
             progress: record.progress,
-            error_code: record.error_code,
+            error_code: record.error_code.map(String::from),
             feedback: record.user_feedback,
         }
     }
@@ -338,7 +338,7 @@ impl From<JobRecord> for DesignStatusResponse {
             execution_result: record.execution_result,
             validation_score: record.validation_score,
             error_message: record.error_message,
-            error_code: record.error_code,
+            error_code: record.error_code.map(String::from),
             progress: record.progress,
             artifacts: record.artifacts,
             geometry: record.geometry,

@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::error_code::ErrorCode;
+
 /// A job's state; the predecessor's values plus `executing`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -338,8 +340,9 @@ pub struct JobRecord {
     pub execution_result: Option<serde_json::Value>,
     #[serde(default)]
     pub validation_score: Option<f64>,
+    /// Why the job failed or was cancelled.
     #[serde(default)]
-    pub error_code: Option<String>,
+    pub error_code: Option<ErrorCode>,
     #[serde(default)]
     pub error_message: Option<String>,
     #[serde(default)]
@@ -422,7 +425,7 @@ pub struct JobPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation_score: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<String>,
+    pub error_code: Option<ErrorCode>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -445,11 +448,11 @@ impl JobPatch {
     }
 
     /// The final failure of a job, with a machine-readable code and a message for people.
-    pub fn failed(code: &str, message: impl Into<String>) -> Self {
+    pub fn failed(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status: Some(DesignStatus::Failed),
             progress: Some(1.0),
-            error_code: Some(code.to_owned()),
+            error_code: Some(code),
             error_message: Some(message.into()),
             ..Self::default()
         }
@@ -494,5 +497,45 @@ mod tests {
         let value = serde_json::to_value(&patch).unwrap();
         let keys: Vec<_> = value.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, vec!["progress", "status"]);
+    }
+
+    fn a_record() -> JobRecord {
+        let job = DesignJob {
+            request_id: Uuid::new_v4(),
+            prompt: "a 10 mm cube".to_owned(),
+            max_iterations: 1,
+            enable_execution: true,
+            output_formats: vec![OutputFormat::Step],
+            model: None,
+            feedback: None,
+            convert: None,
+            earlier_feedback: Vec::new(),
+        };
+        JobRecord::new_pending(&job, "anonymous", None)
+    }
+
+    #[test]
+    fn a_failure_is_written_with_the_code_as_json_names_it() {
+        let patch = JobPatch::failed(ErrorCode::ExecutionTimeout, "too slow");
+        let value = serde_json::to_value(&patch).unwrap();
+        assert_eq!(value["error_code"], "execution_timeout");
+        let mut record = serde_json::to_value(a_record()).unwrap();
+        record["error_code"] = value["error_code"].clone();
+        let record: JobRecord = serde_json::from_value(record).unwrap();
+        assert_eq!(record.error_code, Some(ErrorCode::ExecutionTimeout));
+    }
+
+    /// During a rolling deploy a newer worker may write a code this build does not know: the
+    /// record must still be readable (its status, message and files), the code as `unknown`.
+    #[test]
+    fn a_record_with_a_code_this_build_does_not_know_still_reads() {
+        let mut record = serde_json::to_value(a_record()).unwrap();
+        record["status"] = serde_json::json!("failed");
+        record["error_code"] = serde_json::json!("gpu_on_fire");
+        record["error_message"] = serde_json::json!("The GPU is on fire.");
+        let record: JobRecord = serde_json::from_value(record).unwrap();
+        assert_eq!(record.status, DesignStatus::Failed);
+        assert_eq!(record.error_code, Some(ErrorCode::Unknown));
+        assert_eq!(record.error_message.as_deref(), Some("The GPU is on fire."));
     }
 }

@@ -700,7 +700,7 @@ impl JobStore {
     ) -> Result<WriteOutcome, StoreError> {
         use crate::events::EventPayload;
         let patch = JobPatch {
-            error_code: Some("cancelled".to_owned()),
+            error_code: Some(crate::error_code::ErrorCode::Cancelled),
             error_message: Some("Cancelled by the client.".to_owned()),
             ..JobPatch::status(DesignStatus::Cancelled, 1.0)
         };
@@ -711,7 +711,7 @@ impl JobStore {
             },
             EventPayload::Completed {
                 status: DesignStatus::Cancelled,
-                error_code: Some("cancelled".to_owned()),
+                error_code: Some(crate::error_code::ErrorCode::Cancelled.into()),
                 error_message: None,
             },
         ];

@@ -7,6 +7,7 @@
 //! - [`api`]: HTTP request and response bodies, with their validation.
 //! - [`catalogue`]: the offline planner's parts as users see them (name, what, example).
 //! - [`job`]: the queue payload, job status and the job record.
+//! - [`error_code`]: why a job failed: every job error code, with its meaning.
 //! - [`events`]: progress events, their atomic publish and their replay.
 //! - [`model`]: `provider/model` names, their safe characters and the allow-list.
 //! - [`callback`]: where a `callback_url` may point (public addresses only) and the checks.
@@ -25,6 +26,7 @@ pub mod artifact_store;
 pub mod auth;
 pub mod callback;
 pub mod catalogue;
+pub mod error_code;
 pub mod events;
 pub mod job;
 pub mod job_store;

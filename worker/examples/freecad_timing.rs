@@ -11,7 +11,7 @@ use shared::job::OutputFormat;
 use shared::settings::Settings;
 use worker::agents::generator::script_for;
 use worker::freecad::{FreecadCommand, FreecadRunner, RunnerConfig};
-use worker::planner::OfflinePlanner;
+use worker::offline_planner::OfflinePlanner;
 
 /// The bare baseline: the same document work as the runner (new document, exec, recompute,
 /// the three exports, close), timed inside one FreeCAD process.

@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use worker::agents::generator::script_for;
-use worker::planner::OfflinePlanner;
+use worker::offline_planner::OfflinePlanner;
 
 #[path = "../tests/it/phrasings.rs"]
 mod phrasings;

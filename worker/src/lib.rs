@@ -4,7 +4,7 @@
 //! - [`startup`]: `Application::build` (Redis, FreeCAD, artifact dir) and the supervised
 //!   apalis worker loop.
 //! - [`jobs`]: the design job handler: status updates, pipeline stages, final state.
-//! - [`planner`]: the built-in offline planner (plain English to a `DesignPlan`).
+//! - [`offline_planner`]: the built-in offline planner (plain English to a `DesignPlan`).
 //! - [`agents`]: planner, generator, validator and orchestrator, each on a model or offline.
 //! - [`llm`]: one layer over every model vendor: wire formats, streaming, retries, cost.
 //! - [`freecad`]: finding `freecadcmd`; the static check, the sandbox and the warm pool in
@@ -19,5 +19,5 @@ pub mod jobs;
 pub mod llm;
 pub mod mesh;
 pub mod metrics_server;
-pub mod planner;
+pub mod offline_planner;
 pub mod startup;

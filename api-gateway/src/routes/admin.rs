@@ -60,7 +60,7 @@ pub async fn list_dead_jobs(
         let record = state.store.get(&mut conn, &request_id).await?;
         jobs.push(DeadJob {
             principal: record.as_ref().map(|r| r.principal.clone()),
-            error_code: record.as_ref().and_then(|r| r.error_code.clone()),
+            error_code: record.as_ref().and_then(|r| r.error_code.map(String::from)),
             error_message: record.as_ref().and_then(|r| r.error_message.clone()),
             retries: record.as_ref().map(|r| r.retries),
             request_id,

@@ -1,6 +1,6 @@
 //! The generator agent: a plan (and the feedback on the last script) to a FreeCAD script,
 //! from a model's ```python block, or from the catalogue template of an offline plan (the
-//! templates live with the catalogue, `planner::catalogue::geometry`, next to the volume
+//! templates live with the catalogue, `offline_planner::catalogue::geometry`, next to the volume
 //! formulas they must match).
 //!
 //! A script works on `App.ActiveDocument`, which the runner creates before it runs the
@@ -8,9 +8,9 @@
 //! measures and exports.
 
 use super::planner::{bullets, preview};
-use super::{Agent, AgentError, Backend, PipelineState, fenced_block};
+use super::{Agent, AgentError, AgentStep, PipelineState, fenced_block};
 use crate::llm::ChunkSink;
-use crate::planner::Part;
+use crate::offline_planner::Part;
 
 pub const SYSTEM_PROMPT: &str = "You write FreeCAD Python scripts for headless FreeCAD. \
 The runner has already created a document: start with `import FreeCAD as App`, `import Part` \
@@ -38,25 +38,24 @@ impl Generator {
         state: &mut PipelineState,
         sink: Option<&dyn ChunkSink>,
     ) -> Result<(), AgentError> {
-        let result = match self.agent.backend() {
-            Backend::Offline { .. } => match &state.offline {
-                Some(offline) => {
-                    state.script = Some(script_for(&offline.part));
-                    Ok(())
-                }
-                None => Err(AgentError::Config(
-                    "the offline generator builds only catalogue parts planned by the offline \
-                     planner"
-                        .to_owned(),
-                )),
-            },
-            Backend::Model(_) => self.generate_with_model(state, sink).await,
-        };
-        self.agent.record_run(&result);
-        result
+        self.agent.run(self, state, sink).await
+    }
+}
+
+impl AgentStep for Generator {
+    fn offline(&self, state: &mut PipelineState) -> Result<(), AgentError> {
+        let offline = state.offline.as_ref().ok_or_else(|| {
+            AgentError::Config(
+                "the offline generator builds only catalogue parts planned by the offline \
+                 planner"
+                    .to_owned(),
+            )
+        })?;
+        state.script = Some(script_for(&offline.part));
+        Ok(())
     }
 
-    async fn generate_with_model(
+    async fn with_model(
         &self,
         state: &mut PipelineState,
         sink: Option<&dyn ChunkSink>,
@@ -110,7 +109,8 @@ pub fn extract_script(answer: &str) -> Result<String, AgentError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::planner::OfflinePlanner;
+    use crate::offline_planner::OfflinePlanner;
+    use shared::error_code::ErrorCode;
 
     fn script(prompt: &str) -> String {
         script_for(&OfflinePlanner.plan(prompt).unwrap().part)
@@ -154,7 +154,7 @@ mod tests {
     #[test]
     fn an_answer_without_a_code_block_is_a_clear_error() {
         let error = extract_script("Sure! Make a box with Part.makeBox(1, 1, 1).").unwrap_err();
-        assert_eq!(error.code(), "llm_invalid_reply");
+        assert_eq!(error.code(), ErrorCode::LlmInvalidReply);
         let message = error.to_string();
         assert!(message.contains("no ```python code block"), "{message}");
         assert!(extract_script("```python\n\n```").is_err());

@@ -1,5 +1,7 @@
 //! The pipeline's agents (ARCHITECTURE.md, "worker"), each an [`Agent`] (a name, its model settings
-//! and the one shared way to call a model) with an `execute` step on the [`PipelineState`].
+//! and the one shared way to call a model) with an `execute` step on the [`PipelineState`]: its
+//! `AgentStep` says how to do the step offline and with a model, and [`Agent::run`] alone picks
+//! which from the agent's backend and counts the run.
 //!
 //! - [`planner`]: prompt (and feedback) to a `DesignPlan`: a model, or the offline planner.
 //! - [`generator`]: plan and feedback to a FreeCAD script: a model's ```python block, or the
@@ -15,12 +17,13 @@ pub mod validator;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use shared::error_code::ErrorCode;
 use shared::job::{Geometry, Usage};
 use shared::settings::{AgentModelSettings, Settings};
 use tracing::warn;
 
 use crate::llm::{ChunkSink, Completion, LlmClient, LlmError, LlmRequest, ModelName};
-use crate::planner::{DesignPlan, OfflinePlan, PlanError};
+use crate::offline_planner::{DesignPlan, OfflinePlan, PlanError};
 
 /// The four agents whose models README.md ("Models") lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,12 +96,12 @@ pub enum AgentError {
 
 impl AgentError {
     /// The job's `error_code` for this failure.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             Self::Plan(error) => error.code,
             Self::Llm { source, .. } => source.code(),
-            Self::UnusableReply { .. } => "llm_invalid_reply",
-            Self::Config(_) => "invalid_model",
+            Self::UnusableReply { .. } => ErrorCode::LlmInvalidReply,
+            Self::Config(_) => ErrorCode::InvalidModel,
         }
     }
 }
@@ -142,6 +145,19 @@ impl UsageTally {
     pub fn total(&self) -> Usage {
         self.0.lock().expect("usage lock").clone()
     }
+}
+
+/// An agent's two ways of doing its step on the [`PipelineState`]; [`Agent::run`] picks one.
+pub(crate) trait AgentStep {
+    /// Without a model: the offline planner, the catalogue template, the geometry alone.
+    fn offline(&self, state: &mut PipelineState) -> Result<(), AgentError>;
+
+    /// With the agent's model, through [`Agent::ask`] (retries, then the fallback model).
+    fn with_model(
+        &self,
+        state: &mut PipelineState,
+        sink: Option<&dyn ChunkSink>,
+    ) -> impl Future<Output = Result<(), AgentError>> + Send;
 }
 
 /// The predecessor's BaseAgent: a name, its model settings, and [`Agent::ask`], the one path
@@ -254,6 +270,22 @@ impl Agent {
         })?;
         self.usage.add(&completion);
         Ok(completion)
+    }
+
+    /// Does `step` the way this agent's backend says (offline, or with its model) and counts
+    /// the run in `agent_runs_total`: the one place every agent's `execute` goes through.
+    pub(crate) async fn run<S: AgentStep>(
+        &self,
+        step: &S,
+        state: &mut PipelineState,
+        sink: Option<&dyn ChunkSink>,
+    ) -> Result<(), AgentError> {
+        let result = match &self.backend {
+            Backend::Offline { .. } => step.offline(state),
+            Backend::Model(_) => step.with_model(state, sink).await,
+        };
+        self.record_run(&result);
+        result
     }
 
     /// Records `agent_runs_total` for one `execute` of this agent.
@@ -431,7 +463,7 @@ mod tests {
             )
         };
         let not_offered = agent("openai/gpt-4o-mini").err().unwrap();
-        assert_eq!(not_offered.code(), "invalid_model");
+        assert_eq!(not_offered.code(), ErrorCode::InvalidModel);
         assert!(
             not_offered.to_string().contains("not offered"),
             "{not_offered}"
@@ -476,7 +508,7 @@ mod tests {
         )
         .err()
         .unwrap();
-        assert_eq!(error.code(), "invalid_model");
+        assert_eq!(error.code(), ErrorCode::InvalidModel);
     }
 
     #[test]

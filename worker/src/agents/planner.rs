@@ -3,9 +3,9 @@
 
 use serde::Deserialize;
 
-use super::{Agent, AgentError, Backend, PipelineState, json_object};
+use super::{Agent, AgentError, AgentStep, PipelineState, json_object};
 use crate::llm::ChunkSink;
-use crate::planner::{DesignPlan, ExpectedGeometry, OfflinePlanner, refine};
+use crate::offline_planner::{DesignPlan, ExpectedGeometry, OfflinePlanner, refine};
 
 pub const SYSTEM_PROMPT: &str = "You plan mechanical parts that will be modelled in FreeCAD. \
 Answer with one JSON object and nothing else: \
@@ -37,15 +37,16 @@ impl Planner {
         state: &mut PipelineState,
         sink: Option<&dyn ChunkSink>,
     ) -> Result<(), AgentError> {
-        let result = match self.agent.backend() {
-            Backend::Offline { .. } => plan_offline(state),
-            Backend::Model(_) => self.plan_with_model(state, sink).await,
-        };
-        self.agent.record_run(&result);
-        result
+        self.agent.run(self, state, sink).await
+    }
+}
+
+impl AgentStep for Planner {
+    fn offline(&self, state: &mut PipelineState) -> Result<(), AgentError> {
+        plan_offline(state)
     }
 
-    async fn plan_with_model(
+    async fn with_model(
         &self,
         state: &mut PipelineState,
         sink: Option<&dyn ChunkSink>,
@@ -74,7 +75,7 @@ impl Planner {
 }
 
 /// The offline planner reads plain English only. A refine applies the feedback to the
-/// parameters of the completed design (`planner::refine`): a size, a relative change, a
+/// parameters of the completed design (`offline_planner::refine`): a size, a relative change, a
 /// finish or holes added or removed, or a whole new part; feedback it cannot apply fails
 /// with `unsupported_feedback`, never the unchanged part reported as refined.
 fn plan_offline(state: &mut PipelineState) -> Result<(), AgentError> {
@@ -149,6 +150,7 @@ pub(crate) fn preview(answer: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::error_code::ErrorCode;
 
     #[test]
     fn a_plan_is_read_from_fenced_or_bare_json() {
@@ -174,7 +176,7 @@ mod tests {
             "{\"summary\": \"Box\",",
         ] {
             let error = parse_plan(answer).unwrap_err();
-            assert_eq!(error.code(), "llm_invalid_reply", "{answer}");
+            assert_eq!(error.code(), ErrorCode::LlmInvalidReply, "{answer}");
             assert!(error.to_string().contains("planner"), "{error}");
         }
     }
@@ -205,7 +207,7 @@ mod tests {
             ..PipelineState::default()
         };
         let error = plan_offline(&mut state).unwrap_err();
-        assert_eq!(error.code(), "unsupported_feedback");
+        assert_eq!(error.code(), ErrorCode::UnsupportedFeedback);
         assert!(
             error.to_string().contains("Box 100 x 50 x 30 mm"),
             "{error}"

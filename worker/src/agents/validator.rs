@@ -10,9 +10,9 @@ use shared::job::Geometry;
 use tracing::warn;
 
 use super::planner::preview;
-use super::{Agent, AgentError, Backend, PipelineState, json_object};
+use super::{Agent, AgentError, AgentStep, PipelineState, json_object};
 use crate::llm::ChunkSink;
-use crate::planner::{DesignPlan, ExpectedGeometry};
+use crate::offline_planner::{DesignPlan, ExpectedGeometry};
 
 pub const SYSTEM_PROMPT: &str = "You review a part that FreeCAD built from a plan. You get \
 the request, the plan, the script and the measured geometry, with the result of the \
@@ -118,34 +118,47 @@ impl Validator {
         state: &mut PipelineState,
         sink: Option<&dyn ChunkSink>,
     ) -> Result<(), AgentError> {
-        let (Some(plan), Some(geometry)) = (&state.plan, &state.geometry) else {
-            let error = AgentError::Config("the validator ran before a result was measured".into());
-            self.agent
-                .record_run::<()>(&Err(AgentError::Config(error.to_string())));
-            return Err(error);
-        };
+        self.agent.run(self, state, sink).await
+    }
+}
+
+impl AgentStep for Validator {
+    fn offline(&self, state: &mut PipelineState) -> Result<(), AgentError> {
+        let (plan, geometry) = measured(state)?;
+        state.validation = Some(validate(geometry, &plan.expected));
+        Ok(())
+    }
+
+    async fn with_model(
+        &self,
+        state: &mut PipelineState,
+        sink: Option<&dyn ChunkSink>,
+    ) -> Result<(), AgentError> {
+        let (plan, geometry) = measured(state)?;
         let geometric = validate(geometry, &plan.expected);
-        let verdict = match self.agent.backend() {
-            Backend::Offline { .. } => Ok(geometric),
-            Backend::Model(_) => {
-                let request = review_request(state, plan, geometry, &geometric);
-                match self.agent.ask(SYSTEM_PROMPT, request, sink).await {
-                    Ok(answer) => {
-                        parse_review(&answer.text).map(|review| combine(geometric.clone(), &review))
-                    }
-                    Err(error) => Err(error),
-                }
-                .or_else(|error| {
-                    warn!(%error, "the validator's review failed; scoring on geometry alone");
-                    let mut alone = geometric;
-                    alone.notes.push(format!("model review skipped: {error}"));
-                    Ok(alone)
-                })
+        let request = review_request(state, plan, geometry, &geometric);
+        let reviewed = self.agent.ask(SYSTEM_PROMPT, request, sink).await;
+        let verdict = match reviewed.and_then(|answer| parse_review(&answer.text)) {
+            Ok(review) => combine(geometric, &review),
+            Err(error) => {
+                warn!(%error, "the validator's review failed; scoring on geometry alone");
+                let mut alone = geometric;
+                alone.notes.push(format!("model review skipped: {error}"));
+                alone
             }
         };
-        self.agent.record_run(&verdict);
-        state.validation = Some(verdict?);
+        state.validation = Some(verdict);
         Ok(())
+    }
+}
+
+/// The plan and the measured result the validator compares; both must be there.
+fn measured(state: &PipelineState) -> Result<(&DesignPlan, &Geometry), AgentError> {
+    match (&state.plan, &state.geometry) {
+        (Some(plan), Some(geometry)) => Ok((plan, geometry)),
+        _ => Err(AgentError::Config(
+            "the validator ran before a result was measured".into(),
+        )),
     }
 }
 
@@ -252,6 +265,7 @@ pub fn validate(measured: &Geometry, expected: &ExpectedGeometry) -> Validation 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::error_code::ErrorCode;
 
     fn measured(bbox: [f64; 3], volume: f64) -> Geometry {
         Geometry {
@@ -365,7 +379,7 @@ mod tests {
     fn unreadable_reviews_are_clear_errors() {
         for answer in ["looks fine to me", "{\"score\": 7}", "{\"approved\": true}"] {
             let error = parse_review(answer).unwrap_err();
-            assert_eq!(error.code(), "llm_invalid_reply", "{answer}");
+            assert_eq!(error.code(), ErrorCode::LlmInvalidReply, "{answer}");
         }
     }
 }

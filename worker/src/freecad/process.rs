@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
+use shared::error_code::ErrorCode;
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout};
@@ -24,8 +25,10 @@ const RETIRE_GRACE: Duration = Duration::from_secs(2);
 #[derive(Debug, Deserialize)]
 pub(crate) struct RunnerAnswer {
     pub ok: bool,
+    /// Parsed here, where the runner's JSON enters the worker; a code the runner made up
+    /// reads as `unknown` (a script failure).
     #[serde(default)]
-    pub code: Option<String>,
+    pub code: Option<ErrorCode>,
     #[serde(default)]
     pub error: Option<String>,
     /// The process must not run another job (processes of the job it could not stop).

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use shared::error_code::ErrorCode;
 use shared::job::{Geometry, OutputFormat};
 use shared::metrics::{
     FREECAD_EXECUTION_DURATION_SECONDS, FREECAD_EXECUTIONS_TOTAL, FREECAD_ISOLATION_MODE,
@@ -108,14 +109,14 @@ pub enum ExecutionError {
 
 impl ExecutionError {
     /// The job's `error_code` for this failure.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Rejected { .. } => "script_rejected",
-            Self::Timeout(_) => "execution_timeout",
-            Self::NoGeometry { .. } => "no_geometry",
-            Self::MemoryExceeded { .. } => "memory_exceeded",
-            Self::Crashed { .. } => "execution_crashed",
-            Self::Io(_) | Self::ScriptFailed { .. } => "execution_failed",
+            Self::Rejected { .. } => ErrorCode::ScriptRejected,
+            Self::Timeout(_) => ErrorCode::ExecutionTimeout,
+            Self::NoGeometry { .. } => ErrorCode::NoGeometry,
+            Self::MemoryExceeded { .. } => ErrorCode::MemoryExceeded,
+            Self::Crashed { .. } => ErrorCode::ExecutionCrashed,
+            Self::Io(_) | Self::ScriptFailed { .. } => ErrorCode::ExecutionFailed,
         }
     }
 
@@ -383,7 +384,7 @@ impl FreecadRunner {
             Ok(Vec::new())
         };
         // A crashed child is reported by `finish`; the warm process itself is fine.
-        let log_tail = if answer.code.as_deref() == Some("execution_crashed") {
+        let log_tail = if answer.code == Some(ErrorCode::ExecutionCrashed) {
             process.log_tail()
         } else {
             String::new()
@@ -459,11 +460,11 @@ fn finish(
         .clone()
         .unwrap_or_else(|| "the runner gave no reason".to_owned());
     if !answer.ok {
-        return Err(match answer.code.as_deref() {
-            Some("script_rejected") => ExecutionError::Rejected { message },
-            Some("no_geometry") => ExecutionError::NoGeometry { message },
-            Some("memory_exceeded") => ExecutionError::MemoryExceeded { message },
-            Some("execution_crashed") => ExecutionError::Crashed {
+        return Err(match answer.code {
+            Some(ErrorCode::ScriptRejected) => ExecutionError::Rejected { message },
+            Some(ErrorCode::NoGeometry) => ExecutionError::NoGeometry { message },
+            Some(ErrorCode::MemoryExceeded) => ExecutionError::MemoryExceeded { message },
+            Some(ErrorCode::ExecutionCrashed) => ExecutionError::Crashed {
                 status: describe_signal(answer.signal),
                 log_tail,
             },

@@ -26,6 +26,7 @@ use futures::FutureExt;
 
 use apalis::prelude::{BoxDynError, Data};
 use redis::aio::ConnectionManager;
+use shared::error_code::ErrorCode;
 use shared::job::{DesignJob, DesignStatus, JobPatch};
 use shared::job_store::JobStore;
 use shared::settings::Settings;
@@ -89,7 +90,7 @@ pub enum JobError {
     Ended,
     /// The job cannot succeed: recorded as its failure, never retried.
     #[error("{code}: {message}")]
-    Final { code: &'static str, message: String },
+    Final { code: ErrorCode, message: String },
     /// The infrastructure failed (Redis, the file system): the job runs again later.
     #[error(transparent)]
     Transient(BoxDynError),
@@ -143,7 +144,7 @@ pub async fn run_design_job(job: DesignJob, ctx: Data<JobContext>) -> Result<(),
             return Ok(());
         }
         Ok(Ok(Err(JobError::Final { code, message }))) => {
-            tracing::warn!(code, %message, "the job failed");
+            tracing::warn!(%code, %message, "the job failed");
             (code, message)
         }
         Ok(Ok(Err(JobError::Transient(error)))) => {
@@ -157,13 +158,13 @@ pub async fn run_design_job(job: DesignJob, ctx: Data<JobContext>) -> Result<(),
                 .unwrap_or_else(|| "unknown panic".to_owned());
             tracing::error!(%reason, "the pipeline panicked");
             (
-                "internal_error",
+                ErrorCode::InternalError,
                 "The worker hit an internal error; the job was stopped.".to_owned(),
             )
         }
         // Dropping the pipeline dropped its FreeCAD lease, which kills that process.
         Err(_) => (
-            "timeout",
+            ErrorCode::Timeout,
             format!(
                 "The job did not finish within {} s (JOB_TIMEOUT_SECONDS) and was stopped.",
                 ctx.job_timeout.as_secs()
@@ -200,7 +201,7 @@ async fn run_pipeline(
         record.callback_url.is_some(),
     );
     if record.status.is_terminal() {
-        info!(status = ?record.status, "the job has ended already; not running it again");
+        info!(status = %record.status, "the job has ended already; not running it again");
         if record.status == DesignStatus::Cancelled {
             // Cancelled while pending: this is the first worker to see it.
             count_cancelled();

@@ -20,6 +20,7 @@ use std::sync::{Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
 use redis::aio::ConnectionManager;
+use shared::error_code::ErrorCode;
 use shared::events::EventPayload;
 use shared::job::{ArtifactInfo, DesignStatus, JobPatch};
 use shared::job_store::{JobStore, StoreError, WriteOutcome};
@@ -54,12 +55,10 @@ pub struct JobReporter {
 }
 
 /// The value of `design_requests_total{status}` for a job that ended this way.
-fn outcome_of(status: DesignStatus, error_code: Option<&str>) -> &'static str {
+fn outcome_of(status: DesignStatus, error_code: Option<ErrorCode>) -> &'static str {
     match status {
         DesignStatus::Cancelled => "cancelled",
-        _ if error_code.is_some_and(|code| code == "timeout" || code.ends_with("_timeout")) => {
-            "timeout"
-        }
+        _ if error_code.is_some_and(ErrorCode::is_timeout) => "timeout",
         DesignStatus::Failed => "failure",
         _ => "success",
     }
@@ -145,7 +144,7 @@ impl JobReporter {
         }
         match patch.as_ref().and_then(|patch| patch.status) {
             Some(status) if status.is_terminal() => {
-                let error_code = patch.as_ref().and_then(|p| p.error_code.as_deref());
+                let error_code = patch.as_ref().and_then(|p| p.error_code);
                 let submitted = reported
                     .created_at
                     .and_then(|raw| serde_json::from_str::<DateTime<Utc>>(&raw).ok());
@@ -257,7 +256,7 @@ impl JobReporter {
     /// `completed`, in one script.
     pub async fn fail(
         &self,
-        code: &str,
+        code: ErrorCode,
         message: impl Into<String>,
         extra: JobPatch,
     ) -> Result<(), JobError> {
@@ -272,7 +271,7 @@ impl JobReporter {
         };
         let events = [
             EventPayload::Error {
-                code: code.to_owned(),
+                code: code.into(),
                 message: message.clone(),
             },
             EventPayload::Status {
@@ -281,7 +280,7 @@ impl JobReporter {
             },
             EventPayload::Completed {
                 status: DesignStatus::Failed,
-                error_code: Some(code.to_owned()),
+                error_code: Some(code.into()),
                 error_message: Some(message),
             },
         ];
@@ -338,11 +337,11 @@ mod tests {
     fn every_end_maps_to_one_of_the_four_outcomes() {
         assert_eq!(outcome_of(DesignStatus::Completed, None), "success");
         assert_eq!(
-            outcome_of(DesignStatus::Failed, Some("validation_failed")),
+            outcome_of(DesignStatus::Failed, Some(ErrorCode::ValidationFailed)),
             "failure"
         );
         assert_eq!(
-            outcome_of(DesignStatus::Failed, Some("execution_timeout")),
+            outcome_of(DesignStatus::Failed, Some(ErrorCode::ExecutionTimeout)),
             "timeout"
         );
         assert_eq!(outcome_of(DesignStatus::Cancelled, None), "cancelled");
@@ -351,7 +350,11 @@ mod tests {
             DesignStatus::Failed,
             DesignStatus::Cancelled,
         ] {
-            for code in [None, Some("execution_timeout"), Some("internal_error")] {
+            for code in [
+                None,
+                Some(ErrorCode::ExecutionTimeout),
+                Some(ErrorCode::InternalError),
+            ] {
                 assert!(shared::metrics::DESIGN_OUTCOMES.contains(&outcome_of(status, code)));
             }
         }

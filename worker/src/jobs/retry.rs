@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use apalis::prelude::BoxDynError;
+use shared::error_code::ErrorCode;
 use shared::job::{DesignJob, JobPatch};
 use shared::job_store::WriteOutcome;
 use tracing::{error, warn};
@@ -64,7 +65,7 @@ pub async fn retry_or_bury(
     error!(%cause, runs, "transient failures exhausted the job's attempts; it is dead");
     let message = format!("The job failed {runs} times; the last error: {cause}");
     match report
-        .fail("retries_exhausted", message, JobPatch::default())
+        .fail(ErrorCode::RetriesExhausted, message, JobPatch::default())
         .await
     {
         Ok(()) | Err(JobError::Ended | JobError::Final { .. }) => {}

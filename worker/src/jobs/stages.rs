@@ -6,6 +6,7 @@
 
 use futures::future::BoxFuture;
 use serde_json::json;
+use shared::error_code::ErrorCode;
 use shared::job::{DesignJob, DesignStatus, JobPatch};
 use tracing::{info, warn};
 
@@ -115,7 +116,7 @@ impl JobRun<'_> {
         };
         let planned = self.agents.planner.execute(&mut self.state, Some(&sink));
         if let Err(error) = planned.await {
-            info!(code = error.code(), %error, "the planner failed");
+            info!(code = %error.code(), %error, "the planner failed");
             return Err(error.into());
         }
         let summary = self.state.plan.as_ref().map(|plan| plan.summary.clone());
@@ -304,7 +305,7 @@ impl JobRun<'_> {
                     feedback.join("; ")
                 );
                 self.report
-                    .fail("validation_failed", message, scored)
+                    .fail(ErrorCode::ValidationFailed, message, scored)
                     .await?;
                 return Ok(None);
             }

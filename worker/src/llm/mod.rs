@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde_json::Value;
+use shared::error_code::ErrorCode;
 
 pub use client::LlmClient;
 pub use shared::model::{ModelName, Provider};
@@ -152,18 +153,18 @@ impl LlmError {
     }
 
     /// The job's `error_code` when this error ends a job.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::MissingKey { .. } => "llm_missing_key",
+            Self::MissingKey { .. } => ErrorCode::LlmMissingKey,
             Self::Status {
                 status: 401 | 403, ..
-            } => "llm_auth_failed",
-            Self::Status { status: 429, .. } => "llm_rate_limited",
-            Self::Status { status, .. } if *status >= 500 => "llm_unavailable",
-            Self::Status { .. } => "llm_request_rejected",
-            Self::Timeout { .. } => "llm_timeout",
-            Self::Connection { .. } | Self::Stream { .. } => "llm_unavailable",
-            Self::InvalidReply { .. } => "llm_invalid_reply",
+            } => ErrorCode::LlmAuthFailed,
+            Self::Status { status: 429, .. } => ErrorCode::LlmRateLimited,
+            Self::Status { status, .. } if *status >= 500 => ErrorCode::LlmUnavailable,
+            Self::Status { .. } => ErrorCode::LlmRequestRejected,
+            Self::Timeout { .. } => ErrorCode::LlmTimeout,
+            Self::Connection { .. } | Self::Stream { .. } => ErrorCode::LlmUnavailable,
+            Self::InvalidReply { .. } => ErrorCode::LlmInvalidReply,
         }
     }
 

@@ -7,7 +7,7 @@ use futures::StreamExt;
 use shared::job::OutputFormat;
 use worker::agents::{generator::script_for, validator};
 use worker::freecad::FreecadRunner;
-use worker::planner::{CATALOGUE, OfflinePlanner};
+use worker::offline_planner::{CATALOGUE, OfflinePlanner};
 
 /// Tighter than the validator's 1 % on volume: the formulas are exact.
 const TOLERANCE: f64 = 0.005;

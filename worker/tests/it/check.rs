@@ -1,6 +1,7 @@
 //! The static check inside the runner: every escape hatch of the issue is turned away with its
 //! line and construct, and ordinary FreeCAD code passes.
 
+use shared::error_code::ErrorCode;
 use shared::job::OutputFormat;
 
 use e2e::through_freecad_importer;
@@ -89,7 +90,7 @@ async fn escape_hatches_are_rejected_with_line_and_construct() {
             .run(script, &[OutputFormat::Step])
             .await
             .expect_err(script);
-        assert_eq!(error.code(), "script_rejected", "{script}: {error}");
+        assert_eq!(error.code(), ErrorCode::ScriptRejected, "{script}: {error}");
         let message = error.to_string();
         assert!(
             message.contains(&format!("line {line}")),
@@ -147,7 +148,11 @@ async fn a_module_reached_past_the_check_still_cannot_be_changed() {
             .run(script, &[OutputFormat::Step])
             .await
             .expect_err(script);
-        assert_eq!(error.code(), "execution_failed", "{script}: {error}");
+        assert_eq!(
+            error.code(),
+            ErrorCode::ExecutionFailed,
+            "{script}: {error}"
+        );
         assert!(
             error.to_string().contains("may not change the module"),
             "{script}: {error}"

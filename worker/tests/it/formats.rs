@@ -9,7 +9,7 @@ use std::path::Path;
 
 use shared::job::OutputFormat;
 use worker::agents::generator::script_for;
-use worker::planner::OfflinePlanner;
+use worker::offline_planner::OfflinePlanner;
 
 use crate::helpers::runner_with;
 

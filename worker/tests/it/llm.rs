@@ -1,5 +1,6 @@
 //! The LLM layer and the agents against fake vendors speaking each real wire format.
 
+use shared::error_code::ErrorCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -384,7 +385,7 @@ async fn a_401_fails_at_once_with_a_clear_error_and_no_retry_or_fallback() {
     let error = within(planner.ask("system", "user".into(), None))
         .await
         .unwrap_err();
-    assert_eq!(error.code(), "llm_auth_failed");
+    assert_eq!(error.code(), ErrorCode::LlmAuthFailed);
     let message = error.to_string();
     assert!(message.contains("401"), "{message}");
     assert!(message.contains("Incorrect API key provided."), "{message}");
@@ -432,7 +433,7 @@ async fn malformed_replies_are_clear_errors_without_retries() {
     ))
     .await
     .unwrap_err();
-    assert_eq!(error.code(), "llm_invalid_reply", "{error}");
+    assert_eq!(error.code(), ErrorCode::LlmInvalidReply, "{error}");
 
     let planner = Planner {
         agent: agent(AgentKind::Planner, &env("openai/prose")),
@@ -442,13 +443,13 @@ async fn malformed_replies_are_clear_errors_without_retries() {
         ..PipelineState::default()
     };
     let error = within(planner.execute(&mut state, None)).await.unwrap_err();
-    assert_eq!(error.code(), "llm_invalid_reply");
+    assert_eq!(error.code(), ErrorCode::LlmInvalidReply);
     assert!(error.to_string().contains("no JSON object"), "{error}");
 
     let generator = worker::agents::generator::Generator {
         agent: agent(AgentKind::Generator, &env("openai/prose")),
     };
-    state.plan = Some(worker::planner::DesignPlan {
+    state.plan = Some(worker::offline_planner::DesignPlan {
         summary: "Box".to_owned(),
         steps: Vec::new(),
         expected: Default::default(),
@@ -457,7 +458,7 @@ async fn malformed_replies_are_clear_errors_without_retries() {
     let error = within(generator.execute(&mut state, None))
         .await
         .unwrap_err();
-    assert_eq!(error.code(), "llm_invalid_reply");
+    assert_eq!(error.code(), ErrorCode::LlmInvalidReply);
     assert!(
         error.to_string().contains("no ```python code block"),
         "{error}"

@@ -1707,7 +1707,7 @@ pub const PHRASINGS: &[Phrasing] = &[
 
 #[test]
 fn every_phrasing_yields_its_entry_and_exact_parameters() {
-    use worker::planner::OfflinePlanner;
+    use worker::offline_planner::OfflinePlanner;
 
     assert!(PHRASINGS.len() >= 60, "{} phrasings", PHRASINGS.len());
     let mut failures = Vec::new();
@@ -1738,10 +1738,10 @@ fn every_phrasing_yields_its_entry_and_exact_parameters() {
 
 #[test]
 fn every_catalogue_entry_has_phrasings() {
-    for entry in worker::planner::CATALOGUE {
+    for entry in worker::offline_planner::CATALOGUE {
         let count = PHRASINGS.iter().filter(|p| p.entry == entry.name).count();
         assert!(count >= 2, "{}: {count} phrasings", entry.name);
-        let example = worker::planner::OfflinePlanner
+        let example = worker::offline_planner::OfflinePlanner
             .plan(entry.example)
             .unwrap_or_else(|e| panic!("the example of {}: {e}", entry.name));
         assert_eq!(example.entry, entry.name, "{}", entry.example);

@@ -1,13 +1,14 @@
 //! The warm pool: back to full size after a timeout or a crash, recycled after its share of
 //! jobs, and the same geometry as cold runs over 100 jobs.
 
+use shared::error_code::ErrorCode;
 use std::path::Path;
 use std::time::Duration;
 
 use shared::job::OutputFormat;
 use worker::agents::generator::script_for;
 use worker::freecad::FreecadRunner;
-use worker::planner::OfflinePlanner;
+use worker::offline_planner::OfflinePlanner;
 
 use e2e::wait_until;
 
@@ -37,9 +38,17 @@ async fn after_a_timeout_or_a_crash_the_pool_is_back_to_full_size() {
     // (script, error code, whether the warm process itself is replaced): a crash or a memory
     // overrun ends only the job's forked child; a timeout takes the whole process down.
     let hostile = [
-        ("while True:\n    pass\n", "execution_timeout", true),
-        ("import os\nos.kill(0, 9)\n", "execution_crashed", false),
-        ("x = bytearray(64 * 1024 ** 3)\n", "memory_exceeded", false),
+        ("while True:\n    pass\n", ErrorCode::ExecutionTimeout, true),
+        (
+            "import os\nos.kill(0, 9)\n",
+            ErrorCode::ExecutionCrashed,
+            false,
+        ),
+        (
+            "x = bytearray(64 * 1024 ** 3)\n",
+            ErrorCode::MemoryExceeded,
+            false,
+        ),
     ];
     for (script, code, replaced) in hostile {
         let error = runner

@@ -1,6 +1,6 @@
 //! Prompts outside the catalogue, ambiguous or impossible: the right error code, never a part.
 
-use worker::planner::OfflinePlanner;
+use worker::offline_planner::OfflinePlanner;
 
 const REFUSALS: &[(&str, &str)] = &[
     // outside the catalogue
@@ -209,7 +209,7 @@ fn refused_prompts_get_the_right_code_and_never_a_part() {
     for (prompt, code) in REFUSALS {
         match OfflinePlanner.plan(prompt) {
             Ok(plan) => failures.push(format!("{prompt}: planned {}", plan.plan.summary)),
-            Err(error) if error.code != *code => {
+            Err(error) if error.code.as_str() != *code => {
                 failures.push(format!("{prompt}: {} ({error}), want {code}", error.code))
             }
             Err(error) => {

@@ -1,12 +1,13 @@
 //! Real `freecadcmd`: a script that works is measured and exported; one that fails or hangs
 //! fails with a clear error, and the runner goes on. Cold (a process per job) and warm.
 
+use shared::error_code::ErrorCode;
 use std::time::{Duration, Instant};
 
 use shared::job::OutputFormat;
 use worker::agents::generator::script_for;
 use worker::freecad::ExecutionError;
-use worker::planner::OfflinePlanner;
+use worker::offline_planner::OfflinePlanner;
 
 use crate::helpers::runner_with;
 
@@ -101,7 +102,7 @@ async fn a_failing_script_reports_the_last_line_of_the_traceback() {
         "{message}"
     );
     assert!(message.contains("line 3"), "{message}");
-    assert_eq!(error.code(), "execution_failed");
+    assert_eq!(error.code(), ErrorCode::ExecutionFailed);
 }
 
 #[tokio::test]
@@ -114,7 +115,7 @@ async fn a_script_that_makes_no_solid_fails_with_no_geometry() {
          Part.makeLine(App.Vector(0, 0, 0), App.Vector(1, 0, 0))\n",
     ] {
         let error = runner.run(script, &[OutputFormat::Step]).await.unwrap_err();
-        assert_eq!(error.code(), "no_geometry", "{error}");
+        assert_eq!(error.code(), ErrorCode::NoGeometry, "{error}");
         assert!(error.to_string().contains("made no solid"), "{error}");
     }
 }
@@ -133,7 +134,7 @@ async fn a_hanging_script_is_stopped_at_the_timeout_and_the_runner_goes_on() {
             .await
             .unwrap_err();
         assert!(matches!(error, ExecutionError::Timeout(_)), "{error}");
-        assert_eq!(error.code(), "execution_timeout");
+        assert_eq!(error.code(), ErrorCode::ExecutionTimeout);
         assert!(started.elapsed() < Duration::from_secs(60));
 
         let script = script_for(

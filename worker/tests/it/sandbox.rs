@@ -1,9 +1,10 @@
 //! The limits hold in every mode, also without bubblewrap: CPU, memory, processes.
 
+use shared::error_code::ErrorCode;
 use shared::job::OutputFormat;
 use worker::agents::generator::script_for;
 use worker::freecad::{ExecutionError, IsolationMode};
-use worker::planner::OfflinePlanner;
+use worker::offline_planner::OfflinePlanner;
 
 use crate::helpers::runner_with;
 
@@ -39,7 +40,7 @@ async fn without_bubblewrap_rlimits_still_stop_cpu_memory_and_fork_bombs() {
         .run("x = bytearray(16 * 1024 ** 3)\n", &[OutputFormat::Step])
         .await
         .unwrap_err();
-    assert_eq!(error.code(), "memory_exceeded", "{error}");
+    assert_eq!(error.code(), ErrorCode::MemoryExceeded, "{error}");
     runner.run(&good, &[OutputFormat::Step]).await.unwrap();
 
     // Full Python past the check, as a script through one of FreeCAD's side doors would get.
@@ -50,7 +51,7 @@ async fn without_bubblewrap_rlimits_still_stop_cpu_memory_and_fork_bombs() {
         )
         .await
         .unwrap_err();
-    assert_eq!(error.code(), "execution_failed", "{error}");
+    assert_eq!(error.code(), ErrorCode::ExecutionFailed, "{error}");
     assert!(error.to_string().contains("processes running"), "{error}");
     runner.run(&good, &[OutputFormat::Step]).await.unwrap();
 }
@@ -86,7 +87,7 @@ async fn the_sandbox_refuses_nested_user_namespaces_and_oversize_writes() {
         )
         .await
         .unwrap_err();
-    assert_eq!(error.code(), "execution_failed", "{error}");
+    assert_eq!(error.code(), ErrorCode::ExecutionFailed, "{error}");
     assert!(error.to_string().contains("unshare"), "{error}");
 
     // Files each under the file size limit overflow the 8 MiB /tmp (three of 5 MiB) and the
@@ -101,7 +102,11 @@ async fn the_sandbox_refuses_nested_user_namespaces_and_oversize_writes() {
             .run_unchecked_for_tests(&script, &[OutputFormat::Step])
             .await
             .unwrap_err();
-        assert_eq!(error.code(), "execution_failed", "{folder}: {error}");
+        assert_eq!(
+            error.code(),
+            ErrorCode::ExecutionFailed,
+            "{folder}: {error}"
+        );
         assert!(
             error.to_string().contains("No space left on device"),
             "{folder}: {error}"

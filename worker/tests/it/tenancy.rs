@@ -4,7 +4,7 @@
 use shared::job::OutputFormat;
 use worker::agents::generator::script_for;
 use worker::freecad::FreecadRunner;
-use worker::planner::OfflinePlanner;
+use worker::offline_planner::OfflinePlanner;
 
 use crate::helpers::runner_with;
 

@@ -10,8 +10,9 @@ use std::f64::consts::PI;
 
 use super::geometry::{Axis, Body, Cut, MIN_WALL_MM, Part, polygon_area};
 use super::{Design, Params, ambiguous, hole_diameter, no_edge_finish, required, take_first};
-use crate::planner::parse::{Qualifier, Quantity as Q, Reading};
-use crate::planner::{PlanError, fmt};
+use crate::offline_planner::parse::{Qualifier, Quantity as Q, Reading};
+use crate::offline_planner::{PlanError, fmt};
+use shared::error_code::ErrorCode;
 
 /// The usual pressure angle, when none is given.
 const DEFAULT_PRESSURE_ANGLE_DEG: f64 = 20.0;
@@ -303,7 +304,7 @@ pub(super) fn spur_gear(reading: &mut Reading) -> Result<Design, PlanError> {
 
 fn invalid(why: &str) -> PlanError {
     PlanError {
-        code: "invalid_dimensions",
+        code: ErrorCode::InvalidDimensions,
         message: format!("The offline planner cannot plan this gear: {why}."),
     }
 }

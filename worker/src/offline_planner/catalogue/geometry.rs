@@ -10,7 +10,7 @@
 use std::f64::consts::PI;
 use std::fmt::Write as _;
 
-use crate::planner::{ExpectedGeometry, fmt};
+use crate::offline_planner::{ExpectedGeometry, fmt};
 
 /// The least material left between a cut and an edge or another cut.
 pub const MIN_WALL_MM: f64 = 0.5;

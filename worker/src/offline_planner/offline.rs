@@ -57,6 +57,7 @@ mod tests {
     use std::f64::consts::PI;
 
     use super::*;
+    use shared::error_code::ErrorCode;
 
     fn error(prompt: &str) -> PlanError {
         match OfflinePlanner.plan(prompt) {
@@ -89,7 +90,7 @@ mod tests {
     #[test]
     fn the_unsupported_message_is_short_names_the_words_and_gives_close_examples() {
         let e = error("design me a nice teapot");
-        assert_eq!(e.code, "unsupported_prompt");
+        assert_eq!(e.code, ErrorCode::UnsupportedPrompt);
         assert!(e.message.contains("'teapot'"), "{}", e.message);
         assert!(e.message.len() < 300, "{} characters", e.message.len());
         let e =
@@ -106,14 +107,14 @@ mod tests {
     #[test]
     fn the_ambiguous_message_says_what_was_read_and_what_is_needed() {
         let e = error("a cylinder 40 mm in diameter");
-        assert_eq!(e.code, "ambiguous_prompt");
+        assert_eq!(e.code, ErrorCode::AmbiguousPrompt);
         assert!(
             e.message.contains("diameter 40 mm") && e.message.contains("height"),
             "{}",
             e.message
         );
         let e = error("a box 100x50x30 mm, 12 mm");
-        assert_eq!(e.code, "ambiguous_prompt");
+        assert_eq!(e.code, ErrorCode::AmbiguousPrompt);
         assert!(e.message.contains("12 mm"), "{}", e.message);
     }
 
@@ -174,16 +175,19 @@ mod tests {
 
     #[test]
     fn impossible_sizes_are_refused() {
-        assert_eq!(error("a box 0x50x30").code, "invalid_dimensions");
-        assert_eq!(error("a box 100x50x30 m").code, "invalid_dimensions");
-        assert_eq!(error("a box -10x50x30").code, "invalid_dimensions");
+        assert_eq!(error("a box 0x50x30").code, ErrorCode::InvalidDimensions);
+        assert_eq!(
+            error("a box 100x50x30 m").code,
+            ErrorCode::InvalidDimensions
+        );
+        assert_eq!(error("a box -10x50x30").code, ErrorCode::InvalidDimensions);
         assert_eq!(
             error("a tube 20 mm OD, 30 mm ID, 50 mm long").code,
-            "invalid_dimensions"
+            ErrorCode::InvalidDimensions
         );
         assert_eq!(
             error("a 20 mm cube with 10 mm fillets").code,
-            "invalid_dimensions"
+            ErrorCode::InvalidDimensions
         );
     }
 }

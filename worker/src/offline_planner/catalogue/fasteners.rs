@@ -4,8 +4,8 @@
 use super::geometry::{Axis, Body, Cut, EdgeFinish, Part};
 use super::solids::outer_diameter;
 use super::{Design, Params, ambiguous, hole_diameter, no_edge_finish, take_first, unsupported};
-use crate::planner::parse::{Feature, Quantity as Q, Reading};
-use crate::planner::{PlanError, fmt};
+use crate::offline_planner::parse::{Feature, Quantity as Q, Reading};
+use crate::offline_planner::{PlanError, fmt};
 
 /// ISO 4032 hex nuts: (M, width across flats s, height m max), mm.
 const ISO_4032_NUTS: &[(f64, f64, f64)] = &[

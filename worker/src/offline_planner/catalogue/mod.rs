@@ -32,6 +32,7 @@ pub use geometry::{
 
 use super::parse::{Feature, Qualifier, Quantity, Reading, Scope};
 use super::{PlanError, fmt};
+use shared::error_code::ErrorCode;
 
 // The entries as users see them live in `shared`, so the gateway can offer them too (the page
 // at `/` shows the examples as suggestions).
@@ -131,7 +132,10 @@ pub fn design(reading: &mut Reading) -> Result<Design, PlanError> {
                 quoted(&unhonoured)
             );
         }
-        if matches!(error.code, "unsupported_prompt" | "ambiguous_prompt") {
+        if matches!(
+            error.code,
+            ErrorCode::UnsupportedPrompt | ErrorCode::AmbiguousPrompt
+        ) {
             error.message = format!("{} {}", error.message, close_examples(&reading.nouns));
         }
         error
@@ -227,7 +231,7 @@ fn design_entry(reading: &mut Reading) -> Result<Design, PlanError> {
         ));
     }
     design.part.check().map_err(|why| PlanError {
-        code: "invalid_dimensions",
+        code: ErrorCode::InvalidDimensions,
         message: format!(
             "{} cannot be made: {why}. Understood: {}.",
             design.summary,
@@ -343,14 +347,14 @@ fn entries_for_noun(noun: &str) -> &'static [&'static str] {
 
 fn unsupported(reason: &str) -> PlanError {
     PlanError {
-        code: "unsupported_prompt",
+        code: ErrorCode::UnsupportedPrompt,
         message: format!("The offline planner could not plan this prompt: {reason}."),
     }
 }
 
 fn ambiguous(reading: &Reading, needs: &str) -> PlanError {
     PlanError {
-        code: "ambiguous_prompt",
+        code: ErrorCode::AmbiguousPrompt,
         message: format!(
             "The offline planner read {}, but {needs}.",
             reading.understood()
@@ -556,7 +560,7 @@ mod tests {
     /// the prompt is refused naming it. Never planned as if the word were not there.
     #[test]
     fn every_qualifier_word_is_honoured_or_refused_never_ignored() {
-        use crate::planner::OfflinePlanner;
+        use crate::offline_planner::OfflinePlanner;
         // Words that name what the part is anyway: holes are drilled from the top,
         // vertically; a finish at both ends of a rod is on both rims.
         let restating = |template: &str, word: &str| {
@@ -585,7 +589,7 @@ mod tests {
         ];
         let mut honoured = 0;
         let mut refused = 0;
-        for word in crate::planner::parse::qualifier_words() {
+        for word in crate::offline_planner::parse::qualifier_words() {
             for template in templates {
                 let prompt = template.replace("{}", word);
                 let plain = OfflinePlanner
@@ -601,7 +605,7 @@ mod tests {
                     }
                     // Refused only after every qualifier was honoured: the part itself is
                     // impossible (a hole front to back through a thin plate).
-                    Err(error) if error.code == "invalid_dimensions" => honoured += 1,
+                    Err(error) if error.code == ErrorCode::InvalidDimensions => honoured += 1,
                     Err(error) => {
                         assert!(
                             error.message.contains(&format!("'{word}'"))
@@ -625,7 +629,7 @@ mod tests {
     /// one that must be refused naming it.
     #[test]
     fn new_qualifier_words_are_honoured_where_made_and_refused_elsewhere() {
-        use crate::planner::OfflinePlanner;
+        use crate::offline_planner::OfflinePlanner;
         let cases = [
             (
                 "countersunk",
@@ -744,7 +748,12 @@ mod tests {
         let error = OfflinePlanner
             .plan("a cylinder 40 mm in diameter, 60 mm tall with two 6 mm cross holes")
             .unwrap_err();
-        assert_eq!(error.code, "unsupported_prompt", "{}", error.message);
+        assert_eq!(
+            error.code,
+            ErrorCode::UnsupportedPrompt,
+            "{}",
+            error.message
+        );
     }
 
     #[test]

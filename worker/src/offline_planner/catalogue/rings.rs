@@ -9,8 +9,9 @@ use super::solids::{axial_length, cylinder, outer_diameter, torus};
 use super::{
     Design, Params, ambiguous, hole_diameter, no_edge_finish, required, take_first, unsupported,
 };
-use crate::planner::parse::{Arrangement, Feature, Qualifier, Quantity as Q, Reading};
-use crate::planner::{PlanError, fmt};
+use crate::offline_planner::parse::{Arrangement, Feature, Qualifier, Quantity as Q, Reading};
+use crate::offline_planner::{PlanError, fmt};
+use shared::error_code::ErrorCode;
 
 /// A spacer for an M size is this many times the nominal diameter across, when not given.
 const SPACER_OUTER_PER_NOMINAL: f64 = 2.0;
@@ -60,7 +61,7 @@ fn ring_diameters(
 fn check_ring(reading: &Reading, outer: f64, inner: f64) -> Result<(), PlanError> {
     if inner >= outer || inner <= 0.0 {
         return Err(PlanError {
-            code: "invalid_dimensions",
+            code: ErrorCode::InvalidDimensions,
             message: format!(
                 "A ring with an outer diameter of {} mm and an inner diameter of {} mm cannot \
                  be made: the inner diameter must be above 0 and smaller than the outer. \

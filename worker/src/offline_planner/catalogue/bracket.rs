@@ -3,8 +3,8 @@
 
 use super::geometry::{Axis, Body, Cut, Gussets, Part};
 use super::{Design, Params, ambiguous, hole_diameter, no_edge_finish, required};
-use crate::planner::parse::{Arrangement, Feature, Quantity as Q, Reading};
-use crate::planner::{PlanError, fmt};
+use crate::offline_planner::parse::{Arrangement, Feature, Quantity as Q, Reading};
+use crate::offline_planner::{PlanError, fmt};
 
 /// More holes per leg than this is not a bracket the catalogue makes.
 const MAX_HOLES_PER_LEG: f64 = 50.0;

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use super::prompt::{Token, tokenize};
 use super::{OfflinePlan, OfflinePlanner, PlanError, fmt};
+use shared::error_code::ErrorCode;
 
 /// One change the feedback asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -867,7 +868,7 @@ fn refine_plan(previous: OfflinePlan, feedback: &str) -> Result<OfflinePlan, Pla
         return Ok(plan);
     }
     let fail = |why: String| PlanError {
-        code: "unsupported_feedback",
+        code: ErrorCode::UnsupportedFeedback,
         message: format!(
             "The offline planner could not apply the feedback to the {} ({}): {why}. The \
              previous result is kept. Say the change as a size, e.g. \"make it 20 mm taller\", \
@@ -1338,7 +1339,8 @@ mod tests {
                 .err()
                 .unwrap_or_else(|| panic!("{feedback}"));
             assert_eq!(
-                error.code, "unsupported_feedback",
+                error.code,
+                ErrorCode::UnsupportedFeedback,
                 "{feedback}: {}",
                 error.message
             );

@@ -7,8 +7,9 @@ use super::solids::outer_diameter;
 use super::{
     Design, Params, ambiguous, hole_diameter, no_edge_finish, required, take_first, unsupported,
 };
-use crate::planner::parse::{Feature, Quantity as Q, Reading};
-use crate::planner::{PlanError, fmt};
+use crate::offline_planner::parse::{Feature, Quantity as Q, Reading};
+use crate::offline_planner::{PlanError, fmt};
+use shared::error_code::ErrorCode;
 
 /// More sections than this is not a shaft the catalogue makes.
 const MAX_SECTIONS: usize = 12;
@@ -185,7 +186,7 @@ pub(super) fn pulley(reading: &mut Reading) -> Result<Design, PlanError> {
     }
     if let (Some(d), true) = (hub_diameter, hub_diameter >= Some(diameter)) {
         return Err(PlanError {
-            code: "invalid_dimensions",
+            code: ErrorCode::InvalidDimensions,
             message: format!(
                 "A hub of {} mm on a {} mm wheel cannot be made: the hub must be narrower.",
                 fmt(d),
@@ -260,7 +261,7 @@ pub(super) fn hex_bolt(reading: &mut Reading) -> Result<Design, PlanError> {
     )?;
     if shank >= across_flats {
         return Err(PlanError {
-            code: "invalid_dimensions",
+            code: ErrorCode::InvalidDimensions,
             message: format!(
                 "A {} mm shank under a {} mm hex head cannot be made: the head must be wider.",
                 fmt(shank),

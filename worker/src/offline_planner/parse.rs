@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 
 use super::prompt::{Token, tokenize};
 use super::{PlanError, fmt};
+use shared::error_code::ErrorCode;
 
 /// A size the prompt names, in millimetres.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -388,10 +389,10 @@ pub enum NoteKind {
 
 /// Multi-word phrases and synonyms, longest first where they overlap.
 const PHRASES: &[(&str, Class)] = {
-    use crate::planner::parse::Arrangement as A;
-    use crate::planner::parse::Feature as F;
-    use crate::planner::parse::Qualifier as QF;
-    use crate::planner::parse::Quantity as Q;
+    use crate::offline_planner::parse::Arrangement as A;
+    use crate::offline_planner::parse::Feature as F;
+    use crate::offline_planner::parse::Qualifier as QF;
+    use crate::offline_planner::parse::Quantity as Q;
     use Class::*;
     &[
         // parts
@@ -2356,7 +2357,7 @@ impl Reading {
 
     fn conflict(&self, what: &str) -> PlanError {
         PlanError {
-            code: "ambiguous_prompt",
+            code: ErrorCode::AmbiguousPrompt,
             message: format!(
                 "The offline planner read {} but found {what}; it needs one value for each size.",
                 self.understood()

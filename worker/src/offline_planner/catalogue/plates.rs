@@ -8,8 +8,10 @@ use super::solids::{cuboid_size, cuboid_summary, finish_params, plain_box};
 use super::{
     Design, Params, ambiguous, edge_finish, hole_diameter, required, take_first, vertical_holes,
 };
-use crate::planner::parse::{Arrangement, Feature, Qualifier, Quantity as Q, Reading, Scope};
-use crate::planner::{PlanError, fmt};
+use crate::offline_planner::parse::{
+    Arrangement, Feature, Qualifier, Quantity as Q, Reading, Scope,
+};
+use crate::offline_planner::{PlanError, fmt};
 
 /// Default distance from a plate's edges to the centres of corner holes, in hole diameters:
 /// the usual minimum edge distance for a bolted plate.

@@ -5,8 +5,9 @@
 use super::geometry::{Body, Cut, EdgeFinish, Part};
 use super::solids::cuboid_size;
 use super::{Design, Params, ambiguous, no_edge_finish, no_holes, required};
-use crate::planner::parse::{Qualifier, Quantity as Q, Reading};
-use crate::planner::{PlanError, fmt};
+use crate::offline_planner::parse::{Qualifier, Quantity as Q, Reading};
+use crate::offline_planner::{PlanError, fmt};
+use shared::error_code::ErrorCode;
 
 /// How far the lid sits from the box, along x.
 const LID_GAP_MM: f64 = 10.0;
@@ -36,7 +37,7 @@ pub(super) fn enclosure(reading: &mut Reading) -> Result<Design, PlanError> {
     let inner = [length - 2.0 * wall, width - 2.0 * wall];
     if inner[0] <= 0.0 || inner[1] <= 0.0 || floor >= height {
         return Err(PlanError {
-            code: "invalid_dimensions",
+            code: ErrorCode::InvalidDimensions,
             message: format!(
                 "An enclosure {} x {} x {} mm with {} mm walls and a {} mm floor cannot be made: \
                  the walls must leave room inside and the floor must be lower than the top.",

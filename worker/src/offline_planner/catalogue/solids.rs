@@ -6,8 +6,8 @@ use super::{
     Design, Params, ambiguous, edge_finish, hole_diameter, no_edge_finish, no_holes, required,
     take_first, unsupported,
 };
-use crate::planner::parse::{Feature, Qualifier, Quantity as Q, Reading, Scope};
-use crate::planner::{PlanError, fmt};
+use crate::offline_planner::parse::{Feature, Qualifier, Quantity as Q, Reading, Scope};
+use crate::offline_planner::{PlanError, fmt};
 
 /// Length, width and height of a box: "100x50x30", "100 x 50, 5 mm thick",
 /// "length 100, width 50, height 30", or one side for a cube.
@@ -172,7 +172,7 @@ const CROSS_WORDS: &[&str] = &[
 /// The cross-hole words of the prompt not yet honoured, about the part or a hole.
 fn open_cross_words(
     reading: &Reading,
-) -> impl Iterator<Item = &crate::planner::parse::QualifierUse> {
+) -> impl Iterator<Item = &crate::offline_planner::parse::QualifierUse> {
     reading.qualifiers.iter().filter(|q| {
         !q.honoured
             && q.qualifier == Qualifier::Direction

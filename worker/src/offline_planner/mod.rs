@@ -15,6 +15,7 @@ mod prompt;
 mod refine;
 
 use serde::{Deserialize, Serialize};
+use shared::error_code::ErrorCode;
 
 pub use catalogue::{CATALOGUE, Entry, Part};
 pub use offline::{OfflinePlan, OfflinePlanner};
@@ -51,7 +52,7 @@ pub struct DesignPlan {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct PlanError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
