@@ -95,9 +95,22 @@ impl TestRedis {
         self.launch();
     }
 
+    pub fn client(&self) -> redis::Client {
+        redis::Client::open(self.url()).expect("a Redis URL")
+    }
+
+    /// For looking at or setting up keys.
     pub fn connection(&self) -> redis::Connection {
-        redis::Client::open(self.url())
-            .and_then(|c| c.get_connection())
+        self.client()
+            .get_connection()
+            .expect("a connection to the test Redis")
+    }
+
+    /// What code under test runs on.
+    pub async fn async_connection(&self) -> redis::aio::MultiplexedConnection {
+        self.client()
+            .get_multiplexed_async_connection()
+            .await
             .expect("a connection to the test Redis")
     }
 }

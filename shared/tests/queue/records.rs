@@ -12,14 +12,14 @@ use crate::tasks::{PRINCIPAL, job, set_status, store, submitted};
 
 fn stored_status(redis: &TestRedis, request_id: &str) -> String {
     query(
-        &mut redis.sync(),
+        &mut redis.connection(),
         &["HGET", &store().keys().job(request_id), "status"],
     )
 }
 
 fn active_jobs(redis: &TestRedis) -> Vec<String> {
     query(
-        &mut redis.sync(),
+        &mut redis.connection(),
         &["ZRANGE", &store().keys().active_jobs(PRINCIPAL), "0", "-1"],
     )
 }
@@ -27,7 +27,7 @@ fn active_jobs(redis: &TestRedis) -> Vec<String> {
 #[tokio::test]
 async fn a_job_that_has_ended_is_never_written_again_and_one_running_is() {
     let redis = TestRedis::start();
-    let mut conn = redis.conn().await;
+    let mut conn = redis.async_connection().await;
     let (_, record) = submitted(&redis).await;
     let id = record.request_id.to_string();
     for status in DesignStatus::ALL {
@@ -56,7 +56,7 @@ async fn a_job_that_has_ended_is_never_written_again_and_one_running_is() {
 #[tokio::test]
 async fn an_update_of_a_missing_record_brings_nothing_back() {
     let redis = TestRedis::start();
-    let mut conn = redis.conn().await;
+    let mut conn = redis.async_connection().await;
     let id = job().request_id.to_string();
     for patch in [
         JobPatch::status(DesignStatus::Planning, 0.1),
@@ -65,14 +65,14 @@ async fn an_update_of_a_missing_record_brings_nothing_back() {
         let outcome = store().update(&mut conn, &id, &patch).await.unwrap();
         assert_eq!(outcome, WriteOutcome::Missing);
     }
-    let exists: u64 = query(&mut redis.sync(), &["EXISTS", &store().keys().job(&id)]);
+    let exists: u64 = query(&mut redis.connection(), &["EXISTS", &store().keys().job(&id)]);
     assert_eq!(exists, 0);
 }
 
 #[tokio::test]
 async fn the_write_that_ends_a_job_frees_its_place_under_the_cap_and_says_when_it_began() {
     let redis = TestRedis::start();
-    let mut conn = redis.conn().await;
+    let mut conn = redis.async_connection().await;
     let (_, record) = submitted(&redis).await;
     let id = record.request_id.to_string();
     let going_on = store()
@@ -107,7 +107,7 @@ async fn the_write_that_ends_a_job_frees_its_place_under_the_cap_and_says_when_i
 #[tokio::test]
 async fn a_report_numbers_stores_and_publishes_its_events_after_the_patch() {
     let redis = TestRedis::start();
-    let mut conn = redis.conn().await;
+    let mut conn = redis.async_connection().await;
     let (_, record) = submitted(&redis).await;
     let id = record.request_id.to_string();
     let events = [
@@ -132,7 +132,7 @@ async fn a_report_numbers_stores_and_publishes_its_events_after_the_patch() {
     assert_eq!(reported.outcome, WriteOutcome::Applied);
     let stream = store().keys().events(&id);
     let entries: Vec<(String, Vec<(String, String)>)> =
-        query(&mut redis.sync(), &["XRANGE", &stream, "-", "+"]);
+        query(&mut redis.connection(), &["XRANGE", &stream, "-", "+"]);
     let ids: Vec<&str> = entries.iter().map(|(entry, _)| entry.as_str()).collect();
     assert_eq!(ids, ["0-1", "0-2"]);
     let second: serde_json::Value = serde_json::from_str(&entries[1].1[0].1).unwrap();
@@ -145,7 +145,7 @@ async fn a_report_numbers_stores_and_publishes_its_events_after_the_patch() {
 #[tokio::test]
 async fn cancel_wins_once_and_later_writes_are_refused() {
     let redis = TestRedis::start();
-    let mut conn = redis.conn().await;
+    let mut conn = redis.async_connection().await;
     let (_, record) = submitted(&redis).await;
     let id = record.request_id.to_string();
     let stream = store().keys().events(&id);
@@ -156,7 +156,7 @@ async fn cancel_wins_once_and_later_writes_are_refused() {
     );
     assert_eq!(stored_status(&redis, &id), "\"cancelled\"");
     assert!(active_jobs(&redis).is_empty());
-    let events: u64 = query(&mut redis.sync(), &["XLEN", &stream]);
+    let events: u64 = query(&mut redis.connection(), &["XLEN", &stream]);
     assert_eq!(events, 2, "the status event and the terminal one");
 
     assert_eq!(
@@ -173,7 +173,7 @@ async fn cancel_wins_once_and_later_writes_are_refused() {
         .unwrap();
     assert_eq!(late_write, WriteOutcome::AlreadyEnded);
     assert_eq!(stored_status(&redis, &id), "\"cancelled\"");
-    let events: u64 = query(&mut redis.sync(), &["XLEN", &stream]);
+    let events: u64 = query(&mut redis.connection(), &["XLEN", &stream]);
     assert_eq!(events, 2, "a refused write publishes nothing");
 
     let missing = job().request_id.to_string();
@@ -186,7 +186,7 @@ async fn cancel_wins_once_and_later_writes_are_refused() {
 #[tokio::test]
 async fn feedback_is_stored_only_on_a_record_that_exists() {
     let redis = TestRedis::start();
-    let mut conn = redis.conn().await;
+    let mut conn = redis.async_connection().await;
     let (_, record) = submitted(&redis).await;
     let id = record.request_id.to_string();
     let feedback = UserFeedback {
@@ -201,7 +201,7 @@ async fn feedback_is_stored_only_on_a_record_that_exists() {
             .unwrap()
     );
     let stored: String = query(
-        &mut redis.sync(),
+        &mut redis.connection(),
         &["HGET", &store().keys().job(&id), "user_feedback"],
     );
     assert_eq!(stored, serde_json::to_string(&feedback).unwrap());
@@ -213,7 +213,7 @@ async fn feedback_is_stored_only_on_a_record_that_exists() {
             .unwrap()
     );
     let exists: u64 = query(
-        &mut redis.sync(),
+        &mut redis.connection(),
         &["EXISTS", &store().keys().job(&missing)],
     );
     assert_eq!(exists, 0);
@@ -222,7 +222,7 @@ async fn feedback_is_stored_only_on_a_record_that_exists() {
 #[tokio::test]
 async fn a_conversion_ends_only_on_a_design_still_completed() {
     let redis = TestRedis::start();
-    let mut conn = redis.conn().await;
+    let mut conn = redis.async_connection().await;
     let (_, record) = submitted(&redis).await;
     let id = record.request_id.to_string();
     let done = Conversion {
@@ -238,7 +238,7 @@ async fn a_conversion_ends_only_on_a_design_still_completed() {
         .unwrap();
     assert_eq!(moot, WriteOutcome::AlreadyEnded);
     let conversion: Option<String> = query(
-        &mut redis.sync(),
+        &mut redis.connection(),
         &["HGET", &store().keys().job(&id), "conversion"],
     );
     assert_eq!(conversion.as_deref(), Some("null"));
@@ -250,12 +250,12 @@ async fn a_conversion_ends_only_on_a_design_still_completed() {
         .unwrap();
     assert_eq!(ended, WriteOutcome::Applied);
     let stored: String = query(
-        &mut redis.sync(),
+        &mut redis.connection(),
         &["HGET", &store().keys().job(&id), "conversion"],
     );
     assert_eq!(serde_json::from_str::<Conversion>(&stored).unwrap(), done);
     let artifacts: String = query(
-        &mut redis.sync(),
+        &mut redis.connection(),
         &["HGET", &store().keys().job(&id), "artifacts"],
     );
     assert_eq!(artifacts, "[]");

@@ -40,7 +40,7 @@ pub async fn submitted(redis: &TestRedis) -> (DesignJob, JobRecord) {
     let job = job();
     let record = JobRecord::new_pending(&job, PRINCIPAL, None);
     let created = store()
-        .enqueue(&mut redis.conn().await, &record, &job, 3, 0, None)
+        .enqueue(&mut redis.async_connection().await, &record, &job, 3, 0, None)
         .await
         .unwrap();
     assert_eq!(created, Enqueued::Created);
@@ -51,15 +51,15 @@ pub async fn submitted(redis: &TestRedis) -> (DesignJob, JobRecord) {
 pub fn set_status(redis: &TestRedis, request_id: &str, status: DesignStatus) {
     let json = serde_json::json!(status).to_string();
     let key = store().keys().job(request_id);
-    query::<()>(&mut redis.sync(), &["HSET", &key, "status", &json]);
+    query::<()>(&mut redis.connection(), &["HSET", &key, "status", &json]);
 }
 
 fn list(redis: &TestRedis, key: &str) -> Vec<String> {
-    query(&mut redis.sync(), &["LRANGE", key, "0", "-1"])
+    query(&mut redis.connection(), &["LRANGE", key, "0", "-1"])
 }
 
 fn hash(redis: &TestRedis, key: &str) -> HashMap<String, String> {
-    query(&mut redis.sync(), &["HGETALL", key])
+    query(&mut redis.connection(), &["HGETALL", key])
 }
 
 /// The metadata apalis-redis's `batch_push.lua` gives a new task with no extra metadata.
@@ -91,10 +91,10 @@ async fn enqueue_stores_the_record_and_pushes_the_task_as_apalis_redis_would() {
         stored["task_id"],
         serde_json::json!(record.task_id).to_string()
     );
-    let ttl: i64 = query(&mut redis.sync(), &["TTL", &keys.job(&id)]);
+    let ttl: i64 = query(&mut redis.connection(), &["TTL", &keys.job(&id)]);
     assert!((1..=3600).contains(&ttl), "record TTL {ttl}");
     let payload: String = query(
-        &mut redis.sync(),
+        &mut redis.connection(),
         &["HGET", &keys.queue_data(), &record.task_id],
     );
     assert_eq!(serde_json::from_str::<DesignJob>(&payload).unwrap(), job);
@@ -107,18 +107,18 @@ async fn enqueue_stores_the_record_and_pushes_the_task_as_apalis_redis_would() {
         [record.task_id.as_str()]
     );
     assert_eq!(list(&redis, &keys.queue_signal()), ["1"]);
-    let scheduled: u64 = query(&mut redis.sync(), &["ZCARD", &keys.queue_scheduled()]);
+    let scheduled: u64 = query(&mut redis.connection(), &["ZCARD", &keys.queue_scheduled()]);
     assert_eq!(
         scheduled, 0,
         "a task with no delay never goes to the scheduled set"
     );
     let active: Vec<String> = query(
-        &mut redis.sync(),
+        &mut redis.connection(),
         &["ZRANGE", &keys.active_jobs(PRINCIPAL), "0", "-1"],
     );
     assert_eq!(active, [id.as_str()]);
     let designs: Vec<String> = query(
-        &mut redis.sync(),
+        &mut redis.connection(),
         &["ZRANGE", &keys.designs_index(PRINCIPAL), "0", "-1"],
     );
     assert_eq!(designs, [id]);
@@ -135,11 +135,11 @@ async fn a_second_enqueue_of_the_same_record_queues_nothing() {
     let keys = store().keys().clone();
     let (job, record) = submitted(&redis).await;
     let again = store()
-        .enqueue(&mut redis.conn().await, &record, &job, 3, 0, None)
+        .enqueue(&mut redis.async_connection().await, &record, &job, 3, 0, None)
         .await;
     assert!(matches!(again, Err(StoreError::Duplicate(_))), "{again:?}");
     assert_eq!(list(&redis, &keys.queue_active()), [record.task_id]);
-    let tasks: u64 = query(&mut redis.sync(), &["HLEN", &keys.queue_data()]);
+    let tasks: u64 = query(&mut redis.connection(), &["HLEN", &keys.queue_data()]);
     assert_eq!(tasks, 1);
 }
 
@@ -147,7 +147,7 @@ async fn a_second_enqueue_of_the_same_record_queues_nothing() {
 async fn an_idempotency_key_replays_the_same_request_and_refuses_another() {
     let redis = TestRedis::start();
     let keys = store().keys().clone();
-    let mut conn = redis.conn().await;
+    let mut conn = redis.async_connection().await;
     let idempotency = |fingerprint: &str| Idempotency {
         principal: PRINCIPAL,
         key: "client-key-1",
@@ -179,7 +179,7 @@ async fn an_idempotency_key_replays_the_same_request_and_refuses_another() {
         1,
         "one task for one request"
     );
-    let records: Vec<String> = query(&mut redis.sync(), &["KEYS", "t:job:*"]);
+    let records: Vec<String> = query(&mut redis.connection(), &["KEYS", "t:job:*"]);
     assert_eq!(records.len(), 1);
     let ttl: i64 = redis::cmd("TTL")
         .arg(keys.idempotency(PRINCIPAL, "client-key-1"))
@@ -193,7 +193,7 @@ async fn an_idempotency_key_replays_the_same_request_and_refuses_another() {
 async fn a_principal_at_the_cap_gets_nothing_queued() {
     let redis = TestRedis::start();
     let keys = store().keys().clone();
-    let mut conn = redis.conn().await;
+    let mut conn = redis.async_connection().await;
     let first = job();
     let record = JobRecord::new_pending(&first, PRINCIPAL, None);
     let created = store()
@@ -211,7 +211,7 @@ async fn a_principal_at_the_cap_gets_nothing_queued() {
     );
     assert_eq!(list(&redis, &keys.queue_active()), [record.task_id]);
     let exists: u64 = query(
-        &mut redis.sync(),
+        &mut redis.connection(),
         &["EXISTS", &keys.job(&second.request_id.to_string())],
     );
     assert_eq!(exists, 0);
@@ -221,7 +221,7 @@ async fn a_principal_at_the_cap_gets_nothing_queued() {
 async fn requeue_runs_a_completed_job_again_under_a_new_task() {
     let redis = TestRedis::start();
     let keys = store().keys().clone();
-    let mut conn = redis.conn().await;
+    let mut conn = redis.async_connection().await;
     let (job, record) = submitted(&redis).await;
     let id = record.request_id.to_string();
     let ended = store()
@@ -234,7 +234,7 @@ async fn requeue_runs_a_completed_job_again_under_a_new_task() {
         .unwrap();
     assert_eq!(ended, WriteOutcome::Applied);
     query::<()>(
-        &mut redis.sync(),
+        &mut redis.connection(),
         &["DEL", &keys.queue_active(), &keys.queue_signal()],
     );
 
@@ -257,10 +257,10 @@ async fn requeue_runs_a_completed_job_again_under_a_new_task() {
         hash(&redis, &keys.queue_task_meta(&task_id)),
         fresh_meta("4")
     );
-    let payload: String = query(&mut redis.sync(), &["HGET", &keys.queue_data(), &task_id]);
+    let payload: String = query(&mut redis.connection(), &["HGET", &keys.queue_data(), &task_id]);
     assert_eq!(serde_json::from_str::<DesignJob>(&payload).unwrap(), refine);
     let active: Vec<String> = query(
-        &mut redis.sync(),
+        &mut redis.connection(),
         &["ZRANGE", &keys.active_jobs(PRINCIPAL), "0", "-1"],
     );
     assert_eq!(active, [id], "running again counts against the cap again");
@@ -270,7 +270,7 @@ async fn requeue_runs_a_completed_job_again_under_a_new_task() {
 async fn requeue_of_a_job_not_completed_or_of_an_orphan_queues_nothing() {
     let redis = TestRedis::start();
     let keys = store().keys().clone();
-    let mut conn = redis.conn().await;
+    let mut conn = redis.async_connection().await;
     let (job, record) = submitted(&redis).await;
     let pending = store()
         .requeue_completed(&mut conn, PRINCIPAL, &job, 3)
@@ -284,14 +284,14 @@ async fn requeue_of_a_job_not_completed_or_of_an_orphan_queues_nothing() {
     assert_eq!(orphan, Requeue::Missing);
 
     assert_eq!(list(&redis, &keys.queue_active()), [record.task_id]);
-    let tasks: u64 = query(&mut redis.sync(), &["HLEN", &keys.queue_data()]);
+    let tasks: u64 = query(&mut redis.connection(), &["HLEN", &keys.queue_data()]);
     assert_eq!(tasks, 1);
     let metas: Vec<String> = query(
-        &mut redis.sync(),
+        &mut redis.connection(),
         &["KEYS", &format!("{}:*", keys.queue_meta_prefix())],
     );
     assert_eq!(metas.len(), 1);
-    let records: Vec<String> = query(&mut redis.sync(), &["KEYS", "t:job:*"]);
+    let records: Vec<String> = query(&mut redis.connection(), &["KEYS", "t:job:*"]);
     assert_eq!(records.len(), 1, "no stub record for the orphan");
 }
 
@@ -299,7 +299,7 @@ async fn requeue_of_a_job_not_completed_or_of_an_orphan_queues_nothing() {
 async fn a_conversion_is_queued_once_and_only_for_a_completed_design() {
     let redis = TestRedis::start();
     let keys = store().keys().clone();
-    let mut conn = redis.conn().await;
+    let mut conn = redis.async_connection().await;
     let (job, record) = submitted(&redis).await;
     let id = record.request_id.to_string();
     let convert = DesignJob {
@@ -336,7 +336,7 @@ async fn a_conversion_is_queued_once_and_only_for_a_completed_design() {
         2,
         "the job's own task and one conversion: {queued:?}"
     );
-    let payload: String = query(&mut redis.sync(), &["HGET", &keys.queue_data(), &queued[1]]);
+    let payload: String = query(&mut redis.connection(), &["HGET", &keys.queue_data(), &queued[1]]);
     assert_eq!(
         serde_json::from_str::<DesignJob>(&payload).unwrap(),
         convert
@@ -345,7 +345,7 @@ async fn a_conversion_is_queued_once_and_only_for_a_completed_design() {
         hash(&redis, &keys.queue_task_meta(&queued[1])),
         fresh_meta("3")
     );
-    let stored: String = query(&mut redis.sync(), &["HGET", &keys.job(&id), "conversion"]);
+    let stored: String = query(&mut redis.connection(), &["HGET", &keys.job(&id), "conversion"]);
     assert_eq!(
         serde_json::from_str::<Conversion>(&stored).unwrap(),
         conversion
@@ -361,7 +361,7 @@ async fn a_conversion_is_queued_once_and_only_for_a_completed_design() {
 async fn reschedule_puts_a_new_task_in_the_scheduled_set_for_a_running_job() {
     let redis = TestRedis::start();
     let keys = store().keys().clone();
-    let mut conn = redis.conn().await;
+    let mut conn = redis.async_connection().await;
     let (job, record) = submitted(&redis).await;
     let id = record.request_id.to_string();
     set_status(&redis, &id, DesignStatus::Generating);
@@ -378,7 +378,7 @@ async fn reschedule_puts_a_new_task_in_the_scheduled_set_for_a_running_job() {
     let task_id: String = serde_json::from_str(&stored["task_id"]).unwrap();
     assert_ne!(task_id, record.task_id);
     let scheduled: Vec<(String, u64)> = query(
-        &mut redis.sync(),
+        &mut redis.connection(),
         &["ZRANGE", &keys.queue_scheduled(), "0", "-1", "WITHSCORES"],
     );
     assert_eq!(scheduled, [(task_id.clone(), run_at)]);
@@ -391,7 +391,7 @@ async fn reschedule_puts_a_new_task_in_the_scheduled_set_for_a_running_job() {
         hash(&redis, &keys.queue_task_meta(&task_id)),
         fresh_meta("5")
     );
-    let payload: String = query(&mut redis.sync(), &["HGET", &keys.queue_data(), &task_id]);
+    let payload: String = query(&mut redis.connection(), &["HGET", &keys.queue_data(), &task_id]);
     assert_eq!(serde_json::from_str::<DesignJob>(&payload).unwrap(), job);
 }
 
@@ -399,7 +399,7 @@ async fn reschedule_puts_a_new_task_in_the_scheduled_set_for_a_running_job() {
 async fn reschedule_leaves_an_ended_or_missing_job_alone() {
     let redis = TestRedis::start();
     let keys = store().keys().clone();
-    let mut conn = redis.conn().await;
+    let mut conn = redis.async_connection().await;
     let (job, record) = submitted(&redis).await;
     let id = record.request_id.to_string();
     let terminal: Vec<DesignStatus> = DesignStatus::ALL
@@ -424,10 +424,10 @@ async fn reschedule_leaves_an_ended_or_missing_job_alone() {
         .unwrap();
     assert_eq!(missing, WriteOutcome::Missing);
 
-    let scheduled: u64 = query(&mut redis.sync(), &["ZCARD", &keys.queue_scheduled()]);
+    let scheduled: u64 = query(&mut redis.connection(), &["ZCARD", &keys.queue_scheduled()]);
     assert_eq!(scheduled, 0);
-    let tasks: u64 = query(&mut redis.sync(), &["HLEN", &keys.queue_data()]);
+    let tasks: u64 = query(&mut redis.connection(), &["HLEN", &keys.queue_data()]);
     assert_eq!(tasks, 1, "only the job's first task");
-    let records: Vec<String> = query(&mut redis.sync(), &["KEYS", "t:job:*"]);
+    let records: Vec<String> = query(&mut redis.connection(), &["KEYS", "t:job:*"]);
     assert_eq!(records.len(), 1, "no stub record for the missing job");
 }

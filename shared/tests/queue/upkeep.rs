@@ -16,7 +16,7 @@ fn now() -> i64 {
 async fn promotion_moves_due_tasks_only_in_due_order_whatever_the_chunk() {
     let redis = TestRedis::start();
     let keys = store().keys().clone();
-    let mut sync = redis.sync();
+    let mut sync = redis.connection();
     let scheduled = keys.queue_scheduled();
     for (task, at) in [("c", now() - 10), ("a", now() - 30), ("b", now() - 20)] {
         query::<()>(&mut sync, &["ZADD", &scheduled, &at.to_string(), task]);
@@ -26,7 +26,7 @@ async fn promotion_moves_due_tasks_only_in_due_order_whatever_the_chunk() {
         &["ZADD", &scheduled, &(now() + 3600).to_string(), "later"],
     );
 
-    let moved = queue::promote_due(&mut redis.conn().await, &keys, 2)
+    let moved = queue::promote_due(&mut redis.async_connection().await, &keys, 2)
         .await
         .unwrap();
     assert_eq!(moved, 3);
@@ -42,7 +42,7 @@ async fn promotion_moves_due_tasks_only_in_due_order_whatever_the_chunk() {
 async fn promotion_with_nothing_due_touches_nothing() {
     let redis = TestRedis::start();
     let keys = store().keys().clone();
-    let mut sync = redis.sync();
+    let mut sync = redis.connection();
     query::<()>(
         &mut sync,
         &[
@@ -52,7 +52,7 @@ async fn promotion_with_nothing_due_touches_nothing() {
             "later",
         ],
     );
-    let moved = queue::promote_due(&mut redis.conn().await, &keys, 500)
+    let moved = queue::promote_due(&mut redis.async_connection().await, &keys, 500)
         .await
         .unwrap();
     assert_eq!(moved, 0);
@@ -67,7 +67,7 @@ async fn promotion_with_nothing_due_touches_nothing() {
 async fn forgetting_deletes_finished_tasks_only_and_keeps_the_total() {
     let redis = TestRedis::start();
     let keys = store().keys().clone();
-    let mut sync = redis.sync();
+    let mut sync = redis.connection();
     for task in ["a", "b", "c", "running"] {
         query::<()>(&mut sync, &["HSET", &keys.queue_data(), task, "{}"]);
         query::<()>(
@@ -77,7 +77,7 @@ async fn forgetting_deletes_finished_tasks_only_and_keeps_the_total() {
     }
     query::<()>(&mut sync, &["SADD", &keys.queue_done(), "a", "b", "c"]);
     query::<()>(&mut sync, &["SET", &keys.queue_done_forgotten(), "5"]);
-    let mut conn = redis.conn().await;
+    let mut conn = redis.async_connection().await;
 
     let forgotten = queue::forget_done_tasks(&mut conn, &keys, 2).await.unwrap();
     assert_eq!(forgotten, 3);
@@ -107,7 +107,7 @@ async fn forgetting_deletes_finished_tasks_only_and_keeps_the_total() {
 async fn registered_workers_metadata_gets_an_expiry_and_others_are_left_alone() {
     let redis = TestRedis::start();
     let keys = store().keys().clone();
-    let mut sync = redis.sync();
+    let mut sync = redis.connection();
     for worker in ["alive", "restarted", "unregistered"] {
         query::<()>(
             &mut sync,
@@ -126,7 +126,7 @@ async fn registered_workers_metadata_gets_an_expiry_and_others_are_left_alone() 
     );
 
     let renewed =
-        queue::expire_worker_metadata(&mut redis.conn().await, &keys, Duration::from_secs(60))
+        queue::expire_worker_metadata(&mut redis.async_connection().await, &keys, Duration::from_secs(60))
             .await
             .unwrap();
     assert_eq!(renewed, 2);
@@ -149,7 +149,7 @@ async fn registered_workers_metadata_gets_an_expiry_and_others_are_left_alone() 
 async fn the_sampler_counts_every_state_for_the_lock_holder_only() {
     let redis = TestRedis::start();
     let keys = store().keys().clone();
-    let mut sync = redis.sync();
+    let mut sync = redis.connection();
     query::<()>(&mut sync, &["RPUSH", &keys.queue_active(), "p1", "p2"]);
     query::<()>(&mut sync, &["ZADD", &keys.queue_scheduled(), "1", "s1"]);
     query::<()>(
@@ -176,7 +176,7 @@ async fn the_sampler_counts_every_state_for_the_lock_holder_only() {
     query::<()>(&mut sync, &["SET", &keys.queue_done_forgotten(), "4"]);
     query::<()>(&mut sync, &["SADD", &keys.queue_dead(), "x1"]);
     query::<()>(&mut sync, &["ZADD", &keys.dead_jobs(), "1", "job-1"]);
-    let mut conn = redis.conn().await;
+    let mut conn = redis.async_connection().await;
     let lock = |owner| SampleLock {
         owner,
         ttl: Duration::from_secs(30),
