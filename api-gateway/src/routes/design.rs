@@ -162,8 +162,8 @@ pub async fn submit_design(
             &mut conn,
             &record,
             &job,
-            state.settings.job_max_attempts,
-            state.settings.max_active_jobs_per_principal,
+            state.settings.queue.job_max_attempts,
+            state.settings.rate_limit.max_active_jobs_per_principal,
             idempotency.as_ref(),
         )
         .await?;
@@ -260,7 +260,7 @@ pub async fn refine_design(
             &mut conn,
             &principal.id,
             &job,
-            state.settings.job_max_attempts,
+            state.settings.queue.job_max_attempts,
         )
         .await?
     {
@@ -411,7 +411,7 @@ async fn convert_missing(
             &mut conn,
             &job,
             &conversion,
-            state.settings.job_max_attempts,
+            state.settings.queue.job_max_attempts,
         )
         .await?;
     let formats = match queued {
