@@ -146,7 +146,7 @@ where
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 Error::PayloadTooLarge {
-                    limit: state.settings.max_body_bytes,
+                    limit: state.settings.http.max_body_bytes,
                 }
             } else {
                 Error::BadRequest {

@@ -158,7 +158,7 @@ pub enum Charge {
 /// Charges one request (an HTTP request, or a `/ws` message) to `bucket`'s budget. An error
 /// only when the limiter is unreachable and fails closed.
 pub async fn charge(state: &AppState, bucket: &str, budget: Budget) -> Result<Charge, Error> {
-    if !state.settings.rate_limit_enabled {
+    if !state.settings.rate_limit.enabled {
         return Ok(Charge::Unlimited);
     }
     let mut conn = state.conn.clone();
@@ -173,7 +173,7 @@ pub async fn charge(state: &AppState, bucket: &str, budget: Budget) -> Result<Ch
             metrics::counter!(RATE_LIMIT_REJECTIONS_TOTAL.name).increment(1);
             Ok(Charge::Refused(decision))
         }
-        Err(error) if state.settings.rate_limit_fail_open => {
+        Err(error) if state.settings.rate_limit.fail_open => {
             tracing::warn!(%error, "rate limiter unavailable; letting the request through");
             record_redis_error(RedisComponent::RateLimiter);
             metrics::counter!(RATE_LIMIT_FAIL_OPEN_TOTAL.name).increment(1);

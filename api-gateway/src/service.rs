@@ -58,8 +58,8 @@ pub async fn submit(
             &mut conn,
             &record,
             &job,
-            state.settings.job_max_attempts,
-            state.settings.max_active_jobs_per_principal,
+            state.settings.queue.job_max_attempts,
+            state.settings.rate_limit.max_active_jobs_per_principal,
             idempotency.as_ref(),
         )
         .await?;
@@ -148,7 +148,7 @@ pub async fn refine(
             &mut conn,
             &principal.id,
             &job,
-            state.settings.job_max_attempts,
+            state.settings.queue.job_max_attempts,
         )
         .await?
     {

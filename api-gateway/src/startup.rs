@@ -65,22 +65,22 @@ impl Application {
         if !auth.enabled() {
             tracing::warn!("AUTH_ENABLED=false: every request is the anonymous principal");
         }
-        let client = redis_conn::client(&settings.redis_url()).context("parsing the Redis URL")?;
+        let client = redis_conn::client(&settings.redis.url).context("parsing the Redis URL")?;
         let conn = redis_conn::connection_manager(&client)
             .await
             .context("connecting to Redis")?;
-        let listener = TcpListener::bind(settings.gateway_addr)
+        let listener = TcpListener::bind(settings.http.gateway_addr)
             .await
-            .with_context(|| format!("binding GATEWAY_ADDR {}", settings.gateway_addr))?;
+            .with_context(|| format!("binding GATEWAY_ADDR {}", settings.http.gateway_addr))?;
         let streams_shutdown = CancellationToken::new();
-        let keys = Keys::new(&settings.redis_key_prefix);
+        let keys = Keys::new(&settings.redis.key_prefix);
         let queue_sampler = QueueSampler::new(
             conn.clone(),
             keys.clone(),
-            settings.queue_metrics_interval(),
-            settings.worker_orphan_window(),
+            settings.queue.metrics_interval,
+            settings.queue.worker_orphan_window(),
         );
-        let settings_limits = (settings.max_connections, settings.http_header_timeout());
+        let settings_limits = (settings.http.max_connections, settings.http.header_timeout);
         let artifacts =
             ArtifactStore::from_settings(&settings).context("opening the artifact store")?;
         tracing::info!(store = %artifacts.location(), "artifact store");
@@ -88,28 +88,27 @@ impl Application {
             store: artifacts.clone(),
             conn: conn.clone(),
             keys: keys.clone(),
-            interval: settings.artifact_sweep_interval(),
+            interval: settings.artifacts.sweep_interval,
         };
         let state = AppState {
-            streams: StreamSlots::new(settings.max_streams, settings.max_streams_per_principal),
+            streams: StreamSlots::new(
+                settings.http.max_streams,
+                settings.http.max_streams_per_principal,
+            ),
             artifacts,
-            store: JobStore::new(keys.clone(), settings.job_ttl()),
-            events: EventPublisher::new(keys.clone(), settings.job_ttl()),
+            store: JobStore::new(keys.clone(), settings.queue.job_ttl),
+            events: EventPublisher::new(keys.clone(), settings.queue.job_ttl),
             limiter: RateLimiter::new(
                 keys.clone(),
-                settings.rate_limit_requests,
-                settings.rate_limit_window(),
+                settings.rate_limit.requests,
+                settings.rate_limit.window,
             ),
             read_limiter: RateLimiter::new(
                 keys.clone(),
-                settings.rate_limit_read_requests,
-                settings.rate_limit_window(),
+                settings.rate_limit.read_requests,
+                settings.rate_limit.window,
             ),
-            trusted_proxies: Arc::new(
-                settings
-                    .trusted_proxy_networks()
-                    .context("reading TRUSTED_PROXIES")?,
-            ),
+            trusted_proxies: Arc::new(settings.http.trusted_proxies.clone()),
             keys,
             hub: EventHub::start(client, streams_shutdown.clone()),
             auth: Arc::new(auth),
@@ -179,7 +178,7 @@ impl Application {
 
 /// The public routes, the protected ones behind the guard, and the layers every answer passes.
 pub fn router(state: AppState) -> Router {
-    let body_limit = state.settings.max_body_bytes;
+    let body_limit = state.settings.http.max_body_bytes;
     let guard = middleware::from_fn_with_state(state.clone(), guard);
     // The 405 fallback is set before the `route_layer`, so that it is guarded too: a wrong
     // method on a protected path is answered as before, 401 to a stranger.
@@ -209,7 +208,7 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("http", method = %request.method(), uri = %request.uri().path(), request_id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(cors_layer(&state.settings.cors_allowed_origins))
+        .layer(cors_layer(&state.settings.http.cors_allowed_origins))
         .with_state(state)
 }
 

@@ -244,7 +244,7 @@ impl TestApp {
         };
         let record = shared::job::JobRecord::new_pending(&job, "anonymous", None);
         let mut conn = self.async_redis().await;
-        shared::job_store::JobStore::new(self.keys(), self.settings.job_ttl())
+        shared::job_store::JobStore::new(self.keys(), self.settings.queue.job_ttl)
             .enqueue(&mut conn, &record, &job, 1, 0, None)
             .await
             .expect("enqueue");
@@ -269,7 +269,7 @@ impl TestApp {
     }
 
     pub fn keys(&self) -> shared::keys::Keys {
-        shared::keys::Keys::new(&self.settings.redis_key_prefix)
+        shared::keys::Keys::new(&self.settings.redis.key_prefix)
     }
 
     pub async fn async_redis(&self) -> redis::aio::MultiplexedConnection {
@@ -288,7 +288,7 @@ impl TestApp {
         kind: shared::events::EventType,
         data: Value,
     ) -> u64 {
-        shared::events::EventPublisher::new(self.keys(), self.settings.job_ttl())
+        shared::events::EventPublisher::new(self.keys(), self.settings.queue.job_ttl)
             .publish(conn, request_id, kind, data)
             .await
             .expect("publish")
@@ -316,7 +316,10 @@ impl TestApp {
     }
 
     pub fn artifact_dir(&self) -> PathBuf {
-        self.settings.artifact_dir.clone()
+        match &self.settings.artifacts.location {
+            shared::artifact_store::StoreLocation::Folder(dir) => dir.clone(),
+            other => panic!("this test app keeps its artifacts in {other}, not in a folder"),
+        }
     }
 
     pub async fn post_design(&self, body: &Value) -> reqwest::Response {

@@ -24,7 +24,7 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use crate::job::OutputFormat;
-use crate::settings::Settings;
+use crate::settings::{S3Settings, Settings};
 
 /// How long one request to an S3 store may take, and how long its retries may go on, before
 /// the caller sees the error: a worker then retries the whole job later (a transient failure)
@@ -131,9 +131,7 @@ impl ArtifactStore {
     /// Credentials, region and endpoint come from the `AWS_*` settings, never from the
     /// process environment directly.
     pub fn from_settings(settings: &Settings) -> Result<Self, ArtifactStoreError> {
-        let location = settings
-            .artifact_store_location()
-            .map_err(ArtifactStoreError::Config)?;
+        let location = settings.artifacts.location.clone();
         match &location {
             StoreLocation::Folder(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -150,7 +148,7 @@ impl ArtifactStore {
             }
             StoreLocation::S3 { bucket, prefix } => {
                 let s3 = Arc::new(
-                    s3_builder(settings, bucket)
+                    s3_builder(&settings.artifacts.s3, bucket)
                         .build()
                         .map_err(|e| ArtifactStoreError::Config(format!("{location}: {e}")))?,
                 );
@@ -349,7 +347,7 @@ fn http_get() -> http::Method {
     http::Method::GET
 }
 
-fn s3_builder(settings: &Settings, bucket: &str) -> AmazonS3Builder {
+fn s3_builder(s3: &S3Settings, bucket: &str) -> AmazonS3Builder {
     let retry = RetryConfig {
         backoff: BackoffConfig::default(),
         max_retries: S3_MAX_RETRIES,
@@ -358,23 +356,23 @@ fn s3_builder(settings: &Settings, bucket: &str) -> AmazonS3Builder {
     let client = ClientOptions::new()
         .with_timeout(S3_REQUEST_TIMEOUT)
         .with_connect_timeout(S3_CONNECT_TIMEOUT)
-        .with_allow_http(settings.aws_allow_http);
+        .with_allow_http(s3.allow_http);
     let mut builder = AmazonS3Builder::new()
         .with_bucket_name(bucket)
-        .with_region(settings.aws_region.clone())
-        .with_allow_http(settings.aws_allow_http)
+        .with_region(s3.region.clone())
+        .with_allow_http(s3.allow_http)
         .with_retry(retry)
         .with_client_options(client);
-    if let Some(key) = &settings.aws_access_key_id {
+    if let Some(key) = &s3.access_key_id {
         builder = builder.with_access_key_id(key.expose_secret());
     }
-    if let Some(secret) = &settings.aws_secret_access_key {
+    if let Some(secret) = &s3.secret_access_key {
         builder = builder.with_secret_access_key(secret.expose_secret());
     }
-    if let Some(token) = &settings.aws_session_token {
+    if let Some(token) = &s3.session_token {
         builder = builder.with_token(token.expose_secret());
     }
-    if let Some(endpoint) = &settings.aws_endpoint_url {
+    if let Some(endpoint) = &s3.endpoint_url {
         // A custom endpoint (MinIO, Ceph, R2, moto) is addressed path-style:
         // `{endpoint}/{bucket}/{key}`, which needs no wildcard DNS.
         builder = builder

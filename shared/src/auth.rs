@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::settings::Settings;
+use crate::settings::{JwtAlgorithm, Settings};
 
 /// The caller of a request; every job belongs to one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,10 +47,6 @@ pub enum AuthConfigError {
     BadKeyEntry(usize),
     #[error("AUTH_API_KEYS names principal '{0}' twice")]
     DuplicateName(String),
-    #[error(
-        "JWT_ALGORITHM {0} is not supported (HS256, HS384, HS512, RS256, RS384, RS512, ES256, ES384)"
-    )]
-    UnsupportedAlgorithm(String),
     #[error("{0}")]
     MissingKey(&'static str),
     #[error("{variable} is not a valid key: {reason}")]
@@ -191,24 +187,28 @@ fn now_secs() -> u64 {
         .as_secs()
 }
 
+/// `JWT_ALGORITHM` in `jsonwebtoken`'s terms.
+fn jwt_algorithm(algorithm: JwtAlgorithm) -> Algorithm {
+    match algorithm {
+        JwtAlgorithm::Hs256 => Algorithm::HS256,
+        JwtAlgorithm::Hs384 => Algorithm::HS384,
+        JwtAlgorithm::Hs512 => Algorithm::HS512,
+        JwtAlgorithm::Rs256 => Algorithm::RS256,
+        JwtAlgorithm::Rs384 => Algorithm::RS384,
+        JwtAlgorithm::Rs512 => Algorithm::RS512,
+        JwtAlgorithm::Es256 => Algorithm::ES256,
+        JwtAlgorithm::Es384 => Algorithm::ES384,
+    }
+}
+
 impl TokenService {
     /// Built from `JWT_ALGORITHM` with `JWT_SECRET_KEY` (HS*) or `JWT_PUBLIC_KEY` and the
     /// optional `JWT_PRIVATE_KEY` (RS*, ES*); `None` when no JWT key is configured.
     pub fn from_settings(settings: &Settings) -> Result<Option<Self>, AuthConfigError> {
-        let algorithm = match settings.jwt_algorithm.to_ascii_uppercase().as_str() {
-            "HS256" => Algorithm::HS256,
-            "HS384" => Algorithm::HS384,
-            "HS512" => Algorithm::HS512,
-            "RS256" => Algorithm::RS256,
-            "RS384" => Algorithm::RS384,
-            "RS512" => Algorithm::RS512,
-            "ES256" => Algorithm::ES256,
-            "ES384" => Algorithm::ES384,
-            other => return Err(AuthConfigError::UnsupportedAlgorithm(other.to_owned())),
-        };
+        let algorithm = jwt_algorithm(settings.auth.jwt_algorithm);
         let (decoding, encoding) = match algorithm {
             Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
-                let Some(secret) = &settings.jwt_secret_key else {
+                let Some(secret) = &settings.auth.jwt_secret_key else {
                     return Ok(None);
                 };
                 let secret = secret.expose_secret().as_bytes();
@@ -224,7 +224,7 @@ impl TokenService {
                 )
             }
             _ => {
-                let Some(public) = &settings.jwt_public_key else {
+                let Some(public) = &settings.auth.jwt_public_key else {
                     return Ok(None);
                 };
                 let rsa = matches!(
@@ -243,7 +243,7 @@ impl TokenService {
                     DecodingKey::from_ec_pem(public.as_bytes())
                 }
                 .map_err(bad("JWT_PUBLIC_KEY"))?;
-                let encoding = match &settings.jwt_private_key {
+                let encoding = match &settings.auth.jwt_private_key {
                     None => None,
                     Some(private) => Some(
                         if rsa {
@@ -266,7 +266,7 @@ impl TokenService {
             decoding,
             encoding,
             validation,
-            lifetime: Duration::from_secs(settings.jwt_access_token_expire_minutes * 60),
+            lifetime: settings.auth.access_token_lifetime,
         }))
     }
 
@@ -310,16 +310,16 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn from_settings(settings: &Settings) -> Result<Self, AuthConfigError> {
-        let keys = match &settings.auth_api_keys {
+        let keys = match &settings.auth.api_keys {
             Some(spec) => ApiKeys::parse(spec.expose_secret())?,
             None => ApiKeys::default(),
         };
         let tokens = TokenService::from_settings(settings)?;
-        if settings.auth_enabled && keys.is_empty() && tokens.is_none() {
+        if settings.auth.enabled && keys.is_empty() && tokens.is_none() {
             return Err(AuthConfigError::NoCredentials);
         }
         Ok(Self {
-            enabled: settings.auth_enabled,
+            enabled: settings.auth.enabled,
             keys,
             tokens,
         })

@@ -53,7 +53,7 @@ pub struct CallbackPolicy {
 
 impl CallbackPolicy {
     pub fn from_settings(settings: &Settings) -> Self {
-        let allowed_hosts = settings.webhook_allowed_hosts.as_deref().map(|list| {
+        let allowed_hosts = settings.webhooks.allowed_hosts.as_deref().map(|list| {
             list.split(',')
                 .map(normal_host)
                 .filter(|h| !h.is_empty())
@@ -61,8 +61,8 @@ impl CallbackPolicy {
         });
         Self {
             allowed_hosts,
-            allow_private: settings.webhook_allow_private,
-            may_deliver: settings.webhook_secret.is_some() || settings.webhook_allow_unsigned,
+            allow_private: settings.webhooks.allow_private,
+            may_deliver: settings.webhooks.secret.is_some() || settings.webhooks.allow_unsigned,
         }
     }
 

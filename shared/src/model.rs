@@ -163,14 +163,15 @@ pub struct AllowedModels {
 
 impl AllowedModels {
     pub fn from_settings(settings: &Settings) -> Result<Self, ModelNameError> {
-        let configured: Vec<&str> = match &settings.allowed_models {
+        let configured: Vec<&str> = match &settings.llm.allowed_models {
             Some(list) => list
                 .split(',')
                 .map(str::trim)
                 .filter(|n| !n.is_empty())
                 .collect(),
             None => settings
-                .llm_agents
+                .llm
+                .agents
                 .iter()
                 .flat_map(|(_, agent)| [Some(agent.primary.as_str()), agent.fallback_model()])
                 .flatten()

@@ -49,11 +49,12 @@ fn settings(pool_size: &str) -> Settings {
 
 async fn runner(pool_size: &str) -> FreecadRunner {
     let settings = settings(pool_size);
-    let command = FreecadCommand::locate(&settings, settings.path.as_deref()).expect("freecadcmd");
+    let command = FreecadCommand::locate(&settings, settings.freecad.search_path.as_deref())
+        .expect("freecadcmd");
     FreecadRunner::start(
         command,
         RunnerConfig::from_settings(&settings),
-        settings.path.as_deref(),
+        settings.freecad.search_path.as_deref(),
     )
     .await
     .expect("runner")
@@ -77,7 +78,8 @@ async fn time_jobs(runner: &FreecadRunner, script: &str, jobs: usize) -> Vec<Dur
 
 fn bare_exec(script: &str, jobs: usize) -> Vec<Duration> {
     let settings = settings("0");
-    let command = FreecadCommand::locate(&settings, settings.path.as_deref()).expect("freecadcmd");
+    let command = FreecadCommand::locate(&settings, settings.freecad.search_path.as_deref())
+        .expect("freecadcmd");
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("design.py"), script).unwrap();
     std::fs::write(dir.path().join("bare.py"), BARE_PY).unwrap();

@@ -8,8 +8,8 @@ use worker::startup::Application;
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load().context("loading settings")?;
     init_subscriber(get_subscriber(
-        &settings.rust_log,
-        settings.log_format,
+        &settings.telemetry.rust_log,
+        settings.telemetry.log_format,
         std::io::stdout,
     ));
     let application = Application::build(settings)

@@ -50,31 +50,32 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let freecad = FreecadCommand::locate(&settings, settings.path.as_deref())?;
+        let freecad = FreecadCommand::locate(&settings, settings.freecad.search_path.as_deref())?;
         // Before anything records a metric (the isolation gauge is set as the runner starts).
         metrics_server::prometheus_handle();
         shared::metrics::init_worker_series();
-        let metrics_listener = tokio::net::TcpListener::bind(settings.worker_metrics_addr)
-            .await
-            .with_context(|| {
-                format!(
-                    "binding WORKER_METRICS_ADDR {}",
-                    settings.worker_metrics_addr
-                )
-            })?;
+        let metrics_listener =
+            tokio::net::TcpListener::bind(settings.telemetry.worker_metrics_addr)
+                .await
+                .with_context(|| {
+                    format!(
+                        "binding WORKER_METRICS_ADDR {}",
+                        settings.telemetry.worker_metrics_addr
+                    )
+                })?;
         let metrics_port = metrics_listener.local_addr()?.port();
-        let client = redis_conn::client(&settings.redis_url()).context("parsing the Redis URL")?;
+        let client = redis_conn::client(&settings.redis.url).context("parsing the Redis URL")?;
         let conn = redis_conn::connection_manager(&client)
             .await
             .context("connecting to Redis")?;
         let artifacts =
             ArtifactStore::from_settings(&settings).context("opening the artifact store")?;
         info!(store = %artifacts.location(), "artifact store");
-        let keys = Keys::new(&settings.redis_key_prefix);
+        let keys = Keys::new(&settings.redis.key_prefix);
         let runner = FreecadRunner::start(
             freecad.clone(),
             RunnerConfig::from_settings(&settings),
-            settings.path.as_deref(),
+            settings.freecad.search_path.as_deref(),
         )
         .await
         .context("preparing the FreeCAD sandbox")?;
@@ -106,7 +107,7 @@ impl Application {
         }
         let llm = LlmClient::from_settings(&settings).context("preparing the LLM client")?;
         let unpriced = llm.unpriced_models();
-        if !unpriced.is_empty() && !settings.llm_allow_unpriced {
+        if !unpriced.is_empty() && !settings.llm.allow_unpriced {
             warn!(
                 models = unpriced.join(", "),
                 "these allowed models have no price, so jobs using them are refused; price them \
@@ -114,19 +115,19 @@ impl Application {
             );
         }
         let context = JobContext {
-            store: JobStore::new(keys.clone(), settings.job_ttl()),
+            store: JobStore::new(keys.clone(), settings.queue.job_ttl),
             freecad_slots: crate::jobs::freecad_slots::FreecadSlots::new(
-                settings.freecad_pool_size,
+                settings.freecad.pool_size,
             ),
             conn: conn.clone(),
             runner: Arc::new(runner),
             artifacts,
             settings: Arc::new(settings.clone()),
             llm: Arc::new(llm),
-            job_timeout: settings.job_timeout(),
-            max_attempts: settings.job_max_attempts,
+            job_timeout: settings.queue.job_timeout,
+            max_attempts: settings.queue.job_max_attempts,
             webhooks: WebhookSender::new(
-                settings.webhook_secret.clone(),
+                settings.webhooks.secret.clone(),
                 shared::callback::CallbackPolicy::from_settings(&settings),
             ),
             script_override: None,
@@ -179,22 +180,22 @@ impl Application {
     fn queue_config(&self) -> QueueConfig {
         QueueConfig::default()
             .queue(QUEUE_NAME)
-            .batch_size(self.settings.effective_worker_concurrency())
+            .batch_size(self.settings.queue.worker_concurrency)
             // No leases: apalis-redis's lease script `LREM`s every fetched task from the
             // pending list it has already left, a scan of the whole backlog per task (a
             // 20,000-job backlog drained in 20.1 s instead of 6.8 s; BENCHMARKS.md, "Worker
             // throughput"). Orphans are still found by the workers' heartbeats and in-flight
             // sets; only the informational `locked_by`/`locked_at` of a task's metadata go.
             .lock_tasks(false)
-            .heartbeat_interval(self.settings.worker_heartbeat())
+            .heartbeat_interval(self.settings.queue.worker_heartbeat)
             // Set explicitly: apalis-redis's Default (10) and serde default (2) disagree.
-            .missed_heartbeats(self.settings.worker_missed_heartbeats as usize)
+            .missed_heartbeats(self.settings.queue.worker_missed_heartbeats as usize)
     }
 
     /// Runs until `shutdown` is cancelled. Jobs in flight then get
     /// `WORKER_SHUTDOWN_GRACE_SECONDS` to finish.
     pub async fn run_until_stopped(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let concurrency = self.settings.effective_worker_concurrency();
+        let concurrency = self.settings.queue.worker_concurrency;
         info!(
             worker = %self.worker_id,
             concurrency,
@@ -215,7 +216,7 @@ impl Application {
         let wake_up = Arc::new(Mutex::new(None::<mpsc::Sender<()>>));
         let listener = tokio::spawn(forward_wake_ups(
             self.client.clone(),
-            Keys::new(&self.settings.redis_key_prefix).queue_available_channel(),
+            Keys::new(&self.settings.redis.key_prefix).queue_available_channel(),
             wake_up.clone(),
             shutdown.clone(),
         ));
@@ -230,7 +231,7 @@ impl Application {
             keys,
             self.conn.clone(),
             // Well past the orphan window, so a live worker's metadata never lapses.
-            (self.settings.worker_orphan_window() * 4).max(Duration::from_secs(60)),
+            (self.settings.queue.worker_orphan_window() * 4).max(Duration::from_secs(60)),
             shutdown.clone(),
         ));
 
@@ -258,7 +259,7 @@ impl Application {
                 stop.cancelled().await;
                 Ok::<(), std::io::Error>(())
             });
-            let grace = self.settings.worker_shutdown_grace();
+            let grace = self.settings.queue.worker_shutdown_grace;
             let grace_over = async {
                 shutdown.cancelled().await;
                 tokio::time::sleep(grace).await;
@@ -290,7 +291,7 @@ impl Application {
         }
         listener.abort();
         promoter.abort();
-        let grace = self.settings.worker_shutdown_grace();
+        let grace = self.settings.queue.worker_shutdown_grace;
         let undelivered = self.context.webhooks.drain(grace).await;
         if undelivered > 0 {
             warn!(

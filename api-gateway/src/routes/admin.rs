@@ -47,7 +47,7 @@ pub async fn list_dead_jobs(
     CurrentPrincipal(principal): CurrentPrincipal,
     ApiQuery(query): ApiQuery<DeadJobsQuery>,
 ) -> Result<Json<DeadJobs>, Error> {
-    if !state.settings.is_admin(&principal.id) {
+    if !state.settings.auth.is_admin(&principal.id) {
         return Err(Error::Forbidden(
             "Only the principals in ADMIN_PRINCIPALS may list dead jobs.".to_owned(),
         ));

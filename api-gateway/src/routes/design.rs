@@ -231,7 +231,7 @@ async fn convert_missing(
             &mut conn,
             &job,
             &conversion,
-            state.settings.job_max_attempts,
+            state.settings.queue.job_max_attempts,
         )
         .await?;
     let formats = match queued {

@@ -81,10 +81,10 @@ pub async fn respond(
     if matches_etag(header::IF_NONE_MATCH) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
-    if state.settings.artifact_presigned_downloads
+    if state.settings.artifacts.presigned_downloads
         && let Some(url) = state
             .artifacts
-            .presigned_download(request_id, format, state.settings.artifact_presigned_ttl())
+            .presigned_download(request_id, format, state.settings.artifacts.presigned_ttl)
             .await
             .map_err(Error::ArtifactStoreUnavailable)?
     {

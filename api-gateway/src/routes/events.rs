@@ -174,7 +174,7 @@ pub async fn websocket_session(
 /// A message (or a frame) over `MAX_BODY_BYTES` ends the socket before it is parsed: a
 /// message is a request body by other means.
 fn limit_messages(upgrade: WebSocketUpgrade, state: &AppState) -> WebSocketUpgrade {
-    let limit = state.settings.max_body_bytes;
+    let limit = state.settings.http.max_body_bytes;
     upgrade.max_message_size(limit).max_frame_size(limit)
 }
 

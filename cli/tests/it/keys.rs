@@ -35,8 +35,12 @@ async fn no_key_lives_forever_worker_metadata_included() {
         .as_str()
         .unwrap()
         .to_owned();
-    app.wait_for_status(&id, shared::job::DesignStatus::Completed, Duration::from_secs(120))
-        .await;
+    app.wait_for_status(
+        &id,
+        shared::job::DesignStatus::Completed,
+        Duration::from_secs(120),
+    )
+    .await;
     // The workers' periodic upkeep (every 250 ms) has run since.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let mut conn = app.redis.connection();

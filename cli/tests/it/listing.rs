@@ -128,7 +128,7 @@ async fn pages_are_newest_first_stable_under_inserts_and_per_principal() {
     let index = app.keys().designs_index("alice");
     let ttl: i64 = redis::cmd("TTL").arg(&index).query(&mut conn).unwrap();
     assert!(
-        ttl > 0 && ttl <= app.settings.job_ttl().as_secs() as i64,
+        ttl > 0 && ttl <= app.settings.queue.job_ttl.as_secs() as i64,
         "ttl {ttl}"
     );
     let _: () = redis::cmd("DEL")

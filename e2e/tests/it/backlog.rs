@@ -42,7 +42,7 @@ async fn a_backlog_of_20000_jobs_drains_through_two_workers() {
 
     let mut conn = app.redis.connection();
     let deadline = Instant::now() + Duration::from_secs(600);
-    let keys = shared::keys::Keys::new(&app.settings.redis_key_prefix);
+    let keys = shared::keys::Keys::new(&app.settings.redis.key_prefix);
     loop {
         let done = app.finished_tasks();
         if done >= JOBS {

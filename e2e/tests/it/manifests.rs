@@ -403,7 +403,7 @@ async fn ports_probes_commands_and_grace_periods_match_the_binaries() {
         containers(worker)[0],
         "WORKER_SHUTDOWN_GRACE_SECONDS",
     )
-    .map_or(defaults.worker_shutdown_grace_seconds, |v| {
+    .map_or(defaults.queue.worker_shutdown_grace.as_secs(), |v| {
         v.parse().unwrap()
     });
     let termination = worker["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
@@ -417,7 +417,7 @@ async fn ports_probes_commands_and_grace_periods_match_the_binaries() {
     let stop: u64 = stop.trim_end_matches('s').parse().unwrap();
     let compose_grace: u64 = services["worker"]["environment"]["WORKER_SHUTDOWN_GRACE_SECONDS"]
         .as_str()
-        .map_or(defaults.worker_shutdown_grace_seconds, |v| {
+        .map_or(defaults.queue.worker_shutdown_grace.as_secs(), |v| {
             v.parse().unwrap()
         });
     assert!(stop > compose_grace, "{stop} <= {compose_grace}");

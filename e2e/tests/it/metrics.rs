@@ -322,7 +322,7 @@ async fn the_queue_sampler_counts_every_state_and_only_one_gateway_samples() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let orphan_window = app.settings.worker_orphan_window().as_secs();
+    let orphan_window = app.settings.queue.worker_orphan_window().as_secs();
     let _: () = redis::pipe()
         .cmd("ZADD")
         .arg(keys.queue_workers())
@@ -389,14 +389,14 @@ async fn the_queue_sampler_counts_every_state_and_only_one_gateway_samples() {
 }
 
 async fn sampler(app: &TestApp, interval_ms: u64) -> QueueSampler {
-    let client = shared::redis_conn::client(&app.settings.redis_url()).unwrap();
+    let client = shared::redis_conn::client(&app.settings.redis.url).unwrap();
     QueueSampler::new(
         shared::redis_conn::connection_manager(&client)
             .await
             .unwrap(),
         app.keys(),
         Duration::from_millis(interval_ms),
-        app.settings.worker_orphan_window(),
+        app.settings.queue.worker_orphan_window(),
     )
 }
 

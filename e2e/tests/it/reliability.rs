@@ -141,7 +141,7 @@ async fn post_with_key(
 
 fn job_records(app: &e2e::TestApp) -> usize {
     let mut conn = app.redis.connection();
-    let pattern = format!("{}job:*", app.settings.redis_key_prefix);
+    let pattern = format!("{}job:*", app.settings.redis.key_prefix);
     let keys: Vec<String> = redis::cmd("KEYS").arg(pattern).query(&mut conn).unwrap();
     keys.len()
 }
@@ -307,7 +307,7 @@ async fn ten_thousand_due_retries_never_stop_the_workers() {
     })
     .await;
     let mut conn = app.async_redis().await;
-    let store = shared::job_store::JobStore::new(app.keys(), app.settings.job_ttl());
+    let store = shared::job_store::JobStore::new(app.keys(), app.settings.queue.job_ttl);
     for i in 0..DUE {
         let job = shared::job::DesignJob {
             request_id: uuid::Uuid::new_v4(),

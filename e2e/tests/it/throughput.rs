@@ -124,7 +124,7 @@ async fn a_planning_only_job_costs_three_scripts_and_one_read_of_ours() {
 
     let mut conn = app.redis.connection();
     let test_client = own_address(&mut conn);
-    let store = shared::job_store::JobStore::new(app.keys(), app.settings.job_ttl());
+    let store = shared::job_store::JobStore::new(app.keys(), app.settings.queue.job_ttl);
     let jobs: Vec<_> = (0..JOBS).map(|i| planning_only_job(1 + i)).collect();
     let mut monitor = Monitor::start(&app);
     let before = command_calls(&mut conn);

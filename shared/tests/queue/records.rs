@@ -65,7 +65,10 @@ async fn an_update_of_a_missing_record_brings_nothing_back() {
         let outcome = store().update(&mut conn, &id, &patch).await.unwrap();
         assert_eq!(outcome, WriteOutcome::Missing);
     }
-    let exists: u64 = query(&mut redis.connection(), &["EXISTS", &store().keys().job(&id)]);
+    let exists: u64 = query(
+        &mut redis.connection(),
+        &["EXISTS", &store().keys().job(&id)],
+    );
     assert_eq!(exists, 0);
 }
 

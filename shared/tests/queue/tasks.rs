@@ -40,7 +40,14 @@ pub async fn submitted(redis: &TestRedis) -> (DesignJob, JobRecord) {
     let job = job();
     let record = JobRecord::new_pending(&job, PRINCIPAL, None);
     let created = store()
-        .enqueue(&mut redis.async_connection().await, &record, &job, 3, 0, None)
+        .enqueue(
+            &mut redis.async_connection().await,
+            &record,
+            &job,
+            3,
+            0,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(created, Enqueued::Created);
@@ -135,7 +142,14 @@ async fn a_second_enqueue_of_the_same_record_queues_nothing() {
     let keys = store().keys().clone();
     let (job, record) = submitted(&redis).await;
     let again = store()
-        .enqueue(&mut redis.async_connection().await, &record, &job, 3, 0, None)
+        .enqueue(
+            &mut redis.async_connection().await,
+            &record,
+            &job,
+            3,
+            0,
+            None,
+        )
         .await;
     assert!(matches!(again, Err(StoreError::Duplicate(_))), "{again:?}");
     assert_eq!(list(&redis, &keys.queue_active()), [record.task_id]);
@@ -257,7 +271,10 @@ async fn requeue_runs_a_completed_job_again_under_a_new_task() {
         hash(&redis, &keys.queue_task_meta(&task_id)),
         fresh_meta("4")
     );
-    let payload: String = query(&mut redis.connection(), &["HGET", &keys.queue_data(), &task_id]);
+    let payload: String = query(
+        &mut redis.connection(),
+        &["HGET", &keys.queue_data(), &task_id],
+    );
     assert_eq!(serde_json::from_str::<DesignJob>(&payload).unwrap(), refine);
     let active: Vec<String> = query(
         &mut redis.connection(),
@@ -336,7 +353,10 @@ async fn a_conversion_is_queued_once_and_only_for_a_completed_design() {
         2,
         "the job's own task and one conversion: {queued:?}"
     );
-    let payload: String = query(&mut redis.connection(), &["HGET", &keys.queue_data(), &queued[1]]);
+    let payload: String = query(
+        &mut redis.connection(),
+        &["HGET", &keys.queue_data(), &queued[1]],
+    );
     assert_eq!(
         serde_json::from_str::<DesignJob>(&payload).unwrap(),
         convert
@@ -345,7 +365,10 @@ async fn a_conversion_is_queued_once_and_only_for_a_completed_design() {
         hash(&redis, &keys.queue_task_meta(&queued[1])),
         fresh_meta("3")
     );
-    let stored: String = query(&mut redis.connection(), &["HGET", &keys.job(&id), "conversion"]);
+    let stored: String = query(
+        &mut redis.connection(),
+        &["HGET", &keys.job(&id), "conversion"],
+    );
     assert_eq!(
         serde_json::from_str::<Conversion>(&stored).unwrap(),
         conversion
@@ -391,7 +414,10 @@ async fn reschedule_puts_a_new_task_in_the_scheduled_set_for_a_running_job() {
         hash(&redis, &keys.queue_task_meta(&task_id)),
         fresh_meta("5")
     );
-    let payload: String = query(&mut redis.connection(), &["HGET", &keys.queue_data(), &task_id]);
+    let payload: String = query(
+        &mut redis.connection(),
+        &["HGET", &keys.queue_data(), &task_id],
+    );
     assert_eq!(serde_json::from_str::<DesignJob>(&payload).unwrap(), job);
 }
 

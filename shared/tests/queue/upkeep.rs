@@ -125,10 +125,13 @@ async fn registered_workers_metadata_gets_an_expiry_and_others_are_left_alone() 
         &["ZADD", &keys.apalis_queues_list(), "1", "designs"],
     );
 
-    let renewed =
-        queue::expire_worker_metadata(&mut redis.async_connection().await, &keys, Duration::from_secs(60))
-            .await
-            .unwrap();
+    let renewed = queue::expire_worker_metadata(
+        &mut redis.async_connection().await,
+        &keys,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
     assert_eq!(renewed, 2);
     for key in [
         keys.queue_worker_metadata("alive"),

@@ -45,7 +45,7 @@ impl AgentKind {
     }
 
     fn settings(self, settings: &Settings) -> &AgentModelSettings {
-        let agents = &settings.llm_agents;
+        let agents = &settings.llm.agents;
         match self {
             Self::Planner => &agents.planner,
             Self::Generator => &agents.generator,

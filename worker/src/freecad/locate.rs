@@ -43,7 +43,7 @@ impl FreecadCommand {
                 Err(LocateError::NotExecutable { variable, path })
             }
         };
-        if let Some(cmd) = &settings.freecad_cmd {
+        if let Some(cmd) = &settings.freecad.cmd {
             let path = PathBuf::from(cmd);
             // A bare name ("freecadcmd") is looked up on PATH.
             let path = if path.components().count() == 1 {
@@ -56,7 +56,7 @@ impl FreecadCommand {
                 leading_args: Vec::new(),
             });
         }
-        if let Some(dir) = &settings.freecad_path {
+        if let Some(dir) = &settings.freecad.install_dir {
             let dir = PathBuf::from(dir);
             let candidates = [
                 dir.join("bin/freecadcmd"),
@@ -72,7 +72,7 @@ impl FreecadCommand {
                 leading_args: Vec::new(),
             });
         }
-        if let Some(appimage) = &settings.freecad_appimage_path {
+        if let Some(appimage) = &settings.freecad.appimage_path {
             return Ok(Self {
                 program: explicit("FREECAD_APPIMAGE_PATH", PathBuf::from(appimage))?,
                 leading_args: vec!["--console".to_owned()],

@@ -24,5 +24,5 @@ mod state;
 pub use locate::{FreecadCommand, LocateError};
 pub use pool::PoolStatus;
 pub use runner::{ExecutionError, ExecutionOutcome, FreecadRunner, RunnerConfig};
-pub use sandbox::{IsolationMode, IsolationPreference, Limits, SandboxError};
+pub use sandbox::{IsolationMode, Limits, SandboxError};
 pub use state::{ObjectState, StateDiff};

@@ -13,16 +13,14 @@ use shared::metrics::{
     FREECAD_EXECUTION_DURATION_SECONDS, FREECAD_EXECUTIONS_TOTAL, FREECAD_ISOLATION_MODE,
     FREECAD_SANDBOX_WEAKENED,
 };
-use shared::settings::Settings;
+use shared::settings::{FreecadIsolation, Settings};
 use tempfile::TempDir;
 
 use super::FreecadCommand;
 use super::collect::{self, CollectError, Expectations};
 use super::pool::{Lease, Pool, PoolStatus};
 use super::process::{FreecadProcess, ProcessFailure, RunnerAnswer, describe_signal};
-use super::sandbox::{
-    IsolationMode, IsolationPreference, Limits, Sandbox, SandboxError, owned_prefix,
-};
+use super::sandbox::{IsolationMode, Limits, Sandbox, SandboxError, owned_prefix};
 use super::state::{self, ObjectState};
 
 /// Everything that decides how scripts run.
@@ -35,7 +33,7 @@ pub struct RunnerConfig {
     /// Jobs a warm process runs before it is replaced.
     pub pool_max_jobs: u32,
     pub limits: Limits,
-    pub isolation: IsolationPreference,
+    pub isolation: FreecadIsolation,
     pub tessellation: Tessellation,
 }
 
@@ -51,15 +49,14 @@ pub struct Tessellation {
 impl RunnerConfig {
     pub fn from_settings(settings: &Settings) -> Self {
         Self {
-            timeout: settings.job_timeout(),
-            pool_size: settings.freecad_pool_size,
-            pool_max_jobs: settings.freecad_pool_max_jobs,
+            timeout: settings.queue.job_timeout,
+            pool_size: settings.freecad.pool_size,
+            pool_max_jobs: settings.freecad.pool_max_jobs,
             limits: Limits::from_settings(settings),
-            isolation: IsolationPreference::parse(&settings.freecad_isolation)
-                .unwrap_or(IsolationPreference::Bubblewrap),
+            isolation: settings.freecad.isolation,
             tessellation: Tessellation {
-                linear_deflection: settings.mesh_linear_deflection,
-                angular_deflection: settings.mesh_angular_deflection,
+                linear_deflection: settings.freecad.mesh_linear_deflection,
+                angular_deflection: settings.freecad.mesh_angular_deflection,
             },
         }
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use shared::settings::Settings;
+use shared::settings::{FreecadIsolation, Settings};
 use tempfile::TempDir;
 
 use super::FreecadCommand;
@@ -40,28 +40,6 @@ impl IsolationMode {
     }
 }
 
-/// `FREECAD_ISOLATION`: what the operator asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IsolationPreference {
-    /// Kept for old configurations: the same as `Bubblewrap` (it never falls back silently).
-    Auto,
-    /// bubblewrap or refuse to start.
-    Bubblewrap,
-    /// Never try bubblewrap.
-    RlimitsOnly,
-}
-
-impl IsolationPreference {
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "auto" => Some(Self::Auto),
-            "bubblewrap" => Some(Self::Bubblewrap),
-            "rlimits_only" => Some(Self::RlimitsOnly),
-            _ => None,
-        }
-    }
-}
-
 /// The per-process limits the runner sets on itself before any model code runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Limits {
@@ -81,11 +59,11 @@ impl Limits {
     pub fn from_settings(settings: &Settings) -> Self {
         const MIB: u64 = 1024 * 1024;
         Self {
-            cpu_seconds: settings.freecad_cpu_seconds,
-            memory_bytes: settings.freecad_memory_mb * MIB,
-            file_size_bytes: settings.freecad_file_size_mb * MIB,
-            processes: settings.freecad_max_processes,
-            job_dir_bytes: settings.freecad_job_dir_mb * MIB,
+            cpu_seconds: settings.freecad.cpu_seconds,
+            memory_bytes: settings.freecad.memory_mb * MIB,
+            file_size_bytes: settings.freecad.file_size_mb * MIB,
+            processes: settings.freecad.max_processes,
+            job_dir_bytes: settings.freecad.job_dir_mb * MIB,
         }
     }
 }
@@ -129,7 +107,7 @@ impl Sandbox {
         freecad: FreecadCommand,
         limits: Limits,
         max_jobs: u32,
-        preference: IsolationPreference,
+        preference: FreecadIsolation,
         search_path: Option<&str>,
     ) -> Result<Self, SandboxError> {
         sweep_stale_folders(&std::env::temp_dir());
@@ -163,7 +141,7 @@ impl Sandbox {
             worker_uid,
             fallback_reason: None,
         };
-        if preference == IsolationPreference::RlimitsOnly {
+        if preference == FreecadIsolation::RlimitsOnly {
             sandbox.fallback_reason = Some("FREECAD_ISOLATION=rlimits_only".to_owned());
             return Ok(sandbox);
         }
@@ -468,20 +446,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn isolation_preferences_parse() {
-        assert_eq!(
-            IsolationPreference::parse("auto"),
-            Some(IsolationPreference::Auto)
-        );
-        assert_eq!(
-            IsolationPreference::parse("bubblewrap"),
-            Some(IsolationPreference::Bubblewrap)
-        );
-        assert_eq!(
-            IsolationPreference::parse("rlimits_only"),
-            Some(IsolationPreference::RlimitsOnly)
-        );
-        assert_eq!(IsolationPreference::parse("none"), None);
+    fn isolation_modes_are_named_as_in_settings() {
         assert_eq!(IsolationMode::Bubblewrap.as_str(), "bubblewrap");
         assert_eq!(IsolationMode::RlimitsOnly.as_str(), "rlimits_only");
     }

@@ -91,14 +91,14 @@ pub enum ClientError {
 
 impl LlmClient {
     pub fn from_settings(settings: &Settings) -> Result<Self, ClientError> {
-        let timeout = Duration::from_secs(settings.llm_timeout_seconds);
+        let timeout = settings.llm.timeout;
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(timeout)
             .build()?;
-        let prices = PriceTable::load(settings.llm_price_file.as_deref())?;
+        let prices = PriceTable::load(settings.llm.price_file.as_deref())?;
         let mut labelled_models: HashSet<String> = prices.models.keys().cloned().collect();
-        for (_, agent) in settings.llm_agents.iter() {
+        for (_, agent) in settings.llm.agents.iter() {
             for name in [Some(agent.primary.as_str()), agent.fallback_model()]
                 .into_iter()
                 .flatten()
@@ -112,31 +112,31 @@ impl LlmClient {
             http,
             endpoints: Endpoints {
                 openai: (
-                    settings.openai_base_url.clone(),
-                    settings.openai_api_key.clone(),
+                    settings.llm.openai_base_url.clone(),
+                    settings.llm.openai_api_key.clone(),
                 ),
                 deepseek: (
-                    settings.deepseek_base_url.clone(),
-                    settings.deepseek_api_key.clone(),
+                    settings.llm.deepseek_base_url.clone(),
+                    settings.llm.deepseek_api_key.clone(),
                 ),
-                ollama: settings.ollama_base_url.clone(),
+                ollama: settings.llm.ollama_base_url.clone(),
                 anthropic: (
-                    settings.anthropic_base_url.clone(),
-                    settings.anthropic_api_key.clone(),
+                    settings.llm.anthropic_base_url.clone(),
+                    settings.llm.anthropic_api_key.clone(),
                 ),
                 gemini: (
-                    settings.gemini_base_url.clone(),
-                    settings.gemini_key().cloned(),
+                    settings.llm.gemini_base_url.clone(),
+                    settings.llm.gemini_api_key.as_ref().cloned(),
                 ),
             },
             prices,
             retry: RetryPolicy::from_settings(settings),
-            stream: settings.llm_stream,
+            stream: settings.llm.stream,
             timeout,
             labelled_models,
-            in_flight: Arc::new(InFlightLimit::new(settings.llm_max_in_flight)),
+            in_flight: Arc::new(InFlightLimit::new(settings.llm.max_in_flight)),
             allowed: AllowedModels::from_settings(settings)?,
-            allow_unpriced: settings.llm_allow_unpriced,
+            allow_unpriced: settings.llm.allow_unpriced,
         })
     }
 

@@ -20,9 +20,9 @@ pub struct RetryPolicy {
 impl RetryPolicy {
     pub fn from_settings(settings: &Settings) -> Self {
         Self {
-            max_retries: settings.llm_max_retries,
-            base: Duration::from_millis(settings.llm_retry_base_ms),
-            max: Duration::from_millis(settings.llm_retry_max_ms),
+            max_retries: settings.llm.max_retries,
+            base: settings.llm.retry_base,
+            max: settings.llm.retry_max,
         }
     }
 

@@ -13,12 +13,12 @@ pub async fn runner_with(env: &[(&str, &str)]) -> FreecadRunner {
         vars.insert((*key).to_owned(), (*value).to_owned());
     }
     let settings = Settings::load_from(Path::new("/nonexistent-config-dir"), vars).unwrap();
-    let command = FreecadCommand::locate(&settings, settings.path.as_deref())
+    let command = FreecadCommand::locate(&settings, settings.freecad.search_path.as_deref())
         .expect("freecadcmd must be installed (make test installs it)");
     FreecadRunner::start(
         command,
         RunnerConfig::from_settings(&settings),
-        settings.path.as_deref(),
+        settings.freecad.search_path.as_deref(),
     )
     .await
     .expect("the runner starts")
