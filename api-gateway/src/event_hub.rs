@@ -5,6 +5,7 @@
 //! watches costs one map lookup. A listener that falls behind the channel's capacity is told
 //! it lagged and resumes from the replay stream (see `relay`), so it never slows the others.
 
+use shared::job_id::JobId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -53,7 +54,7 @@ impl EventHub {
         Self { listeners }
     }
 
-    pub fn subscribe(&self, request_id: &str) -> Subscription {
+    pub fn subscribe(&self, request_id: &JobId) -> Subscription {
         let mut listeners = self.listeners.lock().expect("listeners lock");
         let receiver = listeners
             .entry(request_id.to_owned())

@@ -5,6 +5,7 @@
 //! A relay ends as soon as its client leaves (the receiving side of `out` is dropped), even
 //! while the job is silent: it never polls Redis for nobody.
 
+use shared::job_id::JobId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,7 +48,7 @@ pub async fn relay(
     hub: &EventHub,
     mut conn: ConnectionManager,
     keys: &Keys,
-    request_id: &str,
+    request_id: &JobId,
     after_seq: u64,
     mut out: mpsc::Sender<RelayedEvent>,
     shutdown: CancellationToken,
@@ -107,7 +108,7 @@ pub async fn relay(
 async fn catch_up(
     conn: &mut ConnectionManager,
     keys: &Keys,
-    request_id: &str,
+    request_id: &JobId,
     last: &mut u64,
     out: &mut mpsc::Sender<RelayedEvent>,
 ) -> Result<Option<RelayEnd>, redis::RedisError> {

@@ -2,6 +2,7 @@
 //! the routes (`POST /api/v1/design`, refine, cancel, every `{request_id}` route through the
 //! `OwnedDesign` extractor) and the `/ws` session call these, so both speak through one path.
 
+use shared::job_id::JobId;
 use sha2::{Digest, Sha256};
 use shared::api::{DesignCreateRequest, DesignLinks, DesignResponse, FieldError, NewDesign};
 use shared::auth::Principal;
@@ -27,7 +28,7 @@ pub async fn submit(
         .map(|bytes| hex::encode(Sha256::digest(bytes)))
         .map_err(|e| Error::Internal(e.into()))?;
     let job = DesignJob {
-        request_id: Uuid::new_v4(),
+        request_id: JobId::new_v4(),
         prompt: design.prompt,
         max_iterations: design.max_iterations,
         enable_execution: design.enable_execution,
@@ -104,7 +105,7 @@ async fn check_model_and_callback(state: &AppState, design: &NewDesign) -> Resul
 pub async fn load_owned(
     state: &AppState,
     principal: &Principal,
-    request_id: &str,
+    request_id: &JobId,
 ) -> Result<JobRecord, Error> {
     let id = Uuid::parse_str(request_id).map_err(|_| Error::design_not_found(request_id))?;
     let mut conn = state.conn.clone();

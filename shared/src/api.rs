@@ -1,5 +1,6 @@
 //! The HTTP API's request and response bodies (see the README's walk-through and ARCHITECTURE.md), shared with clients.
 
+use crate::job_id::JobId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -232,7 +233,7 @@ pub const LIST_LIMIT_DEFAULT: usize = 20;
 /// One design in the answer of `GET /api/v1/designs`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DesignSummary {
-    pub request_id: Uuid,
+    pub request_id: JobId,
     pub status: DesignStatus,
     pub prompt: String,
     pub created_at: DateTime<Utc>,
@@ -276,7 +277,7 @@ pub struct DesignLinks {
 }
 
 impl DesignLinks {
-    pub fn for_job(request_id: Uuid) -> Self {
+    pub fn for_job(request_id: JobId) -> Self {
         Self {
             self_: format!("/api/v1/design/{request_id}"),
             events: format!("/api/v1/design/{request_id}/events"),
@@ -288,7 +289,7 @@ impl DesignLinks {
 /// The `202 Accepted` answer to a new design.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DesignResponse {
-    pub request_id: Uuid,
+    pub request_id: JobId,
     pub status: DesignStatus,
     pub message: String,
     pub created_at: DateTime<Utc>,
@@ -298,7 +299,7 @@ pub struct DesignResponse {
 /// A job's state, as `GET /api/v1/design/{request_id}` answers it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DesignStatusResponse {
-    pub request_id: Uuid,
+    pub request_id: JobId,
     pub status: DesignStatus,
     pub prompt: String,
     pub current_iteration: u32,
@@ -362,7 +363,7 @@ pub struct ExportResult {
 /// made from its stored FCStd; ask `links.export` again (the `Location`) until it answers 200.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ExportPending {
-    pub request_id: Uuid,
+    pub request_id: JobId,
     /// Always `converting`.
     pub status: String,
     /// The formats being made.
@@ -423,12 +424,12 @@ pub enum SessionRequest {
 pub enum SessionReply {
     /// A `stream_design` was accepted as this job.
     Ack {
-        request_id: Uuid,
+        request_id: JobId,
         status: DesignStatus,
     },
     /// One event of a `stream_design` job, as a line of text.
     StreamChunk {
-        request_id: Uuid,
+        request_id: JobId,
         seq: u64,
         event_type: EventType,
         content: String,
@@ -436,7 +437,7 @@ pub enum SessionReply {
     /// The job's stream ended; `status` is its final one (`null` if the stream ended without
     /// the terminal event).
     StreamDone {
-        request_id: Uuid,
+        request_id: JobId,
         status: Option<DesignStatus>,
     },
     /// A message refused or a request that failed; `code` as in the HTTP error body.

@@ -6,6 +6,7 @@
 //! Objects are named `{prefix}/{request_id}/{file_name}`, so a file store keeps the folder
 //! layout of `ARTIFACT_DIR/{request_id}/design.step` that earlier versions wrote.
 
+use crate::job_id::JobId;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -171,11 +172,11 @@ impl ArtifactStore {
         self.signer.is_some()
     }
 
-    fn job_path(&self, request_id: Uuid) -> ObjectPath {
+    fn job_path(&self, request_id: JobId) -> ObjectPath {
         self.prefix.child(request_id.to_string())
     }
 
-    fn file_path(&self, request_id: Uuid, format: OutputFormat) -> ObjectPath {
+    fn file_path(&self, request_id: JobId, format: OutputFormat) -> ObjectPath {
         self.job_path(request_id).child(format.file_name())
     }
 
@@ -190,7 +191,7 @@ impl ArtifactStore {
     /// visible whole or not at all (a rename in a folder; one PUT in S3).
     pub async fn put(
         &self,
-        request_id: Uuid,
+        request_id: JobId,
         format: OutputFormat,
         bytes: Bytes,
     ) -> Result<(), ArtifactStoreError> {
@@ -207,7 +208,7 @@ impl ArtifactStore {
     /// Streams `range` of a stored file (all of it for `None`); `Ok(None)` if it is not there.
     pub async fn read(
         &self,
-        request_id: Uuid,
+        request_id: JobId,
         format: OutputFormat,
         range: Option<Range<u64>>,
     ) -> Result<Option<ArtifactRead>, ArtifactStoreError> {
@@ -241,7 +242,7 @@ impl ArtifactStore {
     /// there.
     pub async fn read_all(
         &self,
-        request_id: Uuid,
+        request_id: JobId,
         format: OutputFormat,
     ) -> Result<Option<Bytes>, ArtifactStoreError> {
         match self.objects.get(&self.file_path(request_id, format)).await {
@@ -254,7 +255,7 @@ impl ArtifactStore {
     /// A URL that lets anyone holding it GET the file for `expires_in`; `None` for a folder.
     pub async fn presigned_download(
         &self,
-        request_id: Uuid,
+        request_id: JobId,
         format: OutputFormat,
         expires_in: Duration,
     ) -> Result<Option<String>, ArtifactStoreError> {
@@ -269,7 +270,7 @@ impl ArtifactStore {
     }
 
     /// The jobs that have files in the store (entries that are not job ids are left alone).
-    pub async fn stored_jobs(&self) -> Result<Vec<Uuid>, ArtifactStoreError> {
+    pub async fn stored_jobs(&self) -> Result<Vec<JobId>, ArtifactStoreError> {
         let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
         let listing = self
             .objects
@@ -284,7 +285,7 @@ impl ArtifactStore {
     }
 
     /// Deletes every file of a job; returns how many there were.
-    pub async fn delete_job(&self, request_id: Uuid) -> Result<usize, ArtifactStoreError> {
+    pub async fn delete_job(&self, request_id: JobId) -> Result<usize, ArtifactStoreError> {
         let files: Vec<ObjectPath> = self
             .objects
             .list(Some(&self.job_path(request_id)))

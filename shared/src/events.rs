@@ -6,6 +6,7 @@
 //! stream id) and PUBLISHes it on the predecessor's channel `design:{request_id}:events`. A
 //! client that connects late or reconnects reads the replay stream, then follows the channel.
 
+use crate::job_id::JobId;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -150,7 +151,7 @@ impl EventPayload {
 /// One progress event, as published and as clients receive it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProgressEvent {
-    pub request_id: Uuid,
+    pub request_id: JobId,
     /// 1, 2, 3... per job, in publishing order.
     pub seq: u64,
     pub timestamp: DateTime<Utc>,
@@ -174,7 +175,7 @@ impl EventHeader {
 }
 
 /// The predecessor's channel for a job's events.
-pub fn channel(request_id: &str) -> String {
+pub fn channel(request_id: &JobId) -> String {
     format!("design:{request_id}:events")
 }
 
@@ -222,7 +223,7 @@ impl EventPublisher {
     pub async fn publish<C: ConnectionLike>(
         &self,
         conn: &mut C,
-        request_id: Uuid,
+        request_id: JobId,
         kind: EventType,
         data: serde_json::Value,
     ) -> Result<Option<u64>, redis::RedisError> {
@@ -254,7 +255,7 @@ impl EventPublisher {
 pub async fn replay_after<C: ConnectionLike>(
     conn: &mut C,
     keys: &Keys,
-    request_id: &str,
+    request_id: &JobId,
     after_seq: u64,
     limit: usize,
 ) -> Result<Vec<(u64, String)>, redis::RedisError> {
@@ -293,7 +294,7 @@ mod tests {
     #[test]
     fn headers_parse_from_event_json() {
         let event = ProgressEvent {
-            request_id: Uuid::nil(),
+            request_id: JobId::nil(),
             seq: 7,
             timestamp: Utc::now(),
             kind: EventType::LlmChunk,

@@ -1,5 +1,6 @@
 //! What a design job is: its queue payload, its status and the record kept in Redis.
 
+use crate::job_id::JobId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -205,7 +206,7 @@ impl OutputFormat {
     pub fn artifact_path(
         self,
         artifact_dir: &std::path::Path,
-        request_id: Uuid,
+        request_id: JobId,
     ) -> std::path::PathBuf {
         artifact_dir
             .join(request_id.to_string())
@@ -230,7 +231,7 @@ impl OutputFormat {
 /// The queue payload: everything a worker needs to run the job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DesignJob {
-    pub request_id: Uuid,
+    pub request_id: JobId,
     pub prompt: String,
     pub max_iterations: u32,
     pub enable_execution: bool,
@@ -308,7 +309,7 @@ pub struct Usage {
 /// The job record: one Redis hash per job (see `job_store`), one JSON value per field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRecord {
-    pub request_id: Uuid,
+    pub request_id: JobId,
     /// Who submitted it; only they can see it.
     #[serde(default = "anonymous_principal")]
     pub principal: String,
@@ -501,7 +502,7 @@ mod tests {
 
     fn a_record() -> JobRecord {
         let job = DesignJob {
-            request_id: Uuid::new_v4(),
+            request_id: JobId::new_v4(),
             prompt: "a 10 mm cube".to_owned(),
             max_iterations: 1,
             enable_execution: true,

@@ -5,6 +5,7 @@
 //! change one field without reading the others. Records expire after the job TTL. The Lua
 //! scripts are in `job_store/*.lua` (record only) and `queue/*.lua` (record and task).
 
+use crate::job_id::JobId;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -363,7 +364,7 @@ impl JobStore {
     pub async fn finish_conversion<C: ConnectionLike>(
         &self,
         conn: &mut C,
-        request_id: &str,
+        request_id: &JobId,
         conversion: &Conversion,
         artifacts: Option<&[ArtifactInfo]>,
     ) -> Result<WriteOutcome, StoreError> {
@@ -411,7 +412,7 @@ impl JobStore {
     pub async fn get<C: ConnectionLike>(
         &self,
         conn: &mut C,
-        request_id: &str,
+        request_id: &JobId,
     ) -> Result<Option<JobRecord>, StoreError> {
         let key = self.keys.job(request_id);
         let fields: Vec<(String, String)> =
@@ -439,7 +440,7 @@ impl JobStore {
     pub async fn status<C: ConnectionLike>(
         &self,
         conn: &mut C,
-        request_id: &str,
+        request_id: &JobId,
     ) -> Result<Option<crate::job::DesignStatus>, StoreError> {
         let key = self.keys.job(request_id);
         let raw: Option<String> = redis::cmd("HGET")
@@ -460,7 +461,7 @@ impl JobStore {
     pub async fn update<C: ConnectionLike>(
         &self,
         conn: &mut C,
-        request_id: &str,
+        request_id: &JobId,
         patch: &JobPatch,
     ) -> Result<WriteOutcome, StoreError> {
         let reported = self.report(conn, request_id, Some(patch), &[]).await?;
@@ -473,7 +474,7 @@ impl JobStore {
     pub async fn report<C: ConnectionLike>(
         &self,
         conn: &mut C,
-        request_id: &str,
+        request_id: &JobId,
         patch: Option<&JobPatch>,
         events: &[crate::events::EventPayload],
     ) -> Result<Reported, StoreError> {
@@ -555,7 +556,7 @@ impl JobStore {
     pub async fn mark_dead<C: ConnectionLike>(
         &self,
         conn: &mut C,
-        request_id: &str,
+        request_id: &JobId,
     ) -> Result<(), StoreError> {
         let now = Utc::now().timestamp();
         redis::pipe()
@@ -674,7 +675,7 @@ impl JobStore {
     pub async fn set_feedback<C: ConnectionLike>(
         &self,
         conn: &mut C,
-        request_id: &str,
+        request_id: &JobId,
         feedback: &crate::job::UserFeedback,
     ) -> Result<bool, StoreError> {
         let json = serde_json::to_string(feedback).map_err(|e| StoreError::Corrupt {
@@ -696,7 +697,7 @@ impl JobStore {
     pub async fn cancel<C: ConnectionLike>(
         &self,
         conn: &mut C,
-        request_id: &str,
+        request_id: &JobId,
     ) -> Result<WriteOutcome, StoreError> {
         use crate::events::EventPayload;
         let patch = JobPatch {

@@ -1,3 +1,4 @@
+use crate::job_id::JobId;
 //! Every Redis key and channel name the project uses, built in one place.
 //!
 //! Our own keys start with the configurable prefix (`designer:` by default). The job queue
@@ -22,12 +23,12 @@ impl Keys {
     }
 
     /// Hash holding one design job's record (status, plan, results); expires with the job TTL.
-    pub fn job(&self, request_id: &str) -> String {
+    pub fn job(&self, request_id: &JobId) -> String {
         format!("{}job:{request_id}", self.prefix)
     }
 
     /// Stream of one job's progress events, for replay; expires with the job TTL.
-    pub fn events(&self, request_id: &str) -> String {
+    pub fn events(&self, request_id: &JobId) -> String {
         format!("{}events:{request_id}", self.prefix)
     }
 

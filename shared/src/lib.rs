@@ -7,6 +7,7 @@
 //! - [`api`]: HTTP request and response bodies, with their validation.
 //! - [`catalogue`]: the offline planner's parts as users see them (name, what, example).
 //! - [`job`]: the queue payload, job status and the job record.
+//! - [`job_id`]: `JobId`, the newtype of a job's id in keys, records, events and routes.
 //! - [`error_code`]: why a job failed: every job error code, with its meaning.
 //! - [`events`]: progress events, their atomic publish and their replay.
 //! - [`model`]: `provider/model` names, their safe characters and the allow-list.
@@ -29,6 +30,7 @@ pub mod catalogue;
 pub mod error_code;
 pub mod events;
 pub mod job;
+pub mod job_id;
 pub mod job_store;
 pub mod keys;
 pub mod metrics;

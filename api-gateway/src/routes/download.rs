@@ -2,6 +2,7 @@
 //! memory) with `Content-Length`, `ETag` (the file's sha256), `Accept-Ranges` and one `Range`,
 //! or a redirect to a short-lived presigned URL when `ARTIFACT_PRESIGNED_DOWNLOADS=true`.
 
+use shared::job_id::JobId;
 use std::ops::Range;
 
 use axum::body::Body;
@@ -63,7 +64,7 @@ pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
 /// Answers a download of `artifact`, already known to belong to the caller's job.
 pub async fn respond(
     state: &AppState,
-    request_id: Uuid,
+    request_id: JobId,
     format: OutputFormat,
     artifact: &ArtifactInfo,
     request_headers: &HeaderMap,

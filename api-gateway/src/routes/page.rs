@@ -2,6 +2,7 @@
 //! the binary: no build step, no download), and the short-lived stream tokens it needs,
 //! because a browser's `EventSource` cannot send an API key header.
 
+use shared::job_id::JobId;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -124,7 +125,7 @@ pub async fn issue_stream_token(
 /// unknown or expired token.
 pub async fn principal_from_stream_token(
     state: &AppState,
-    request_id: &str,
+    request_id: &JobId,
     query: Option<&str>,
 ) -> Result<Option<Principal>, redis::RedisError> {
     let Ok(job) = Uuid::parse_str(request_id) else {

@@ -1,6 +1,7 @@
 //! Puts a job's exported files into the artifact store (`{request_id}/{file_name}`), with size
 //! and SHA-256.
 
+use shared::job_id::JobId;
 use std::path::PathBuf;
 
 use bytes::Bytes;
@@ -30,7 +31,7 @@ pub enum PublishError {
 /// serves a half-written file), and a re-run replaces the files of an earlier attempt.
 pub async fn publish(
     store: &ArtifactStore,
-    request_id: Uuid,
+    request_id: JobId,
     files: &[(OutputFormat, PathBuf)],
 ) -> Result<Vec<ArtifactInfo>, PublishError> {
     let mut artifacts = Vec::with_capacity(files.len());
@@ -50,7 +51,7 @@ pub async fn publish(
 }
 
 /// What the record lists about one stored file.
-pub fn describe(request_id: Uuid, format: OutputFormat, bytes: &[u8]) -> ArtifactInfo {
+pub fn describe(request_id: JobId, format: OutputFormat, bytes: &[u8]) -> ArtifactInfo {
     ArtifactInfo {
         format,
         name: format.file_name().to_owned(),

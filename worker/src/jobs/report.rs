@@ -16,6 +16,7 @@
 //! counts the job out of `active_designs` only: the job has not ended, and its retry will
 //! report the end.
 
+use shared::job_id::JobId;
 use std::sync::{Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
@@ -69,7 +70,7 @@ impl JobReporter {
         store: JobStore,
         webhooks: WebhookSender,
         conn: ConnectionManager,
-        request_id: Uuid,
+        request_id: JobId,
     ) -> Self {
         Self {
             store,
