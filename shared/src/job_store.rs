@@ -464,17 +464,24 @@ impl JobStore {
         request_id: &JobId,
         patch: &JobPatch,
     ) -> Result<WriteOutcome, StoreError> {
-        let reported = self.report(conn, request_id, Some(patch), &[]).await?;
+        let reported = self
+            .report(conn, request_id, None, Some(patch), &[])
+            .await?;
         Ok(reported.outcome)
     }
 
     /// Writes `patch` (when it has fields) and publishes `events` after it, in one script:
     /// one round trip per stage change of a job. A patch is refused, and no event published,
     /// when the job has ended (`AlreadyEnded`) or its record is gone (`Missing`).
+    ///
+    /// `principal` is the record's owner when the caller knows it (a worker read the record
+    /// when the job started; it never changes once written); without it, a write that ends
+    /// the job reads it first, one round trip more.
     pub async fn report<C: ConnectionLike>(
         &self,
         conn: &mut C,
         request_id: &JobId,
+        principal: Option<&str>,
         patch: Option<&JobPatch>,
         events: &[crate::events::EventPayload],
     ) -> Result<Reported, StoreError> {
@@ -482,14 +489,15 @@ impl JobStore {
         let ends = patch
             .and_then(|p| p.status)
             .is_some_and(|s| s.is_terminal());
-        // The job leaves its principal's set of jobs not yet ended. The principal is read
-        // first so the script is given every key it touches; it never changes once written.
-        let active_jobs = if ends {
-            self.principal(conn, &record_key)
+        // The job leaves its principal's set of jobs not yet ended: the script is given that
+        // key like every key it touches.
+        let active_jobs = match (ends, principal) {
+            (false, _) => None,
+            (true, Some(principal)) => Some(self.keys.active_jobs(principal)),
+            (true, None) => self
+                .principal(conn, &record_key)
                 .await?
-                .map(|principal| self.keys.active_jobs(&principal))
-        } else {
-            None
+                .map(|principal| self.keys.active_jobs(&principal)),
         };
         let fields = patch.map(patch_fields).unwrap_or_default();
         let mut invocation = REPORT_SCRIPT.prepare_invoke();
@@ -716,7 +724,9 @@ impl JobStore {
                 error_message: None,
             },
         ];
-        let reported = self.report(conn, request_id, Some(&patch), &events).await?;
+        let reported = self
+            .report(conn, request_id, None, Some(&patch), &events)
+            .await?;
         Ok(reported.outcome)
     }
 }

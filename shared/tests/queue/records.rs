@@ -82,6 +82,7 @@ async fn the_write_that_ends_a_job_frees_its_place_under_the_cap_and_says_when_i
         .report(
             &mut conn,
             &id,
+            None,
             Some(&JobPatch::status(DesignStatus::Validating, 0.8)),
             &[],
         )
@@ -94,6 +95,8 @@ async fn the_write_that_ends_a_job_frees_its_place_under_the_cap_and_says_when_i
         .report(
             &mut conn,
             &id,
+            // A worker knows whose job it runs: no read of the record's principal.
+            Some(&record.principal),
             Some(&JobPatch::status(DesignStatus::Completed, 1.0)),
             &[],
         )
@@ -127,6 +130,7 @@ async fn a_report_numbers_stores_and_publishes_its_events_after_the_patch() {
         .report(
             &mut conn,
             &id,
+            None,
             Some(&JobPatch::status(DesignStatus::Generating, 0.2)),
             &events,
         )

@@ -199,6 +199,7 @@ async fn run_pipeline(
     report.track(
         UsageTally::starting_at(record.usage.clone()),
         record.callback_url.is_some(),
+        &record.principal,
     );
     if record.status.is_terminal() {
         info!(status = %record.status, "the job has ended already; not running it again");

@@ -53,6 +53,8 @@ pub struct JobReporter {
     /// Whether the record has a `callback_url`, once the run has read the record; unknown
     /// means the end reads the record to find out.
     has_callback: OnceLock<bool>,
+    /// The record's principal, so that ending the job needs no read of it.
+    principal: OnceLock<String>,
 }
 
 /// The value of `design_requests_total{status}` for a job that ended this way.
@@ -81,14 +83,16 @@ impl JobReporter {
             queued: Mutex::new(Vec::new()),
             usage: OnceLock::new(),
             has_callback: OnceLock::new(),
+            principal: OnceLock::new(),
         }
     }
 
     /// What the run learnt from the record: the usage its earlier runs spent (the tally
-    /// goes on from there) and whether the end has a webhook to deliver.
-    pub fn track(&self, usage: UsageTally, has_callback: bool) {
+    /// goes on from there), whether the end has a webhook to deliver, and whose job it is.
+    pub fn track(&self, usage: UsageTally, has_callback: bool, principal: &str) {
         let _ = self.usage.set(usage);
         let _ = self.has_callback.set(has_callback);
+        let _ = self.principal.set(principal.to_owned());
     }
 
     /// The usage tally the job's agents add to.
@@ -130,7 +134,13 @@ impl JobReporter {
         let mut conn = self.conn.clone();
         let reported = self
             .store
-            .report(&mut conn, &self.id, patch.as_ref(), &batch)
+            .report(
+                &mut conn,
+                &self.id,
+                self.principal.get().map(String::as_str),
+                patch.as_ref(),
+                &batch,
+            )
             .await
             .inspect_err(|error| {
                 if let StoreError::Redis(_) = error {
