@@ -125,7 +125,7 @@ async fn main() {
 
     // A job no worker runs: this measures the relay, not the pipeline.
     let job = DesignJob {
-        request_id: uuid::Uuid::new_v4(),
+        request_id: shared::job_id::JobId::new(),
         prompt: "fan-out benchmark".to_owned(),
         max_iterations: 1,
         enable_execution: false,

@@ -57,13 +57,13 @@ impl EventHub {
     pub fn subscribe(&self, request_id: &JobId) -> Subscription {
         let mut listeners = self.listeners.lock().expect("listeners lock");
         let receiver = listeners
-            .entry(request_id.to_owned())
+            .entry(request_id.to_string())
             .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0)
             .subscribe();
         Subscription {
             receiver,
             listeners: self.listeners.clone(),
-            request_id: request_id.to_owned(),
+            request_id: request_id.to_string(),
         }
     }
 

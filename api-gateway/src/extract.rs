@@ -15,6 +15,7 @@ use axum::http::{StatusCode, header};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use shared::auth::Principal;
 use shared::job::JobRecord;
+use shared::job_id::JobId;
 
 use crate::error::Error;
 use crate::service;
@@ -59,7 +60,9 @@ impl FromRequestParts<AppState> for OwnedDesign {
         let CurrentPrincipal(principal) =
             <CurrentPrincipal as FromRequestParts<AppState>>::from_request_parts(parts, state)
                 .await?;
-        let request_id = request_id_param(parts, state).await?;
+        let text = request_id_param(parts, state).await?;
+        // A malformed id answers the same 404 as an unknown one, quoting what was sent.
+        let request_id: JobId = text.parse().map_err(|_| Error::design_not_found(&text))?;
         service::load_owned(state, &principal, &request_id)
             .await
             .map(Self)

@@ -65,7 +65,7 @@ pub async fn relay(
                 Ok(None) => {}
                 Err(error) => {
                     shared::metrics::record_redis_error(shared::metrics::RedisComponent::Events);
-                    warn!(%error, request_id, "cannot read the replay stream; retrying");
+                    warn!(%error, %request_id, "cannot read the replay stream; retrying");
                     resync = true;
                     tokio::select! {
                         () = tokio::time::sleep(Duration::from_secs(1)) => continue,

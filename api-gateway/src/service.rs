@@ -2,13 +2,12 @@
 //! the routes (`POST /api/v1/design`, refine, cancel, every `{request_id}` route through the
 //! `OwnedDesign` extractor) and the `/ws` session call these, so both speak through one path.
 
-use shared::job_id::JobId;
 use sha2::{Digest, Sha256};
 use shared::api::{DesignCreateRequest, DesignLinks, DesignResponse, FieldError, NewDesign};
 use shared::auth::Principal;
 use shared::job::{DesignJob, DesignStatus, JobRecord};
+use shared::job_id::JobId;
 use shared::job_store::{Enqueued, Idempotency, Requeue, WriteOutcome};
-use uuid::Uuid;
 
 use crate::error::Error;
 use crate::state::AppState;
@@ -28,7 +27,7 @@ pub async fn submit(
         .map(|bytes| hex::encode(Sha256::digest(bytes)))
         .map_err(|e| Error::Internal(e.into()))?;
     let job = DesignJob {
-        request_id: JobId::new_v4(),
+        request_id: JobId::new(),
         prompt: design.prompt,
         max_iterations: design.max_iterations,
         enable_execution: design.enable_execution,
@@ -100,21 +99,20 @@ async fn check_model_and_callback(state: &AppState, design: &NewDesign) -> Resul
     Ok(())
 }
 
-/// Reads a job's record for its owner. A malformed id, an unknown job and another
-/// principal's job all answer the same 404: nobody learns which ids exist.
+/// Reads a job's record for its owner. An unknown job and another principal's job answer the
+/// same 404 (as a malformed id does in the extractor): nobody learns which ids exist.
 pub async fn load_owned(
     state: &AppState,
     principal: &Principal,
     request_id: &JobId,
 ) -> Result<JobRecord, Error> {
-    let id = Uuid::parse_str(request_id).map_err(|_| Error::design_not_found(request_id))?;
     let mut conn = state.conn.clone();
     state
         .store
-        .get(&mut conn, &id.to_string())
+        .get(&mut conn, request_id)
         .await?
         .filter(|record| record.principal == principal.id)
-        .ok_or_else(|| Error::design_not_found(request_id))
+        .ok_or_else(|| Error::design_not_found(&request_id.to_string()))
 }
 
 /// Queues a completed design (`record`, the principal's own) again with the user's feedback.
@@ -176,11 +174,11 @@ pub async fn refine(
 /// Cancels a design (`record`, the caller's own): a pending one never runs, a running one
 /// stops at its next stage boundary. A design that ended already is a conflict.
 pub async fn cancel(state: &AppState, record: &JobRecord) -> Result<(), Error> {
-    let id = record.request_id.to_string();
+    let id = record.request_id;
     let mut conn = state.conn.clone();
     match state.store.cancel(&mut conn, &id).await? {
         WriteOutcome::Applied => {}
-        WriteOutcome::Missing => return Err(Error::design_not_found(&id)),
+        WriteOutcome::Missing => return Err(Error::design_not_found(&id.to_string())),
         WriteOutcome::AlreadyEnded => {
             let now = state.store.get(&mut conn, &id).await?;
             let status = now.map_or(record.status, |r| r.status);

@@ -230,9 +230,9 @@ impl TestApp {
     }
 
     /// A pending job that no worker will run (for tests that publish its events themselves).
-    pub async fn create_idle_job(&self) -> uuid::Uuid {
+    pub async fn create_idle_job(&self) -> shared::job_id::JobId {
         let job = shared::job::DesignJob {
-            request_id: uuid::Uuid::new_v4(),
+            request_id: shared::job_id::JobId::new(),
             prompt: "a box 1x1x1".to_owned(),
             max_iterations: 1,
             enable_execution: false,
@@ -284,7 +284,7 @@ impl TestApp {
     pub async fn publish(
         &self,
         conn: &mut redis::aio::MultiplexedConnection,
-        request_id: uuid::Uuid,
+        request_id: shared::job_id::JobId,
         kind: shared::events::EventType,
         data: Value,
     ) -> u64 {

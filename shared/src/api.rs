@@ -4,7 +4,6 @@ use crate::job_id::JobId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::events::EventType;
 use crate::job::{
@@ -513,7 +512,7 @@ mod tests {
         let request: SessionRequest =
             serde_json::from_str(r#"{"type":"stream_design","prompt":"a box 1x1x1"}"#).unwrap();
         assert!(matches!(request, SessionRequest::StreamDesign(r) if r.prompt == "a box 1x1x1"));
-        let id = Uuid::nil();
+        let id = crate::job_id::JobId::from(uuid::Uuid::nil());
         let done = SessionReply::StreamDone {
             request_id: id,
             status: None,

@@ -22,7 +22,6 @@ use object_store::{
     BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore, PutPayload, RetryConfig,
 };
 use secrecy::ExposeSecret;
-use uuid::Uuid;
 
 use crate::job::OutputFormat;
 use crate::settings::{S3Settings, Settings};
@@ -280,7 +279,7 @@ impl ArtifactStore {
         Ok(listing
             .common_prefixes
             .iter()
-            .filter_map(|dir| dir.filename().and_then(|name| Uuid::parse_str(name).ok()))
+            .filter_map(|dir| dir.filename().and_then(|name| name.parse::<JobId>().ok()))
             .collect())
     }
 
@@ -333,7 +332,7 @@ pub async fn sweep_expired(
     let mut report = SweepReport::default();
     for request_id in store.stored_jobs().await? {
         let alive: bool = redis::cmd("EXISTS")
-            .arg(keys.job(&request_id.to_string()))
+            .arg(keys.job(&request_id))
             .query_async(conn)
             .await?;
         if !alive {
@@ -442,7 +441,7 @@ mod tests {
     async fn a_folder_store_keeps_the_artifact_dir_layout_and_reads_ranges() {
         let dir = tempfile::tempdir().unwrap();
         let store = folder_store(dir.path());
-        let id = Uuid::new_v4();
+        let id = JobId::new();
         store
             .put(id, OutputFormat::Step, Bytes::from_static(b"0123456789"))
             .await

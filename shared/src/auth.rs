@@ -146,7 +146,7 @@ impl ApiKeys {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamGrant {
     pub principal: String,
-    pub request_id: uuid::Uuid,
+    pub request_id: crate::job_id::JobId,
 }
 
 /// How long a stream token works: long enough to open an `EventSource`, short enough that a

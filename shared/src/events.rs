@@ -13,7 +13,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use redis::{Script, aio::ConnectionLike};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::job::{ArtifactInfo, DesignStatus};
 use crate::keys::Keys;
@@ -227,7 +226,7 @@ impl EventPublisher {
         kind: EventType,
         data: serde_json::Value,
     ) -> Result<Option<u64>, redis::RedisError> {
-        let id = request_id.to_string();
+        let id = request_id;
         // {"request_id":"…","seq":<seq>,"timestamp":…,"type":…,"data":…}
         let head = format!("{{\"request_id\":\"{id}\",\"seq\":");
         let tail = serde_json::json!({
@@ -283,7 +282,11 @@ mod tests {
 
     #[test]
     fn channels_are_the_predecessors() {
-        assert_eq!(channel("abc"), "design:abc:events");
+        let id: JobId = "6f9619ff-8b86-d011-b42d-00c04fc964ff".parse().unwrap();
+        assert_eq!(
+            channel(&id),
+            "design:6f9619ff-8b86-d011-b42d-00c04fc964ff:events"
+        );
         assert_eq!(request_id_of_channel("design:abc:events"), Some("abc"));
         assert_eq!(
             request_id_of_channel("tasks:designs:active:available"),
@@ -294,7 +297,7 @@ mod tests {
     #[test]
     fn headers_parse_from_event_json() {
         let event = ProgressEvent {
-            request_id: JobId::nil(),
+            request_id: JobId::from(uuid::Uuid::nil()),
             seq: 7,
             timestamp: Utc::now(),
             kind: EventType::LlmChunk,

@@ -4,7 +4,6 @@ use crate::job_id::JobId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::error_code::ErrorCode;
 
@@ -502,7 +501,7 @@ mod tests {
 
     fn a_record() -> JobRecord {
         let job = DesignJob {
-            request_id: JobId::new_v4(),
+            request_id: JobId::new(),
             prompt: "a 10 mm cube".to_owned(),
             max_iterations: 1,
             enable_execution: true,

@@ -61,6 +61,27 @@ impl FromStr for JobId {
     }
 }
 
+/// Written as its text, as every key and script argument spells it.
+impl redis::ToRedisArgs for JobId {
+    fn write_redis_args<W>(&self, out: &mut W)
+    where
+        W: ?Sized + redis::RedisWrite,
+    {
+        out.write_arg_fmt(self)
+    }
+}
+
+impl redis::ToSingleRedisArg for JobId {}
+
+/// Read back from a set or list member we wrote; anything else is a parsing error.
+impl redis::FromRedisValue for JobId {
+    fn from_redis_value(value: redis::Value) -> Result<Self, redis::ParsingError> {
+        let text = String::from_redis_value(value)?;
+        text.parse()
+            .map_err(|error: InvalidJobId| redis::ParsingError::from(error.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

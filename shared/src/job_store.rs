@@ -205,7 +205,7 @@ impl JobStore {
         active_cap: u32,
         idempotency: Option<&Idempotency<'_>>,
     ) -> Result<Enqueued, StoreError> {
-        let record_key = self.keys.job(&record.request_id.to_string());
+        let record_key = self.keys.job(&record.request_id);
         let payload = serde_json::to_vec(job).map_err(|e| StoreError::Corrupt {
             key: record_key.clone(),
             reason: e.to_string(),
@@ -277,7 +277,7 @@ impl JobStore {
         job: &DesignJob,
         max_attempts: u32,
     ) -> Result<Requeue, StoreError> {
-        let request_id = job.request_id.to_string();
+        let request_id = job.request_id;
         let record_key = self.keys.job(&request_id);
         let payload = serde_json::to_vec(job).map_err(|e| StoreError::Corrupt {
             key: record_key.clone(),
@@ -309,7 +309,7 @@ impl JobStore {
             .key(&record_key)
             .key(self.keys.active_jobs(principal))
             .arg(self.ttl.as_secs())
-            .arg(&request_id)
+            .arg(request_id)
             .arg(json(serde_json::json!(DesignStatus::Completed)));
         for (field, value) in fields {
             invocation.arg(field).arg(value);
@@ -331,7 +331,7 @@ impl JobStore {
         conversion: &Conversion,
         max_attempts: u32,
     ) -> Result<ConversionRequest, StoreError> {
-        let record_key = self.keys.job(&job.request_id.to_string());
+        let record_key = self.keys.job(&job.request_id);
         let corrupt = |e: serde_json::Error| StoreError::Corrupt {
             key: record_key.clone(),
             reason: e.to_string(),
@@ -536,7 +536,7 @@ impl JobStore {
         max_attempts: u32,
     ) -> Result<WriteOutcome, StoreError> {
         let task_id = ulid::Ulid::generate().to_string();
-        let id = job.request_id.to_string();
+        let id = job.request_id;
         let payload = serde_json::to_vec(job).map_err(|e| StoreError::Corrupt {
             key: self.keys.job(&id),
             reason: e.to_string(),
@@ -589,7 +589,7 @@ impl JobStore {
         &self,
         conn: &mut C,
         limit: usize,
-    ) -> Result<Vec<(String, i64)>, StoreError> {
+    ) -> Result<Vec<(JobId, i64)>, StoreError> {
         Ok(redis::cmd("ZREVRANGE")
             .arg(self.keys.dead_jobs())
             .arg(0)
@@ -648,7 +648,12 @@ impl JobStore {
                     score_ms,
                     request_id: request_id.clone(),
                 });
-                match self.get(conn, &request_id).await? {
+                // An entry that is not a job id (none is ever written) counts as gone.
+                let record = match request_id.parse::<JobId>() {
+                    Ok(id) => self.get(conn, &id).await?,
+                    Err(_) => None,
+                };
+                match record {
                     None => {
                         redis::cmd("ZREM")
                             .arg(&index)

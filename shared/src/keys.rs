@@ -1,9 +1,10 @@
-use crate::job_id::JobId;
 //! Every Redis key and channel name the project uses, built in one place.
 //!
 //! Our own keys start with the configurable prefix (`designer:` by default). The job queue
 //! lives under apalis-redis's own key layout; the methods that name those keys (`queue_*`)
 //! are defined in [`crate::queue`], beside the scripts that depend on that layout.
+
+use crate::job_id::JobId;
 
 /// Builds key names for one deployment (one prefix).
 #[derive(Debug, Clone)]
@@ -95,7 +96,14 @@ mod tests {
     #[test]
     fn job_keys_carry_the_prefix() {
         let keys = Keys::new("designer:");
-        assert_eq!(keys.job("abc"), "designer:job:abc");
-        assert_eq!(Keys::new("t1:").job("x"), "t1:job:x");
+        let id: JobId = "6f9619ff-8b86-d011-b42d-00c04fc964ff".parse().unwrap();
+        assert_eq!(
+            keys.job(&id),
+            "designer:job:6f9619ff-8b86-d011-b42d-00c04fc964ff"
+        );
+        assert_eq!(
+            Keys::new("t1:").events(&id),
+            "t1:events:6f9619ff-8b86-d011-b42d-00c04fc964ff"
+        );
     }
 }

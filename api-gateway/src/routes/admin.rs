@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use shared::job_id::JobId;
 
 use crate::error::Error;
 use crate::extract::{ApiQuery, CurrentPrincipal};
@@ -22,7 +23,7 @@ pub struct DeadJobsQuery {
 /// A job that failed for good after its retries.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeadJob {
-    pub request_id: String,
+    pub request_id: JobId,
     pub principal: Option<String>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,

@@ -129,9 +129,9 @@ pub async fn give_feedback(
         given_at: Utc::now(),
     };
     let mut conn = state.conn.clone();
-    let id = record.request_id.to_string();
+    let id = record.request_id;
     if !state.store.set_feedback(&mut conn, &id, &feedback).await? {
-        return Err(Error::design_not_found(&id));
+        return Err(Error::design_not_found(&id.to_string()));
     }
     metrics::counter!(DESIGN_FEEDBACK_TOTAL.name, "rating" => feedback.rating.as_str())
         .increment(1);

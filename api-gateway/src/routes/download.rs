@@ -10,7 +10,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
 use shared::job::{ArtifactInfo, OutputFormat};
-use uuid::Uuid;
 
 use crate::error::Error;
 use crate::state::AppState;

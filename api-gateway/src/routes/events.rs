@@ -18,6 +18,7 @@ use serde_json::Value;
 use shared::api::{SessionReply, SessionRequest};
 use shared::events::EventType;
 use shared::job::DesignStatus;
+use shared::job_id::JobId;
 use shared::metrics::{GaugeGuard, SSE_CONNECTIONS_ACTIVE, WEBSOCKET_CONNECTIONS_ACTIVE};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -50,7 +51,7 @@ pub fn router() -> Router<AppState> {
 /// ends the relay task at once.
 fn start_relay(
     state: &AppState,
-    request_id: String,
+    request_id: JobId,
     after_seq: u64,
 ) -> impl Stream<Item = RelayedEvent> + Send + use<> {
     let (sender, mut receiver) = tokio::sync::mpsc::channel(CLIENT_BUFFER);
@@ -66,7 +67,7 @@ fn start_relay(
             state.shutdown.clone(),
         )
         .await;
-        tracing::debug!(request_id, ?end, "relay ended");
+        tracing::debug!(%request_id, ?end, "relay ended");
     });
     futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }
@@ -99,7 +100,7 @@ pub async fn stream_design_events(
         .unwrap_or(0);
     // Moved into the stream, so the gauge goes down when the stream ends or the client leaves.
     let open = (GaugeGuard::increment(SSE_CONNECTIONS_ACTIVE), slot);
-    let events = start_relay(&state, record.request_id.to_string(), after_seq).map(move |event| {
+    let events = start_relay(&state, record.request_id, after_seq).map(move |event| {
         let _open = &open;
         Ok(Event::default()
             .id(event.seq.to_string())
@@ -124,7 +125,7 @@ pub async fn relay_job_over_websocket(
     let slot = state
         .streams
         .acquire(&rate_bucket(&state, &principal, peer, &headers))?;
-    let request_id = record.request_id.to_string();
+    let request_id = record.request_id;
     Ok(upgrade.on_upgrade(move |socket| async move {
         let _open = (
             GaugeGuard::increment(WEBSOCKET_CONNECTIONS_ACTIVE),
@@ -381,11 +382,12 @@ async fn answer(
             }
             Err(error) => Err(error),
         },
-        SessionRequest::Subscribe { request_id } => {
-            service::load_owned(&state, &principal, &request_id)
+        SessionRequest::Subscribe { request_id } => match request_id.parse::<JobId>() {
+            Ok(id) => service::load_owned(&state, &principal, &id)
                 .await
-                .map(|record| (record.request_id, false))
-        }
+                .map(|record| (record.request_id, false)),
+            Err(_) => Err(Error::design_not_found(&request_id)),
+        },
     };
     let (request_id, as_chunks) = match started {
         Ok(started) => started,
@@ -394,7 +396,7 @@ async fn answer(
             return;
         }
     };
-    let mut events = start_relay(&state, request_id.to_string(), 0);
+    let mut events = start_relay(&state, request_id, 0);
     let mut final_status = None;
     while let Some(event) = events.next().await {
         let is_terminal = event.kind == EventType::Completed;

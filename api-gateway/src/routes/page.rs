@@ -2,7 +2,6 @@
 //! the binary: no build step, no download), and the short-lived stream tokens it needs,
 //! because a browser's `EventSource` cannot send an API key header.
 
-use shared::job_id::JobId;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,6 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use shared::api::StreamToken;
 use shared::auth::{Credential, Principal, STREAM_TOKEN_TTL, StreamGrant};
+use shared::job_id::JobId;
 use uuid::Uuid;
 
 use crate::error::Error;
@@ -125,10 +125,10 @@ pub async fn issue_stream_token(
 /// unknown or expired token.
 pub async fn principal_from_stream_token(
     state: &AppState,
-    request_id: &JobId,
+    request_id: &str,
     query: Option<&str>,
 ) -> Result<Option<Principal>, redis::RedisError> {
-    let Ok(job) = Uuid::parse_str(request_id) else {
+    let Ok(job) = request_id.parse::<JobId>() else {
         return Ok(None);
     };
     let Some(token) = query.and_then(|q| {

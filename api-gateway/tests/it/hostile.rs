@@ -103,7 +103,7 @@ async fn relays_end_when_their_clients_leave_a_pending_job() {
     }
     // Every relay is up: the job's first event reaches all of them.
     let mut conn = app.async_redis().await;
-    let id_uuid = uuid::Uuid::parse_str(&id).unwrap();
+    let id_uuid: shared::job_id::JobId = id.parse().unwrap();
     app.publish(
         &mut conn,
         id_uuid,

@@ -66,7 +66,7 @@ async fn send(app: &TestApp, method: &str, path: &str, key: Option<&str>) -> req
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stranger_reaches_exactly_the_public_routes() {
     let app = auth_app().await;
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = shared::job_id::JobId::new();
     let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
     let mut routes: Vec<(String, String, bool)> = Vec::new();
     for (template, operations) in spec["paths"].as_object().unwrap() {
@@ -80,7 +80,7 @@ async fn a_stranger_reaches_exactly_the_public_routes() {
         routes.push(((*method).to_owned(), (*template).to_owned(), *public));
     }
     for (method, template, public) in routes {
-        let path = concrete(&template, &id);
+        let path = concrete(&template, &id.to_string());
         let response = send(&app, &method, &path, None).await;
         let status = response.status().as_u16();
         if public {

@@ -132,7 +132,7 @@ async fn pages_are_newest_first_stable_under_inserts_and_per_principal() {
         "ttl {ttl}"
     );
     let _: () = redis::cmd("DEL")
-        .arg(app.keys().job(&alice_ids[0]))
+        .arg(app.keys().job(&alice_ids[0].parse().unwrap()))
         .query(&mut conn)
         .unwrap();
     let (_, all) = list(ALICE, "limit=100".to_owned()).await;

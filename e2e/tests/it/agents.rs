@@ -470,7 +470,7 @@ async fn refine_needs_a_completed_design_of_ones_own() {
     assert_eq!(error_code(conflict, 409).await, "invalid_state");
     let foreign = refine(&done_id, "bob-key-2").await.unwrap();
     assert_eq!(error_code(foreign, 404).await, "design_not_found");
-    let unknown = refine(&uuid::Uuid::new_v4().to_string(), "alice-key-1")
+    let unknown = refine(&shared::job_id::JobId::new().to_string(), "alice-key-1")
         .await
         .unwrap();
     assert_eq!(error_code(unknown, 404).await, "design_not_found");

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use shared::artifact_store::ArtifactStore;
 use shared::job::{DesignStatus, OutputFormat};
+use shared::job_id::JobId;
 use shared::settings::Settings;
-use uuid::Uuid;
 
 use e2e::{AppOptions, free_port, spawn_app_with, spawn_app_with_worker_env};
 
@@ -113,7 +113,7 @@ fn store_at(env: Vec<(&'static str, String)>) -> ArtifactStore {
 
 async fn stored_bytes(store: &ArtifactStore, id: &str, format: OutputFormat) -> Option<Vec<u8>> {
     let read = store
-        .read(Uuid::parse_str(id).unwrap(), format, None)
+        .read(id.parse().unwrap(), format, None)
         .await
         .expect("the store answers")?;
     let chunks: Vec<bytes::Bytes> = read.body.try_collect().await.expect("the whole body");
@@ -355,10 +355,10 @@ async fn wait_for_sweep(app: &e2e::TestApp, store: &ArtifactStore, id: &str) {
 }
 
 /// A job record that will not expire during the test, with a file in the store.
-async fn live_job_with_a_file(app: &e2e::TestApp, store: &ArtifactStore) -> Uuid {
-    let live = Uuid::new_v4();
+async fn live_job_with_a_file(app: &e2e::TestApp, store: &ArtifactStore) -> JobId {
+    let live = JobId::new();
     let _: () = redis::cmd("SET")
-        .arg(app.keys().job(&live.to_string()))
+        .arg(app.keys().job(&live))
         .arg("a record")
         .arg("EX")
         .arg(600)

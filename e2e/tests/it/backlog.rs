@@ -61,7 +61,9 @@ async fn a_backlog_of_20000_jobs_drains_through_two_workers() {
 
     let mut pipe = redis::pipe();
     for id in &ids {
-        pipe.cmd("HGET").arg(keys.job(id)).arg("status");
+        pipe.cmd("HGET")
+            .arg(keys.job(&id.parse().unwrap()))
+            .arg("status");
     }
     let statuses: Vec<String> = pipe.query(&mut conn).unwrap();
     let completed = statuses.iter().filter(|s| *s == "\"completed\"").count();

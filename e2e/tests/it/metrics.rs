@@ -206,7 +206,7 @@ async fn http_metrics_use_route_templates_never_raw_paths() {
     .await;
     let id = app.create_idle_job().await.to_string();
     assert_eq!(app.get(&format!("/api/v1/design/{id}")).await.status(), 200);
-    let unknown = uuid::Uuid::new_v4().to_string();
+    let unknown = shared::job_id::JobId::new().to_string();
     assert_eq!(
         app.get(&format!("/api/v1/design/{unknown}")).await.status(),
         404

@@ -226,7 +226,7 @@ async fn a_transient_failure_is_retried_then_succeeds() {
     assert_eq!(status.artifacts.len(), default_formats);
     let mut conn = app.redis.connection();
     let retries: String = redis::cmd("HGET")
-        .arg(app.keys().job(&id))
+        .arg(app.keys().job(&id.parse().unwrap()))
         .arg("retries")
         .query(&mut conn)
         .unwrap();
@@ -310,7 +310,7 @@ async fn ten_thousand_due_retries_never_stop_the_workers() {
     let store = shared::job_store::JobStore::new(app.keys(), app.settings.queue.job_ttl);
     for i in 0..DUE {
         let job = shared::job::DesignJob {
-            request_id: uuid::Uuid::new_v4(),
+            request_id: shared::job_id::JobId::new(),
             prompt: format!("a box {}x2x2", 1 + i % 40),
             max_iterations: 1,
             enable_execution: false,

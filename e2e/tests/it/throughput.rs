@@ -85,7 +85,7 @@ fn own_address(conn: &mut redis::Connection) -> String {
 
 fn planning_only_job(side: usize) -> shared::job::DesignJob {
     shared::job::DesignJob {
-        request_id: uuid::Uuid::new_v4(),
+        request_id: shared::job_id::JobId::new(),
         prompt: format!("a box {side}x{side}x{side} mm"),
         max_iterations: 1,
         enable_execution: false,
@@ -152,7 +152,7 @@ async fn a_planning_only_job_costs_three_scripts_and_one_read_of_ours() {
     let commands = monitor.commands();
 
     for job in &jobs {
-        let id = job.request_id.to_string();
+        let id = job.request_id;
         let status: String = redis::cmd("HGET")
             .arg(app.keys().job(&id))
             .arg("status")
@@ -161,7 +161,9 @@ async fn a_planning_only_job_costs_three_scripts_and_one_read_of_ours() {
         assert_eq!(status, "\"completed\"");
         let of_this_job: Vec<&String> = commands
             .iter()
-            .filter(|(client, line)| !test_clients.contains(client) && line.contains(&id))
+            .filter(|(client, line)| {
+                !test_clients.contains(client) && line.contains(&id.to_string())
+            })
             .map(|(_, line)| line)
             .collect();
         let scripts = of_this_job
@@ -235,13 +237,13 @@ async fn a_worker_with_1000_jobs_in_flight_never_runs_more_freecad_than_its_slot
     let mut waited = 0;
     for id in &ids {
         let status: String = redis::cmd("HGET")
-            .arg(app.keys().job(id))
+            .arg(app.keys().job(&id.parse().unwrap()))
             .arg("status")
             .query(&mut conn)
             .unwrap();
         assert_eq!(status, "\"completed\"", "job {id}");
         let events: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-            .arg(app.keys().events(id))
+            .arg(app.keys().events(&id.parse().unwrap()))
             .arg("-")
             .arg("+")
             .query(&mut conn)

@@ -5,12 +5,13 @@ use shared::events::EventPayload;
 use shared::job::{
     Conversion, ConversionState, DesignStatus, FeedbackRating, JobPatch, OutputFormat, UserFeedback,
 };
+use shared::job_id::JobId;
 use shared::job_store::WriteOutcome;
 
 use crate::redis_server::{TestRedis, query};
 use crate::tasks::{PRINCIPAL, job, set_status, store, submitted};
 
-fn stored_status(redis: &TestRedis, request_id: &str) -> String {
+fn stored_status(redis: &TestRedis, request_id: &JobId) -> String {
     query(
         &mut redis.connection(),
         &["HGET", &store().keys().job(request_id), "status"],
@@ -29,7 +30,7 @@ async fn a_job_that_has_ended_is_never_written_again_and_one_running_is() {
     let redis = TestRedis::start();
     let mut conn = redis.async_connection().await;
     let (_, record) = submitted(&redis).await;
-    let id = record.request_id.to_string();
+    let id = record.request_id;
     for status in DesignStatus::ALL {
         set_status(&redis, &id, status);
         let outcome = store()
@@ -57,7 +58,7 @@ async fn a_job_that_has_ended_is_never_written_again_and_one_running_is() {
 async fn an_update_of_a_missing_record_brings_nothing_back() {
     let redis = TestRedis::start();
     let mut conn = redis.async_connection().await;
-    let id = job().request_id.to_string();
+    let id = job().request_id;
     for patch in [
         JobPatch::status(DesignStatus::Planning, 0.1),
         JobPatch::status(DesignStatus::Failed, 1.0),
@@ -77,7 +78,7 @@ async fn the_write_that_ends_a_job_frees_its_place_under_the_cap_and_says_when_i
     let redis = TestRedis::start();
     let mut conn = redis.async_connection().await;
     let (_, record) = submitted(&redis).await;
-    let id = record.request_id.to_string();
+    let id = record.request_id;
     let going_on = store()
         .report(
             &mut conn,
@@ -89,7 +90,7 @@ async fn the_write_that_ends_a_job_frees_its_place_under_the_cap_and_says_when_i
         .await
         .unwrap();
     assert_eq!(going_on.created_at, None);
-    assert_eq!(active_jobs(&redis), [id.as_str()]);
+    assert_eq!(active_jobs(&redis), [id.to_string()]);
 
     let ended = store()
         .report(
@@ -115,7 +116,7 @@ async fn a_report_numbers_stores_and_publishes_its_events_after_the_patch() {
     let redis = TestRedis::start();
     let mut conn = redis.async_connection().await;
     let (_, record) = submitted(&redis).await;
-    let id = record.request_id.to_string();
+    let id = record.request_id;
     let events = [
         EventPayload::Status {
             status: DesignStatus::Planning,
@@ -144,7 +145,7 @@ async fn a_report_numbers_stores_and_publishes_its_events_after_the_patch() {
     assert_eq!(ids, ["0-1", "0-2"]);
     let second: serde_json::Value = serde_json::from_str(&entries[1].1[0].1).unwrap();
     assert_eq!(second["seq"], 2);
-    assert_eq!(second["request_id"], id);
+    assert_eq!(second["request_id"], id.to_string());
     assert_eq!(second["data"]["status"], "generating");
     assert_eq!(stored_status(&redis, &id), "\"generating\"");
 }
@@ -154,7 +155,7 @@ async fn cancel_wins_once_and_later_writes_are_refused() {
     let redis = TestRedis::start();
     let mut conn = redis.async_connection().await;
     let (_, record) = submitted(&redis).await;
-    let id = record.request_id.to_string();
+    let id = record.request_id;
     let stream = store().keys().events(&id);
 
     assert_eq!(
@@ -183,7 +184,7 @@ async fn cancel_wins_once_and_later_writes_are_refused() {
     let events: u64 = query(&mut redis.connection(), &["XLEN", &stream]);
     assert_eq!(events, 2, "a refused write publishes nothing");
 
-    let missing = job().request_id.to_string();
+    let missing = job().request_id;
     assert_eq!(
         store().cancel(&mut conn, &missing).await.unwrap(),
         WriteOutcome::Missing
@@ -195,7 +196,7 @@ async fn feedback_is_stored_only_on_a_record_that_exists() {
     let redis = TestRedis::start();
     let mut conn = redis.async_connection().await;
     let (_, record) = submitted(&redis).await;
-    let id = record.request_id.to_string();
+    let id = record.request_id;
     let feedback = UserFeedback {
         rating: FeedbackRating::ThumbsUp,
         comment: Some("just right".to_owned()),
@@ -212,7 +213,7 @@ async fn feedback_is_stored_only_on_a_record_that_exists() {
         &["HGET", &store().keys().job(&id), "user_feedback"],
     );
     assert_eq!(stored, serde_json::to_string(&feedback).unwrap());
-    let missing = job().request_id.to_string();
+    let missing = job().request_id;
     assert!(
         !store()
             .set_feedback(&mut conn, &missing, &feedback)
@@ -231,7 +232,7 @@ async fn a_conversion_ends_only_on_a_design_still_completed() {
     let redis = TestRedis::start();
     let mut conn = redis.async_connection().await;
     let (_, record) = submitted(&redis).await;
-    let id = record.request_id.to_string();
+    let id = record.request_id;
     let done = Conversion {
         formats: vec![OutputFormat::Stl],
         state: ConversionState::Done,
@@ -266,7 +267,7 @@ async fn a_conversion_ends_only_on_a_design_still_completed() {
         &["HGET", &store().keys().job(&id), "artifacts"],
     );
     assert_eq!(artifacts, "[]");
-    let missing = job().request_id.to_string();
+    let missing = job().request_id;
     let outcome = store()
         .finish_conversion(&mut conn, &missing, &done, None)
         .await

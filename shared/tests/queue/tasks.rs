@@ -8,6 +8,7 @@ use futures::StreamExt;
 use shared::job::{
     Conversion, ConversionState, DesignJob, DesignStatus, JobPatch, JobRecord, OutputFormat,
 };
+use shared::job_id::JobId;
 use shared::job_store::{
     ConversionRequest, Enqueued, Idempotency, JobStore, Requeue, StoreError, WriteOutcome,
 };
@@ -23,7 +24,7 @@ pub fn store() -> JobStore {
 
 pub fn job() -> DesignJob {
     DesignJob {
-        request_id: uuid::Uuid::new_v4(),
+        request_id: shared::job_id::JobId::new(),
         prompt: "a 10 mm cube".to_owned(),
         max_iterations: 3,
         enable_execution: true,
@@ -55,7 +56,7 @@ pub async fn submitted(redis: &TestRedis) -> (DesignJob, JobRecord) {
 }
 
 /// Sets a record's status directly, as whatever wrote it last would have.
-pub fn set_status(redis: &TestRedis, request_id: &str, status: DesignStatus) {
+pub fn set_status(redis: &TestRedis, request_id: &JobId, status: DesignStatus) {
     let json = serde_json::json!(status).to_string();
     let key = store().keys().job(request_id);
     query::<()>(&mut redis.connection(), &["HSET", &key, "status", &json]);
@@ -90,7 +91,7 @@ async fn enqueue_stores_the_record_and_pushes_the_task_as_apalis_redis_would() {
         .unwrap();
 
     let (job, record) = submitted(&redis).await;
-    let id = record.request_id.to_string();
+    let id = record.request_id;
 
     let stored = hash(&redis, &keys.job(&id));
     assert_eq!(stored["status"], "\"pending\"");
@@ -123,12 +124,12 @@ async fn enqueue_stores_the_record_and_pushes_the_task_as_apalis_redis_would() {
         &mut redis.connection(),
         &["ZRANGE", &keys.active_jobs(PRINCIPAL), "0", "-1"],
     );
-    assert_eq!(active, [id.as_str()]);
+    assert_eq!(active, [id.to_string()]);
     let designs: Vec<String> = query(
         &mut redis.connection(),
         &["ZRANGE", &keys.designs_index(PRINCIPAL), "0", "-1"],
     );
-    assert_eq!(designs, [id]);
+    assert_eq!(designs, [id.to_string()]);
     let woken = tokio::time::timeout(Duration::from_secs(5), pubsub.on_message().next())
         .await
         .expect("a wake-up message")
@@ -226,7 +227,7 @@ async fn a_principal_at_the_cap_gets_nothing_queued() {
     assert_eq!(list(&redis, &keys.queue_active()), [record.task_id]);
     let exists: u64 = query(
         &mut redis.connection(),
-        &["EXISTS", &keys.job(&second.request_id.to_string())],
+        &["EXISTS", &keys.job(&second.request_id)],
     );
     assert_eq!(exists, 0);
 }
@@ -237,7 +238,7 @@ async fn requeue_runs_a_completed_job_again_under_a_new_task() {
     let keys = store().keys().clone();
     let mut conn = redis.async_connection().await;
     let (job, record) = submitted(&redis).await;
-    let id = record.request_id.to_string();
+    let id = record.request_id;
     let ended = store()
         .update(
             &mut conn,
@@ -280,7 +281,11 @@ async fn requeue_runs_a_completed_job_again_under_a_new_task() {
         &mut redis.connection(),
         &["ZRANGE", &keys.active_jobs(PRINCIPAL), "0", "-1"],
     );
-    assert_eq!(active, [id], "running again counts against the cap again");
+    assert_eq!(
+        active,
+        [id.to_string()],
+        "running again counts against the cap again"
+    );
 }
 
 #[tokio::test]
@@ -318,7 +323,7 @@ async fn a_conversion_is_queued_once_and_only_for_a_completed_design() {
     let keys = store().keys().clone();
     let mut conn = redis.async_connection().await;
     let (job, record) = submitted(&redis).await;
-    let id = record.request_id.to_string();
+    let id = record.request_id;
     let convert = DesignJob {
         convert: Some(vec![OutputFormat::Stl]),
         ..job
@@ -386,7 +391,7 @@ async fn reschedule_puts_a_new_task_in_the_scheduled_set_for_a_running_job() {
     let keys = store().keys().clone();
     let mut conn = redis.async_connection().await;
     let (job, record) = submitted(&redis).await;
-    let id = record.request_id.to_string();
+    let id = record.request_id;
     set_status(&redis, &id, DesignStatus::Generating);
 
     let run_at = chrono::Utc::now().timestamp() as u64 + 600;
@@ -427,7 +432,7 @@ async fn reschedule_leaves_an_ended_or_missing_job_alone() {
     let keys = store().keys().clone();
     let mut conn = redis.async_connection().await;
     let (job, record) = submitted(&redis).await;
-    let id = record.request_id.to_string();
+    let id = record.request_id;
     let terminal: Vec<DesignStatus> = DesignStatus::ALL
         .into_iter()
         .filter(|s| s.is_terminal())

@@ -8,7 +8,6 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use shared::artifact_store::ArtifactStore;
 use shared::job::{ArtifactInfo, OutputFormat};
-use uuid::Uuid;
 
 /// Why a job's files did not reach the store; both are transient (the job runs again).
 #[derive(Debug, thiserror::Error)]

@@ -30,7 +30,7 @@ pub async fn run_conversion(
     formats: &[OutputFormat],
     ctx: &JobContext,
 ) -> Result<(), BoxDynError> {
-    let id = job.request_id.to_string();
+    let id = job.request_id;
     let mut conn = ctx.conn.clone();
     let Some(record) = ctx.store.get(&mut conn, &id).await? else {
         warn!("the design's record is gone (expired?); nothing to convert");

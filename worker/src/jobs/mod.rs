@@ -28,6 +28,7 @@ use apalis::prelude::{BoxDynError, Data};
 use redis::aio::ConnectionManager;
 use shared::error_code::ErrorCode;
 use shared::job::{DesignJob, DesignStatus, JobPatch};
+use shared::job_id::JobId;
 use shared::job_store::JobStore;
 use shared::settings::Settings;
 use tracing::{info, instrument};
@@ -72,7 +73,7 @@ pub struct JobContext {
 }
 
 impl JobContext {
-    fn reporter(&self, request_id: uuid::Uuid) -> JobReporter {
+    fn reporter(&self, request_id: JobId) -> JobReporter {
         JobReporter::new(
             self.store.clone(),
             self.webhooks.clone(),
@@ -190,7 +191,7 @@ async fn run_pipeline(
     ctx: &JobContext,
     report: &JobReporter,
 ) -> Result<(), JobError> {
-    let id = job.request_id.to_string();
+    let id = job.request_id;
     let mut conn = ctx.conn.clone();
     let Some(record) = ctx.store.get(&mut conn, &id).await? else {
         tracing::warn!("the job's record is gone (expired?); nothing to do");

@@ -29,7 +29,6 @@ use shared::metrics::{
     ACTIVE_DESIGNS, DESIGN_DURATION_SECONDS, DESIGN_REQUESTS_TOTAL, GaugeGuard, RedisComponent,
     record_redis_error,
 };
-use uuid::Uuid;
 
 use super::JobError;
 use super::webhook::WebhookSender;
@@ -43,7 +42,7 @@ pub struct JobReporter {
     store: JobStore,
     webhooks: WebhookSender,
     conn: ConnectionManager,
-    id: String,
+    id: JobId,
     /// Holds the job in `active_designs` from its first stage to its end.
     active: Mutex<Option<GaugeGuard>>,
     /// Events not sent yet, in the order they happened.
@@ -78,7 +77,7 @@ impl JobReporter {
             store,
             webhooks,
             conn,
-            id: request_id.to_string(),
+            id: request_id,
             active: Mutex::new(None),
             queued: Mutex::new(Vec::new()),
             usage: OnceLock::new(),

@@ -30,7 +30,7 @@ pub async fn retry_or_bury(
     job: &DesignJob,
     cause: BoxDynError,
 ) -> Result<(), BoxDynError> {
-    let id = job.request_id.to_string();
+    let id = job.request_id;
     let mut conn = ctx.conn.clone();
     let Some(record) = ctx.store.get(&mut conn, &id).await? else {
         return Ok(());

@@ -29,7 +29,7 @@ fn policy(allow_private: bool) -> CallbackPolicy {
 
 fn finished_job(callback_url: String) -> JobRecord {
     let job = DesignJob {
-        request_id: uuid::Uuid::new_v4(),
+        request_id: shared::job_id::JobId::new(),
         prompt: "a box 5x6x7".to_owned(),
         max_iterations: 1,
         enable_execution: true,
