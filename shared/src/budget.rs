@@ -65,7 +65,7 @@ impl BudgetPeriod {
     pub fn label(self) -> String {
         let (count, unit) = [(604_800, "w"), (86_400, "d"), (3_600, "h"), (60, "m")]
             .into_iter()
-            .find(|(unit, _)| self.seconds % unit == 0)
+            .find(|(unit, _)| self.seconds.is_multiple_of(*unit))
             .map_or((self.seconds, "s"), |(unit, name)| {
                 (self.seconds / unit, name)
             });
