@@ -127,10 +127,8 @@ impl From<std::io::Error> for JobError {
     }
 }
 
-/// The apalis handler. The whole pipeline runs under `JOB_TIMEOUT_SECONDS`; a job that
-/// ended meanwhile (cancelled) just stops; a panic anywhere becomes a final `internal_error`
-/// failure instead of a record stuck in a running state.
-/// Whatever the attempt's end, what it spent is charged to its principal's usage.
+/// The apalis handler: runs one attempt of the job, then charges what the attempt spent to
+/// its principal's usage, whatever its end (`jobs/budget.rs`).
 #[instrument(skip_all, fields(request_id = %job.request_id))]
 pub async fn run_design_job(job: DesignJob, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
     let ctx: &JobContext = &ctx;
@@ -143,7 +141,9 @@ pub async fn run_design_job(job: DesignJob, ctx: Data<JobContext>) -> Result<(),
     ended
 }
 
-/// One attempt of the pipeline under the job's time limit, its end recorded.
+/// One attempt, its end recorded. The whole pipeline runs under `JOB_TIMEOUT_SECONDS`; a job
+/// that ended meanwhile (cancelled) just stops; a panic anywhere becomes a final
+/// `internal_error` failure instead of a record stuck in a running state.
 async fn run_attempt(
     job: &DesignJob,
     ctx: &JobContext,
