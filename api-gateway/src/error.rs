@@ -46,6 +46,12 @@ pub enum Error {
     StreamsExhausted { retry_after: u64 },
     #[error("This gateway holds as many connections as it may; try again shortly.")]
     ConnectionsExhausted,
+    /// The caller's budget for this period is used up (at or over one of its limits).
+    #[error(
+        "Your budget for this period is used up (spent {:.4} USD and {:.1} FreeCAD seconds); it resets at {}.",
+        refusal.spent.usd, refusal.spent.freecad_seconds, refusal.resets_at.to_rfc3339()
+    )]
+    BudgetExceeded { refusal: Box<BudgetRefusal> },
     #[error("The rate limiter cannot reach Redis: {0}")]
     RateLimiterUnavailable(#[source] redis::RedisError),
     #[error(transparent)]
@@ -109,6 +115,7 @@ impl Error {
             Self::ConnectionsExhausted => {
                 (StatusCode::SERVICE_UNAVAILABLE, "connections_exhausted")
             }
+            Self::BudgetExceeded { .. } => (StatusCode::PAYMENT_REQUIRED, "budget_exceeded"),
             Self::RateLimiterUnavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "rate_limiter_unavailable")
             }
@@ -149,11 +156,21 @@ impl From<StoreError> for Error {
     }
 }
 
+/// The amounts of a `budget_exceeded` answer, as extra fields of its error body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetRefusal {
+    pub spent: shared::budget::Spend,
+    pub budget: shared::budget::BudgetLimits,
+    pub resets_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// The error as it travels from a handler to `render_errors`, which knows the request id.
 #[derive(Debug, Clone)]
 pub struct ErrorReport {
     pub code: &'static str,
     pub message: String,
+    /// Extra fields of a `budget_exceeded` body.
+    pub budget: Option<BudgetRefusal>,
 }
 
 impl IntoResponse for Error {
@@ -201,9 +218,15 @@ impl IntoResponse for Error {
                 ),
             );
         }
-        response
-            .extensions_mut()
-            .insert(ErrorReport { code, message });
+        let budget = match self {
+            Self::BudgetExceeded { refusal } => Some(*refusal),
+            _ => None,
+        };
+        response.extensions_mut().insert(ErrorReport {
+            code,
+            message,
+            budget,
+        });
         response
     }
 }

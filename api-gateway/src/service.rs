@@ -1,15 +1,17 @@
 //! What the gateway does with designs, over [`AppState`] and typed inputs, with no HTTP types:
 //! the routes (`POST /api/v1/design`, refine, cancel, every `{request_id}` route through the
 //! `OwnedDesign` extractor) and the `/ws` session call these, so both speak through one path.
+//! Submitting and refining spend, so both check the caller's budget first.
 
 use sha2::{Digest, Sha256};
 use shared::api::{DesignCreateRequest, DesignLinks, DesignResponse, FieldError, NewDesign};
 use shared::auth::Principal;
+use shared::budget::{UsageLedger, UsageResponse};
 use shared::job::{DesignJob, DesignStatus, JobRecord};
 use shared::job_id::JobId;
 use shared::job_store::{Enqueued, Idempotency, Requeue, WriteOutcome};
 
-use crate::error::Error;
+use crate::error::{BudgetRefusal, Error};
 use crate::state::AppState;
 
 /// Records and queues a new design for `principal`. With an idempotency key, a repeat of the
@@ -22,6 +24,7 @@ pub async fn submit(
     idempotency_key: Option<&str>,
 ) -> Result<DesignResponse, Error> {
     check_model_and_callback(state, &design).await?;
+    check_budget(state, principal).await?;
     // The parsed design (defaults filled in) identifies the request, whatever the JSON's layout.
     let fingerprint = serde_json::to_vec(&DesignCreateRequest::from(design.clone()))
         .map(|bytes| hex::encode(Sha256::digest(bytes)))
@@ -99,6 +102,50 @@ async fn check_model_and_callback(state: &AppState, design: &NewDesign) -> Resul
     Ok(())
 }
 
+/// Refuses new work (`402 budget_exceeded`) while the principal's spend in the current period
+/// is at or over either limit of its budget. A job already running is not stopped, so a
+/// period's spend can end above its budget by what the running jobs spend.
+async fn check_budget(state: &AppState, principal: &Principal) -> Result<(), Error> {
+    let Some(budget) = state.settings.budgets.principals.get(&principal.id) else {
+        return Ok(());
+    };
+    let mut conn = state.conn.clone();
+    let (window, spent) = UsageLedger::new(state.keys.clone())
+        .read(&mut conn, &principal.id, budget.period)
+        .await
+        .map_err(Error::RedisUnavailable)?;
+    if !budget.is_exhausted(&spent) {
+        return Ok(());
+    }
+    metrics::counter!(shared::metrics::BUDGET_REJECTIONS_TOTAL.name).increment(1);
+    Err(Error::BudgetExceeded {
+        refusal: Box::new(BudgetRefusal {
+            spent,
+            budget: budget.limits(),
+            resets_at: window.resets_at,
+        }),
+    })
+}
+
+/// The caller's spend in the current period, its budget and when the period resets.
+pub async fn usage(state: &AppState, principal: &Principal) -> Result<UsageResponse, Error> {
+    let budgets = &state.settings.budgets;
+    let budget = budgets.principals.get(&principal.id);
+    let period = budget.map_or(budgets.default_period, |b| b.period);
+    let mut conn = state.conn.clone();
+    let (window, spent) = UsageLedger::new(state.keys.clone())
+        .read(&mut conn, &principal.id, period)
+        .await
+        .map_err(Error::RedisUnavailable)?;
+    Ok(UsageResponse {
+        principal: principal.id.clone(),
+        period_start: window.start,
+        resets_at: window.resets_at,
+        spent,
+        budget: budget.map(|b| b.limits()),
+    })
+}
+
 /// Reads a job's record for its owner. An unknown job and another principal's job answer the
 /// same 404 (as a malformed id does in the extractor): nobody learns which ids exist.
 pub async fn load_owned(
@@ -128,6 +175,7 @@ pub async fn refine(
             record.status
         )));
     }
+    check_budget(state, principal).await?;
     let job = DesignJob {
         request_id: record.request_id,
         prompt: record.prompt,

@@ -318,7 +318,11 @@ async fn plain_error_report(status: StatusCode, body: axum::body::Body) -> Error
             .unwrap_or("The request failed")
             .to_owned()
     });
-    ErrorReport { code, message }
+    ErrorReport {
+        code,
+        message,
+        budget: None,
+    }
 }
 
 fn rewrite_as_json(
@@ -327,11 +331,15 @@ fn rewrite_as_json(
     request_id: Option<String>,
 ) -> Response {
     let (mut parts, ()) = response.into_parts();
+    let budget = report.budget;
     let body = ErrorBody {
         error: ErrorDetail {
             code: report.code.to_owned(),
             message: report.message,
             request_id,
+            spent: budget.as_ref().map(|refusal| refusal.spent),
+            resets_at: budget.as_ref().map(|refusal| refusal.resets_at),
+            budget: budget.map(|refusal| refusal.budget),
         },
     };
     parts.headers.insert(

@@ -402,6 +402,15 @@ pub struct ErrorDetail {
     pub message: String,
     /// The id of the HTTP request (the `x-request-id` header), for support.
     pub request_id: Option<String>,
+    /// `budget_exceeded` only: what the caller spent in the current period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spent: Option<crate::budget::Spend>,
+    /// `budget_exceeded` only: the caller's budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::budget::BudgetLimits>,
+    /// `budget_exceeded` only: when the period ends and the spend starts again from 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<DateTime<Utc>>,
 }
 
 /// A client's message on the `GET /ws` session, tagged by `type`.

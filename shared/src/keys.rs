@@ -82,6 +82,17 @@ impl Keys {
         format!("{}queue-sampler", self.prefix)
     }
 
+    /// Hash of one principal's usage in one budget window (`usd`, `freecad_seconds`, and an
+    /// `alerted:{percent}` flag per threshold crossed): the period and the window's start (both
+    /// in Unix seconds) name it, so a changed period starts a window of its own. Expires one
+    /// period after the window ends.
+    pub fn usage(&self, principal: &str, period_seconds: u64, window_start: i64) -> String {
+        format!(
+            "{}usage:{principal}:{period_seconds}:{window_start}",
+            self.prefix
+        )
+    }
+
     /// Lock taken (SET NX PX, one sweep interval) by the gateway that sweeps expired jobs'
     /// artifacts in this interval.
     pub fn artifact_sweeper_lock(&self) -> String {

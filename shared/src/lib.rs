@@ -6,6 +6,7 @@
 //! - [`metrics`]: every metric name, type, labels and help text; zero series; gauge guards.
 //! - [`api`]: HTTP request and response bodies, with their validation.
 //! - [`catalogue`]: the offline planner's parts as users see them (name, what, example).
+//! - [`budget`]: spend budgets per principal, usage windows in Redis, threshold alerts.
 //! - [`job`]: the queue payload, job status and the job record.
 //! - [`job_id`]: `JobId`, the newtype of a job's id in keys, records, events and routes.
 //! - [`error_code`]: why a job failed: every job error code, with its meaning.
@@ -25,6 +26,7 @@
 pub mod api;
 pub mod artifact_store;
 pub mod auth;
+pub mod budget;
 pub mod callback;
 pub mod catalogue;
 pub mod error_code;

@@ -308,6 +308,41 @@ metric!(
     "Feedback given on designs, by value: thumbs_up, thumbs_down, accepted, rejected."
 );
 
+// --- Budgets and usage ---------------------------------------------------------------
+metric!(
+    USAGE_USD_TOTAL,
+    // Dollars need a float: kept outside the recorder like `llm_cost_usd_total`.
+    "usage_usd_total",
+    Counter,
+    ["principal"],
+    Worker,
+    "Model dollars charged to principals' usage; labelled by principal only with METRICS_PER_PRINCIPAL=true."
+);
+metric!(
+    USAGE_FREECAD_SECONDS_TOTAL,
+    "usage_freecad_seconds_total",
+    Counter,
+    ["principal"],
+    Worker,
+    "FreeCAD seconds charged to principals' usage; labelled by principal only with METRICS_PER_PRINCIPAL=true."
+);
+metric!(
+    BUDGET_ALERTS_TOTAL,
+    "budget_alerts_total",
+    Counter,
+    ["threshold"],
+    Worker,
+    "Budget threshold crossings (50, 80, 100 percent) sent to BUDGET_WEBHOOK_URL's queue."
+);
+metric!(
+    BUDGET_REJECTIONS_TOTAL,
+    "budget_rejections_total",
+    Counter,
+    [],
+    Gateway,
+    "Submissions and refines answered 402 budget_exceeded."
+);
+
 // --- Redis (both) ------------------------------------------------------------------------
 metric!(
     REDIS_ERRORS_TOTAL,
@@ -349,6 +384,10 @@ pub const ALL: &[Metric] = &[
     QUEUE_DEPTH,
     QUEUE_WORKERS_ALIVE,
     DESIGN_FEEDBACK_TOTAL,
+    USAGE_USD_TOTAL,
+    USAGE_FREECAD_SECONDS_TOTAL,
+    BUDGET_ALERTS_TOTAL,
+    BUDGET_REJECTIONS_TOTAL,
     REDIS_ERRORS_TOTAL,
 ];
 
@@ -430,6 +469,7 @@ pub fn init_gateway_series() {
         RATE_LIMIT_REJECTIONS_TOTAL,
         RATE_LIMIT_FAIL_OPEN_TOTAL,
         RATE_LIMIT_FAIL_CLOSED_TOTAL,
+        BUDGET_REJECTIONS_TOTAL,
     ] {
         metrics::counter!(counter.name).increment(0);
     }
@@ -481,6 +521,10 @@ pub fn init_worker_series() {
     metrics::gauge!(ACTIVE_DESIGNS.name).increment(0.0);
     for status in ["success", "failure", "timeout", "rejected"] {
         metrics::counter!(FREECAD_EXECUTIONS_TOTAL.name, "status" => status).increment(0);
+    }
+    for threshold in crate::budget::THRESHOLDS_PERCENT {
+        metrics::counter!(BUDGET_ALERTS_TOTAL.name, "threshold" => threshold.to_string())
+            .increment(0);
     }
     for component in RedisComponent::WORKER {
         metrics::counter!(REDIS_ERRORS_TOTAL.name, "component" => component.as_str()).increment(0);
@@ -561,6 +605,53 @@ pub fn render_llm_cost(out: &mut String) {
             .collect()
     };
     render_series(out, LLM_COST_USD_TOTAL, &series);
+}
+
+/// Usage charged so far in this process: (principal, or `None` when not labelled by
+/// principal) -> (dollars, FreeCAD seconds).
+static USAGE_BY_PRINCIPAL: std::sync::Mutex<
+    std::collections::BTreeMap<Option<String>, (f64, f64)>,
+> = std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// Counts one job attempt's spend into `usage_usd_total` and `usage_freecad_seconds_total`,
+/// under the principal's label only when `per_principal` (`METRICS_PER_PRINCIPAL`), so that
+/// the series stay bounded otherwise.
+pub fn add_usage(principal: &str, per_principal: bool, usd: f64, freecad_seconds: f64) {
+    let label = per_principal.then(|| principal.to_owned());
+    let mut usage = USAGE_BY_PRINCIPAL.lock().expect("usage lock");
+    let entry = usage.entry(label).or_insert((0.0, 0.0));
+    entry.0 += usd.max(0.0);
+    entry.1 += freecad_seconds.max(0.0);
+}
+
+/// The usage counters (floats); one unlabelled zero series each before any charge.
+pub fn render_usage(out: &mut String) {
+    let usage = USAGE_BY_PRINCIPAL.lock().expect("usage lock").clone();
+    let labels: Vec<Vec<(&str, &str)>> = usage
+        .keys()
+        .map(|principal| match principal {
+            Some(name) => vec![("principal", name.as_str())],
+            None => Vec::new(),
+        })
+        .collect();
+    for (metric, pick) in [
+        (
+            USAGE_USD_TOTAL,
+            (|v: &(f64, f64)| v.0) as fn(&(f64, f64)) -> f64,
+        ),
+        (USAGE_FREECAD_SECONDS_TOTAL, |v: &(f64, f64)| v.1),
+    ] {
+        let series: Vec<(&[(&str, &str)], f64)> = if usage.is_empty() {
+            vec![(&[], 0.0)]
+        } else {
+            labels
+                .iter()
+                .zip(usage.values())
+                .map(|(labels, value)| (&labels[..], pick(value)))
+                .collect()
+        };
+        render_series(out, metric, &series);
+    }
 }
 
 fn escape_label_value(value: &str) -> String {

@@ -84,5 +84,6 @@ async fn render_metrics(State(state): State<ProbeState>) -> impl IntoResponse {
     }
     let mut body = state.metrics.render();
     shared::metrics::render_llm_cost(&mut body);
+    shared::metrics::render_usage(&mut body);
     ([("content-type", "text/plain; version=0.0.4")], body)
 }

@@ -130,6 +130,7 @@ impl Application {
                 settings.webhooks.secret.clone(),
                 shared::callback::CallbackPolicy::from_settings(&settings),
             ),
+            usage: shared::budget::UsageLedger::new(keys.clone()),
             script_override: None,
         };
         Ok(Self {

@@ -41,6 +41,7 @@ pub fn router() -> Router<AppState> {
         (status = 400, description = "Malformed JSON", body = shared::api::ErrorBody),
         (status = 413, description = "Body over MAX_BODY_BYTES", body = shared::api::ErrorBody),
         (status = 415, description = "Not `Content-Type: application/json`", body = shared::api::ErrorBody),
+        (status = 402, description = "budget_exceeded: the caller's budget for this period is used up", body = shared::api::ErrorBody),
         (status = 422, description = "A field out of range, or an Idempotency-Key reused with another body", body = shared::api::ErrorBody),
         (status = 503, description = "Redis unreachable", body = shared::api::ErrorBody)),
     params(("Idempotency-Key" = Option<String>, Header,
@@ -90,6 +91,7 @@ pub async fn get_design(OwnedDesign(record): OwnedDesign) -> Json<DesignStatusRe
         (status = 404, description = "No such job", body = shared::api::ErrorBody),
         (status = 413, description = "Body over MAX_BODY_BYTES", body = shared::api::ErrorBody),
         (status = 415, description = "Not `Content-Type: application/json`", body = shared::api::ErrorBody),
+        (status = 402, description = "budget_exceeded: the caller's budget for this period is used up", body = shared::api::ErrorBody),
         (status = 409, description = "The design is not completed", body = shared::api::ErrorBody),
         (status = 422, description = "Feedback empty or too long", body = shared::api::ErrorBody)))]
 pub async fn refine_design(

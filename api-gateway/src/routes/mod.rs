@@ -22,6 +22,7 @@ pub mod health;
 pub mod metrics;
 pub mod openapi;
 pub mod page;
+pub mod usage;
 
 /// The state of the public routes: the same [`AppState`], under a type the caller's
 /// extractors do not accept.
@@ -52,4 +53,5 @@ pub fn protected_router() -> Router<AppState> {
         .merge(designs::router())
         .merge(events::router())
         .merge(page::router())
+        .merge(usage::router())
 }

@@ -25,11 +25,12 @@ use crate::routes::PublicState;
         super::events::stream_design_events,
         super::auth::issue_token,
         super::admin::list_dead_jobs,
+        super::usage::get_usage,
         super::health::health,
         super::health::ready,
     ),
     components(schemas(shared::events::ProgressEvent, shared::events::EventType)),
-    tags((name = "design", description = "Design jobs"), (name = "auth", description = "Tokens"), (name = "admin", description = "Operators"), (name = "health", description = "Probes"))
+    tags((name = "design", description = "Design jobs"), (name = "auth", description = "Tokens"), (name = "admin", description = "Operators"), (name = "usage", description = "Spend and budgets"), (name = "health", description = "Probes"))
 )]
 pub struct ApiDoc;
 

@@ -2,6 +2,7 @@
 //! with no worker (jobs stay pending). Tests that need jobs to run are the whole system's, in
 //! the `e2e` crate.
 
+mod budgets;
 mod callbacks;
 mod errors;
 mod events;

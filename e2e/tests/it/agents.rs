@@ -15,7 +15,7 @@ const JOB_LIMIT: Duration = Duration::from_secs(120);
 
 /// Which agent a request comes from, by the system prompt it carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
+pub(crate) enum Role {
     Planner,
     Generator,
     Validator,
@@ -40,13 +40,15 @@ type Answer = dyn Fn(Role, usize) -> String + Send + Sync;
 
 /// A fake OpenAI-compatible server: answers each agent with `answer(role, nth request of that
 /// role)`, as JSON or as an SSE stream in several chunks, with usage; records the requests.
-struct FakeModel {
+pub(crate) struct FakeModel {
     base: String,
     requests: Arc<Mutex<Vec<(Role, Value)>>>,
 }
 
 impl FakeModel {
-    async fn start(answer: impl Fn(Role, usize) -> String + Send + Sync + 'static) -> Self {
+    pub(crate) async fn start(
+        answer: impl Fn(Role, usize) -> String + Send + Sync + 'static,
+    ) -> Self {
         let requests: Arc<Mutex<Vec<(Role, Value)>>> = Arc::default();
         let answer: Arc<Answer> = Arc::new(answer);
         let seen = requests.clone();
@@ -110,7 +112,7 @@ impl FakeModel {
             .collect()
     }
 
-    fn env(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("OPENAI_API_KEY", "sk-fake".to_owned()),
             ("OPENAI_BASE_URL", format!("{}/v1", self.base)),
@@ -121,11 +123,11 @@ impl FakeModel {
     }
 }
 
-const PLAN: &str = "```json\n{\"summary\": \"Block 20 x 10 x 5 mm\", \"steps\": [\"make a box\"], \
+pub(crate) const PLAN: &str = "```json\n{\"summary\": \"Block 20 x 10 x 5 mm\", \"steps\": [\"make a box\"], \
     \"expected\": {\"bbox\": [20, 10, 5], \"volume\": 1000, \"solids\": 1}}\n```";
-const REVIEW: &str = "{\"score\": 0.95, \"approved\": true, \"feedback\": []}";
+pub(crate) const REVIEW: &str = "{\"score\": 0.95, \"approved\": true, \"feedback\": []}";
 
-fn script(length: f64) -> String {
+pub(crate) fn script(length: f64) -> String {
     format!(
         "Here it is:\n```python\nimport FreeCAD as App\nimport Part\n\ndoc = App.ActiveDocument\n\
          shape = Part.makeBox({length}, 10, 5)\ndoc.addObject(\"Part::Feature\", \"Part\").Shape = shape\n\

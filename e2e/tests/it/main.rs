@@ -7,6 +7,7 @@ mod artifact_store;
 mod auth;
 mod backlog;
 mod browser;
+mod budgets;
 mod deploy;
 mod design;
 mod events;

@@ -18,6 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::artifact_store::StoreLocation;
+use crate::budget::{BudgetPeriod, PrincipalBudgets};
 use crate::model::{AllowedModels, ModelName};
 pub use raw::{
     AGENT_NAMES, AGENT_SETTING_KEYS, AgentModelSettings, LlmAgents, environment_variables,
@@ -126,6 +127,7 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub freecad: FreecadSettings,
     pub llm: LlmSettings,
+    pub budgets: BudgetSettings,
 }
 
 /// Logs and the worker's metrics endpoint.
@@ -357,6 +359,54 @@ pub struct LlmSettings {
     pub allow_unpriced: bool,
 }
 
+/// Spend budgets and usage (README.md, "Budgets and usage").
+#[derive(Debug, Clone)]
+pub struct BudgetSettings {
+    /// `PRINCIPAL_BUDGETS`: a principal not named is unlimited (its usage is still counted).
+    pub principals: PrincipalBudgets,
+    /// `BUDGET_PERIOD`: the period of a budget that names none, and of the usage counted for
+    /// principals without a budget.
+    pub default_period: BudgetPeriod,
+    /// `BUDGET_WEBHOOK_URL`: where threshold crossings are POSTed. The operator's own
+    /// endpoint, so unlike a `callback_url` it may be on a private network.
+    pub webhook_url: Option<url::Url>,
+    /// `METRICS_PER_PRINCIPAL`: usage counters labelled by principal.
+    pub metrics_per_principal: bool,
+}
+
+impl BudgetSettings {
+    fn from_raw(raw: &RawSettings) -> Result<Self, ConfigError> {
+        let default_period = BudgetPeriod::parse(&raw.budget_period)
+            .map_err(|error| ConfigError::Message(format!("BUDGET_PERIOD: {error}")))?;
+        let principals = PrincipalBudgets::parse(&raw.principal_budgets, default_period)
+            .map_err(|error| ConfigError::Message(format!("PRINCIPAL_BUDGETS: {error}")))?;
+        let webhook_url = match raw.budget_webhook_url.as_deref() {
+            None => None,
+            Some(text) => match url::Url::parse(text) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
+                _ => {
+                    return Err(ConfigError::Message(format!(
+                        "BUDGET_WEBHOOK_URL must be an http:// or https:// URL, not {text:?}"
+                    )));
+                }
+            },
+        };
+        if webhook_url.is_some() && raw.webhook_secret.is_none() && !raw.webhook_allow_unsigned {
+            return Err(ConfigError::Message(
+                "BUDGET_WEBHOOK_URL needs WEBHOOK_SECRET to sign its deliveries (or \
+                 WEBHOOK_ALLOW_UNSIGNED=true)"
+                    .to_owned(),
+            ));
+        }
+        Ok(Self {
+            principals,
+            default_period,
+            webhook_url,
+            metrics_per_principal: raw.metrics_per_principal,
+        })
+    }
+}
+
 impl Settings {
     /// Loads the settings from `./config` and the process environment.
     pub fn load() -> Result<Self, ConfigError> {
@@ -378,6 +428,7 @@ impl Settings {
     }
 
     fn from_raw(raw: RawSettings) -> Result<Self, ConfigError> {
+        let budgets = BudgetSettings::from_raw(&raw)?;
         let redis = RedisSettings {
             url: redis_url(&raw),
             key_prefix: raw.redis_key_prefix,
@@ -504,6 +555,7 @@ impl Settings {
                 allowed_models: raw.allowed_models,
                 allow_unpriced: raw.llm_allow_unpriced,
             },
+            budgets,
         })
     }
 

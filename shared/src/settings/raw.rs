@@ -185,6 +185,19 @@ pub(super) struct RawSettings {
     pub(super) allowed_models: Option<String>,
     /// Let jobs use models that the price table does not list (their spend is then unknown).
     pub(super) llm_allow_unpriced: bool,
+
+    // Budgets and usage (README.md, "Budgets and usage").
+    /// Budgets per principal: `alice:usd=5,freecad_seconds=3600,period=1d;bob:usd=1`; a
+    /// principal not named is unlimited (its usage is still counted).
+    pub(super) principal_budgets: String,
+    /// The period of a budget that names none, and of the usage counted for principals
+    /// without a budget.
+    pub(super) budget_period: String,
+    /// Where each 50 / 80 / 100 % threshold crossing is POSTed, signed with `WEBHOOK_SECRET`.
+    pub(super) budget_webhook_url: Option<String>,
+    /// Usage counters labelled by principal on `/metrics` (one series per principal: keep it
+    /// off with many principals); off: one unlabelled series each.
+    pub(super) metrics_per_principal: bool,
 }
 
 /// The model settings of one agent (README.md, "Models").
@@ -321,6 +334,9 @@ pub(super) const DEFAULTS: &[(&str, &str)] = &[
     ("llm_timeout_seconds", "120"),
     ("llm_stream", "true"),
     ("llm_max_in_flight", "32"),
+    ("principal_budgets", ""),
+    ("budget_period", "1d"),
+    ("metrics_per_principal", "false"),
 ];
 
 /// Every environment variable the binaries read, derived from [`RawSettings`] itself (its

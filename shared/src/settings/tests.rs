@@ -366,3 +366,58 @@ fn malformed_agent_models_name_the_variable() {
         assert!(err.contains(name), "{name}: {err}");
     }
 }
+
+#[test]
+fn principal_budgets_are_parsed_at_load_and_bad_ones_name_the_variable() {
+    let dir = empty_dir();
+    let s = Settings::load_from(
+        dir.path(),
+        env(&[
+            (
+                "PRINCIPAL_BUDGETS",
+                "alice:usd=5,freecad_seconds=3600,period=1d",
+            ),
+            ("BUDGET_PERIOD", "1h"),
+        ]),
+    )
+    .unwrap();
+    let alice = s.budgets.principals.get("alice").unwrap();
+    assert_eq!(alice.usd, Some(5.0));
+    assert_eq!(alice.period.label(), "1d");
+    assert_eq!(s.budgets.default_period.label(), "1h");
+    assert!(s.budgets.principals.get("bob").is_none());
+    assert!(!s.budgets.metrics_per_principal);
+
+    for (name, value, needle) in [
+        ("PRINCIPAL_BUDGETS", "alice:usd=five", "PRINCIPAL_BUDGETS"),
+        ("BUDGET_PERIOD", "1y", "BUDGET_PERIOD"),
+        (
+            "BUDGET_WEBHOOK_URL",
+            "ftp://billing/hook",
+            "BUDGET_WEBHOOK_URL",
+        ),
+        (
+            "BUDGET_WEBHOOK_URL",
+            "http://billing.internal/hook",
+            "WEBHOOK_SECRET",
+        ),
+    ] {
+        let error = Settings::load_from(dir.path(), env(&[(name, value)])).unwrap_err();
+        assert!(
+            error.to_string().contains(needle),
+            "{name}={value}: {error}"
+        );
+    }
+    let signed = Settings::load_from(
+        dir.path(),
+        env(&[
+            ("BUDGET_WEBHOOK_URL", "http://billing.internal/hook"),
+            ("WEBHOOK_SECRET", "s3cret"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        signed.budgets.webhook_url.unwrap().as_str(),
+        "http://billing.internal/hook"
+    );
+}

@@ -12,6 +12,7 @@
 //! remain.
 
 mod artifacts;
+mod budget;
 mod conversion;
 pub mod freecad_slots;
 mod report;
@@ -66,8 +67,10 @@ pub struct JobContext {
     pub job_timeout: std::time::Duration,
     /// Runs a job gets before a transient failure is final (`JOB_MAX_ATTEMPTS`).
     pub max_attempts: u32,
-    /// Delivers final states to `callback_url`s.
+    /// Delivers final states to `callback_url`s, and budget alerts.
     pub webhooks: webhook::WebhookSender,
+    /// The principals' usage windows, charged at the end of each attempt.
+    pub usage: shared::budget::UsageLedger,
     /// Set by tests only, never by configuration.
     pub script_override: Option<ScriptOverride>,
 }
@@ -125,9 +128,8 @@ impl From<std::io::Error> for JobError {
     }
 }
 
-/// The apalis handler. The whole pipeline runs under `JOB_TIMEOUT_SECONDS`; a job that
-/// ended meanwhile (cancelled) just stops; a panic anywhere becomes a final `internal_error`
-/// failure instead of a record stuck in a running state.
+/// The apalis handler: runs one attempt of the job, then charges what the attempt spent to
+/// its principal's usage, whatever its end (`jobs/budget.rs`).
 #[instrument(skip_all, fields(request_id = %job.request_id))]
 pub async fn run_design_job(job: DesignJob, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
     let ctx: &JobContext = &ctx;
@@ -135,7 +137,20 @@ pub async fn run_design_job(job: DesignJob, ctx: Data<JobContext>) -> Result<(),
         return conversion::run_conversion(&job, formats, ctx).await;
     }
     let report = ctx.reporter(job.request_id);
-    let pipeline = AssertUnwindSafe(run_pipeline(&job, ctx, &report)).catch_unwind();
+    let ended = run_attempt(&job, ctx, &report).await;
+    budget::charge_attempt(ctx, &report).await;
+    ended
+}
+
+/// One attempt, its end recorded. The whole pipeline runs under `JOB_TIMEOUT_SECONDS`; a job
+/// that ended meanwhile (cancelled) just stops; a panic anywhere becomes a final
+/// `internal_error` failure instead of a record stuck in a running state.
+async fn run_attempt(
+    job: &DesignJob,
+    ctx: &JobContext,
+    report: &JobReporter,
+) -> Result<(), BoxDynError> {
+    let pipeline = AssertUnwindSafe(run_pipeline(job, ctx, report)).catch_unwind();
     let (code, message) = match tokio::time::timeout(ctx.job_timeout, pipeline).await {
         Ok(Ok(Ok(()))) => return Ok(()),
         Ok(Ok(Err(JobError::Ended))) => {
@@ -149,7 +164,7 @@ pub async fn run_design_job(job: DesignJob, ctx: Data<JobContext>) -> Result<(),
             (code, message)
         }
         Ok(Ok(Err(JobError::Transient(error)))) => {
-            return retry::retry_or_bury(ctx, &job, error).await;
+            return retry::retry_or_bury(ctx, job, error).await;
         }
         Ok(Err(panic)) => {
             let reason = panic
@@ -198,9 +213,9 @@ async fn run_pipeline(
         return Ok(());
     };
     report.track(
+        &record.principal,
         UsageTally::starting_at(record.usage.clone()),
         record.callback_url.is_some(),
-        &record.principal,
     );
     if record.status.is_terminal() {
         info!(status = %record.status, "the job has ended already; not running it again");

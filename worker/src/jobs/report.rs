@@ -21,6 +21,7 @@ use std::sync::{Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
 use redis::aio::ConnectionManager;
+use shared::budget::Spend;
 use shared::error_code::ErrorCode;
 use shared::events::EventPayload;
 use shared::job::{ArtifactInfo, DesignStatus, JobPatch};
@@ -52,8 +53,12 @@ pub struct JobReporter {
     /// Whether the record has a `callback_url`, once the run has read the record; unknown
     /// means the end reads the record to find out.
     has_callback: OnceLock<bool>,
-    /// The record's principal, so that ending the job needs no read of it.
-    principal: OnceLock<String>,
+    /// Who pays for this attempt and the model dollars spent before it, once the run has read
+    /// the record (the usage tally goes on from the earlier runs' total). The principal also
+    /// spares the write that ends the job a read of it.
+    payer: OnceLock<(String, f64)>,
+    /// Time this attempt spent in FreeCAD executions, for the principal's budget.
+    freecad_time: Mutex<std::time::Duration>,
 }
 
 /// The value of `design_requests_total{status}` for a job that ended this way.
@@ -82,16 +87,37 @@ impl JobReporter {
             queued: Mutex::new(Vec::new()),
             usage: OnceLock::new(),
             has_callback: OnceLock::new(),
-            principal: OnceLock::new(),
+            payer: OnceLock::new(),
+            freecad_time: Mutex::new(std::time::Duration::ZERO),
         }
     }
 
-    /// What the run learnt from the record: the usage its earlier runs spent (the tally
-    /// goes on from there), whether the end has a webhook to deliver, and whose job it is.
-    pub fn track(&self, usage: UsageTally, has_callback: bool, principal: &str) {
+    /// What the run learnt from the record: who submitted it, the usage its earlier runs
+    /// spent (the tally goes on from there) and whether the end has a webhook to deliver.
+    pub fn track(&self, principal: &str, usage: UsageTally, has_callback: bool) {
+        let _ = self
+            .payer
+            .set((principal.to_owned(), usage.total().cost_usd));
         let _ = self.usage.set(usage);
         let _ = self.has_callback.set(has_callback);
-        let _ = self.principal.set(principal.to_owned());
+    }
+
+    /// Adds the time of one FreeCAD execution to this attempt's spend.
+    pub fn add_freecad_time(&self, elapsed: std::time::Duration) {
+        *self.freecad_time.lock().expect("freecad time lock") += elapsed;
+    }
+
+    /// Who pays for this attempt and what it spent (model dollars since it started, FreeCAD
+    /// time); `None` when the run never read the record.
+    pub fn attempt_spend(&self) -> Option<(&str, Spend)> {
+        let (principal, usd_before) = self.payer.get()?;
+        let usd_now = self.usage.get().map_or(*usd_before, |u| u.total().cost_usd);
+        let freecad = *self.freecad_time.lock().expect("freecad time lock");
+        let spend = Spend {
+            usd: (usd_now - usd_before).max(0.0),
+            freecad_seconds: freecad.as_secs_f64(),
+        };
+        Some((principal.as_str(), spend))
     }
 
     /// The usage tally the job's agents add to.
@@ -136,7 +162,7 @@ impl JobReporter {
             .report(
                 &mut conn,
                 &self.id,
-                self.principal.get().map(String::as_str),
+                self.payer.get().map(|(principal, _)| principal.as_str()),
                 patch.as_ref(),
                 &batch,
             )

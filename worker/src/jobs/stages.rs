@@ -204,6 +204,11 @@ impl JobRun<'_> {
         let unchecked = self.ctx.script_override.is_some()
             && script.starts_with(super::UNCHECKED_OVERRIDE_LINE);
         let runner = &self.ctx.runner;
+        // Charged to the principal's FreeCAD seconds however the run ends (dropped included).
+        let _timer = FreecadTimer {
+            report: self.report,
+            started: std::time::Instant::now(),
+        };
         let execution = async {
             if unchecked {
                 runner.run_unchecked_for_tests(&script, formats).await
@@ -402,6 +407,18 @@ impl JobAgents {
                 self.orchestrator.name()
             ),
         ]
+    }
+}
+
+/// Adds the time from its creation to its drop to the attempt's FreeCAD seconds.
+struct FreecadTimer<'a> {
+    report: &'a JobReporter,
+    started: std::time::Instant,
+}
+
+impl Drop for FreecadTimer<'_> {
+    fn drop(&mut self) {
+        self.report.add_freecad_time(self.started.elapsed());
     }
 }
 

@@ -1,5 +1,7 @@
 //! `callback_url`: when a job ends, its status is POSTed there, signed, retried with backoff;
-//! a delivery that fails never changes the job.
+//! a delivery that fails never changes the job. The operator's own endpoints (the budget
+//! alerts' `BUDGET_WEBHOOK_URL`) are sent the same way, signed by the same code, through a
+//! client without the public-only resolver: the operator, not a tenant, chose them.
 //!
 //! The destination is a tenant's choice, so every delivery goes through
 //! [`shared::callback::CallbackPolicy`] twice: the URL before each attempt (a literal address
@@ -78,6 +80,8 @@ impl Resolve for PublicOnlyResolver {
 #[derive(Clone)]
 pub struct WebhookSender {
     client: reqwest::Client,
+    /// For the operator's own endpoints, which may be on a private network.
+    operator_client: reqwest::Client,
     secret: Option<SecretString>,
     policy: Arc<CallbackPolicy>,
     /// Deliveries under way, so that shutdown waits for them instead of dropping them.
@@ -108,15 +112,19 @@ impl WebhookSender {
             policy: policy.clone(),
             lookup,
         };
-        let client = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
+        let builder = || {
+            reqwest::Client::builder()
+                .timeout(REQUEST_TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+        };
+        let client = builder()
             .dns_resolver(Arc::new(resolver))
             .build()
             .expect("an HTTP client");
         Self {
             client,
+            operator_client: builder().build().expect("an HTTP client"),
             secret,
             policy,
             deliveries: TaskTracker::new(),
@@ -165,29 +173,61 @@ impl WebhookSender {
         let Ok(body) = serde_json::to_vec(&status) else {
             return false;
         };
+        self.post_signed(&self.client, url, &body, &request_id.to_string())
+            .await
+    }
+
+    /// POSTs `body` to an endpoint the operator configured (not a tenant), signed like job
+    /// callbacks, in the background (shutdown drains it with the rest); `about` names it in
+    /// the logs.
+    pub fn deliver_to_operator_in_background(
+        &self,
+        url: reqwest::Url,
+        body: Vec<u8>,
+        about: String,
+    ) {
+        let sender = self.clone();
+        self.deliveries.spawn(async move {
+            let client = &sender.operator_client;
+            sender.post_signed(client, url, &body, &about).await
+        });
+    }
+
+    /// Signed POSTs with backoff until a receiver answers 2xx; `true` once one did.
+    async fn post_signed(
+        &self,
+        client: &reqwest::Client,
+        url: reqwest::Url,
+        body: &[u8],
+        about: &str,
+    ) -> bool {
         let mut delay = FIRST_DELAY;
         for attempt in 1..=ATTEMPTS {
-            match self.attempt(url.clone(), &body).await {
+            match self.attempt(client, url.clone(), body).await {
                 Ok(response) if response.status().is_success() => {
-                    info!(%request_id, attempt, "webhook delivered");
+                    info!(about, attempt, "webhook delivered");
                     return true;
                 }
                 Ok(response) => {
-                    warn!(%request_id, attempt, status = %response.status(), "webhook refused")
+                    warn!(about, attempt, status = %response.status(), "webhook refused")
                 }
-                Err(error) => warn!(%request_id, attempt, %error, "webhook failed"),
+                Err(error) => warn!(about, attempt, %error, "webhook failed"),
             }
             tokio::time::sleep(delay).await;
             delay *= 2;
         }
-        warn!(%request_id, "webhook given up after {ATTEMPTS} attempts");
+        warn!(about, "webhook given up after {ATTEMPTS} attempts");
         false
     }
 
-    async fn attempt(&self, url: reqwest::Url, body: &[u8]) -> reqwest::Result<reqwest::Response> {
+    async fn attempt(
+        &self,
+        client: &reqwest::Client,
+        url: reqwest::Url,
+        body: &[u8],
+    ) -> reqwest::Result<reqwest::Response> {
         let timestamp = chrono::Utc::now().timestamp();
-        let mut request = self
-            .client
+        let mut request = client
             .post(url)
             .header("content-type", "application/json")
             .header(TIMESTAMP_HEADER, timestamp.to_string())
