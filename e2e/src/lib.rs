@@ -11,6 +11,7 @@
 //!   Redis, with one helper per route, typed status polling and [`error_code`].
 //! - `sse`: [`SseClient`], a minimal reader of a job's Server-Sent Events.
 //! - `wait`: [`wait_until`], the one polling loop with a deadline.
+//! - `ws`: [`ws_connect`] and [`next_json`], a WebSocket client of `/ws`.
 //! - `fixtures`: scripts more than one suite runs, such as [`through_freecad_importer`].
 
 mod app;
@@ -18,6 +19,7 @@ mod fixtures;
 mod redis;
 mod sse;
 mod wait;
+mod ws;
 
 pub use app::{
     AppOptions, TestApp, error_code, spawn_app, spawn_app_with, spawn_app_with_worker_env,
@@ -27,3 +29,4 @@ pub use fixtures::through_freecad_importer;
 pub use redis::{TestRedis, free_port};
 pub use sse::{SseClient, SseEvent, assert_consecutive};
 pub use wait::wait_until;
+pub use ws::{WsStream, next_json, ws_connect};

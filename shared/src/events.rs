@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use redis::{Script, aio::ConnectionLike};
 use serde::{Deserialize, Serialize};
 
+use crate::error_code::ErrorCode;
 use crate::job::{ArtifactInfo, DesignStatus};
 use crate::keys::Keys;
 
@@ -91,13 +92,13 @@ pub enum EventPayload {
     },
     Artifact(ArtifactInfo),
     Error {
-        code: String,
+        code: ErrorCode,
         message: String,
     },
     Completed {
         status: DesignStatus,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        error_code: Option<String>,
+        error_code: Option<ErrorCode>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error_message: Option<String>,
     },

@@ -725,7 +725,7 @@ impl JobStore {
             },
             EventPayload::Completed {
                 status: DesignStatus::Cancelled,
-                error_code: Some(crate::error_code::ErrorCode::Cancelled.into()),
+                error_code: Some(crate::error_code::ErrorCode::Cancelled),
                 error_message: None,
             },
         ];

@@ -20,4 +20,5 @@ pub mod llm;
 pub mod mesh;
 pub mod metrics_server;
 pub mod offline_planner;
+pub mod side_tasks;
 pub mod startup;

@@ -293,7 +293,17 @@ impl Application {
         listener.abort();
         promoter.abort();
         let grace = self.settings.queue.worker_shutdown_grace;
-        let undelivered = self.context.webhooks.drain(grace).await;
+        let (undelivered, unretired) = tokio::join!(
+            self.context.webhooks.drain(grace),
+            self.context.runner.drain(grace)
+        );
+        if unretired > 0 {
+            warn!(
+                unretired,
+                ?grace,
+                "FreeCAD processes still retiring after the shutdown grace"
+            );
+        }
         if undelivered > 0 {
             warn!(
                 undelivered,

@@ -5,12 +5,10 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::events::EventType;
-use tokio_tungstenite::tungstenite::Message;
 
-use e2e::{TestApp, assert_consecutive, spawn_gateway};
+use e2e::{TestApp, assert_consecutive, next_json, spawn_gateway, ws_connect};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -183,35 +181,6 @@ async fn a_slow_client_does_not_delay_a_fast_one() {
     assert_consecutive(&late, 1);
 }
 
-async fn ws_connect(
-    app: &TestApp,
-    path: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let (socket, _) =
-        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}{path}", app.port))
-            .await
-            .expect("WebSocket connects");
-    socket
-}
-
-async fn next_json(
-    socket: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) -> Option<Value> {
-    loop {
-        let message = tokio::time::timeout(LIMIT, socket.next())
-            .await
-            .expect("a WebSocket message in time")?
-            .expect("a readable message");
-        match message {
-            Message::Text(text) => return Some(serde_json::from_str(&text).expect("JSON")),
-            Message::Close(_) => return None,
-            _ => continue,
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_streams_end_cleanly_when_the_gateway_drains() {
     let app = spawn_gateway().await;
@@ -224,7 +193,7 @@ async fn open_streams_end_cleanly_when_the_gateway_drains() {
         "the SSE stream ends"
     );
     assert!(
-        next_json(&mut socket).await.is_none(),
+        next_json(&mut socket, LIMIT).await.is_none(),
         "the WebSocket closes"
     );
 }

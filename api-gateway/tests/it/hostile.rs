@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -11,37 +11,14 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
-use e2e::{TestApp, error_code, spawn_gateway, spawn_gateway_with};
-
-type WsStream =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use e2e::{
+    TestApp, WsStream, error_code, next_json, spawn_gateway, spawn_gateway_with, ws_connect,
+};
 
 const LIMIT: Duration = Duration::from_secs(30);
 /// Longer than the relay's resync interval (5 s): a relay left behind by its client reads the
 /// replay stream at least once in any window this long.
 const QUIET_WINDOW: Duration = Duration::from_secs(6);
-
-async fn ws_connect(app: &TestApp, path: &str) -> WsStream {
-    let (socket, _) =
-        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}{path}", app.port))
-            .await
-            .expect("WebSocket connects");
-    socket
-}
-
-/// The next text message as JSON; `None` when the server closed the socket.
-async fn next_json(socket: &mut WsStream) -> Option<Value> {
-    loop {
-        let message = tokio::time::timeout(LIMIT, socket.next())
-            .await
-            .expect("a WebSocket message in time")?;
-        match message {
-            Ok(Message::Text(text)) => return Some(serde_json::from_str(&text).expect("JSON")),
-            Ok(Message::Close(_)) | Err(_) => return None,
-            Ok(_) => continue,
-        }
-    }
-}
 
 /// Commands Redis has run since its stats were last reset: all of them, and `XRANGE` (the
 /// relay's read of the replay stream).
@@ -115,7 +92,7 @@ async fn relays_end_when_their_clients_leave_a_pending_job() {
         assert_eq!(client.next(LIMIT).await.expect("an event").id, 1);
     }
     for socket in &mut sockets {
-        let event = next_json(socket).await.expect("an event");
+        let event = next_json(socket, LIMIT).await.expect("an event");
         assert_eq!(event["seq"], 1, "{event}");
     }
     let (_, watching_xrange) = commands_in_quiet_window(&app).await;
@@ -359,7 +336,9 @@ async fn one_websocket_cannot_create_more_jobs_than_the_rate_limit_allows() {
     }
     let (mut acks, mut refused) = (0, 0);
     while acks + refused < SENT {
-        let message = next_json(&mut socket).await.expect("an answer per message");
+        let message = next_json(&mut socket, LIMIT)
+            .await
+            .expect("an answer per message");
         match (message["type"].as_str(), message["code"].as_str()) {
             (Some("ack"), _) => acks += 1,
             (Some("error"), Some("rate_limited")) => {
@@ -415,7 +394,7 @@ async fn a_50_mb_fragmented_message_is_refused_unparsed() {
         "the gateway read all {TOTAL} bytes of one message"
     );
     // Whatever the socket still delivers, it is no answer to the message and no echo of it.
-    if let Some(message) = next_json(&mut socket).await {
+    if let Some(message) = next_json(&mut socket, LIMIT).await {
         let shown: String = message.to_string().chars().take(100).collect();
         panic!("the oversize message was answered: {shown}");
     }
@@ -445,7 +424,7 @@ async fn a_session_bounds_its_requests_in_flight_and_answers_garbage_in_place() 
     send_json(&mut socket, json!({ "type": "stream_design", "prompt": 5 })).await;
     let (mut too_many, mut malformed) = (0, 0);
     while too_many + malformed < SUBSCRIBES - 8 + GARBAGE {
-        let message = next_json(&mut socket).await.expect("an answer");
+        let message = next_json(&mut socket, LIMIT).await.expect("an answer");
         match message["code"].as_str() {
             Some("too_many_requests_in_flight") => too_many += 1,
             Some("malformed_json") => malformed += 1,
@@ -454,7 +433,7 @@ async fn a_session_bounds_its_requests_in_flight_and_answers_garbage_in_place() 
     }
     assert_eq!(too_many, SUBSCRIBES - 8, "8 requests in flight per session");
     assert_eq!(malformed, GARBAGE);
-    let invalid = next_json(&mut socket).await.unwrap();
+    let invalid = next_json(&mut socket, LIMIT).await.unwrap();
     assert_eq!(invalid["code"], "invalid_message", "{invalid}");
 
     // The 8 subscriptions are live: one event reaches each.
@@ -467,7 +446,7 @@ async fn a_session_bounds_its_requests_in_flight_and_answers_garbage_in_place() 
     )
     .await;
     for _ in 0..8 {
-        let event = next_json(&mut socket).await.unwrap();
+        let event = next_json(&mut socket, LIMIT).await.unwrap();
         assert_eq!(event["seq"], 1, "{event}");
     }
 
@@ -478,7 +457,7 @@ async fn a_session_bounds_its_requests_in_flight_and_answers_garbage_in_place() 
         json!({ "type": "subscribe", "request_id": long_id }),
     )
     .await;
-    let refused = next_json(&mut other).await.unwrap();
+    let refused = next_json(&mut other, LIMIT).await.unwrap();
     assert_eq!(refused["code"], "design_not_found");
     assert!(refused.to_string().len() < 300, "{refused}");
     let over_http = app

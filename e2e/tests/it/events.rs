@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use futures::SinkExt;
+use serde_json::json;
 use shared::job::DesignStatus;
 use tokio_tungstenite::tungstenite::Message;
 
-use e2e::{assert_consecutive, error_code, spawn_app};
+use e2e::{assert_consecutive, error_code, next_json, spawn_app, ws_connect};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -102,35 +102,6 @@ async fn two_gateways_on_one_redis_both_relay_a_job_run_by_a_worker() {
     assert_eq!(a.last().unwrap().data["data"]["status"], "completed");
 }
 
-async fn ws_connect(
-    app: &e2e::TestApp,
-    path: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let (socket, _) =
-        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}{path}", app.port))
-            .await
-            .expect("WebSocket connects");
-    socket
-}
-
-async fn next_json(
-    socket: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) -> Option<Value> {
-    loop {
-        let message = tokio::time::timeout(LIMIT, socket.next())
-            .await
-            .expect("a WebSocket message in time")?
-            .expect("a readable message");
-        match message {
-            Message::Text(text) => return Some(serde_json::from_str(&text).expect("JSON")),
-            Message::Close(_) => return None,
-            _ => continue,
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_stream_design_yields_ack_chunks_and_done() {
     let app = spawn_app().await;
@@ -140,7 +111,7 @@ async fn websocket_stream_design_yields_ack_chunks_and_done() {
         .send(Message::Text("{not json".into()))
         .await
         .unwrap();
-    let error = next_json(&mut socket).await.unwrap();
+    let error = next_json(&mut socket, LIMIT).await.unwrap();
     assert_eq!(error["type"], "error");
     assert_eq!(error["code"], "malformed_json");
     socket
@@ -148,7 +119,7 @@ async fn websocket_stream_design_yields_ack_chunks_and_done() {
         .await
         .unwrap();
     assert_eq!(
-        next_json(&mut socket).await.unwrap()["code"],
+        next_json(&mut socket, LIMIT).await.unwrap()["code"],
         "invalid_message"
     );
     socket
@@ -158,7 +129,7 @@ async fn websocket_stream_design_yields_ack_chunks_and_done() {
         .await
         .unwrap();
     assert_eq!(
-        next_json(&mut socket).await.unwrap()["code"],
+        next_json(&mut socket, LIMIT).await.unwrap()["code"],
         "validation_error"
     );
 
@@ -171,12 +142,12 @@ async fn websocket_stream_design_yields_ack_chunks_and_done() {
         ))
         .await
         .unwrap();
-    let ack = next_json(&mut socket).await.unwrap();
+    let ack = next_json(&mut socket, LIMIT).await.unwrap();
     assert_eq!(ack["type"], "ack");
     let id = ack["request_id"].as_str().unwrap().to_owned();
     let mut chunks = Vec::new();
     let done = loop {
-        let message = next_json(&mut socket)
+        let message = next_json(&mut socket, LIMIT)
             .await
             .expect("the session stays open");
         match message["type"].as_str().unwrap() {
@@ -205,7 +176,7 @@ async fn websocket_stream_design_yields_ack_chunks_and_done() {
         .unwrap();
     let mut events = Vec::new();
     loop {
-        let message = next_json(&mut socket).await.unwrap();
+        let message = next_json(&mut socket, LIMIT).await.unwrap();
         if message["type"] == "stream_done" {
             break;
         }
@@ -222,7 +193,7 @@ async fn websocket_stream_design_yields_ack_chunks_and_done() {
         .await
         .unwrap();
     assert_eq!(
-        next_json(&mut socket).await.unwrap()["code"],
+        next_json(&mut socket, LIMIT).await.unwrap()["code"],
         "design_not_found"
     );
 }
@@ -233,7 +204,7 @@ async fn websocket_per_job_relays_the_events_then_closes() {
     let id = app.submit(&json!({ "prompt": "a 15 mm cube" })).await;
     let mut socket = ws_connect(&app, &format!("/ws/{id}")).await;
     let mut events = Vec::new();
-    while let Some(event) = next_json(&mut socket).await {
+    while let Some(event) = next_json(&mut socket, LIMIT).await {
         events.push(event);
     }
     assert_eq!(events.last().unwrap()["type"], "completed");

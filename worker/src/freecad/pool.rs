@@ -10,6 +10,7 @@ use tracing::{error, warn};
 
 use super::process::{FreecadProcess, ProcessFailure};
 use super::sandbox::Sandbox;
+use crate::side_tasks::SideTasks;
 
 /// The pause before trying again to start a process that failed to start, doubling up to the maximum.
 const RESTART_DELAY: Duration = Duration::from_millis(500);
@@ -42,6 +43,8 @@ struct PoolInner {
     live: AtomicUsize,
     idle_count: AtomicUsize,
     pids: std::sync::Mutex<Vec<u32>>,
+    /// Processes being retired, so that shutdown waits for them to end.
+    retiring: SideTasks,
 }
 
 impl PoolInner {
@@ -63,7 +66,13 @@ pub(crate) struct Lease {
 
 impl Pool {
     /// Starts `size` processes in the background; jobs wait for the first ready one.
-    pub fn start(sandbox: Arc<Sandbox>, size: usize, max_jobs: u32, start_limit: Duration) -> Self {
+    pub fn start(
+        sandbox: Arc<Sandbox>,
+        size: usize,
+        max_jobs: u32,
+        start_limit: Duration,
+        retiring: SideTasks,
+    ) -> Self {
         let (idle_sender, receiver) = mpsc::unbounded_channel();
         let inner = Arc::new(PoolInner {
             sandbox,
@@ -75,6 +84,7 @@ impl Pool {
             live: AtomicUsize::new(0),
             idle_count: AtomicUsize::new(0),
             pids: std::sync::Mutex::default(),
+            retiring,
         });
         for _ in 0..size {
             spawn_replacement(&inner);
@@ -116,7 +126,7 @@ impl Lease {
         };
         if process.jobs_done >= self.pool.max_jobs {
             self.pool.forget(process.pid());
-            tokio::spawn(process.retire());
+            self.pool.retiring.spawn(process.retire());
             spawn_replacement(&self.pool);
         } else {
             self.pool.idle_count.fetch_add(1, Ordering::SeqCst);

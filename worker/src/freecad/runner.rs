@@ -22,6 +22,7 @@ use super::pool::{Lease, Pool, PoolStatus};
 use super::process::{FreecadProcess, ProcessFailure, RunnerAnswer, describe_signal};
 use super::sandbox::{IsolationMode, Limits, Sandbox, SandboxError, owned_prefix};
 use super::state::{self, ObjectState};
+use crate::side_tasks::SideTasks;
 
 /// Everything that decides how scripts run.
 #[derive(Debug, Clone)]
@@ -67,6 +68,8 @@ pub struct FreecadRunner {
     pool: Option<Pool>,
     timeout: Duration,
     tessellation: Tessellation,
+    /// Processes being retired after their last job.
+    retiring: SideTasks,
 }
 
 /// A script that ran and left a measurable solid.
@@ -153,12 +156,14 @@ impl FreecadRunner {
             )
             .await?,
         );
+        let retiring = SideTasks::default();
         let pool = (config.pool_size > 0).then(|| {
             Pool::start(
                 sandbox.clone(),
                 config.pool_size,
                 config.pool_max_jobs,
                 config.timeout,
+                retiring.clone(),
             )
         });
         metrics::gauge!(FREECAD_ISOLATION_MODE.name, "mode" => sandbox.mode().as_str()).set(1.0);
@@ -169,7 +174,14 @@ impl FreecadRunner {
             pool,
             timeout: config.timeout,
             tessellation: config.tessellation,
+            retiring,
         })
+    }
+
+    /// At shutdown: waits up to `within` for retiring processes to end; returns how many had
+    /// not (they die with the worker: bubblewrap's `--die-with-parent`).
+    pub async fn drain(&self, within: Duration) -> usize {
+        self.retiring.drain(within).await
     }
 
     pub fn isolation(&self) -> IsolationMode {
@@ -311,7 +323,7 @@ impl FreecadRunner {
         .map_err(|_| ExecutionError::Timeout(self.timeout))??;
         let remaining = self.timeout.saturating_sub(started.elapsed());
         let result = self.execute_within(&mut process, job, remaining).await;
-        tokio::spawn(process.retire());
+        self.retiring.spawn(process.retire());
         result
     }
 

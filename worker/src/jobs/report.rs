@@ -307,7 +307,7 @@ impl JobReporter {
         };
         let events = [
             EventPayload::Error {
-                code: code.into(),
+                code,
                 message: message.clone(),
             },
             EventPayload::Status {
@@ -316,7 +316,7 @@ impl JobReporter {
             },
             EventPayload::Completed {
                 status: DesignStatus::Failed,
-                error_code: Some(code.into()),
+                error_code: Some(code),
                 error_message: Some(message),
             },
         ];

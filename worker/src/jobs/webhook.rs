@@ -21,8 +21,9 @@ use sha2::Sha256;
 use shared::api::DesignStatusResponse;
 use shared::callback::CallbackPolicy;
 use shared::job::JobRecord;
-use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
+
+use crate::side_tasks::SideTasks;
 
 /// The signature header: `sha256=<hex HMAC-SHA256 of "{timestamp}.{body}">`.
 pub const SIGNATURE_HEADER: &str = "x-designer-signature";
@@ -85,7 +86,7 @@ pub struct WebhookSender {
     secret: Option<SecretString>,
     policy: Arc<CallbackPolicy>,
     /// Deliveries under way, so that shutdown waits for them instead of dropping them.
-    deliveries: TaskTracker,
+    deliveries: SideTasks,
 }
 
 pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
@@ -127,7 +128,7 @@ impl WebhookSender {
             operator_client: builder().build().expect("an HTTP client"),
             secret,
             policy,
-            deliveries: TaskTracker::new(),
+            deliveries: SideTasks::default(),
         }
     }
 
@@ -137,21 +138,15 @@ impl WebhookSender {
             return;
         }
         let sender = self.clone();
-        self.deliveries
-            .spawn(async move { sender.deliver(record).await });
+        self.deliveries.spawn(async move {
+            sender.deliver(record).await;
+        });
     }
 
-    /// At shutdown: takes no new deliveries and waits up to `within` for those under way;
-    /// returns how many were still unfinished (and are dropped with the process).
+    /// At shutdown: waits up to `within` for the deliveries under way; returns how many were
+    /// still unfinished (and are dropped with the process).
     pub async fn drain(&self, within: Duration) -> usize {
-        self.deliveries.close();
-        if tokio::time::timeout(within, self.deliveries.wait())
-            .await
-            .is_err()
-        {
-            return self.deliveries.len();
-        }
-        0
+        self.deliveries.drain(within).await
     }
 
     /// Delivers the record's final status to its `callback_url`; `true` once a receiver took it.
@@ -189,7 +184,7 @@ impl WebhookSender {
         let sender = self.clone();
         self.deliveries.spawn(async move {
             let client = &sender.operator_client;
-            sender.post_signed(client, url, &body, &about).await
+            sender.post_signed(client, url, &body, &about).await;
         });
     }
 
