@@ -126,6 +126,14 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub freecad: FreecadSettings,
     pub llm: LlmSettings,
+    pub result_cache: ResultCacheSettings,
+}
+
+/// The result cache of completed designs (README.md, "The result cache").
+#[derive(Debug, Clone)]
+pub struct ResultCacheSettings {
+    /// How long an entry lives (`RESULT_CACHE_TTL_SECONDS`); `None` (0) turns the cache off.
+    pub ttl: Option<Duration>,
 }
 
 /// Logs and the worker's metrics endpoint.
@@ -503,6 +511,9 @@ impl Settings {
                 price_file: raw.llm_price_file,
                 allowed_models: raw.allowed_models,
                 allow_unpriced: raw.llm_allow_unpriced,
+            },
+            result_cache: ResultCacheSettings {
+                ttl: (raw.result_cache_ttl_seconds > 0).then(|| secs(raw.result_cache_ttl_seconds)),
             },
         })
     }

@@ -185,6 +185,9 @@ pub(super) struct RawSettings {
     pub(super) allowed_models: Option<String>,
     /// Let jobs use models that the price table does not list (their spend is then unknown).
     pub(super) llm_allow_unpriced: bool,
+
+    /// How long a completed design stays in the result cache; 0 turns the cache off.
+    pub(super) result_cache_ttl_seconds: u64,
 }
 
 /// The model settings of one agent (README.md, "Models").
@@ -321,6 +324,7 @@ pub(super) const DEFAULTS: &[(&str, &str)] = &[
     ("llm_timeout_seconds", "120"),
     ("llm_stream", "true"),
     ("llm_max_in_flight", "32"),
+    ("result_cache_ttl_seconds", "604800"),
 ];
 
 /// Every environment variable the binaries read, derived from [`RawSettings`] itself (its

@@ -32,6 +32,7 @@ pub fn job() -> DesignJob {
         feedback: None,
         convert: None,
         earlier_feedback: Vec::new(),
+        cache: false,
     }
 }
 
