@@ -15,6 +15,7 @@ mod artifacts;
 mod conversion;
 pub mod freecad_slots;
 mod report;
+mod result_cache;
 mod retry;
 mod stages;
 pub mod webhook;
