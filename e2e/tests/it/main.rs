@@ -17,5 +17,6 @@ mod processes;
 mod promtool;
 mod ready;
 mod reliability;
+mod result_cache;
 mod sandbox;
 mod throughput;
