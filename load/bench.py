@@ -2,12 +2,13 @@
 """Measures the figures of BENCHMARKS.md on this machine, with the release binaries.
 
 Starts its own redis-server on a free port (never the one on 6379), the gateway and workers,
-then measures: RSS at rest, the time from POST to `completed` for a box (10 runs, FreeCAD
-included), event delivery to 1k and 10k concurrent SSE clients (latency from PUBLISH to
+then measures: RSS at rest, the time from POST to `completed` for a box (10 runs of distinct
+sizes, FreeCAD included) and for the same 10 boxes again (answered by the result cache, no
+FreeCAD), event delivery to 1k and 10k concurrent SSE clients (latency from PUBLISH to
 client, gateway RSS; the `sse_fanout` example), enqueue throughput with authentication and rate
 limiting off and on (the `enqueue_load` example), and the drain rate of the backlog that leaves
 (enable_execution false) through two workers. Standard library only.
-Usage: python3 load/bench.py [--jobs N] [--sse-clients 1000,10000]
+Usage: python3 load/bench.py [--jobs N] [--sse-clients 1000,10000] [--box-only]
 """
 
 import argparse
@@ -95,6 +96,7 @@ def main():
     parser.add_argument("--jobs", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--sse-clients", default="1000,10000")
+    parser.add_argument("--box-only", action="store_true", help="only the RSS and box rows")
     args = parser.parse_args()
     # 10k SSE clients need 10k sockets in the gateway and in the client.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -135,10 +137,10 @@ def main():
         rss_gateway, rss_worker = rss_mib(gateway.pid), rss_mib(worker.pid)
 
         client = Client(http_port)
-        latencies = []
-        for _ in range(args.runs):
+
+        def post_to_completed(prompt, cached):
             started = time.monotonic()
-            status, body = client.request("POST", "/api/v1/design", {"prompt": "Create a simple box 100x50x30mm"})
+            status, body = client.request("POST", "/api/v1/design", {"prompt": prompt})
             assert status == 202, body
             path = f"/api/v1/design/{body['request_id']}"
             while True:
@@ -147,7 +149,28 @@ def main():
                     break
                 time.sleep(0.002)
             assert state["status"] == "completed", state
-            latencies.append(time.monotonic() - started)
+            assert state["cached"] == cached, state
+            return time.monotonic() - started
+
+        # Each size once (FreeCAD runs), then each again: the result cache answers.
+        boxes = [f"Create a simple box 100x50x{30 + run}mm" for run in range(args.runs)]
+        latencies = [post_to_completed(prompt, cached=False) for prompt in boxes]
+        cache_hits = [post_to_completed(prompt, cached=True) for prompt in boxes]
+
+        def box_rows():
+            ms = sorted(x * 1000 for x in latencies)
+            print(f"| box, POST to completed, median of {len(ms)} | {statistics.median(ms):.0f} ms (min {ms[0]:.0f}, max {ms[-1]:.0f}) |")
+            ms = sorted(x * 1000 for x in cache_hits)
+            print(f"| the same boxes again, answered by the result cache (no FreeCAD), POST to completed, median of {len(ms)} | {statistics.median(ms):.1f} ms (min {ms[0]:.1f}, max {ms[-1]:.1f}) |")
+
+        if args.box_only:
+            print(f"## Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores (--box-only)\n")
+            print("| figure | value |")
+            print("|---|---|")
+            print(f"| gateway RSS at rest | {rss_gateway:.1f} MiB |")
+            print(f"| worker RSS at rest | {rss_worker:.1f} MiB |")
+            box_rows()
+            return
 
         # Everything below needs the queue to itself: no worker may pick up its jobs.
         worker.terminate()
@@ -208,8 +231,7 @@ def main():
         print("|---|---|")
         print(f"| gateway RSS at rest | {rss_gateway:.1f} MiB |")
         print(f"| worker RSS at rest | {rss_worker:.1f} MiB |")
-        ms = sorted(x * 1000 for x in latencies)
-        print(f"| box, POST to completed, median of {len(ms)} | {statistics.median(ms):.0f} ms (min {ms[0]:.0f}, max {ms[-1]:.0f}) |")
+        box_rows()
         for mode in ("off", "on"):
             rates = ", ".join(f"{r:.0f}" for r in enqueue_rates[mode])
             print(f"| enqueue of {args.jobs} jobs, 64 in flight, auth + rate limiting {mode} (two rounds) | {rates} jobs/s |")

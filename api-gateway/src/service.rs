@@ -39,6 +39,7 @@ pub async fn submit(
         feedback: None,
         convert: None,
         earlier_feedback: Vec::new(),
+        cache: design.cache,
     };
     let record = JobRecord::new_pending(&job, &principal.id, design.callback_url);
     let response = DesignResponse {
@@ -186,6 +187,9 @@ pub async fn refine(
         feedback: Some(feedback),
         convert: None,
         earlier_feedback: record.refinements,
+        // A refine of a model-written design is never answered from the cache (an offline
+        // refine is: its plan is deterministic whatever the flag).
+        cache: false,
     };
     let mut conn = state.conn.clone();
     // The state is checked again inside the atomic requeue: two refines cannot both win.

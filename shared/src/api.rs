@@ -37,6 +37,11 @@ pub struct DesignCreateRequest {
     /// Called when the job ends (stored; delivery comes with webhooks).
     #[serde(default)]
     pub callback_url: Option<String>,
+    /// Use the result cache for a model-written design: an identical earlier request (prompt,
+    /// models, parameters) answers it, and its result is kept for the next one. Offline
+    /// designs are always cached (their plan is deterministic); default false.
+    #[serde(default)]
+    pub cache: bool,
 }
 
 fn default_max_iterations() -> u32 {
@@ -81,6 +86,8 @@ pub struct NewDesign {
     pub model: Option<ModelName>,
     /// An `http://` or `https://` URL (where it may point is the gateway's question too).
     pub callback_url: Option<String>,
+    /// The result cache was asked for (it matters for model-written designs only).
+    pub cache: bool,
 }
 
 impl DesignCreateRequest {
@@ -147,6 +154,7 @@ impl DesignCreateRequest {
             output_formats,
             model,
             callback_url: self.callback_url,
+            cache: self.cache,
         })
     }
 }
@@ -162,6 +170,7 @@ impl From<NewDesign> for DesignCreateRequest {
             output_formats: design.output_formats,
             model: design.model.map(|model| model.to_string()),
             callback_url: design.callback_url,
+            cache: design.cache,
         }
     }
 }
@@ -321,6 +330,10 @@ pub struct DesignStatusResponse {
     /// The user's latest verdict (`POST .../feedback`).
     #[serde(default)]
     pub feedback: Option<UserFeedback>,
+    /// Completed from the result cache (no FreeCAD run: its files are copies of an identical
+    /// plan's, with the same SHA-256s).
+    #[serde(default)]
+    pub cached: bool,
 }
 
 impl From<JobRecord> for DesignStatusResponse {
@@ -344,6 +357,7 @@ impl From<JobRecord> for DesignStatusResponse {
             geometry: record.geometry,
             usage: record.usage,
             feedback: record.user_feedback,
+            cached: record.cached,
         }
     }
 }

@@ -110,6 +110,13 @@ pub struct ArtifactRead {
     pub size: u64,
 }
 
+/// What the store says about one stored file, without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVersion {
+    pub bytes: u64,
+    pub e_tag: Option<String>,
+}
+
 /// The artifact store every binary uses; cheap to clone.
 #[derive(Clone)]
 pub struct ArtifactStore {
@@ -249,6 +256,38 @@ impl ArtifactStore {
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(other) => Err(self.failed(other)),
         }
+    }
+
+    /// A stored file's size and version tag (the store's ETag: a folder's changes when the
+    /// file is replaced, S3's is the content's digest); `Ok(None)` if it is not there.
+    pub async fn version(
+        &self,
+        request_id: JobId,
+        format: OutputFormat,
+    ) -> Result<Option<StoredVersion>, ArtifactStoreError> {
+        match self.objects.head(&self.file_path(request_id, format)).await {
+            Ok(meta) => Ok(Some(StoredVersion {
+                bytes: meta.size,
+                e_tag: meta.e_tag,
+            })),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(other) => Err(self.failed(other)),
+        }
+    }
+
+    /// Copies one job's file to another job inside the store (a hard link in a folder, a
+    /// server-side copy in S3): the bytes never pass through this process, and the copy stays
+    /// when the original is replaced or deleted.
+    pub async fn copy(
+        &self,
+        from: JobId,
+        to: JobId,
+        format: OutputFormat,
+    ) -> Result<(), ArtifactStoreError> {
+        self.objects
+            .copy(&self.file_path(from, format), &self.file_path(to, format))
+            .await
+            .map_err(|e| self.failed(e))
     }
 
     /// A URL that lets anyone holding it GET the file for `expires_in`; `None` for a folder.
@@ -470,5 +509,42 @@ mod tests {
         assert_eq!(store.delete_job(id).await.unwrap(), 1);
         assert!(store.stored_jobs().await.unwrap().is_empty());
         assert!(!dir.path().join(id.to_string()).exists());
+    }
+
+    #[tokio::test]
+    async fn a_copy_keeps_its_bytes_when_the_original_is_replaced_and_versions_tell() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = folder_store(dir.path());
+        let (source, copy) = (JobId::new(), JobId::new());
+        store
+            .put(source, OutputFormat::Step, Bytes::from_static(b"first"))
+            .await
+            .unwrap();
+        let before = store.version(source, OutputFormat::Step).await.unwrap();
+        let before = before.expect("the stored file has a version");
+        assert_eq!(before.bytes, 5);
+        assert!(before.e_tag.is_some());
+
+        store.copy(source, copy, OutputFormat::Step).await.unwrap();
+        store
+            .put(source, OutputFormat::Step, Bytes::from_static(b"other"))
+            .await
+            .unwrap();
+        let after = store.version(source, OutputFormat::Step).await.unwrap();
+        assert_ne!(after.unwrap().e_tag, before.e_tag, "same size, other file");
+        let copied = store.read_all(copy, OutputFormat::Step).await.unwrap();
+        assert_eq!(copied.unwrap(), Bytes::from_static(b"first"));
+
+        assert_eq!(store.delete_job(source).await.unwrap(), 1);
+        assert!(
+            store
+                .version(source, OutputFormat::Step)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(store.copy(source, copy, OutputFormat::Step).await.is_err());
+        let copied = store.read_all(copy, OutputFormat::Step).await.unwrap();
+        assert_eq!(copied.unwrap(), Bytes::from_static(b"first"));
     }
 }

@@ -248,6 +248,10 @@ pub struct DesignJob {
     /// is the prompt with each of them applied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub earlier_feedback: Vec<String>,
+    /// Asked for the result cache (`cache: true`): a model-written design is stored and
+    /// answered from it only then; offline designs always are.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cache: bool,
 }
 
 /// One exported file of a completed job.
@@ -360,6 +364,9 @@ pub struct JobRecord {
     /// The feedback of every refine of this design, oldest first.
     #[serde(default)]
     pub refinements: Vec<String>,
+    /// Completed from the result cache: its files are copies of an identical plan's.
+    #[serde(default)]
+    pub cached: bool,
 }
 
 fn anonymous_principal() -> String {
@@ -399,6 +406,7 @@ impl JobRecord {
             user_feedback: None,
             conversion: None,
             refinements: Vec::new(),
+            cached: false,
         }
     }
 
@@ -435,6 +443,9 @@ pub struct JobPatch {
     /// The job's model usage so far (a total, not an increment).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// Whether this completion came from the result cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached: Option<bool>,
 }
 
 impl JobPatch {
@@ -510,6 +521,7 @@ mod tests {
             feedback: None,
             convert: None,
             earlier_feedback: Vec::new(),
+            cache: false,
         };
         JobRecord::new_pending(&job, "anonymous", None)
     }

@@ -98,6 +98,12 @@ impl Keys {
     pub fn artifact_sweeper_lock(&self) -> String {
         format!("{}artifact-sweeper", self.prefix)
     }
+
+    /// One result-cache entry (`shared::result_cache::CachedResult` as JSON), named by the
+    /// hex SHA-256 of a canonical plan; expires after `RESULT_CACHE_TTL_SECONDS`.
+    pub fn result_cache(&self, plan_digest: &str) -> String {
+        format!("{}result-cache:{plan_digest}", self.prefix)
+    }
 }
 
 #[cfg(test)]

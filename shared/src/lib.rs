@@ -21,6 +21,7 @@
 //!   fragment of the queueing scripts, promotion, forgetting finished tasks, sampling.
 //! - [`redis_conn`]: opening Redis connections with our timeouts.
 //! - [`artifact_store`]: the jobs' files in a folder or an S3 bucket; reads, presigning, sweeping.
+//! - [`result_cache`]: completed designs by the digest of their plan, for identical plans.
 //! - [`shutdown`]: the SIGTERM / Ctrl-C signal both binaries stop on.
 
 pub mod api;
@@ -40,6 +41,7 @@ pub mod model;
 pub mod queue;
 pub mod rate_limit;
 pub mod redis_conn;
+pub mod result_cache;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;

@@ -214,6 +214,24 @@ metric!(
     "Warm FreeCAD processes alive in this worker's pool."
 );
 
+// --- Result cache (worker) ---------------------------------------------------------------
+metric!(
+    DESIGN_CACHE_HITS_TOTAL,
+    "design_cache_hits_total",
+    Counter,
+    ["kind"],
+    Worker,
+    "Designs completed from the result cache without running FreeCAD, by kind: offline, model."
+);
+metric!(
+    DESIGN_CACHE_FAILURES_TOTAL,
+    "design_cache_failures_total",
+    Counter,
+    ["step"],
+    Worker,
+    "Result-cache steps that failed (the job ran normally), by step: lookup, restore, store."
+);
+
 // --- HTTP (gateway) ----------------------------------------------------------------------
 metric!(
     HTTP_REQUESTS_TOTAL,
@@ -373,6 +391,8 @@ pub const ALL: &[Metric] = &[
     FREECAD_SANDBOX_WEAKENED,
     WORKER_RUNNING_AS_ROOT,
     FREECAD_POOL_PROCESSES,
+    DESIGN_CACHE_HITS_TOTAL,
+    DESIGN_CACHE_FAILURES_TOTAL,
     HTTP_REQUESTS_TOTAL,
     HTTP_REQUEST_DURATION_SECONDS,
     HTTP_REQUESTS_IN_FLIGHT,
@@ -396,6 +416,12 @@ pub const DESIGN_OUTCOMES: [&str; 4] = ["success", "failure", "timeout", "cancel
 
 /// The states of `queue_depth{state}`.
 pub const QUEUE_STATES: [&str; 6] = ["pending", "running", "scheduled", "done", "failed", "dead"];
+
+/// The kinds of `design_cache_hits_total{kind}`.
+pub const CACHE_KINDS: [&str; 2] = ["offline", "model"];
+
+/// The steps of `design_cache_failures_total{step}`.
+pub const CACHE_STEPS: [&str; 3] = ["lookup", "restore", "store"];
 
 /// What made a Redis call that failed: the bounded values of `redis_errors_total{component}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -528,6 +554,12 @@ pub fn init_worker_series() {
     }
     for component in RedisComponent::WORKER {
         metrics::counter!(REDIS_ERRORS_TOTAL.name, "component" => component.as_str()).increment(0);
+    }
+    for kind in CACHE_KINDS {
+        metrics::counter!(DESIGN_CACHE_HITS_TOTAL.name, "kind" => kind).increment(0);
+    }
+    for step in CACHE_STEPS {
+        metrics::counter!(DESIGN_CACHE_FAILURES_TOTAL.name, "step" => step).increment(0);
     }
 }
 

@@ -219,6 +219,7 @@ async fn convert_missing(
         feedback: None,
         convert: Some(missing.clone()),
         earlier_feedback: Vec::new(),
+        cache: false,
     };
     let conversion = Conversion {
         formats: missing.clone(),

@@ -478,3 +478,50 @@ async fn refine_needs_a_completed_design_of_ones_own() {
     assert_eq!(error_code(unknown, 404).await, "design_not_found");
     assert_eq!(refine(&done_id, "alice-key-1").await.unwrap().status(), 202);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_written_design_is_cached_only_when_the_request_asks() {
+    let model = FakeModel::start(|role, _| match role {
+        Role::Planner => PLAN.to_owned(),
+        Role::Generator => script(20.0),
+        Role::Validator => REVIEW.to_owned(),
+    })
+    .await;
+    let app = app_on(&model).await;
+    let freecad_runs = || -> u64 { app.worker_runners.iter().map(|r| r.executions()).sum() };
+    let design = |cache: bool| json!({ "prompt": "a block 20 by 10 by 5 mm", "model": "openai/fake-model", "cache": cache });
+    for round in 1..=2 {
+        let id = app.submit(&design(false)).await;
+        let status = app.wait_for_end(&id, JOB_LIMIT).await;
+        assert_eq!(status.status, DesignStatus::Completed, "{status:?}");
+        assert!(!status.cached, "not asked for: {status:?}");
+        assert_eq!(model.requests_of(Role::Generator).len(), round);
+    }
+    let first = app.submit(&design(true)).await;
+    let first = app.wait_for_end(&first, JOB_LIMIT).await;
+    assert!(!first.cached, "nothing was cached before: {first:?}");
+    assert_eq!(model.requests_of(Role::Generator).len(), 3);
+    let runs = freecad_runs();
+
+    let second = app.submit(&design(true)).await;
+    let second = app.wait_for_end(&second, JOB_LIMIT).await;
+    assert_eq!(second.status, DesignStatus::Completed, "{second:?}");
+    assert!(second.cached, "{second:?}");
+    assert_eq!(model.requests_of(Role::Planner).len(), 3, "no model call");
+    assert_eq!(model.requests_of(Role::Generator).len(), 3, "no model call");
+    assert_eq!(freecad_runs(), runs, "no FreeCAD execution");
+    assert_eq!(second.usage.prompt_tokens, 0, "nothing was spent on it");
+    assert_eq!(second.generated_script, first.generated_script);
+    assert_eq!(second.plan_summary, first.plan_summary);
+    let sha256s = |status: &shared::api::DesignStatusResponse| -> Vec<String> {
+        status.artifacts.iter().map(|a| a.sha256.clone()).collect()
+    };
+    assert_eq!(sha256s(&second), sha256s(&first));
+
+    // Another prompt is another key.
+    let other = json!({ "prompt": "a block 20 by 10 by 5 mm, please", "model": "openai/fake-model", "cache": true });
+    let other = app.submit(&other).await;
+    let other = app.wait_for_end(&other, JOB_LIMIT).await;
+    assert!(!other.cached, "{other:?}");
+    assert_eq!(model.requests_of(Role::Generator).len(), 4);
+}

@@ -434,3 +434,44 @@ async fn files_in_an_s3_store_expire_with_their_job() {
     let left = store.stored_jobs().await.unwrap();
     assert_eq!(left, vec![live], "only the live job's files are left");
 }
+
+/// The result cache copies inside the bucket (a server-side copy): a repeated design is
+/// answered with byte-identical objects of its own, and nothing passes through a folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_hit_copies_the_objects_inside_an_s3_store() {
+    let s3 = S3Server::start().await;
+    let worker_dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_with_worker_env(
+        AppOptions {
+            env: s3.env(),
+            ..AppOptions::default()
+        },
+        vec![("ARTIFACT_DIR", worker_dir.path().display().to_string())],
+    )
+    .await;
+    let first = app.submit(&json!({ "prompt": BOX })).await;
+    let first = app.wait_for_end(&first, JOB_LIMIT).await;
+    assert_eq!(first.status, DesignStatus::Completed, "{first:?}");
+    let second = app.submit(&json!({ "prompt": BOX })).await;
+    let second = app.wait_for_end(&second, JOB_LIMIT).await;
+    assert_eq!(second.status, DesignStatus::Completed, "{second:?}");
+    assert!(second.cached && !first.cached, "{second:?}");
+    let runs: u64 = app.worker_runners.iter().map(|r| r.executions()).sum();
+    assert_eq!(runs, 1, "FreeCAD ran for the first design only");
+
+    let bucket = store_at(s3.env());
+    let (first_id, second_id) = (first.request_id.to_string(), second.request_id.to_string());
+    assert_eq!(first.artifacts.len(), second.artifacts.len());
+    for (original, copy) in first.artifacts.iter().zip(&second.artifacts) {
+        assert_eq!(original.sha256, copy.sha256);
+        let format = copy.format;
+        let copied = stored_bytes(&bucket, &second_id, format)
+            .await
+            .expect("copied");
+        assert_eq!(sha256_hex(&copied), copy.sha256, "{format:?}");
+        assert_eq!(Some(copied), stored_bytes(&bucket, &first_id, format).await);
+    }
+    let fcstd = stored_bytes(&bucket, &second_id, OutputFormat::Fcstd).await;
+    assert!(fcstd.is_some(), "the FCStd is copied for later conversions");
+    assert!(files_under(worker_dir.path()).is_empty());
+}

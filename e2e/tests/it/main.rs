@@ -18,5 +18,6 @@ mod processes;
 mod promtool;
 mod ready;
 mod reliability;
+mod result_cache;
 mod sandbox;
 mod throughput;

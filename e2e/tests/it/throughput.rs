@@ -94,6 +94,7 @@ fn planning_only_job(side: usize) -> shared::job::DesignJob {
         feedback: None,
         convert: None,
         earlier_feedback: Vec::new(),
+        cache: false,
     }
 }
 
@@ -205,6 +206,8 @@ async fn a_worker_with_1000_jobs_in_flight_never_runs_more_freecad_than_its_slot
         env: vec![
             ("WORKER_CONCURRENCY", JOBS.to_string()),
             ("FREECAD_POOL_SIZE", POOL.to_string()),
+            // Every job runs FreeCAD: repeated sizes are not answered from the result cache.
+            ("RESULT_CACHE_TTL_SECONDS", "0".to_owned()),
         ],
         ..AppOptions::default()
     })

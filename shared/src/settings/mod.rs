@@ -128,6 +128,14 @@ pub struct Settings {
     pub freecad: FreecadSettings,
     pub llm: LlmSettings,
     pub budgets: BudgetSettings,
+    pub result_cache: ResultCacheSettings,
+}
+
+/// The result cache of completed designs (README.md, "The result cache").
+#[derive(Debug, Clone)]
+pub struct ResultCacheSettings {
+    /// How long an entry lives (`RESULT_CACHE_TTL_SECONDS`); `None` (0) turns the cache off.
+    pub ttl: Option<Duration>,
 }
 
 /// Logs and the worker's metrics endpoint.
@@ -556,6 +564,9 @@ impl Settings {
                 allow_unpriced: raw.llm_allow_unpriced,
             },
             budgets,
+            result_cache: ResultCacheSettings {
+                ttl: (raw.result_cache_ttl_seconds > 0).then(|| secs(raw.result_cache_ttl_seconds)),
+            },
         })
     }
 

@@ -198,6 +198,8 @@ pub(super) struct RawSettings {
     /// Usage counters labelled by principal on `/metrics` (one series per principal: keep it
     /// off with many principals); off: one unlabelled series each.
     pub(super) metrics_per_principal: bool,
+    /// How long a completed design stays in the result cache; 0 turns the cache off.
+    pub(super) result_cache_ttl_seconds: u64,
 }
 
 /// The model settings of one agent (README.md, "Models").
@@ -337,6 +339,7 @@ pub(super) const DEFAULTS: &[(&str, &str)] = &[
     ("principal_budgets", ""),
     ("budget_period", "1d"),
     ("metrics_per_principal", "false"),
+    ("result_cache_ttl_seconds", "604800"),
 ];
 
 /// Every environment variable the binaries read, derived from [`RawSettings`] itself (its

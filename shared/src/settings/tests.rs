@@ -421,3 +421,14 @@ fn principal_budgets_are_parsed_at_load_and_bad_ones_name_the_variable() {
         "http://billing.internal/hook"
     );
 }
+
+#[test]
+fn the_result_cache_keeps_entries_a_week_and_zero_turns_it_off() {
+    let dir = empty_dir();
+    let s = Settings::load_from(dir.path(), env(&[])).unwrap();
+    assert_eq!(s.result_cache.ttl, Some(Duration::from_secs(604_800)));
+    let s = Settings::load_from(dir.path(), env(&[("RESULT_CACHE_TTL_SECONDS", "60")])).unwrap();
+    assert_eq!(s.result_cache.ttl, Some(Duration::from_secs(60)));
+    let s = Settings::load_from(dir.path(), env(&[("RESULT_CACHE_TTL_SECONDS", "0")])).unwrap();
+    assert_eq!(s.result_cache.ttl, None);
+}

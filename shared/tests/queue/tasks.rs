@@ -33,6 +33,7 @@ pub fn job() -> DesignJob {
         feedback: None,
         convert: None,
         earlier_feedback: Vec::new(),
+        cache: false,
     }
 }
 

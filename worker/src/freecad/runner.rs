@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -70,6 +71,9 @@ pub struct FreecadRunner {
     tessellation: Tessellation,
     /// Processes being retired after their last job.
     retiring: SideTasks,
+    /// Scripts this runner has been given (the process-wide metric mixes every runner of a
+    /// test process; this one is the runner's own).
+    executions: AtomicU64,
 }
 
 /// A script that ran and left a measurable solid.
@@ -175,6 +179,7 @@ impl FreecadRunner {
             timeout: config.timeout,
             tessellation: config.tessellation,
             retiring,
+            executions: AtomicU64::new(0),
         })
     }
 
@@ -196,6 +201,11 @@ impl FreecadRunner {
     /// Why bubblewrap is not used (None when it is).
     pub fn isolation_fallback_reason(&self) -> Option<&str> {
         self.sandbox.fallback_reason()
+    }
+
+    /// How many scripts (jobs' and conversions') this runner has been given to run.
+    pub fn executions(&self) -> u64 {
+        self.executions.load(Ordering::Relaxed)
     }
 
     /// The warm pool's state; `None` with `FREECAD_POOL_SIZE=0`.
@@ -269,6 +279,7 @@ impl FreecadRunner {
         previous: Option<&[ObjectState]>,
     ) -> Result<ExecutionOutcome, ExecutionError> {
         let started = Instant::now();
+        self.executions.fetch_add(1, Ordering::Relaxed);
         // FreeCAD writes STEP, FCStd and one tessellation (STL); the worker derives the rest.
         let made_by_freecad = freecad_formats(job.formats);
         let in_freecad = JobInput {

@@ -16,6 +16,7 @@ mod budget;
 mod conversion;
 pub mod freecad_slots;
 mod report;
+mod result_cache;
 mod retry;
 mod stages;
 pub mod webhook;

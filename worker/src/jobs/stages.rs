@@ -11,6 +11,7 @@ use shared::job::{DesignJob, DesignStatus, JobPatch};
 use tracing::{info, warn};
 
 use super::report::JobReporter;
+use super::result_cache::{self, CacheKey, CompletedRun};
 use super::{JobContext, JobError, artifacts};
 use crate::agents::generator::Generator;
 use crate::agents::orchestrator::{self, Route};
@@ -52,6 +53,18 @@ pub async fn run(job: &DesignJob, ctx: &JobContext, report: &JobReporter) -> Res
     if let Some(feedback) = &job.feedback {
         report.log(format!("Refining with the feedback: {feedback}"), json!({}));
     }
+    // A model-written design is looked up before its first model call; an offline one once
+    // it is planned (`JobRun::plan`), since its key is the plan.
+    let cache_key = if agents.all_offline() {
+        None
+    } else {
+        result_cache::model_key(ctx, job, &agents.calling_models())
+    };
+    if let Some(key) = &cache_key
+        && result_cache::answer_from_cache(ctx, job, report, key).await?
+    {
+        return Ok(());
+    }
     let mut run = JobRun {
         job,
         ctx,
@@ -68,6 +81,7 @@ pub async fn run(job: &DesignJob, ctx: &JobContext, report: &JobReporter) -> Res
         iteration: 0,
         previous_objects: None,
         executed: None,
+        cache_key,
     };
     let mut stage = Stage::Plan;
     loop {
@@ -98,6 +112,8 @@ struct JobRun<'a> {
     previous_objects: Option<Vec<ObjectState>>,
     /// The last execution, for the validator's verdict and the artifacts.
     executed: Option<ExecutionOutcome>,
+    /// Where the result is kept once the job completes (`None`: not cached).
+    cache_key: Option<CacheKey>,
 }
 
 impl JobRun<'_> {
@@ -136,6 +152,17 @@ impl JobRun<'_> {
         };
         self.report
             .log(format!("Plan ({planner}): {summary}"), details);
+        if self.iteration == 0
+            && self.agents.all_offline()
+            && let Some(offline) = &self.state.offline
+        {
+            self.cache_key = result_cache::offline_key(self.ctx, self.job, offline);
+            if let Some(key) = &self.cache_key
+                && result_cache::answer_from_cache(self.ctx, self.job, self.report, key).await?
+            {
+                return Ok(None);
+            }
+        }
         Ok(Some(Stage::Generate))
     }
 
@@ -336,23 +363,46 @@ impl JobRun<'_> {
             .executed
             .as_ref()
             .map(|outcome| outcome.files.as_slice());
-        let mut artifacts = artifacts::publish(
+        let stored = artifacts::publish(
             &self.ctx.artifacts,
             self.job.request_id,
             files.unwrap_or_default(),
         )
         .await?;
         // The FCStd is kept for later conversions even when it was not asked for.
+        let mut artifacts = stored.clone();
         artifacts.retain(|artifact| self.job.output_formats.contains(&artifact.format));
         self.report.artifacts(&artifacts);
+        let score = scored.validation_score;
         self.report
             .complete(JobPatch {
                 artifacts: Some(artifacts),
+                // A refine of a design that came from the cache has files of its own now.
+                cached: self.job.feedback.is_some().then_some(false),
                 ..scored
             })
             .await?;
         info!(iteration = self.iteration, "design completed");
+        self.remember(&stored, score).await;
         Ok(None)
+    }
+
+    /// Keeps the completed design in the result cache, when the job has a key.
+    async fn remember(&self, stored: &[shared::job::ArtifactInfo], score: Option<f64>) {
+        let Some(key) = &self.cache_key else {
+            return;
+        };
+        let executed = self.executed.as_ref();
+        let run = CompletedRun {
+            stored,
+            plan_summary: self.state.plan.as_ref().map(|plan| plan.summary.clone()),
+            generated_script: self.state.script.clone(),
+            execution_result: executed.map(|outcome| outcome.report.clone()),
+            validation_score: score,
+            geometry: executed.map(|outcome| outcome.geometry.clone()),
+            iterations: self.iteration,
+        };
+        result_cache::remember(self.ctx, self.job, key, run).await;
     }
 }
 
@@ -395,6 +445,22 @@ impl JobAgents {
             },
             orchestrator: agent(AgentKind::Orchestrator)?,
         })
+    }
+
+    /// No agent of this job calls a model: the offline plan decides the files.
+    fn all_offline(&self) -> bool {
+        self.calling_models()
+            .iter()
+            .all(|agent| !agent.uses_model())
+    }
+
+    /// The agents that may call a model (the orchestrator never does).
+    fn calling_models(&self) -> [&Agent; 3] {
+        [
+            &self.planner.agent,
+            &self.generator.agent,
+            &self.validator.agent,
+        ]
     }
 
     fn describe(&self) -> Vec<String> {

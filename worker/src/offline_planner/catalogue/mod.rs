@@ -38,6 +38,22 @@ use shared::error_code::ErrorCode;
 // at `/` shows the examples as suggestions).
 pub use shared::catalogue::{CATALOGUE, Entry};
 
+/// The templates' version, for the result cache's keys: their own sources, whole. Any edit
+/// to a template or to a formula it shares gives every plan a new key, so a cached file is
+/// never one an older template made; nobody has to remember to bump a number.
+pub const TEMPLATE_SOURCES: [&str; 10] = [
+    include_str!("mod.rs"),
+    include_str!("geometry.rs"),
+    include_str!("solids.rs"),
+    include_str!("plates.rs"),
+    include_str!("rings.rs"),
+    include_str!("fasteners.rs"),
+    include_str!("bracket.rs"),
+    include_str!("enclosure.rs"),
+    include_str!("gear.rs"),
+    include_str!("turned.rs"),
+];
+
 /// A catalogue entry's answer: the part and what the planner understood.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Design {
