@@ -134,6 +134,7 @@ async fn main() {
         feedback: None,
         convert: None,
         earlier_feedback: Vec::new(),
+        priority: Default::default(),
     };
     let record = JobRecord::new_pending(&job, "anonymous", None);
     JobStore::new(keys.clone(), ttl)

@@ -36,6 +36,7 @@ pub async fn submit(
         feedback: None,
         convert: None,
         earlier_feedback: Vec::new(),
+        priority: design.priority,
     };
     let record = JobRecord::new_pending(&job, &principal.id, design.callback_url);
     let response = DesignResponse {
@@ -139,6 +140,7 @@ pub async fn refine(
         feedback: Some(feedback),
         convert: None,
         earlier_feedback: record.refinements,
+        priority: record.priority,
     };
     let mut conn = state.conn.clone();
     // The state is checked again inside the atomic requeue: two refines cannot both win.

@@ -241,6 +241,7 @@ impl TestApp {
             feedback: None,
             convert: None,
             earlier_feedback: Vec::new(),
+            priority: Default::default(),
         };
         let record = shared::job::JobRecord::new_pending(&job, "anonymous", None);
         let mut conn = self.async_redis().await;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::events::EventType;
 use crate::job::{
-    ArtifactInfo, DesignStatus, FeedbackRating, Geometry, JobRecord, OutputFormat, Usage,
+    ArtifactInfo, DesignStatus, FeedbackRating, Geometry, JobRecord, OutputFormat, Priority, Usage,
     UserFeedback,
 };
 use crate::model::ModelName;
@@ -37,6 +37,10 @@ pub struct DesignCreateRequest {
     /// Called when the job ends (stored; delivery comes with webhooks).
     #[serde(default)]
     pub callback_url: Option<String>,
+    /// `high`, `normal` (default) or `low`: the order of this principal's own jobs; other
+    /// principals' jobs are served in turn whatever their priorities.
+    #[serde(default, skip_serializing_if = "Priority::is_normal")]
+    pub priority: Priority,
 }
 
 fn default_max_iterations() -> u32 {
@@ -81,6 +85,7 @@ pub struct NewDesign {
     pub model: Option<ModelName>,
     /// An `http://` or `https://` URL (where it may point is the gateway's question too).
     pub callback_url: Option<String>,
+    pub priority: Priority,
 }
 
 impl DesignCreateRequest {
@@ -147,6 +152,7 @@ impl DesignCreateRequest {
             output_formats,
             model,
             callback_url: self.callback_url,
+            priority: self.priority,
         })
     }
 }
@@ -162,6 +168,7 @@ impl From<NewDesign> for DesignCreateRequest {
             output_formats: design.output_formats,
             model: design.model.map(|model| model.to_string()),
             callback_url: design.callback_url,
+            priority: design.priority,
         }
     }
 }

@@ -217,6 +217,7 @@ async fn convert_missing(
         feedback: None,
         convert: Some(missing.clone()),
         earlier_feedback: Vec::new(),
+        priority: record.priority,
     };
     let conversion = Conversion {
         formats: missing.clone(),

@@ -319,6 +319,7 @@ async fn ten_thousand_due_retries_never_stop_the_workers() {
             feedback: None,
             convert: None,
             earlier_feedback: Vec::new(),
+            priority: Default::default(),
         };
         let record = shared::job::JobRecord::new_pending(&job, "anonymous", None);
         store

@@ -94,6 +94,7 @@ fn planning_only_job(side: usize) -> shared::job::DesignJob {
         feedback: None,
         convert: None,
         earlier_feedback: Vec::new(),
+        priority: Default::default(),
     }
 }
 

@@ -32,6 +32,7 @@ pub fn job() -> DesignJob {
         feedback: None,
         convert: None,
         earlier_feedback: Vec::new(),
+        priority: Default::default(),
     }
 }
 
@@ -76,6 +77,9 @@ fn fresh_meta(max_attempts: &str) -> HashMap<String, String> {
         ("max_attempts".to_owned(), max_attempts.to_owned()),
         ("status".to_owned(), "Pending".to_owned()),
         ("idempotency_key".to_owned(), String::new()),
+        // Extra metadata (apalis-redis keeps such fields): where pausing parks the task.
+        ("fair_principal".to_owned(), PRINCIPAL.to_owned()),
+        ("fair_priority".to_owned(), "normal".to_owned()),
     ])
 }
 

@@ -38,6 +38,7 @@ fn finished_job(callback_url: String) -> JobRecord {
         feedback: None,
         convert: None,
         earlier_feedback: Vec::new(),
+        priority: Default::default(),
     };
     JobRecord::new_pending(&job, "tenant", Some(callback_url))
 }
