@@ -10,6 +10,7 @@ mod browser;
 mod deploy;
 mod design;
 mod events;
+mod fairness;
 mod formats;
 mod manifests;
 mod metrics;
