@@ -13,11 +13,13 @@ use redis::{Script, aio::ConnectionLike};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::job::{ArtifactInfo, Conversion, DesignJob, DesignStatus, JobPatch, JobRecord};
+use crate::job::{
+    ArtifactInfo, Conversion, DesignJob, DesignStatus, JobPatch, JobRecord, Priority,
+};
 use crate::keys::Keys;
 use crate::queue::{
     DispatchPolicy, ENQUEUE_SCRIPT, NewTask, REQUEST_CONVERSION_SCRIPT, REQUEUE_SCRIPT,
-    RESCHEDULE_SCRIPT, RETRY_DEAD_SCRIPT,
+    RESCHEDULE_SCRIPT, RETRY_DEAD_SCRIPT, Route,
 };
 
 /// How long an `Idempotency-Key` is remembered.
@@ -56,11 +58,13 @@ pub(crate) static TERMINAL_STATUSES: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// One stage change of a running job in one round trip: the patch (refused when the record is
-/// gone or the job has ended) and the events after it; see `job_store/report.lua`.
+/// gone or the job has ended) and the events after it, and when the patch ends the job, a fair
+/// dispatch (its worker's slot frees up); see `job_store/report.lua`.
 static REPORT_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         &[
             include_str!("job_store/refusal.lua"),
+            include_str!("queue/fair.lua"),
             include_str!("job_store/report.lua"),
         ]
         .concat(),
@@ -540,7 +544,12 @@ impl JobStore {
             .arg(self.ttl.as_secs())
             .arg(crate::events::REPLAY_CAPACITY)
             .arg(fields.len() * 2)
-            .arg(TERMINAL_STATUSES.as_str());
+            .arg(TERMINAL_STATUSES.as_str())
+            .arg(if ends {
+                Route::new(&self.keys, &self.dispatch, "", Priority::Normal).to_json()
+            } else {
+                String::new()
+            });
         for (field, value) in fields {
             invocation.arg(field).arg(value);
         }

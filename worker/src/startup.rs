@@ -375,17 +375,8 @@ async fn run_counting_retries(
     if attempt.current() > 1 {
         metrics::counter!(QUEUE_JOBS_RETRIED_TOTAL.name).increment(1);
     }
-    let outcome = run_design_job(job, ctx.clone()).await;
-    // A slot frees up: refill the active list from the fair pending lists now, not at the
-    // next upkeep. A failure here only delays work (the upkeep dispatches too).
-    let mut conn = ctx.conn.clone();
-    if let Err(error) =
-        queue::dispatch(&mut conn, ctx.store.keys(), ctx.store.dispatch_policy()).await
-    {
-        shared::metrics::record_redis_error(RedisComponent::QueueUpkeep);
-        debug!(%error, "cannot dispatch after a job; the upkeep will");
-    }
-    outcome
+    // The write that ends the job also dispatches the next ones (`JobStore::report`).
+    run_design_job(job, ctx).await
 }
 
 /// Relays apalis-redis's "task available" messages to the current worker loop, so an idle

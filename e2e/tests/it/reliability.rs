@@ -339,7 +339,12 @@ async fn ten_thousand_due_retries_never_stop_the_workers() {
     })
     .await;
     let mut conn = app.async_redis().await;
-    let store = shared::job_store::JobStore::new(app.keys(), app.settings.queue.job_ttl);
+    // Dispatched at once, all of them, so the script below finds every task in the active list.
+    let store = shared::job_store::JobStore::new(app.keys(), app.settings.queue.job_ttl)
+        .with_dispatch(shared::queue::DispatchPolicy {
+            depth: DUE,
+            ..Default::default()
+        });
     for i in 0..DUE {
         let job = shared::job::DesignJob {
             request_id: uuid::Uuid::new_v4(),

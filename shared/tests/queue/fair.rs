@@ -244,3 +244,41 @@ async fn pausing_parks_fetchable_tasks_and_retries_and_resuming_loses_nothing() 
     seen.sort();
     assert_eq!(seen, expected, "every task came back exactly once");
 }
+
+#[tokio::test]
+async fn the_write_that_ends_a_job_dispatches_the_next() {
+    let redis = TestRedis::start();
+    let store = store(1, &[]);
+    let keys = store.keys().clone();
+    let mut conn = redis.async_connection().await;
+    let first = job();
+    let record = JobRecord::new_pending(&first, "alice", None);
+    store
+        .enqueue(&mut conn, &record, &first, 3, 0, None)
+        .await
+        .unwrap();
+    let second = submit(&redis, &store, "alice", Priority::Normal).await;
+    assert_eq!(active(&redis, &keys), [record.task_id.clone()]);
+    // A worker fetches the first task; the active list is empty until something dispatches.
+    query::<Option<String>>(&mut redis.connection(), &["LPOP", &keys.queue_active()]);
+
+    let running = shared::job::JobPatch::status(shared::job::DesignStatus::Planning, 0.1);
+    store
+        .update(&mut conn, &first.request_id.to_string(), &running)
+        .await
+        .unwrap();
+    assert!(
+        active(&redis, &keys).is_empty(),
+        "a stage change dispatches nothing"
+    );
+    let completed = shared::job::JobPatch::status(shared::job::DesignStatus::Completed, 1.0);
+    store
+        .update(&mut conn, &first.request_id.to_string(), &completed)
+        .await
+        .unwrap();
+    assert_eq!(
+        active(&redis, &keys),
+        [second],
+        "ending the job dispatched the next"
+    );
+}
