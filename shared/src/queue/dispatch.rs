@@ -219,6 +219,34 @@ mod tests {
     }
 
     #[test]
+    fn settings_read_the_depth_and_weights_and_refuse_bad_weights() {
+        use std::collections::HashMap;
+        use std::path::Path;
+
+        let load = |pairs: &[(&str, &str)]| {
+            let env: HashMap<String, String> = pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            crate::settings::Settings::load_from(Path::new("/nonexistent-config-dir"), env)
+        };
+        let defaults = load(&[]).unwrap();
+        assert_eq!(defaults.queue.dispatch, DispatchPolicy::default());
+        let set = load(&[
+            ("QUEUE_DISPATCH_DEPTH", "4"),
+            ("PRINCIPAL_WEIGHTS", "alice:2,bob:1"),
+        ])
+        .unwrap();
+        assert_eq!(set.queue.dispatch.depth, 4);
+        assert_eq!(set.queue.dispatch.weights["alice"], 2);
+        let error = load(&[("PRINCIPAL_WEIGHTS", "alice:two")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("PRINCIPAL_WEIGHTS"), "{error}");
+        assert!(load(&[("QUEUE_DISPATCH_DEPTH", "0")]).is_err());
+    }
+
+    #[test]
     fn pending_lists_of_principals_with_colons_stay_apart() {
         let keys = Keys::new("p:");
         assert_ne!(
