@@ -258,7 +258,7 @@ async fn the_write_that_ends_a_job_dispatches_the_next() {
         .await
         .unwrap();
     let second = submit(&redis, &store, "alice", Priority::Normal).await;
-    assert_eq!(active(&redis, &keys), [record.task_id.clone()]);
+    assert_eq!(active(&redis, &keys), [record.task_id.as_str()]);
     // A worker fetches the first task; the active list is empty until something dispatches.
     query::<Option<String>>(&mut redis.connection(), &["LPOP", &keys.queue_active()]);
 
