@@ -7,7 +7,8 @@ without it (a gateway whose depth is larger than the backlog queues every job st
 apalis-redis's active list: first come, first served, as before issue 20); and how long a
 second tenant's 3 box jobs (FreeCAD) take while a first tenant's 2,000 box jobs drain, fair
 and first-come-first-served.
-Usage: python3 load/bench_fairness.py [--jobs 20000] [--backlog 2000]
+Usage: python3 load/bench_fairness.py [--jobs 20000] [--backlog 2000] [--skip-drains]
+       [--fifo-first]
 """
 
 import argparse
@@ -105,12 +106,15 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=20_000)
     parser.add_argument("--backlog", type=int, default=2_000)
+    parser.add_argument("--skip-drains", action="store_true")
+    # The machine is shared: run the late-tenant rows in the other order to see the noise.
+    parser.add_argument("--fifo-first", action="store_true")
     args = parser.parse_args()
     stack = TenantStack(tempfile.mkdtemp(prefix="designer-fairness-"))
     rows = []
     try:
         stack.start_services()
-        for label, tenants, port in (
+        for label, tenants, port in () if args.skip_drains else (
             ("1 principal, fair dispatch (depth 16)", TENANTS[:1], stack.http_port),
             ("10 principals, fair dispatch (depth 16)", TENANTS, stack.http_port),
             ("1 principal, first come first served (depth > backlog)", TENANTS[:1], stack.fifo_port),
@@ -119,8 +123,8 @@ def main():
             rate, seconds, note = drain(stack, args.jobs, tenants, port)
             rows.append((f"drain of {args.jobs:,} planning-only jobs, 2 workers, {label}",
                          f"{rate:,.0f} jobs/s ({seconds:.2f} s; {1000 / rate:.3f} ms per job){note}"))
-        for label, port in (("fair dispatch (depth 16)", stack.http_port),
-                            ("first come first served", stack.fifo_port)):
+        late = [("fair dispatch (depth 16)", stack.http_port), ("first come first served", stack.fifo_port)]
+        for label, port in reversed(late) if args.fifo_first else late:
             waited, unfinished, whole = late_tenant(stack, args.backlog, port)
             rows.append((f"a second tenant's 3 box jobs behind a first tenant's {args.backlog:,} (FreeCAD), 2 workers, {label}",
                          f"{waited:.2f} s to complete all 3, {unfinished:,} of the backlog still unfinished then "
