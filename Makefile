@@ -55,6 +55,7 @@ bench: build
 	cargo run --release -p worker --example freecad_timing
 	cargo run --release -p worker --example planner_timing
 	python3 load/bench_throughput.py
+	python3 load/bench_fairness.py
 
 # Builds the release binaries unless LOAD_HOST names a running gateway to load instead.
 load-test: deps

@@ -49,11 +49,12 @@ def rss_mib(pid):
 class Client:
     """One keep-alive HTTP connection."""
 
-    def __init__(self, port):
+    def __init__(self, port, headers=None):
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.headers = headers or {}
 
     def request(self, method, path, body=None):
-        headers = {"content-type": "application/json"} if body is not None else {}
+        headers = dict(self.headers, **({"content-type": "application/json"} if body is not None else {}))
         self.conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
         response = self.conn.getresponse()
         data = response.read()
@@ -85,6 +86,18 @@ def redis_cli(port, *args):
 # since forgotten (moved out of the set and counted). Read in one script: two separate reads
 # can see a chunk in both places and count it twice.
 FINISHED_TASKS = "return redis.call('SCARD', KEYS[1]) + tonumber(redis.call('GET', KEYS[2]) or '0')"
+
+
+# Jobs queued and not yet fetched: apalis-redis's active list and the fair pending lists.
+QUEUED = """
+local n = redis.call('LLEN', KEYS[1])
+for _, key in ipairs(redis.call('KEYS', ARGV[1])) do n = n + redis.call('LLEN', key) end
+return n
+"""
+
+
+def queued_jobs(port):
+    return int(redis_cli(port, "eval", QUEUED, "1", "designs:active", "designer:queue:fair:pending:*"))
 
 
 def finished_tasks(port):
@@ -213,7 +226,7 @@ def main():
                 if out.returncode != 0:
                     sys.exit(f"enqueue_load failed: {out.stderr[-2000:]}")
                 enqueue_rates[mode].append(float(re.search(r"jobs_per_second=([\d.]+)", out.stdout)[1]))
-        queued = int(redis_cli(redis_port, "llen", "designs:active"))
+        queued = queued_jobs(redis_port)
 
         # The backlog those runs left: time two workers draining it.
         done_before = finished_tasks(redis_port)

@@ -135,6 +135,7 @@ async fn main() {
         convert: None,
         earlier_feedback: Vec::new(),
         cache: false,
+        priority: Default::default(),
     };
     let record = JobRecord::new_pending(&job, "anonymous", None);
     JobStore::new(keys.clone(), ttl)

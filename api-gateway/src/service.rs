@@ -40,6 +40,7 @@ pub async fn submit(
         convert: None,
         earlier_feedback: Vec::new(),
         cache: design.cache,
+        priority: design.priority,
     };
     let record = JobRecord::new_pending(&job, &principal.id, design.callback_url);
     let response = DesignResponse {
@@ -190,6 +191,7 @@ pub async fn refine(
         // A refine of a model-written design is never answered from the cache (an offline
         // refine is: its plan is deterministic whatever the flag).
         cache: false,
+        priority: record.priority,
     };
     let mut conn = state.conn.clone();
     // The state is checked again inside the atomic requeue: two refines cannot both win.

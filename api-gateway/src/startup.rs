@@ -96,7 +96,8 @@ impl Application {
                 settings.http.max_streams_per_principal,
             ),
             artifacts,
-            store: JobStore::new(keys.clone(), settings.queue.job_ttl),
+            store: JobStore::new(keys.clone(), settings.queue.job_ttl)
+                .with_dispatch(settings.queue.dispatch.clone()),
             events: EventPublisher::new(keys.clone(), settings.queue.job_ttl),
             limiter: RateLimiter::new(
                 keys.clone(),

@@ -242,6 +242,7 @@ impl TestApp {
             convert: None,
             earlier_feedback: Vec::new(),
             cache: false,
+            priority: Default::default(),
         };
         let record = shared::job::JobRecord::new_pending(&job, "anonymous", None);
         let mut conn = self.async_redis().await;

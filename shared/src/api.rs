@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::events::EventType;
 use crate::job::{
-    ArtifactInfo, DesignStatus, FeedbackRating, Geometry, JobRecord, OutputFormat, Usage,
+    ArtifactInfo, DesignStatus, FeedbackRating, Geometry, JobRecord, OutputFormat, Priority, Usage,
     UserFeedback,
 };
 use crate::model::ModelName;
@@ -42,6 +42,10 @@ pub struct DesignCreateRequest {
     /// designs are always cached (their plan is deterministic); default false.
     #[serde(default)]
     pub cache: bool,
+    /// `high`, `normal` (default) or `low`: the order of this principal's own jobs; other
+    /// principals' jobs are served in turn whatever their priorities.
+    #[serde(default, skip_serializing_if = "Priority::is_normal")]
+    pub priority: Priority,
 }
 
 fn default_max_iterations() -> u32 {
@@ -88,6 +92,7 @@ pub struct NewDesign {
     pub callback_url: Option<String>,
     /// The result cache was asked for (it matters for model-written designs only).
     pub cache: bool,
+    pub priority: Priority,
 }
 
 impl DesignCreateRequest {
@@ -155,6 +160,7 @@ impl DesignCreateRequest {
             model,
             callback_url: self.callback_url,
             cache: self.cache,
+            priority: self.priority,
         })
     }
 }
@@ -171,6 +177,7 @@ impl From<NewDesign> for DesignCreateRequest {
             model: design.model.map(|model| model.to_string()),
             callback_url: design.callback_url,
             cache: design.cache,
+            priority: design.priority,
         }
     }
 }

@@ -252,6 +252,28 @@ pub struct DesignJob {
     /// answered from it only then; offline designs always are.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cache: bool,
+    /// The job's place in its principal's share of the queue; its refines and conversions
+    /// keep it.
+    #[serde(default, skip_serializing_if = "Priority::is_normal")]
+    pub priority: Priority,
+}
+
+/// Where a job goes in its principal's share of the queue: `high` before `normal` before
+/// `low`, first come first served within one. Other principals' jobs are not affected: the
+/// queue takes principals in turn, whatever their jobs' priorities.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    High,
+    #[default]
+    Normal,
+    Low,
+}
+
+impl Priority {
+    pub fn is_normal(&self) -> bool {
+        *self == Self::Normal
+    }
 }
 
 /// One exported file of a completed job.
@@ -316,6 +338,9 @@ pub struct JobRecord {
     /// Who submitted it; only they can see it.
     #[serde(default = "anonymous_principal")]
     pub principal: String,
+    /// The job's place in its principal's share of the queue.
+    #[serde(default)]
+    pub priority: Priority,
     /// The apalis task id of the current run.
     pub task_id: String,
     pub status: DesignStatus,
@@ -407,6 +432,7 @@ impl JobRecord {
             conversion: None,
             refinements: Vec::new(),
             cached: false,
+            priority: job.priority,
         }
     }
 
@@ -522,6 +548,7 @@ mod tests {
             convert: None,
             earlier_feedback: Vec::new(),
             cache: false,
+            priority: Default::default(),
         };
         JobRecord::new_pending(&job, "anonymous", None)
     }

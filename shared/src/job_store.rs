@@ -14,10 +14,13 @@ use redis::{Script, aio::ConnectionLike};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::job::{ArtifactInfo, Conversion, DesignJob, DesignStatus, JobPatch, JobRecord};
+use crate::job::{
+    ArtifactInfo, Conversion, DesignJob, DesignStatus, JobPatch, JobRecord, Priority,
+};
 use crate::keys::Keys;
 use crate::queue::{
-    ENQUEUE_SCRIPT, NewTask, REQUEST_CONVERSION_SCRIPT, REQUEUE_SCRIPT, RESCHEDULE_SCRIPT,
+    DispatchPolicy, ENQUEUE_SCRIPT, NewTask, REQUEST_CONVERSION_SCRIPT, REQUEUE_SCRIPT,
+    RESCHEDULE_SCRIPT, RETRY_DEAD_SCRIPT, Route,
 };
 
 /// How long an `Idempotency-Key` is remembered.
@@ -56,11 +59,13 @@ pub(crate) static TERMINAL_STATUSES: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// One stage change of a running job in one round trip: the patch (refused when the record is
-/// gone or the job has ended) and the events after it; see `job_store/report.lua`.
+/// gone or the job has ended) and the events after it, and when the patch ends the job, a fair
+/// dispatch (its worker's slot frees up); see `job_store/report.lua`.
 static REPORT_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         &[
             include_str!("job_store/refusal.lua"),
+            include_str!("queue/fair.lua"),
             include_str!("job_store/report.lua"),
         ]
         .concat(),
@@ -137,6 +142,17 @@ impl WriteOutcome {
     }
 }
 
+/// What [`JobStore::retry_dead`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadRetry {
+    /// Queued again from the start; the record says `pending`.
+    Queued,
+    /// There is no such record.
+    Missing,
+    /// The job is not in the dead set; nothing changed.
+    NotDead,
+}
+
 /// What [`JobStore::requeue_completed`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Requeue {
@@ -182,15 +198,31 @@ pub enum StoreError {
 pub struct JobStore {
     keys: Keys,
     ttl: Duration,
+    dispatch: DispatchPolicy,
 }
 
 impl JobStore {
+    /// A store whose queueing dispatches with the default policy (see [`Self::with_dispatch`]).
     pub fn new(keys: Keys, ttl: Duration) -> Self {
-        Self { keys, ttl }
+        Self {
+            keys,
+            ttl,
+            dispatch: DispatchPolicy::default(),
+        }
+    }
+
+    /// Queues through the fair pending lists with `policy` (depth and weights).
+    pub fn with_dispatch(mut self, policy: DispatchPolicy) -> Self {
+        self.dispatch = policy;
+        self
     }
 
     pub fn keys(&self) -> &Keys {
         &self.keys
+    }
+
+    pub fn dispatch_policy(&self) -> &DispatchPolicy {
+        &self.dispatch
     }
 
     /// Creates the record and queues the job in one atomic step: a job is never queued without
@@ -214,9 +246,11 @@ impl JobStore {
             id: &record.task_id,
             payload,
             max_attempts,
+            principal: &record.principal,
+            priority: job.priority,
         };
         let mut invocation = ENQUEUE_SCRIPT.prepare_invoke();
-        task.declare(&self.keys, &mut invocation);
+        task.declare(&self.keys, &self.dispatch, &mut invocation);
         invocation
             .key(&record_key)
             .key(self.keys.active_jobs(&record.principal))
@@ -302,9 +336,11 @@ impl JobStore {
             id: &task_id,
             payload,
             max_attempts,
+            principal,
+            priority: job.priority,
         };
         let mut invocation = REQUEUE_SCRIPT.prepare_invoke();
-        task.declare(&self.keys, &mut invocation);
+        task.declare(&self.keys, &self.dispatch, &mut invocation);
         invocation
             .key(&record_key)
             .key(self.keys.active_jobs(principal))
@@ -338,14 +374,20 @@ impl JobStore {
         };
         let payload = serde_json::to_vec(job).map_err(corrupt)?;
         let conversion = serde_json::to_string(conversion).map_err(corrupt)?;
+        // The conversion waits in its owner's share of the queue.
+        let Some(principal) = self.principal(conn, &record_key).await? else {
+            return Ok(ConversionRequest::Missing);
+        };
         let task_id = ulid::Ulid::generate().to_string();
         let task = NewTask {
             id: &task_id,
             payload,
             max_attempts,
+            principal: &principal,
+            priority: job.priority,
         };
         let mut invocation = REQUEST_CONVERSION_SCRIPT.prepare_invoke();
-        task.declare(&self.keys, &mut invocation);
+        task.declare(&self.keys, &self.dispatch, &mut invocation);
         invocation
             .key(&record_key)
             .arg(serde_json::json!(DesignStatus::Completed).to_string())
@@ -511,7 +553,12 @@ impl JobStore {
             .arg(self.ttl.as_secs())
             .arg(crate::events::REPLAY_CAPACITY)
             .arg(fields.len() * 2)
-            .arg(TERMINAL_STATUSES.as_str());
+            .arg(TERMINAL_STATUSES.as_str())
+            .arg(if ends {
+                Route::new(&self.keys, &self.dispatch, "", Priority::Normal).to_json()
+            } else {
+                String::new()
+            });
         for (field, value) in fields {
             invocation.arg(field).arg(value);
         }
@@ -542,13 +589,20 @@ impl JobStore {
             reason: e.to_string(),
         })?;
         let patch = JobPatch::status(crate::job::DesignStatus::Pending, 0.0);
+        // The owner goes into the task's metadata, where pausing looks for it.
+        let principal = self
+            .principal(conn, &self.keys.job(&id))
+            .await?
+            .unwrap_or_default();
         let task = NewTask {
             id: &task_id,
             payload,
             max_attempts,
+            principal: &principal,
+            priority: job.priority,
         };
         let mut invocation = RESCHEDULE_SCRIPT.prepare_invoke();
-        task.declare(&self.keys, &mut invocation);
+        task.declare(&self.keys, &self.dispatch, &mut invocation);
         invocation
             .key(self.keys.job(&id))
             .key(self.keys.queue_scheduled())
@@ -597,6 +651,93 @@ impl JobStore {
             .arg("WITHSCORES")
             .query_async(conn)
             .await?)
+    }
+
+    /// Runs a dead job again from the start under a new task, through its principal's pending
+    /// list: the record goes back to `pending` with its retries reset, and the job leaves the
+    /// dead set, atomically (see `queue/retry_dead.lua`).
+    pub async fn retry_dead<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        request_id: &JobId,
+        max_attempts: u32,
+    ) -> Result<DeadRetry, StoreError> {
+        let Some(record) = self.get(conn, request_id).await? else {
+            return Ok(DeadRetry::Missing);
+        };
+        let mut earlier_feedback = record.refinements.clone();
+        let feedback = earlier_feedback.pop();
+        let job = DesignJob {
+            request_id: record.request_id,
+            prompt: record.prompt.clone(),
+            max_iterations: record.max_iterations,
+            enable_execution: record.enable_execution,
+            output_formats: record.output_formats.clone(),
+            model: record.model.clone(),
+            feedback,
+            convert: None,
+            earlier_feedback,
+            // The request's `cache` flag is not kept on the record: a retried model-written
+            // design runs without the cache (an offline one is looked up whatever the flag).
+            cache: false,
+            priority: record.priority,
+        };
+        let record_key = self.keys.job(request_id);
+        let payload = serde_json::to_vec(&job).map_err(|e| StoreError::Corrupt {
+            key: record_key.clone(),
+            reason: e.to_string(),
+        })?;
+        let task_id = ulid::Ulid::generate().to_string();
+        let json = |value: Value| value.to_string();
+        let fields = [
+            ("task_id", json(Value::String(task_id.clone()))),
+            ("status", json(serde_json::json!(DesignStatus::Pending))),
+            ("progress", json(serde_json::json!(0.0))),
+            ("current_iteration", json(serde_json::json!(0))),
+            ("retries", json(serde_json::json!(0))),
+            ("error_code", json(Value::Null)),
+            ("error_message", json(Value::Null)),
+            ("updated_at", json(Value::String(Utc::now().to_rfc3339()))),
+        ];
+        let task = NewTask {
+            id: &task_id,
+            payload,
+            max_attempts,
+            principal: &record.principal,
+            priority: record.priority,
+        };
+        let mut invocation = RETRY_DEAD_SCRIPT.prepare_invoke();
+        task.declare(&self.keys, &self.dispatch, &mut invocation);
+        invocation
+            .key(&record_key)
+            .key(self.keys.active_jobs(&record.principal))
+            .key(self.keys.dead_jobs())
+            .arg(self.ttl.as_secs())
+            .arg(request_id);
+        for (field, value) in fields {
+            invocation.arg(field).arg(value);
+        }
+        let outcome: i64 = invocation.invoke_async(conn).await?;
+        Ok(match outcome {
+            1 => DeadRetry::Queued,
+            -1 => DeadRetry::NotDead,
+            _ => DeadRetry::Missing,
+        })
+    }
+
+    /// Removes a job from the dead set (its record, `failed`, stays until it expires);
+    /// `false` when it was not there.
+    pub async fn forget_dead<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        request_id: &JobId,
+    ) -> Result<bool, StoreError> {
+        let removed: u32 = redis::cmd("ZREM")
+            .arg(self.keys.dead_jobs())
+            .arg(request_id)
+            .query_async(conn)
+            .await?;
+        Ok(removed == 1)
     }
 
     /// One page of a principal's designs, newest first, and the cursor of the next page (none

@@ -4,6 +4,7 @@
 //! lives under apalis-redis's own key layout; the methods that name those keys (`queue_*`)
 //! are defined in [`crate::queue`], beside the scripts that depend on that layout.
 
+use crate::job::Priority;
 use crate::job_id::JobId;
 
 /// Builds key names for one deployment (one prefix).
@@ -21,6 +22,42 @@ impl Keys {
 
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    // Fair scheduling (issue #20): see `queue::dispatch`.
+    /// List of the principals with pending tasks, in turn order (the head's turn is on).
+    pub fn queue_fair_ring(&self) -> String {
+        format!("{}queue:fair:ring", self.prefix)
+    }
+
+    /// Set of the principals in the ring, so each is in it once.
+    pub fn queue_fair_ready(&self) -> String {
+        format!("{}queue:fair:ready", self.prefix)
+    }
+
+    /// Hash of principal -> tasks dispatched in its current turn (for weights above 1).
+    pub fn queue_fair_turns(&self) -> String {
+        format!("{}queue:fair:turns", self.prefix)
+    }
+
+    /// Present while an admin has paused the queue.
+    pub fn queue_paused(&self) -> String {
+        format!("{}queue:paused", self.prefix)
+    }
+
+    /// Prefix of the pending lists (see [`Keys::queue_fair_pending`]).
+    pub fn queue_fair_pending_prefix(&self) -> String {
+        format!("{}queue:fair:pending:", self.prefix)
+    }
+
+    /// One principal's pending tasks of one priority (FIFO). The priority comes first so a
+    /// principal containing `:` cannot make two lists share a name.
+    pub fn queue_fair_pending(&self, priority: Priority, principal: &str) -> String {
+        format!(
+            "{}{}:{principal}",
+            self.queue_fair_pending_prefix(),
+            priority.as_str()
+        )
     }
 
     /// Hash holding one design job's record (status, plan, results); expires with the job TTL.

@@ -115,7 +115,8 @@ impl Application {
             );
         }
         let context = JobContext {
-            store: JobStore::new(keys.clone(), settings.queue.job_ttl),
+            store: JobStore::new(keys.clone(), settings.queue.job_ttl)
+                .with_dispatch(settings.queue.dispatch.clone()),
             freecad_slots: crate::jobs::freecad_slots::FreecadSlots::new(
                 settings.freecad.pool_size,
             ),
@@ -230,6 +231,7 @@ impl Application {
         }
         let promoter = tokio::spawn(promote_due_forever(
             keys,
+            self.settings.queue.dispatch.clone(),
             self.conn.clone(),
             // Well past the orphan window, so a live worker's metadata never lapses.
             (self.settings.queue.worker_orphan_window() * 4).max(Duration::from_secs(60)),
@@ -324,10 +326,12 @@ const PROMOTION_CHUNK: usize = 500;
 const PROMOTION_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Keeps apalis-redis's scheduled set free of due tasks, in bounded chunks (see
-/// `shared::queue::promote_due`), and its finished tasks from piling up. Every worker runs it;
-/// the Lua scripts make that safe.
+/// `shared::queue::promote_due`), its active list fed from the fair pending lists (dispatch
+/// runs after every job too; this catches what a lost dispatch left), and its finished tasks
+/// from piling up. Every worker runs it; the Lua scripts make that safe.
 async fn promote_due_forever(
     keys: Keys,
+    dispatch: shared::queue::DispatchPolicy,
     mut conn: ConnectionManager,
     worker_metadata_ttl: Duration,
     shutdown: CancellationToken,
@@ -341,6 +345,7 @@ async fn promote_due_forever(
             () = shutdown.cancelled() => return,
         }
         let promoted = queue::promote_due(&mut conn, &keys, PROMOTION_CHUNK).await;
+        let dispatched = queue::dispatch(&mut conn, &keys, &dispatch).await;
         // apalis-redis keeps every finished task forever; the job record is what counts.
         let forgotten = queue::forget_done_tasks(&mut conn, &keys, PROMOTION_CHUNK).await;
         if let (Ok(promoted), Ok(forgotten)) = (&promoted, &forgotten)
@@ -349,7 +354,7 @@ async fn promote_due_forever(
             debug!(promoted, forgotten, "queue upkeep");
         }
         let renewed = queue::expire_worker_metadata(&mut conn, &keys, worker_metadata_ttl).await;
-        let errors: Vec<_> = [promoted, forgotten, renewed]
+        let errors: Vec<_> = [promoted, dispatched, forgotten, renewed]
             .into_iter()
             .filter_map(Result::err)
             .collect();
@@ -381,6 +386,7 @@ async fn run_counting_retries(
     if attempt.current() > 1 {
         metrics::counter!(QUEUE_JOBS_RETRIED_TOTAL.name).increment(1);
     }
+    // The write that ends the job also dispatches the next ones (`JobStore::report`).
     run_design_job(job, ctx).await
 }
 

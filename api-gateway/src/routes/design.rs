@@ -220,6 +220,7 @@ async fn convert_missing(
         convert: Some(missing.clone()),
         earlier_feedback: Vec::new(),
         cache: false,
+        priority: record.priority,
     };
     let conversion = Conversion {
         formats: missing.clone(),

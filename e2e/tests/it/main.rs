@@ -11,6 +11,7 @@ mod budgets;
 mod deploy;
 mod design;
 mod events;
+mod fairness;
 mod formats;
 mod manifests;
 mod metrics;

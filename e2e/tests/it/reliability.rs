@@ -295,6 +295,38 @@ async fn a_job_whose_retries_run_out_is_dead_and_listed_for_admins() {
         .await
         .unwrap();
     assert_eq!(error_code(refused, 403).await, "forbidden");
+
+    // Once the cause is gone, an admin runs it again: it completes and is no longer dead.
+    std::fs::remove_file(app.artifact_dir().join(&id)).unwrap();
+    let retry = |key: &'static str| {
+        app.client
+            .post(app.url(&format!("/api/v1/admin/jobs/dead/{id}/retry")))
+            .header("x-api-key", key)
+            .send()
+    };
+    assert_eq!(
+        error_code(retry("user-key-1").await.unwrap(), 403).await,
+        "forbidden"
+    );
+    assert_eq!(retry("ops-key-1").await.unwrap().status(), 202);
+    let status = app.wait_for_end_as(&id, Some("user-key-1"), LIMIT).await;
+    assert_eq!(status.status, DesignStatus::Completed, "{status:?}");
+    assert_eq!(
+        error_code(retry("ops-key-1").await.unwrap(), 404).await,
+        "dead_job_not_found",
+        "a job that is not dead cannot be retried"
+    );
+    let listed: serde_json::Value = app
+        .client
+        .get(app.url("/api/v1/admin/jobs/dead"))
+        .header("x-api-key", "ops-key-1")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["jobs"], json!([]), "{listed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -307,7 +339,12 @@ async fn ten_thousand_due_retries_never_stop_the_workers() {
     })
     .await;
     let mut conn = app.async_redis().await;
-    let store = shared::job_store::JobStore::new(app.keys(), app.settings.queue.job_ttl);
+    // Dispatched at once, all of them, so the script below finds every task in the active list.
+    let store = shared::job_store::JobStore::new(app.keys(), app.settings.queue.job_ttl)
+        .with_dispatch(shared::queue::DispatchPolicy {
+            depth: DUE,
+            ..Default::default()
+        });
     for i in 0..DUE {
         let job = shared::job::DesignJob {
             request_id: shared::job_id::JobId::new(),
@@ -320,6 +357,7 @@ async fn ten_thousand_due_retries_never_stop_the_workers() {
             convert: None,
             earlier_feedback: Vec::new(),
             cache: false,
+            priority: Default::default(),
         };
         let record = shared::job::JobRecord::new_pending(&job, "anonymous", None);
         store

@@ -95,6 +95,7 @@ fn planning_only_job(side: usize) -> shared::job::DesignJob {
         convert: None,
         earlier_feedback: Vec::new(),
         cache: false,
+        priority: Default::default(),
     }
 }
 

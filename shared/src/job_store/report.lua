@@ -7,8 +7,11 @@
 --       key again, untouched)
 -- ARGV: 1 '1' when this write ends the job, 2 request id, 3 channel, 4 TTL (s),
 --       5 replay capacity, 6 count of field/value arguments (2n), 7 the terminal statuses
---       (a JSON array of their stored JSON texts), 8..7+2n field/value pairs, then one event
---       JSON tail (after its seq) per event
+--       (a JSON array of their stored JSON texts), 8 the fair-dispatch route (JSON) when this
+--       write ends the job, else '', 9..8+2n field/value pairs, then one event JSON tail
+--       (after its seq) per event
+-- A write that ends a job also dispatches (after the fair-dispatch fragment): a worker's
+-- slot is about to free up, and the active list is refilled in the same round trip.
 -- Answers {outcome, created_at}: 1 written, 0 no record, -1 the job had ended; and the
 -- record's `created_at` when this write ended the job, else false.
 local fields = tonumber(ARGV[6])
@@ -25,10 +28,10 @@ if fields > 0 then
         redis.call('ZREM', KEYS[3], ARGV[2])
         created = redis.call('HGET', KEYS[1], 'created_at')
     end
-    redis.call('HSET', KEYS[1], unpack(ARGV, 8, 7 + fields))
+    redis.call('HSET', KEYS[1], unpack(ARGV, 9, 8 + fields))
 end
 local head = '{"request_id":"' .. ARGV[2] .. '","seq":'
-local first = 8 + fields
+local first = 9 + fields
 for i = first, #ARGV do
     local seq = redis.call('HINCRBY', KEYS[1], 'event_seq', 1)
     local event = head .. seq .. ARGV[i]
@@ -37,5 +40,8 @@ for i = first, #ARGV do
 end
 if #ARGV >= first then
     redis.call('EXPIRE', KEYS[2], ARGV[4])
+end
+if fields > 0 and ARGV[8] ~= '' then
+    dispatch(cjson.decode(ARGV[8]))
 end
 return {1, created}

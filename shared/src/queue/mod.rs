@@ -8,6 +8,8 @@
 //! pin them against `apalis_redis::Config`), the task-push fragment (`push_task.lua`) composed
 //! into every script that queues a task, and the scripts that promote, forget and sample.
 //! `job_store` keeps the job records and calls the queueing scripts through [`NewTask`].
+//! New tasks do not go straight to apalis-redis's active list: [`dispatch`] feeds it fairly
+//! from per-principal pending lists of ours (`fair.lua`).
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -15,7 +17,12 @@ use std::time::Duration;
 use redis::aio::ConnectionLike;
 use redis::{RedisError, Script, ScriptInvocation};
 
+use crate::job::Priority;
 use crate::keys::Keys;
+
+mod dispatch;
+pub(crate) use dispatch::Route;
+pub use dispatch::{DEFAULT_DISPATCH_DEPTH, DispatchPolicy, dispatch, is_paused, pause, resume};
 
 /// The apalis-redis queue that carries design jobs. It must not contain `:`, because
 /// apalis-redis parses its wake-up channel names by splitting on `:`.
@@ -109,10 +116,17 @@ impl Keys {
     }
 }
 
-/// A script that queues a task: the task-push fragment, then the script's own text. Lua has
-/// no include, so the fragment is composed in here once, at load time.
+/// A script that queues a task: the fair-dispatch and task-push fragments, then the script's
+/// own text. Lua has no include, so the fragments are composed in here once, at load time.
 fn with_push_task(body: &str) -> Script {
-    Script::new(&[include_str!("push_task.lua"), body].concat())
+    Script::new(
+        &[
+            include_str!("fair.lua"),
+            include_str!("push_task.lua"),
+            body,
+        ]
+        .concat(),
+    )
 }
 
 /// Creates a job's record and queues its task (see `enqueue.lua`).
@@ -122,6 +136,10 @@ pub(crate) static ENQUEUE_SCRIPT: LazyLock<Script> =
 /// Runs a job again under a new task (see `requeue.lua`).
 pub(crate) static REQUEUE_SCRIPT: LazyLock<Script> =
     LazyLock::new(|| with_push_task(include_str!("requeue.lua")));
+
+/// Runs a dead job again under a new task (see `retry_dead.lua`).
+pub(crate) static RETRY_DEAD_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| with_push_task(include_str!("retry_dead.lua")));
 
 /// Queues a conversion task unless one is queued (see `request_conversion.lua`).
 pub(crate) static REQUEST_CONVERSION_SCRIPT: LazyLock<Script> =
@@ -139,8 +157,9 @@ pub(crate) static RESCHEDULE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
-static PROMOTE_SCRIPT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("promote.lua")));
+static PROMOTE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&[include_str!("fair.lua"), include_str!("promote.lua")].concat())
+});
 
 static FORGET_DONE_SCRIPT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("forget_done.lua")));
@@ -155,11 +174,20 @@ pub(crate) struct NewTask<'a> {
     /// The encoded `DesignJob` (apalis-redis's JSON codec).
     pub payload: Vec<u8>,
     pub max_attempts: u32,
+    /// Whose share of the queue the task waits in, and where in it.
+    pub principal: &'a str,
+    pub priority: Priority,
 }
 
 impl NewTask<'_> {
     /// Appends KEYS 1-4 and ARGV 1-4 of `push_task.lua`; call it before the script's own.
-    pub(crate) fn declare(&self, keys: &Keys, invocation: &mut ScriptInvocation<'_>) {
+    pub(crate) fn declare(
+        &self,
+        keys: &Keys,
+        policy: &DispatchPolicy,
+        invocation: &mut ScriptInvocation<'_>,
+    ) {
+        let route = Route::new(keys, policy, self.principal, self.priority);
         invocation
             .key(keys.queue_data())
             .key(keys.queue_active())
@@ -168,13 +196,14 @@ impl NewTask<'_> {
             .arg(self.id)
             .arg(&self.payload)
             .arg(self.max_attempts)
-            .arg(keys.queue_available_channel());
+            .arg(route.to_json());
     }
 }
 
 /// Moves due scheduled tasks to the active list, `chunk` at a time, until none is due;
 /// returns how many moved. apalis-redis's own fetch promotes every due task with one
 /// `unpack`, which fails past about 8,000: promoting first keeps what it finds small.
+/// While the queue is paused they are parked in their pending lists instead.
 pub async fn promote_due<C: ConnectionLike>(
     conn: &mut C,
     keys: &Keys,
@@ -187,7 +216,8 @@ pub async fn promote_due<C: ConnectionLike>(
         .key(keys.queue_active())
         .key(keys.queue_signal())
         .arg(chunk)
-        .arg(keys.queue_available_channel());
+        .arg(keys.queue_available_channel())
+        .arg(Route::new(keys, &DispatchPolicy::default(), "", Priority::Normal).to_json());
     let mut total = 0;
     loop {
         let moved: usize = invocation.invoke_async(conn).await?;
@@ -320,10 +350,12 @@ pub async fn sample<C: ConnectionLike>(
         .key(keys.queue_dead())
         .key(keys.dead_jobs())
         .key(keys.queue_done_forgotten())
+        .key(keys.queue_fair_ready())
         .arg(lock.owner)
         .arg(lock.ttl.as_millis() as u64)
         .arg(keys.queue_inflight_prefix())
         .arg(lock.alive_since)
+        .arg(keys.queue_fair_pending_prefix())
         .invoke_async(conn)
         .await?;
     Ok(counts.map(|counts| {

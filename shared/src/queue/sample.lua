@@ -8,8 +8,11 @@
 -- sorted sets.
 -- KEYS: 1 lock, 2 active list, 3 scheduled zset, 4 workers zset, 5 done, 6 failed, 7 dead,
 --       8 our dead jobs (retries exhausted; apalis-redis never sees those die),
---       9 the count of done tasks forgotten (deleted to bound memory)
--- ARGV: 1 owner token, 2 lock ttl (ms), 3 in-flight key prefix, 4 alive since (unix s)
+--       9 the count of done tasks forgotten (deleted to bound memory),
+--       10 the principals with tasks in the fair pending lists
+-- ARGV: 1 owner token, 2 lock ttl (ms), 3 in-flight key prefix, 4 alive since (unix s),
+--       5 the pending lists' prefix (one list per priority and principal of KEYS[10], built
+--       here for the same reason as the in-flight sets)
 -- Answers false when another owner holds the lock, else {pending, running, scheduled, done,
 -- failed, dead, workers alive}.
 local owner = redis.call('GET', KEYS[1])
@@ -33,6 +36,13 @@ for _, worker in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
     running = running + redis.call('SCARD', ARGV[3] .. ':' .. worker)
 end
 local alive = redis.call('ZCOUNT', KEYS[4], ARGV[4], '+inf')
-return { redis.call('LLEN', KEYS[2]), running, redis.call('ZCARD', KEYS[3]),
+-- Pending: the active list and every fair pending list (not dispatched yet).
+local pending = redis.call('LLEN', KEYS[2])
+for _, principal in ipairs(redis.call('SMEMBERS', KEYS[10])) do
+    for _, priority in ipairs({'high', 'normal', 'low'}) do
+        pending = pending + redis.call('LLEN', ARGV[5] .. priority .. ':' .. principal)
+    end
+end
+return { pending, running, redis.call('ZCARD', KEYS[3]),
          size(KEYS[5]) + (tonumber(redis.call('GET', KEYS[9])) or 0), size(KEYS[6]),
          size(KEYS[7]) + size(KEYS[8]), alive }

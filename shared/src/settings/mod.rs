@@ -241,6 +241,8 @@ pub struct QueueSettings {
     pub worker_shutdown_grace: Duration,
     /// How often the gateway holding the sampler lock reads the queue's depth by state.
     pub metrics_interval: Duration,
+    /// Fair scheduling: how deep the active list is kept and the principals' weights.
+    pub dispatch: crate::queue::DispatchPolicy,
 }
 
 impl QueueSettings {
@@ -495,6 +497,11 @@ impl Settings {
                 worker_missed_heartbeats: raw.worker_missed_heartbeats,
                 worker_shutdown_grace: secs(raw.worker_shutdown_grace_seconds),
                 metrics_interval: secs(raw.queue_metrics_interval_seconds),
+                dispatch: crate::queue::DispatchPolicy {
+                    depth: raw.queue_dispatch_depth,
+                    weights: crate::queue::DispatchPolicy::parse_weights(&raw.principal_weights)
+                        .map_err(|e| ConfigError::Message(format!("PRINCIPAL_WEIGHTS: {e}")))?,
+                },
             },
             artifacts: ArtifactSettings {
                 location: StoreLocation::parse(
@@ -695,6 +702,7 @@ fn check_positive(raw: &RawSettings) -> Result<(), ConfigError> {
             "QUEUE_METRICS_INTERVAL_SECONDS",
             raw.queue_metrics_interval_seconds,
         ),
+        ("QUEUE_DISPATCH_DEPTH", raw.queue_dispatch_depth as u64),
         (
             "HTTP_HEADER_TIMEOUT_SECONDS",
             raw.http_header_timeout_seconds,

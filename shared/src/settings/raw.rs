@@ -121,6 +121,12 @@ pub(super) struct RawSettings {
     pub(super) worker_metrics_addr: SocketAddr,
     /// How often the gateway holding the sampler lock reads the queue's depth by state.
     pub(super) queue_metrics_interval_seconds: u64,
+    // Fair scheduling (issue #20).
+    /// Tasks apalis-redis's active list is filled up to from the fair pending lists: another
+    /// principal's new job waits behind about this many jobs plus those running.
+    pub(super) queue_dispatch_depth: usize,
+    /// Tasks per turn of a principal, `alice:2,bob:1`; unlisted principals have 1.
+    pub(super) principal_weights: String,
     /// Warm FreeCAD processes per worker; 0 starts a fresh process per job.
     pub(super) freecad_pool_size: usize,
     /// Jobs a warm FreeCAD process runs before it is replaced.
@@ -311,6 +317,8 @@ pub(super) const DEFAULTS: &[(&str, &str)] = &[
     ("llm_allow_unpriced", "false"),
     ("worker_metrics_addr", "0.0.0.0:9091"),
     ("queue_metrics_interval_seconds", "5"),
+    ("queue_dispatch_depth", "16"),
+    ("principal_weights", ""),
     ("freecad_pool_size", "2"),
     ("freecad_pool_max_jobs", "200"),
     ("freecad_isolation", "bubblewrap"),

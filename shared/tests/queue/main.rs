@@ -2,6 +2,7 @@
 //! `redis-server`: each test sets keys up, calls the Rust function that runs the script, and
 //! reads back what the script left in Redis.
 
+mod fair;
 mod records;
 mod redis_server;
 mod tasks;

@@ -34,6 +34,7 @@ pub fn job() -> DesignJob {
         convert: None,
         earlier_feedback: Vec::new(),
         cache: false,
+        priority: Default::default(),
     }
 }
 
@@ -78,6 +79,9 @@ fn fresh_meta(max_attempts: &str) -> HashMap<String, String> {
         ("max_attempts".to_owned(), max_attempts.to_owned()),
         ("status".to_owned(), "Pending".to_owned()),
         ("idempotency_key".to_owned(), String::new()),
+        // Extra metadata (apalis-redis keeps such fields): where pausing parks the task.
+        ("fair_principal".to_owned(), PRINCIPAL.to_owned()),
+        ("fair_priority".to_owned(), "normal".to_owned()),
     ])
 }
 

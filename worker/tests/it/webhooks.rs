@@ -39,6 +39,7 @@ fn finished_job(callback_url: String) -> JobRecord {
         convert: None,
         earlier_feedback: Vec::new(),
         cache: false,
+        priority: Default::default(),
     };
     JobRecord::new_pending(&job, "tenant", Some(callback_url))
 }
