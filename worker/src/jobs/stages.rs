@@ -374,6 +374,9 @@ impl JobRun<'_> {
         artifacts.retain(|artifact| self.job.output_formats.contains(&artifact.format));
         self.report.artifacts(&artifacts);
         let score = scored.validation_score;
+        // Kept before the completion is written, so that a client that has seen this design
+        // complete and asks for the same plan again is answered from the cache.
+        self.remember(&stored, score).await;
         self.report
             .complete(JobPatch {
                 artifacts: Some(artifacts),
@@ -383,7 +386,6 @@ impl JobRun<'_> {
             })
             .await?;
         info!(iteration = self.iteration, "design completed");
-        self.remember(&stored, score).await;
         Ok(None)
     }
 
