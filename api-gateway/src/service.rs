@@ -179,19 +179,9 @@ pub async fn refine(
     }
     check_budget(state, principal).await?;
     let job = DesignJob {
-        request_id: record.request_id,
-        prompt: record.prompt,
-        max_iterations: record.max_iterations,
-        enable_execution: record.enable_execution,
-        output_formats: record.output_formats,
-        model: record.model,
         feedback: Some(feedback),
-        convert: None,
-        earlier_feedback: record.refinements,
-        // A refine of a model-written design is never answered from the cache (an offline
-        // refine is: its plan is deterministic whatever the flag).
-        cache: false,
-        priority: record.priority,
+        earlier_feedback: record.refinements.clone(),
+        ..DesignJob::rerun_of(&record)
     };
     let mut conn = state.conn.clone();
     // The state is checked again inside the atomic requeue: two refines cannot both win.

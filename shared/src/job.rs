@@ -258,6 +258,29 @@ pub struct DesignJob {
     pub priority: Priority,
 }
 
+impl DesignJob {
+    /// A new run of a recorded design: the same id, prompt, iterations, formats, model and
+    /// priority, with no feedback, no conversion and no cache request. Refines, conversions
+    /// and dead-job retries set what differs on top of it.
+    pub fn rerun_of(record: &JobRecord) -> Self {
+        Self {
+            request_id: record.request_id,
+            prompt: record.prompt.clone(),
+            max_iterations: record.max_iterations,
+            enable_execution: record.enable_execution,
+            output_formats: record.output_formats.clone(),
+            model: record.model.clone(),
+            feedback: None,
+            convert: None,
+            earlier_feedback: Vec::new(),
+            // The request's `cache` flag is not kept on the record: a model-written design
+            // run again does without the cache (an offline one is looked up whatever the flag).
+            cache: false,
+            priority: record.priority,
+        }
+    }
+}
+
 /// Where a job goes in its principal's share of the queue: `high` before `normal` before
 /// `low`, first come first served within one. Other principals' jobs are not affected: the
 /// queue takes principals in turn, whatever their jobs' priorities.

@@ -668,19 +668,9 @@ impl JobStore {
         let mut earlier_feedback = record.refinements.clone();
         let feedback = earlier_feedback.pop();
         let job = DesignJob {
-            request_id: record.request_id,
-            prompt: record.prompt.clone(),
-            max_iterations: record.max_iterations,
-            enable_execution: record.enable_execution,
-            output_formats: record.output_formats.clone(),
-            model: record.model.clone(),
             feedback,
-            convert: None,
             earlier_feedback,
-            // The request's `cache` flag is not kept on the record: a retried model-written
-            // design runs without the cache (an offline one is looked up whatever the flag).
-            cache: false,
-            priority: record.priority,
+            ..DesignJob::rerun_of(&record)
         };
         let record_key = self.keys.job(request_id);
         let payload = serde_json::to_vec(&job).map_err(|e| StoreError::Corrupt {

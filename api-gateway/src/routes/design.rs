@@ -209,18 +209,13 @@ async fn convert_missing(
     missing: Vec<OutputFormat>,
 ) -> Result<Option<Response>, Error> {
     let id = record.request_id;
+    // Only the stored FCStd is read: no model, whatever the design was made with.
     let job = DesignJob {
-        request_id: id,
-        prompt: record.prompt.clone(),
-        max_iterations: record.max_iterations,
         enable_execution: true,
         output_formats: missing.clone(),
         model: None,
-        feedback: None,
         convert: Some(missing.clone()),
-        earlier_feedback: Vec::new(),
-        cache: false,
-        priority: record.priority,
+        ..DesignJob::rerun_of(record)
     };
     let conversion = Conversion {
         formats: missing.clone(),
