@@ -206,6 +206,7 @@ fn enqueue_outcome(
     code: i64,
     earlier: &str,
     record: &JobRecord,
+    record_key: String,
     active_cap: u32,
 ) -> Result<Enqueued, StoreError> {
     match code {
@@ -223,7 +224,7 @@ fn enqueue_outcome(
             principal: record.principal.clone(),
             cap: active_cap,
         }),
-        _ => Err(StoreError::Duplicate(record.request_id.to_string())),
+        _ => Err(StoreError::Duplicate(record_key)),
     }
 }
 
@@ -303,7 +304,13 @@ impl JobStore {
         let invocation =
             self.enqueue_invocation(record, job, max_attempts, active_cap, idempotency)?;
         let (code, earlier): (i64, String) = invocation.invoke_async(conn).await?;
-        enqueue_outcome(code, &earlier, record, active_cap)
+        enqueue_outcome(
+            code,
+            &earlier,
+            record,
+            self.keys.job(&record.request_id),
+            active_cap,
+        )
     }
 
     /// Creates a batch's items (each as [`Self::enqueue`] does, without idempotency) and the
@@ -357,17 +364,7 @@ impl JobStore {
         for invocation in &invocations {
             pipe.invoke_script(invocation);
         }
-        let mut settle = BATCH_SETTLE_SCRIPT.prepare_invoke();
-        settle
-            .key(&batch_key)
-            .key(self.keys.batch_ended(&batch.batch_id))
-            .key(&items_key)
-            .arg(self.ttl.as_secs());
-        for (record, _) in items {
-            settle
-                .key(self.keys.job(&record.request_id))
-                .arg(record.request_id.to_string());
-        }
+        let settle = self.batch_settle_invocation(&batch.batch_id, items);
         pipe.load_script(&BATCH_SETTLE_SCRIPT).ignore();
         pipe.invoke_script(&settle);
         let mut answers: Vec<redis::Value> = pipe.query_async(conn).await?;
@@ -378,12 +375,38 @@ impl JobStore {
         for (answer, (record, _)) in answers.into_iter().zip(items) {
             let (code, earlier): (i64, String) =
                 redis::from_redis_value(answer).map_err(parse_error)?;
-            outcomes.push(enqueue_outcome(code, &earlier, record, active_cap));
+            outcomes.push(enqueue_outcome(
+                code,
+                &earlier,
+                record,
+                self.keys.job(&record.request_id),
+                active_cap,
+            ));
         }
         Ok(BatchEnqueued {
             outcomes,
             ended_at_once: ended_at_once == 1,
         })
+    }
+
+    /// `job_store/batch_settle.lua`'s call for a batch's `items`.
+    fn batch_settle_invocation(
+        &self,
+        batch_id: &JobId,
+        items: &[(JobRecord, DesignJob)],
+    ) -> redis::ScriptInvocation<'static> {
+        let mut settle = BATCH_SETTLE_SCRIPT.prepare_invoke();
+        settle
+            .key(self.keys.batch(batch_id))
+            .key(self.keys.batch_ended(batch_id))
+            .key(self.keys.batch_items(batch_id))
+            .arg(self.ttl.as_secs());
+        for (record, _) in items {
+            settle
+                .key(self.keys.job(&record.request_id))
+                .arg(record.request_id.to_string());
+        }
+        settle
     }
 
     /// Counts the ended job `request_id` out of its batch; `true` when this call ended the

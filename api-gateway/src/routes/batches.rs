@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use shared::api::{BatchStatusResponse, DesignCreateRequest};
-use shared::job::JobRecord;
+use shared::job::{DesignJob, JobRecord};
 use shared::job_id::JobId;
 use shared::job_store::NewBatch;
 
@@ -80,13 +80,50 @@ fn rejected(index: usize, error: &Error) -> RejectedItem {
     }
 }
 
+/// Parses and checks every item: the invalid ones as rejections, the valid ones as the records
+/// and jobs to create (each with its index in the request).
+async fn check_items(
+    state: &AppState,
+    principal: &str,
+    batch_id: JobId,
+    items: Vec<serde_json::Value>,
+) -> (Vec<RejectedItem>, Vec<(usize, (JobRecord, DesignJob))>) {
+    let mut rejections = Vec::new();
+    let mut valid = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let parsed = serde_json::from_value::<DesignCreateRequest>(item)
+            .map_err(|e| Error::Unprocessable(e.to_string()))
+            .and_then(|request| request.parse().map_err(Error::from));
+        let design = match parsed {
+            Ok(design) => design,
+            Err(error) => {
+                rejections.push(rejected(index, &error));
+                continue;
+            }
+        };
+        if let Err(error) = service::check_model_and_callback(state, &design).await {
+            rejections.push(rejected(index, &error));
+            continue;
+        }
+        let job = service::new_job(design.clone());
+        let mut record = JobRecord::new_pending(&job, principal, design.callback_url);
+        record.batch_id = Some(batch_id);
+        valid.push((index, (record, job)));
+    }
+    (rejections, valid)
+}
+
 /// Submit up to 1,000 designs at once.
 #[utoipa::path(post, path = "/api/v1/batches", tag = "design",
     request_body = BatchCreateRequest,
     responses(
         (status = 202, description = "The valid items created; the invalid ones listed by index", body = BatchCreated),
+        (status = 400, description = "Malformed JSON", body = shared::api::ErrorBody),
         (status = 402, description = "budget_exceeded", body = shared::api::ErrorBody),
-        (status = 422, description = "No items or more than 1,000, or a refused callback_url", body = shared::api::ErrorBody)))]
+        (status = 413, description = "Body over MAX_BODY_BYTES", body = shared::api::ErrorBody),
+        (status = 415, description = "Not `Content-Type: application/json`", body = shared::api::ErrorBody),
+        (status = 422, description = "No items or more than 1,000, or a refused callback_url", body = shared::api::ErrorBody),
+        (status = 503, description = "Redis unreachable", body = shared::api::ErrorBody)))]
 pub async fn create_batch(
     State(state): State<AppState>,
     CurrentPrincipal(principal): CurrentPrincipal,
@@ -103,28 +140,7 @@ pub async fn create_batch(
     }
     service::check_budget(&state, &principal).await?;
     let batch_id = JobId::new();
-    let mut rejections = Vec::new();
-    let mut valid = Vec::new();
-    for (index, item) in body.items.into_iter().enumerate() {
-        let parsed = serde_json::from_value::<DesignCreateRequest>(item)
-            .map_err(|e| Error::Unprocessable(e.to_string()))
-            .and_then(|request| request.parse().map_err(Error::from));
-        let design = match parsed {
-            Ok(design) => design,
-            Err(error) => {
-                rejections.push(rejected(index, &error));
-                continue;
-            }
-        };
-        if let Err(error) = service::check_model_and_callback(&state, &design).await {
-            rejections.push(rejected(index, &error));
-            continue;
-        }
-        let job = service::new_job(design.clone());
-        let mut record = JobRecord::new_pending(&job, &principal.id, design.callback_url);
-        record.batch_id = Some(batch_id);
-        valid.push((index, (record, job)));
-    }
+    let (mut rejections, valid) = check_items(&state, &principal.id, batch_id, body.items).await;
     let (indexes, items): (Vec<usize>, Vec<_>) = valid.into_iter().unzip();
     let batch = NewBatch {
         batch_id,
@@ -176,7 +192,8 @@ pub async fn create_batch(
     params(("batch_id" = String, Path, description = "The id from the 202 answer")),
     responses(
         (status = 200, body = BatchStatusResponse),
-        (status = 404, description = "No such batch (or another principal's)", body = shared::api::ErrorBody)))]
+        (status = 404, description = "No such batch (or another principal's)", body = shared::api::ErrorBody),
+        (status = 503, description = "Redis unreachable", body = shared::api::ErrorBody)))]
 pub async fn batch_status(
     State(state): State<AppState>,
     CurrentPrincipal(principal): CurrentPrincipal,
