@@ -29,19 +29,7 @@ pub async fn submit(
     let fingerprint = serde_json::to_vec(&DesignCreateRequest::from(design.clone()))
         .map(|bytes| hex::encode(Sha256::digest(bytes)))
         .map_err(|e| Error::Internal(e.into()))?;
-    let job = DesignJob {
-        request_id: JobId::new(),
-        prompt: design.prompt,
-        max_iterations: design.max_iterations,
-        enable_execution: design.enable_execution,
-        output_formats: design.output_formats,
-        model: design.model.map(|model| model.to_string()),
-        feedback: None,
-        convert: None,
-        earlier_feedback: Vec::new(),
-        cache: design.cache,
-        priority: design.priority,
-    };
+    let job = new_job(design.clone());
     let record = JobRecord::new_pending(&job, &principal.id, design.callback_url);
     let response = DesignResponse {
         request_id: job.request_id,
@@ -78,10 +66,27 @@ pub async fn submit(
     }
 }
 
+/// The job of a newly submitted design, under a new request id.
+pub fn new_job(design: NewDesign) -> DesignJob {
+    DesignJob {
+        request_id: JobId::new(),
+        prompt: design.prompt,
+        max_iterations: design.max_iterations,
+        enable_execution: design.enable_execution,
+        output_formats: design.output_formats,
+        model: design.model.map(|model| model.to_string()),
+        feedback: None,
+        convert: None,
+        earlier_feedback: Vec::new(),
+        cache: design.cache,
+        priority: design.priority,
+    }
+}
+
 /// The checks that need the operator's settings: the model must be one this service offers,
 /// and the callback must point at a public address (resolved now, and again by the worker when
 /// it connects).
-async fn check_model_and_callback(state: &AppState, design: &NewDesign) -> Result<(), Error> {
+pub async fn check_model_and_callback(state: &AppState, design: &NewDesign) -> Result<(), Error> {
     if let Some(model) = &design.model {
         state
             .allowed_models
@@ -92,22 +97,28 @@ async fn check_model_and_callback(state: &AppState, design: &NewDesign) -> Resul
             })?;
     }
     if let Some(url) = &design.callback_url {
-        state
-            .callback_policy
-            .check(url)
-            .await
-            .map_err(|refusal| FieldError {
-                field: "callback_url",
-                message: refusal.to_string(),
-            })?;
+        check_callback(state, url).await?;
     }
+    Ok(())
+}
+
+/// A callback must point at a public address (resolved now, and again when it is sent).
+pub async fn check_callback(state: &AppState, url: &str) -> Result<(), Error> {
+    state
+        .callback_policy
+        .check(url)
+        .await
+        .map_err(|refusal| FieldError {
+            field: "callback_url",
+            message: refusal.to_string(),
+        })?;
     Ok(())
 }
 
 /// Refuses new work (`402 budget_exceeded`) while the principal's spend in the current period
 /// is at or over either limit of its budget. A job already running is not stopped, so a
 /// period's spend can end above its budget by what the running jobs spend.
-async fn check_budget(state: &AppState, principal: &Principal) -> Result<(), Error> {
+pub async fn check_budget(state: &AppState, principal: &Principal) -> Result<(), Error> {
     let Some(budget) = state.settings.budgets.principals.get(&principal.id) else {
         return Ok(());
     };

@@ -571,3 +571,37 @@ mod tests {
         assert_eq!(reply, SessionMessage::Reply(refused));
     }
 }
+
+/// `GET /api/v1/batches/{batch_id}`, and the body of the batch's one callback when it ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BatchStatusResponse {
+    pub batch_id: JobId,
+    /// How many items were created.
+    pub total: usize,
+    /// Items by status (`expired` for an item whose record is gone).
+    pub counts: std::collections::BTreeMap<String, usize>,
+    /// The created items' request ids, in request order.
+    pub items: Vec<String>,
+    /// Every item has ended.
+    pub ended: bool,
+}
+
+impl BatchStatusResponse {
+    /// The summary of `batch` (as the store read it).
+    pub fn of(batch_id: JobId, batch: crate::job_store::BatchState) -> Self {
+        let mut counts = std::collections::BTreeMap::new();
+        let mut ended = true;
+        for status in &batch.statuses {
+            let name = status.map_or("expired", |s| s.as_str());
+            ended &= status.is_none_or(|s| s.is_terminal());
+            *counts.entry(name.to_owned()).or_insert(0) += 1;
+        }
+        Self {
+            batch_id,
+            total: batch.request_ids.len(),
+            counts,
+            items: batch.request_ids,
+            ended,
+        }
+    }
+}

@@ -415,6 +415,9 @@ pub struct JobRecord {
     /// Completed from the result cache: its files are copies of an identical plan's.
     #[serde(default)]
     pub cached: bool,
+    /// The batch (`POST /api/v1/batches`) this job was submitted in, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_id: Option<JobId>,
 }
 
 fn anonymous_principal() -> String {
@@ -456,6 +459,7 @@ impl JobRecord {
             refinements: Vec::new(),
             cached: false,
             priority: job.priority,
+            batch_id: None,
         }
     }
 

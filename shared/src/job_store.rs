@@ -80,6 +80,14 @@ pub struct Reported {
     pub created_at: Option<String>,
 }
 
+/// Settles a new batch after its items (see `job_store/batch_settle.lua`).
+static BATCH_SETTLE_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("job_store/batch_settle.lua")));
+
+/// Counts an ended job out of its batch (see `job_store/batch_item_ended.lua`).
+static BATCH_ITEM_ENDED_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("job_store/batch_item_ended.lua")));
+
 /// Stores a user's feedback on a record that still exists (never bringing an expired one back).
 static FEEDBACK_SCRIPT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("job_store/feedback.lua")));
@@ -193,6 +201,62 @@ pub enum StoreError {
     IdempotencyKeyReused,
 }
 
+/// What the enqueue script answered for one job.
+fn enqueue_outcome(
+    code: i64,
+    earlier: &str,
+    record: &JobRecord,
+    record_key: String,
+    active_cap: u32,
+) -> Result<Enqueued, StoreError> {
+    match code {
+        1 => Ok(Enqueued::Created),
+        2 => {
+            let entry: serde_json::Value =
+                serde_json::from_str(earlier).map_err(|e| StoreError::Corrupt {
+                    key: "idempotency entry".to_owned(),
+                    reason: e.to_string(),
+                })?;
+            Ok(Enqueued::Replayed(entry["response"].clone()))
+        }
+        3 => Err(StoreError::IdempotencyKeyReused),
+        -1 => Err(StoreError::TooManyActiveJobs {
+            principal: record.principal.clone(),
+            cap: active_cap,
+        }),
+        _ => Err(StoreError::Duplicate(record_key)),
+    }
+}
+
+/// A batch about to be created (see [`JobStore::enqueue_batch`]).
+#[derive(Debug, Clone)]
+pub struct NewBatch<'a> {
+    pub batch_id: JobId,
+    pub principal: &'a str,
+    /// Where the batch's end is to be reported (checked by the caller).
+    pub callback_url: Option<&'a str>,
+}
+
+/// What [`JobStore::enqueue_batch`] did.
+#[derive(Debug)]
+pub struct BatchEnqueued {
+    /// Per item, in order.
+    pub outcomes: Vec<Result<Enqueued, StoreError>>,
+    /// No item was created: the batch ended as it began (and sends no callback).
+    pub ended_at_once: bool,
+}
+
+/// A batch as [`JobStore::batch`] reads it.
+#[derive(Debug, Clone)]
+pub struct BatchState {
+    pub principal: String,
+    pub callback_url: Option<String>,
+    /// The created items, in request order.
+    pub request_ids: Vec<String>,
+    /// Each item's status, in the same order; `None` once its record expired.
+    pub statuses: Vec<Option<DesignStatus>>,
+}
+
 /// Reads and writes job records.
 #[derive(Debug, Clone)]
 pub struct JobStore {
@@ -237,6 +301,184 @@ impl JobStore {
         active_cap: u32,
         idempotency: Option<&Idempotency<'_>>,
     ) -> Result<Enqueued, StoreError> {
+        let invocation =
+            self.enqueue_invocation(record, job, max_attempts, active_cap, idempotency)?;
+        let (code, earlier): (i64, String) = invocation.invoke_async(conn).await?;
+        enqueue_outcome(
+            code,
+            &earlier,
+            record,
+            self.keys.job(&record.request_id),
+            active_cap,
+        )
+    }
+
+    /// Creates a batch's items (each as [`Self::enqueue`] does, without idempotency) and the
+    /// batch's record and item list, in one round trip: one pipeline of the enqueue script
+    /// per item, then `job_store/batch_settle.lua`. An item refused (its principal's active
+    /// cap) is its own error and leaves the item list; the others are created.
+    pub async fn enqueue_batch<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        batch: &NewBatch<'_>,
+        items: &[(JobRecord, DesignJob)],
+        max_attempts: u32,
+        active_cap: u32,
+    ) -> Result<BatchEnqueued, StoreError> {
+        let batch_key = self.keys.batch(&batch.batch_id);
+        let items_key = self.keys.batch_items(&batch.batch_id);
+        let mut invocations = Vec::with_capacity(items.len());
+        for (record, job) in items {
+            invocations.push(self.enqueue_invocation(
+                record,
+                job,
+                max_attempts,
+                active_cap,
+                None,
+            )?);
+        }
+        let mut pipe = redis::pipe();
+        pipe.load_script(&ENQUEUE_SCRIPT).ignore();
+        pipe.hset_multiple(
+            &batch_key,
+            &[
+                ("principal", batch.principal.to_owned()),
+                (
+                    "callback_url",
+                    batch.callback_url.unwrap_or_default().to_owned(),
+                ),
+                ("created_at", Utc::now().to_rfc3339()),
+                ("remaining", items.len().to_string()),
+            ],
+        )
+        .ignore();
+        pipe.expire(&batch_key, self.ttl.as_secs() as i64).ignore();
+        if !items.is_empty() {
+            let ids: Vec<String> = items
+                .iter()
+                .map(|(r, _)| r.request_id.to_string())
+                .collect();
+            pipe.rpush(&items_key, ids).ignore();
+            pipe.expire(&items_key, self.ttl.as_secs() as i64).ignore();
+        }
+        for invocation in &invocations {
+            pipe.invoke_script(invocation);
+        }
+        let settle = self.batch_settle_invocation(&batch.batch_id, items);
+        pipe.load_script(&BATCH_SETTLE_SCRIPT).ignore();
+        pipe.invoke_script(&settle);
+        let mut answers: Vec<redis::Value> = pipe.query_async(conn).await?;
+        let parse_error = |e: redis::ParsingError| StoreError::Redis(e.into());
+        let settled = answers.pop().unwrap_or(redis::Value::Nil);
+        let ended_at_once: i64 = redis::from_redis_value(settled).map_err(parse_error)?;
+        let mut outcomes = Vec::with_capacity(items.len());
+        for (answer, (record, _)) in answers.into_iter().zip(items) {
+            let (code, earlier): (i64, String) =
+                redis::from_redis_value(answer).map_err(parse_error)?;
+            outcomes.push(enqueue_outcome(
+                code,
+                &earlier,
+                record,
+                self.keys.job(&record.request_id),
+                active_cap,
+            ));
+        }
+        Ok(BatchEnqueued {
+            outcomes,
+            ended_at_once: ended_at_once == 1,
+        })
+    }
+
+    /// `job_store/batch_settle.lua`'s call for a batch's `items`.
+    fn batch_settle_invocation(
+        &self,
+        batch_id: &JobId,
+        items: &[(JobRecord, DesignJob)],
+    ) -> redis::ScriptInvocation<'static> {
+        let mut settle = BATCH_SETTLE_SCRIPT.prepare_invoke();
+        settle
+            .key(self.keys.batch(batch_id))
+            .key(self.keys.batch_ended(batch_id))
+            .key(self.keys.batch_items(batch_id))
+            .arg(self.ttl.as_secs());
+        for (record, _) in items {
+            settle
+                .key(self.keys.job(&record.request_id))
+                .arg(record.request_id.to_string());
+        }
+        settle
+    }
+
+    /// Counts the ended job `request_id` out of its batch; `true` when this call ended the
+    /// batch, and so is the one to send its callback (see `job_store/batch_item_ended.lua`).
+    pub async fn end_batch_item<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        batch_id: &JobId,
+        request_id: &JobId,
+    ) -> Result<bool, StoreError> {
+        let claimed: i64 = BATCH_ITEM_ENDED_SCRIPT
+            .key(self.keys.batch(batch_id))
+            .key(self.keys.batch_ended(batch_id))
+            .arg(request_id.to_string())
+            .arg(self.ttl.as_secs())
+            .invoke_async(conn)
+            .await?;
+        Ok(claimed == 1)
+    }
+
+    /// A batch's record and its items' statuses (`None` for an item whose record expired),
+    /// read in two round trips; `None` when there is no such batch.
+    pub async fn batch<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        batch_id: &JobId,
+    ) -> Result<Option<BatchState>, StoreError> {
+        let (fields, ids): (std::collections::HashMap<String, String>, Vec<String>) = redis::pipe()
+            .hgetall(self.keys.batch(batch_id))
+            .lrange(self.keys.batch_items(batch_id), 0, -1)
+            .query_async(conn)
+            .await?;
+        let Some(principal) = fields.get("principal").cloned() else {
+            return Ok(None);
+        };
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            let id: JobId = id.parse().map_err(|_| StoreError::Corrupt {
+                key: self.keys.batch_items(batch_id),
+                reason: format!("not a request id: {id}"),
+            })?;
+            pipe.hget(self.keys.job(&id), "status");
+        }
+        let raw: Vec<Option<String>> = if ids.is_empty() {
+            Vec::new()
+        } else {
+            pipe.query_async(conn).await?
+        };
+        let statuses = raw
+            .into_iter()
+            .map(|status| status.and_then(|text| serde_json::from_str(&text).ok()))
+            .collect();
+        Ok(Some(BatchState {
+            principal,
+            callback_url: fields
+                .get("callback_url")
+                .filter(|url| !url.is_empty())
+                .cloned(),
+            request_ids: ids,
+            statuses,
+        }))
+    }
+
+    /// The enqueue script's call for one job (see [`Self::enqueue`]).
+    fn enqueue_invocation(
+        &self,
+        record: &JobRecord,
+        job: &DesignJob,
+        max_attempts: u32,
+        active_cap: u32,
+        idempotency: Option<&Idempotency<'_>>,
+    ) -> Result<redis::ScriptInvocation<'static>, StoreError> {
         let record_key = self.keys.job(&record.request_id);
         let payload = serde_json::to_vec(job).map_err(|e| StoreError::Corrupt {
             key: record_key.clone(),
@@ -281,24 +523,7 @@ impl JobStore {
         for (field, value) in to_fields(record) {
             invocation.arg(field).arg(value);
         }
-        let (code, earlier): (i64, String) = invocation.invoke_async(conn).await?;
-        match code {
-            1 => Ok(Enqueued::Created),
-            2 => {
-                let entry: serde_json::Value =
-                    serde_json::from_str(&earlier).map_err(|e| StoreError::Corrupt {
-                        key: "idempotency entry".to_owned(),
-                        reason: e.to_string(),
-                    })?;
-                Ok(Enqueued::Replayed(entry["response"].clone()))
-            }
-            3 => Err(StoreError::IdempotencyKeyReused),
-            -1 => Err(StoreError::TooManyActiveJobs {
-                principal: record.principal.clone(),
-                cap: active_cap,
-            }),
-            _ => Err(StoreError::Duplicate(record_key)),
-        }
+        Ok(invocation)
     }
 
     /// Runs a completed job again as `job` (the same request id, typically with the user's

@@ -65,6 +65,25 @@ impl Keys {
         format!("{}job:{request_id}", self.prefix)
     }
 
+    /// Hash of one batch (`POST /api/v1/batches`): its principal, callback_url, creation
+    /// time, and `remaining` (items not yet ended), `settled`, `notified` for its one
+    /// callback; expires with the job TTL.
+    pub fn batch(&self, batch_id: &JobId) -> String {
+        format!("{}batch:{batch_id}", self.prefix)
+    }
+
+    /// List of the request ids of one batch's created items, in request order; expires with
+    /// the job TTL.
+    pub fn batch_items(&self, batch_id: &JobId) -> String {
+        format!("{}batch-items:{batch_id}", self.prefix)
+    }
+
+    /// Set of the request ids of one batch's items that have ended (or were refused), so
+    /// each is counted out of the batch once; expires with the job TTL.
+    pub fn batch_ended(&self, batch_id: &JobId) -> String {
+        format!("{}batch-ended:{batch_id}", self.prefix)
+    }
+
     /// Stream of one job's progress events, for replay; expires with the job TTL.
     pub fn events(&self, request_id: &JobId) -> String {
         format!("{}events:{request_id}", self.prefix)

@@ -14,6 +14,7 @@ use crate::state::AppState;
 
 pub mod admin;
 pub mod auth;
+pub mod batches;
 pub mod design;
 pub mod designs;
 pub mod download;
@@ -49,6 +50,7 @@ pub fn protected_router() -> Router<AppState> {
     Router::new()
         .merge(admin::router())
         .merge(auth::router())
+        .merge(batches::router())
         .merge(design::router())
         .merge(designs::router())
         .merge(events::router())

@@ -19,6 +19,8 @@ use crate::routes::PublicState;
         super::design::export_design,
         super::design::download_artifact,
         super::designs::list_designs,
+        super::batches::create_batch,
+        super::batches::batch_status,
         super::designs::give_feedback,
         super::page::issue_stream_token,
         super::page::list_catalogue,

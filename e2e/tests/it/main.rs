@@ -6,6 +6,7 @@ mod agents;
 mod artifact_store;
 mod auth;
 mod backlog;
+mod batches;
 mod browser;
 mod budgets;
 mod deploy;

@@ -216,7 +216,8 @@ async fn run_pipeline(
     report.track(
         &record.principal,
         UsageTally::starting_at(record.usage.clone()),
-        record.callback_url.is_some(),
+        // A job of a batch has its batch's end to report too.
+        record.callback_url.is_some() || record.batch_id.is_some(),
     );
     if record.status.is_terminal() {
         info!(status = %record.status, "the job has ended already; not running it again");

@@ -21,6 +21,7 @@ use std::sync::{Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
 use redis::aio::ConnectionManager;
+use shared::api::BatchStatusResponse;
 use shared::budget::Spend;
 use shared::error_code::ErrorCode;
 use shared::events::EventPayload;
@@ -335,7 +336,38 @@ impl JobReporter {
         if let Ok(Some(record)) = self.store.get(&mut conn, &self.id).await
             && record.status.is_terminal()
         {
+            if let Some(batch_id) = record.batch_id {
+                self.end_batch_item(batch_id).await;
+            }
             self.webhooks.deliver_in_background(record);
+        }
+    }
+
+    /// Counts the ended job out of its batch; the job that ends the batch sends the batch's
+    /// one callback, with its summary.
+    async fn end_batch_item(&self, batch_id: JobId) {
+        let mut conn = self.conn.clone();
+        match self
+            .store
+            .end_batch_item(&mut conn, &batch_id, &self.id)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => {
+                tracing::warn!(%batch_id, %error, "the job was not counted out of its batch");
+                return;
+            }
+        }
+        match self.store.batch(&mut conn, &batch_id).await {
+            Ok(Some(batch)) => {
+                if let Some(url) = batch.callback_url.clone() {
+                    let summary = BatchStatusResponse::of(batch_id, batch);
+                    self.webhooks.deliver_batch_in_background(url, summary);
+                }
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%batch_id, %error, "the ended batch could not be read"),
         }
     }
 

@@ -1,4 +1,5 @@
-//! `callback_url`: when a job ends, its status is POSTed there, signed, retried with backoff;
+//! `callback_url`: when a job ends, its status is POSTed there (and when a batch ends, its
+//! summary to the batch's), signed, retried with backoff;
 //! a delivery that fails never changes the job. The operator's own endpoints (the budget
 //! alerts' `BUDGET_WEBHOOK_URL`) are sent the same way, signed by the same code, through a
 //! client without the public-only resolver: the operator, not a tenant, chose them.
@@ -18,7 +19,7 @@ use hmac::{Hmac, Mac};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
-use shared::api::DesignStatusResponse;
+use shared::api::{BatchStatusResponse, DesignStatusResponse};
 use shared::callback::CallbackPolicy;
 use shared::job::JobRecord;
 use tracing::{info, warn};
@@ -140,6 +141,26 @@ impl WebhookSender {
         let sender = self.clone();
         self.deliveries.spawn(async move {
             sender.deliver(record).await;
+        });
+    }
+
+    /// Sends a batch's summary, once it has ended, to the batch's `callback_url`, signed like
+    /// a job's callback, in the background.
+    pub fn deliver_batch_in_background(&self, raw_url: String, summary: BatchStatusResponse) {
+        let sender = self.clone();
+        self.deliveries.spawn(async move {
+            let about = format!("batch {}", summary.batch_id);
+            let url = match sender.policy.check_url(&raw_url) {
+                Ok(url) => url,
+                Err(refusal) => {
+                    warn!(about, %refusal, "webhook not sent: its callback_url is refused");
+                    return;
+                }
+            };
+            let Ok(body) = serde_json::to_vec(&summary) else {
+                return;
+            };
+            sender.post_signed(&sender.client, url, &body, &about).await;
         });
     }
 
