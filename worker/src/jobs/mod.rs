@@ -152,7 +152,7 @@ async fn run_attempt(
     report: &JobReporter,
 ) -> Result<(), BoxDynError> {
     let pipeline = AssertUnwindSafe(run_pipeline(job, ctx, report)).catch_unwind();
-    let (code, message) = match tokio::time::timeout(ctx.job_timeout, pipeline).await {
+    let (code, message) = match within_deadline(ctx.job_timeout, pipeline).await {
         Ok(Ok(Ok(()))) => return Ok(()),
         Ok(Ok(Err(JobError::Ended))) => {
             info!("the job ended while it ran (cancelled); stopped");
@@ -192,6 +192,22 @@ async fn run_attempt(
         Ok(()) | Err(JobError::Ended) => Ok(()),
         Err(JobError::Final { .. }) => Ok(()),
         Err(JobError::Transient(error)) => Err(error),
+    }
+}
+
+/// Runs `work` until `limit` has passed (`Err(())` then). The deadline is looked at first: an
+/// inner limit measured from a later start (FreeCAD's, which is the job's limit from the start
+/// of the execution) can only run out after it, so when a busy runtime wakes the job with
+/// both run out, the job's own `timeout` is what is reported, whichever timer fired first.
+async fn within_deadline<F: std::future::Future>(
+    limit: std::time::Duration,
+    work: F,
+) -> Result<F::Output, ()> {
+    let deadline = tokio::time::sleep(limit);
+    tokio::select! {
+        biased;
+        () = deadline => Err(()),
+        output = work => Ok(output),
     }
 }
 

@@ -103,6 +103,13 @@ impl JobReporter {
         let _ = self.has_callback.set(has_callback);
     }
 
+    /// Whose job this is (empty until the run has read the record).
+    pub fn principal(&self) -> &str {
+        self.payer
+            .get()
+            .map_or("", |(principal, _)| principal.as_str())
+    }
+
     /// Adds the time of one FreeCAD execution to this attempt's spend.
     pub fn add_freecad_time(&self, elapsed: std::time::Duration) {
         *self.freecad_time.lock().expect("freecad time lock") += elapsed;

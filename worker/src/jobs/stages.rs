@@ -218,7 +218,7 @@ impl JobRun<'_> {
                 let waiting = format!("waiting for FreeCAD (all {} slots busy)", slots.size());
                 self.report.progress(progress::EXECUTING, waiting).await?;
                 tokio::select! {
-                    slot = slots.acquire() => slot,
+                    slot = slots.acquire(self.report.principal()) => slot,
                     () = self.report.ended() => return Err(JobError::Ended),
                 }
             }
