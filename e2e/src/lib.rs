@@ -10,12 +10,14 @@
 //! - `app`: [`spawn_app`] and [`TestApp`]: a gateway and any number of workers on a fresh
 //!   Redis, with one helper per route, typed status polling and [`error_code`].
 //! - `sse`: [`SseClient`], a minimal reader of a job's Server-Sent Events.
+//! - `receiver`: [`callback_receiver`], a local endpoint that keeps the callbacks it gets.
 //! - `wait`: [`wait_until`], the one polling loop with a deadline.
 //! - `ws`: [`ws_connect`] and [`next_json`], a WebSocket client of `/ws`.
 //! - `fixtures`: scripts more than one suite runs, such as [`through_freecad_importer`].
 
 mod app;
 mod fixtures;
+mod receiver;
 mod redis;
 mod sse;
 mod wait;
@@ -26,6 +28,7 @@ pub use app::{
     spawn_gateway, spawn_gateway_with,
 };
 pub use fixtures::through_freecad_importer;
+pub use receiver::{Delivery, callback_receiver};
 pub use redis::{TestRedis, free_port};
 pub use sse::{SseClient, SseEvent, assert_consecutive};
 pub use wait::wait_until;

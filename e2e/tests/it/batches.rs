@@ -99,32 +99,10 @@ async fn a_batch_needs_1_to_1000_items_and_an_unknown_one_is_not_found() {
     assert_eq!(error_code(response, 404).await, "batch_not_found");
 }
 
-type Delivery = (axum::http::HeaderMap, Vec<u8>);
-
-/// A local receiver that keeps every delivery; returns its URL.
-async fn receiver(deliveries: Arc<Mutex<Vec<Delivery>>>) -> String {
-    let router = axum::Router::new().route(
-        "/batch",
-        axum::routing::post(
-            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                let deliveries = deliveries.clone();
-                async move {
-                    deliveries.lock().unwrap().push((headers, body.to_vec()));
-                    axum::http::StatusCode::NO_CONTENT
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/batch", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    url
-}
-
 #[tokio::test]
 async fn a_batch_that_ends_sends_one_signed_callback() {
     let deliveries = Arc::new(Mutex::new(Vec::new()));
-    let hook = receiver(deliveries.clone()).await;
+    let hook = e2e::callback_receiver("/batch", deliveries.clone()).await;
     let app = spawn_app_with(AppOptions {
         workers: 1,
         env: vec![

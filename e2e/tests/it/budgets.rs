@@ -12,12 +12,10 @@ use shared::budget::BudgetAlert;
 use shared::job::DesignStatus;
 
 use crate::agents::{FakeModel, PLAN, REVIEW, Role, script};
-use e2e::{AppOptions, TestApp, spawn_app_with, wait_until};
+use e2e::{AppOptions, Delivery, TestApp, spawn_app_with, wait_until};
 
 const LIMIT: Duration = Duration::from_secs(120);
 const SECRET: &str = "budget-webhook-secret-for-tests";
-
-type Delivery = (axum::http::HeaderMap, Vec<u8>);
 
 /// A local `BUDGET_WEBHOOK_URL` that keeps every delivery.
 #[derive(Clone, Default)]
@@ -28,23 +26,7 @@ struct AlertReceiver {
 impl AlertReceiver {
     /// Starts it; returns its URL.
     async fn start(&self) -> String {
-        let deliveries = self.deliveries.clone();
-        let router = axum::Router::new().route(
-            "/budget",
-            axum::routing::post(
-                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                    let deliveries = deliveries.clone();
-                    async move {
-                        deliveries.lock().unwrap().push((headers, body.to_vec()));
-                        axum::http::StatusCode::NO_CONTENT
-                    }
-                },
-            ),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/budget", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        url
+        e2e::callback_receiver("/budget", self.deliveries.clone()).await
     }
 
     /// The alerts received so far, each checked to be signed with [`SECRET`].
