@@ -231,3 +231,47 @@ async fn the_active_cap_refuses_items_one_by_one_and_only_the_owner_sees_the_bat
         .unwrap();
     assert_eq!(error_code(as_other, 404).await, "batch_not_found");
 }
+
+/// A tenant cannot aim the batch's callback, or an item's, at the cloud metadata address or
+/// the gateway's own network: the batch is refused whole, and nothing is created.
+#[tokio::test]
+async fn a_batch_callback_to_an_internal_address_is_refused() {
+    let app = e2e::spawn_gateway_with(vec![("WEBHOOK_SECRET", SECRET.to_owned())]).await;
+    let item = json!({ "prompt": "a box 10x10x10 mm", "enable_execution": false });
+    for target in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://127.0.0.1:6379/",
+        "http://[::1]/hook",
+    ] {
+        let response = app
+            .client
+            .post(app.url("/api/v1/batches"))
+            .json(&json!({ "items": [item.clone()], "callback_url": target }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            error_code(response, 422).await,
+            "validation_error",
+            "{target}"
+        );
+
+        let per_item = app
+            .client
+            .post(app.url("/api/v1/batches"))
+            .json(&json!({ "items": [{ "prompt": "a box 10x10x10 mm", "callback_url": target }] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(per_item.status(), 202, "{target}");
+        let body: Value = per_item.json().await.unwrap();
+        assert_eq!(body["accepted"], 0, "{target}: {body}");
+        assert_eq!(body["rejected"][0]["index"], 0, "{target}: {body}");
+    }
+    let mut conn = app.redis.connection();
+    let records: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}job:*", app.keys().prefix()))
+        .query(&mut conn)
+        .unwrap();
+    assert!(records.is_empty(), "no job was created: {records:?}");
+}
